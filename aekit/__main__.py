@@ -1,0 +1,3 @@
+from aekit.cli import main
+
+main()

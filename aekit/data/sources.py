@@ -1,0 +1,488 @@
+"""Turn whatever the user points at (an array, a table, a file, a folder of images, a name) into a :class:`Dataset`.
+
+Every source goes through the same two steps: a reader turns it into a ``pandas.DataFrame`` or a
+:class:`Dataset`, then :func:`load_dataset` converts tables and checks the result with :func:`validate_finite`.
+Adding a file format is one reader function and one entry in ``_READERS``; nothing else changes.
+
+``.npy`` files are memory-mapped and every check here reads them chunk by chunk, so a file larger than RAM
+can be validated, scaled and trained on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from numbers import Integral
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, DTypeLike
+
+from aekit.errors import AekitError, DataError, check_choice, check_int, did_you_mean
+from aekit.registry import Registry
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "COLOR_MODES",
+    "IMAGE_EXTENSIONS",
+    "Dataset",
+    "check_features",
+    "load_dataset",
+    "validate_finite",
+]
+
+logger = logging.getLogger(__name__)
+
+BUILTIN_DATASETS: Registry[Callable[[], "Dataset"]] = Registry("built-in dataset")
+
+COLOR_MODES = {"grayscale": "L", "rgb": "RGB"}
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+# A chunk is at most this many bytes whatever ``chunk_size`` says: 65536 rows of 3x224x224 images would
+# otherwise be a 39 GB "chunk" and defeat the point of streaming a memory-mapped file.
+_MAX_CHUNK_BYTES = 256 * 2**20
+_KIND_BY_NDIM = {2: "tabular", 3: "sequence", 4: "image"}
+
+
+@dataclass
+class Dataset:
+    """Samples (and labels when known) plus what is needed to describe them in messages.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, *sample_shape)
+        The samples, numeric. A read-only ``np.memmap`` for ``.npy`` files: use :meth:`batches` and
+        :meth:`iter_chunks` rather than ``np.asarray(X)`` to keep it out of memory.
+    y : ndarray of shape (n_samples,) or None
+        Labels, if the source has them (a label column, a ``y`` array, class subfolders).
+    kind : str
+        ``"tabular"`` (n_samples, n_features), ``"sequence"`` (n_samples, length, channels) or
+        ``"image"`` (n_samples, channels, height, width).
+    feature_names : list of str or None
+        Column names for tables.
+    class_names : list of str or None
+        Name of each label value ``0 .. n_classes - 1``, when labels are class indices.
+    source : str
+        Where the data came from, for messages: ``"file digits_bad.csv"``, ``"built-in dataset digits"``.
+    """
+
+    X: np.ndarray = field(repr=False)
+    y: np.ndarray | None = field(default=None, repr=False)
+    kind: str = "tabular"
+    feature_names: list[str] | None = None
+    class_names: list[str] | None = None
+    source: str = "array"
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.X.shape[1:])
+
+    @property
+    def n_features(self) -> int:
+        return math.prod(self.sample_shape)
+
+    def batches(self, indices: ArrayLike, dtype: DTypeLike | None = np.float32) -> np.ndarray:
+        """Rows ``X[indices]`` as a new array, in the order of ``indices``.
+
+        Rows are read in sorted order (sequential disk access for memory-mapped files), then put back in
+        the requested order.
+
+        Parameters
+        ----------
+        indices : array-like of int, shape (batch_size,)
+        dtype : dtype or None, default float32
+            Type of the result; ``None`` keeps the stored type.
+
+        Returns
+        -------
+        ndarray of shape (batch_size, *sample_shape)
+        """
+        indices = np.asarray(indices, dtype=np.intp).ravel()
+        order = np.argsort(indices, kind="stable")
+        out = np.empty((indices.size, *self.sample_shape), dtype=dtype or self.X.dtype)
+        out[order] = self.X[indices[order]]
+        return out
+
+    def iter_chunks(
+        self,
+        chunk_size: int = 65536,
+        *,
+        indices: ArrayLike | None = None,
+        dtype: DTypeLike | None = np.float32,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(start, rows)`` over all rows (or over ``indices``) without loading everything.
+
+        Parameters
+        ----------
+        chunk_size : int, default 65536
+            Largest number of rows per chunk; chunks are also kept under 256 MiB.
+        indices : array-like of int or None
+            Rows to visit instead of all rows; ``start`` is then a position in ``indices``.
+        dtype : dtype or None, default float32
+            Type of each chunk; ``None`` keeps the stored type (a read-only view for memmaps).
+
+        Yields
+        ------
+        start : int
+            Position of the chunk's first row.
+        rows : ndarray of shape (rows_in_chunk, *sample_shape)
+        """
+        check_int(chunk_size, name="chunk_size", owner="Dataset.iter_chunks", low=1)
+        itemsize = np.dtype(dtype or self.X.dtype).itemsize
+        step = max(1, min(chunk_size, _MAX_CHUNK_BYTES // max(1, self.n_features * itemsize)))
+        if indices is not None:
+            indices = np.asarray(indices, dtype=np.intp).ravel()
+        total = self.n_samples if indices is None else indices.size
+        for start in range(0, total, step):
+            stop = min(start + step, total)
+            if indices is None:
+                yield start, np.asarray(self.X[start:stop], dtype=dtype)
+            else:
+                yield start, self.batches(indices[start:stop], dtype=dtype)
+
+
+def load_dataset(
+    source: Any,
+    *,
+    image_size: tuple[int, int] | int | None = None,
+    color_mode: str = "grayscale",
+    columns: list[str] | None = None,
+    label_column: str | None = None,
+) -> Dataset:
+    """Load samples from an array, a table, a file, a folder of images or a built-in dataset name.
+
+    Parameters
+    ----------
+    source : array-like, DataFrame, Dataset, str or path
+        An array of shape (n_samples, ...); a ``DataFrame`` of numeric columns; a path to a ``.npy``
+        (memory-mapped), ``.npz``, ``.csv``, ``.tsv``, ``.txt`` or ``.parquet``/``.pq`` file or to a folder
+        of images (class subfolders give labels); or the name of a built-in dataset (``"digits"``).
+    image_size : int or (height, width) or None
+        Resize images to this size (bilinear). ``None`` requires all images to have the same size.
+    color_mode : {"grayscale", "rgb"}
+        Channels of images read from a folder: 1 or 3.
+    columns : list of str or None
+        Table columns to use as features; default all columns except ``label_column``.
+    label_column : str or None
+        Table column to take out as labels ``y``; non-numeric labels become class indices.
+
+    Returns
+    -------
+    Dataset
+        Checked: at least one sample, numeric, no NaN or Inf.
+    """
+    check_choice(color_mode, COLOR_MODES, name="color_mode", owner="load_dataset")
+    size = _check_image_size(image_size)
+    if isinstance(source, (str, os.PathLike)):
+        data, origin = _load_path(source, size, color_mode), _describe(source)
+    else:
+        data, origin = source, f"in-memory {type(source).__name__}"
+    origin = data.source if isinstance(data, Dataset) else origin
+    if isinstance(data, pd.DataFrame):
+        dataset = _from_frame(data, columns, label_column, origin)
+    elif columns is not None or label_column is not None:
+        raise DataError(
+            f"The options columns={columns!r} and label_column={label_column!r} apply only to tables, "
+            f"but {origin} is not a table. Remove them, or pass a CSV, TSV, Parquet file or a DataFrame."
+        )
+    elif isinstance(data, Dataset):
+        dataset = data
+    else:
+        dataset = _from_array(np.asarray(data), None, origin)
+    validate_finite(dataset)
+    logger.info(
+        "Loaded %d %s samples of shape %s from %s.",
+        dataset.n_samples, dataset.kind, dataset.sample_shape, dataset.source,
+    )
+    return dataset
+
+
+def validate_finite(dataset: Dataset) -> Dataset:
+    """Check that ``dataset.X`` has samples, a numeric dtype and no NaN/Inf; return it unchanged.
+
+    The scan reads memory-mapped data chunk by chunk. Labels are not checked.
+
+    Raises
+    ------
+    DataError
+        With the number of bad values and the (0-based) row of the first one.
+    """
+    X, source = dataset.X, dataset.source
+    if dataset.n_samples == 0:
+        raise _empty_error(source)
+    if X.dtype.kind not in "biuf":
+        raise DataError(
+            f"The data from {source} has dtype {X.dtype}, which is not numeric. "
+            "Convert it to numbers (bool, int or float) before training."
+        )
+    if X.dtype.kind != "f":  # bool and int values are always finite
+        return dataset
+    n_bad, first_row = 0, None
+    for start, chunk in dataset.iter_chunks(dtype=None):
+        bad_rows = ~np.isfinite(chunk).reshape(len(chunk), -1).all(axis=1)
+        if bad_rows.any():
+            n_bad += int((~np.isfinite(chunk)).sum())
+            first_row = start + int(np.argmax(bad_rows)) if first_row is None else first_row
+    if n_bad:
+        raise DataError(
+            f"The data has {n_bad} NaN/Inf value(s), first in row {first_row} ({source}). "
+            "Remove or impute them before training."
+        )
+    return dataset
+
+
+def check_features(
+    data: Dataset | ArrayLike, expected_shape: tuple[int, ...], source: str | None = None
+) -> np.ndarray:
+    """Check that samples have as many values as a model expects; return them shaped as it expects.
+
+    Parameters
+    ----------
+    data : Dataset or array-like of shape (n_samples, ...)
+    expected_shape : tuple of int
+        The model's sample shape, e.g. ``(64,)`` or ``(1, 8, 8)``.
+    source : str or None
+        Where the data came from, for the message; default ``data.source`` (or ``"array"``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, *expected_shape)
+        A view when possible (memmaps stay memory-mapped).
+    """
+    if isinstance(data, Dataset):
+        X, source = data.X, source or data.source
+    else:
+        X = data if isinstance(data, np.ndarray) else np.asarray(data)
+    source = source or "array"
+    expected, got = math.prod(expected_shape), math.prod(X.shape[1:])
+    if X.ndim == 0 or got != expected:
+        raise DataError(
+            f"This model expects {expected} features per sample; the data has {got if X.ndim else 0} ({source}). "
+            "Use data with the same columns as the training data."
+        )
+    return X.reshape((X.shape[0], *expected_shape))
+
+
+# ----------------------------------------------------------------------------------------------- readers
+
+
+def _read_npy(path: Path) -> Dataset:
+    return _from_array(np.load(path, mmap_mode="r", allow_pickle=False), None, _describe(path))
+
+
+def _read_npz(path: Path) -> Dataset:
+    with np.load(path, allow_pickle=False) as archive:
+        keys = list(archive.files)
+        key = next((k for k in ("X", "x", "data") if k in keys), None)
+        candidates = [k for k in keys if k != "y"]
+        if key is None and len(candidates) == 1:
+            key = candidates[0]
+        if key is None:
+            raise DataError(
+                f"Cannot tell which array of {_describe(path)} holds the samples: it has {', '.join(keys) or 'none'}. "
+                "Save the samples under the key 'X' (and labels under 'y')."
+            )
+        y = archive["y"] if "y" in keys else None
+        return _from_array(archive[key], y, _describe(path))
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except ImportError:
+        raise DataError(
+            f"Reading {_describe(path)} needs pyarrow, which is not installed. Run: pip install 'aekit[parquet]'."
+        ) from None
+
+
+def _read_image_folder(folder: Path, size: tuple[int, int] | None, color_mode: str) -> Dataset:
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
+    )
+    if not files:
+        raise DataError(
+            f"The directory '{folder}' has no images ({', '.join(IMAGE_EXTENSIONS)}). "
+            "Check the path, or pass a data file instead."
+        )
+    parts = [p.relative_to(folder).parts for p in files]
+    if all(len(part) > 1 for part in parts):
+        class_names = sorted({part[0] for part in parts})
+        y = np.array([class_names.index(part[0]) for part in parts], dtype=np.int64)
+    else:
+        if any(len(part) > 1 for part in parts):
+            logger.warning("%s has images both at its top level and in subfolders; not using folders as labels.",
+                           folder)
+        class_names, y = None, None
+    first = _read_image(files[0], size, color_mode)
+    X = np.empty((len(files), first.shape[2], *first.shape[:2]), dtype=np.float32)  # (n, C, H, W)
+    for i, path in enumerate(files):
+        pixels = first if i == 0 else _read_image(path, size, color_mode)  # (H, W, C)
+        if pixels.shape != first.shape:
+            raise DataError(
+                f"Image '{path}' is {pixels.shape[0]}x{pixels.shape[1]} pixels but '{files[0]}' is "
+                f"{first.shape[0]}x{first.shape[1]}. "
+                "Pass image_size=(height, width) (CLI: --image-size) to resize all images."
+            )
+        X[i] = pixels.transpose(2, 0, 1) / np.float32(255)
+    return Dataset(X, y, kind="image", class_names=class_names, source=f"image folder {folder}")
+
+
+def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np.ndarray:
+    """Pixels of one image as a uint8 array of shape (height, width, channels)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert(COLOR_MODES[color_mode])
+            if size is not None:
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)  # Pillow wants (W, H)
+            return np.atleast_3d(np.asarray(image, dtype=np.uint8))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise DataError(
+            f"Cannot read image file '{path}' ({exc}). Remove it or replace it with a valid image."
+        ) from None
+
+
+_READERS: dict[str, Callable[[Path], pd.DataFrame | Dataset]] = {
+    ".npy": _read_npy,
+    ".npz": _read_npz,
+    ".csv": partial(pd.read_csv, sep=","),
+    ".tsv": partial(pd.read_csv, sep="\t"),
+    ".txt": partial(pd.read_csv, sep=None, engine="python"),  # sniff commas, tabs or spaces
+    ".parquet": _read_parquet,
+    ".pq": _read_parquet,
+}
+
+
+# ----------------------------------------------------------------------------------------------- built-ins
+
+
+def _sklearn_dataset(loader_name: str, name: str, kind: str) -> Dataset:
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, loader_name)()
+    X = bunch.images[:, None] if kind == "image" else bunch.data  # digits: (n, 1, 8, 8) raw values 0..16
+    return Dataset(
+        X=np.ascontiguousarray(X, dtype=np.float32),
+        y=np.asarray(bunch.target),
+        kind=kind,
+        feature_names=None if kind == "image" else [str(f) for f in bunch.feature_names],
+        class_names=[str(c) for c in bunch.target_names],
+        source=f"built-in dataset {name}",
+    )
+
+
+for _name, _loader, _kind in [
+    ("digits", "load_digits", "image"),
+    ("iris", "load_iris", "tabular"),
+    ("breast_cancer", "load_breast_cancer", "tabular"),
+]:
+    BUILTIN_DATASETS.register(_name)(partial(_sklearn_dataset, _loader, _name, _kind))
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _describe(path: str | os.PathLike) -> str:
+    return f"file {os.fspath(path)}"
+
+
+def _empty_error(source: str) -> DataError:
+    return DataError(f"The data from {source} is empty (0 samples). Pass data with at least one sample.")
+
+
+def _check_image_size(image_size: tuple[int, int] | int | None) -> tuple[int, int] | None:
+    if image_size is None:
+        return None
+    pair = (image_size, image_size) if isinstance(image_size, Integral) else image_size
+    if not (
+        isinstance(pair, Sequence)
+        and len(pair) == 2
+        and all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in pair)
+    ):
+        raise AekitError(
+            "The 'image_size' parameter of load_dataset must be a positive int or a (height, width) pair "
+            f"of positive ints. Got {image_size!r} instead."
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _load_path(source: str | os.PathLike, size: tuple[int, int] | None, color_mode: str) -> pd.DataFrame | Dataset:
+    path = Path(source).expanduser()
+    if not path.exists():
+        if str(source) in BUILTIN_DATASETS:
+            return BUILTIN_DATASETS.get(str(source))()
+        raise DataError(
+            f"No such file or directory: '{source}'. Check the path, or use a built-in dataset: "
+            f"{', '.join(BUILTIN_DATASETS.names())}.{did_you_mean(str(source), BUILTIN_DATASETS.names())}"
+        )
+    if path.is_dir():
+        return _read_image_folder(path, size, color_mode)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(
+            f"Unsupported file type '{path.suffix}' for '{source}'. "
+            f"Use one of {', '.join(sorted(_READERS))} or a directory of images."
+        )
+    if path.stat().st_size == 0:
+        raise _empty_error(_describe(source))
+    try:
+        return reader(path)
+    except AekitError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # pandas/pyarrow parse errors are ValueErrors
+        raise DataError(
+            f"Cannot read {_describe(source)} ({exc}). Check that it is a valid {path.suffix} file."
+        ) from None
+
+
+def _from_array(X: np.ndarray, y: np.ndarray | None, source: str) -> Dataset:
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)  # a view, so memmaps stay memmaps
+    if X.ndim not in _KIND_BY_NDIM:
+        raise DataError(
+            f"The data from {source} has shape {X.shape}, but arrays must have 1 to 4 dimensions. "
+            "Reshape it to (n_samples, n_features), (n_samples, length, channels) or (n_samples, C, H, W)."
+        )
+    return Dataset(X, y, kind=_KIND_BY_NDIM[X.ndim], source=source)
+
+
+def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: str | None, source: str) -> Dataset:
+    if frame.empty:  # before the dtype check: columns of a header-only CSV are read as text
+        raise _empty_error(source)
+    for name in [*(columns or []), *([label_column] if label_column is not None else [])]:
+        if name not in frame.columns:
+            available = [str(c) for c in frame.columns]
+            raise DataError(
+                f"Column {name!r} is not in the table ({source}). "
+                f"Use one of: {', '.join(available)}.{did_you_mean(str(name), available)}"
+            )
+    features = [c for c in (columns or frame.columns) if c != label_column]
+    bad = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise DataError(
+            f"Column(s) {', '.join(repr(str(c)) for c in bad)} are not numeric. "
+            "Drop them or encode them as numbers before training."
+        )
+    y, class_names = None, None
+    if label_column is not None:
+        labels = frame[label_column]
+        if pd.api.types.is_numeric_dtype(labels):
+            y = labels.to_numpy()
+        else:
+            y, uniques = pd.factorize(labels, sort=True)
+            class_names = [str(u) for u in uniques]
+    X = frame[features].to_numpy(dtype=np.float32, na_value=np.nan)
+    names = [str(c) for c in features]
+    return Dataset(X, y, kind="tabular", feature_names=names, class_names=class_names, source=source)

@@ -1,0 +1,88 @@
+"""One error type for everything a user can get wrong, and small checks that phrase it well.
+
+Every message has two sentences: what is wrong (showing the offending value) and how to fix it.
+The CLI prints ``str(error)`` as a single line on stderr; library users catch :class:`AekitError`,
+which is also a :class:`ValueError` so scikit-learn's conventions keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["AekitError", "DataError", "ModelFileError", "check_int", "check_float", "check_choice", "did_you_mean"]
+
+
+class AekitError(ValueError):
+    """Bad input from the user: a parameter, a file, a data set. Always a readable one-liner."""
+
+
+class DataError(AekitError):
+    """The data cannot be used as given (missing file, NaN, wrong shape, non-numeric columns...)."""
+
+
+class ModelFileError(AekitError):
+    """A saved model directory is missing, truncated, tampered with or from an incompatible version."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        if str(name).lower() in lowered:
+            close = [lowered[str(name).lower()]]
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def check_choice(value: Any, choices: Iterable[str], *, name: str, owner: str) -> str:
+    """Check that ``value`` is one of ``choices`` and return it."""
+    choices = list(choices)
+    if value not in choices:
+        raise AekitError(
+            f"The '{name}' parameter of {owner} must be one of {', '.join(map(str, choices))}. "
+            f"Got {value!r} instead.{did_you_mean(str(value), [str(c) for c in choices])}"
+        )
+    return value
+
+
+def check_int(value: Any, *, name: str, owner: str, low: int | None = None, high: int | None = None) -> int:
+    """Check that ``value`` is an int in ``[low, high]`` (bools are rejected) and return it."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if ok and low is not None and value < low:
+        ok = False
+    if ok and high is not None and value > high:
+        ok = False
+    if not ok:
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise AekitError(f"The '{name}' parameter of {owner} must be an int in [{lo}, {hi}]. Got {value!r} instead.")
+    return value
+
+
+def check_float(
+    value: Any,
+    *,
+    name: str,
+    owner: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Check that ``value`` is a real number in the given interval and return it as float."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if ok and low is not None:
+        ok = value >= low if low_inclusive else value > low
+    if ok and high is not None:
+        ok = value <= high if high_inclusive else value < high
+    if not ok:
+        lb = "[" if low_inclusive else "("
+        hb = "]" if high_inclusive else ")"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise AekitError(
+            f"The '{name}' parameter of {owner} must be a float in {lb}{lo}, {hi}{hb}. Got {value!r} instead."
+        )
+    return float(value)

@@ -1,0 +1,347 @@
+"""``aekit.AutoEncoder``: the scikit-learn face of aekit (fit / transform / inverse_transform / score_samples)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from aekit.data import Dataset, Scaler, check_features, validate_finite
+from aekit.errors import AekitError, check_choice, check_float, check_int
+from aekit.io import load_model, save_model
+from aekit.model import Autoencoder, AutoencoderConfig
+from aekit.parts import BACKBONES, LIKELIHOODS
+from aekit.presets import PRESETS, build_config
+from aekit.training import FitResult, Trainer, TrainerConfig, make_source, resolve_device
+
+__all__ = ["AutoEncoder"]
+
+logger = logging.getLogger(__name__)
+
+SCALERS = ("auto", "minmax", "standard", "none")
+
+
+class AutoEncoder(TransformerMixin, BaseEstimator):
+    """An autoencoder with scikit-learn's estimator API.
+
+    ``transform`` gives latent codes, ``inverse_transform`` decodes them, ``reconstruct`` and ``score_samples``
+    work in the caller's original units (the scaler fitted on the training split is undone).
+
+    Parameters
+    ----------
+    model : str, default "dense"
+        A preset name (``aekit.list_models()``): ``"dense"``, ``"conv"``, ...
+    latent_dim : int, default 8
+        Size of the code.
+    hidden_dims : tuple of int or None, default None
+        Widths of the backbone's layers (channels per stage for ``"conv"``); None keeps the preset's.
+    model_options : dict or None, default None
+        Options of the preset's parts, e.g. ``{"dropout": 0.1}`` or ``{"backbone.activation": "gelu"}``.
+    loss : {"mse", "l1", "bce", "ce"} or None, default None
+        Reconstruction likelihood; None keeps the preset's.
+    max_epochs, batch_size, lr, optimizer, weight_decay, schedule, grad_clip, early_stopping, patience :
+        Training settings, see :class:`aekit.training.TrainerConfig`.
+    validation_fraction : float in [0, 1), default 0.1
+        Share of the rows held out for early stopping; 0 monitors the training loss.
+    scaler : {"auto", "minmax", "standard", "none"}, default "auto"
+        Fitted on the training split only. ``"auto"``: per-feature min-max for tables, one global min-max for
+        images and signals, none for categorical likelihoods.
+    input_shape : tuple of int or None, default None
+        Shape of one sample when rows of ``X`` are flattened images, e.g. ``(1, 28, 28)``. None: the shape of
+        ``X`` beyond the first axis, or a square single-channel image if the backbone needs images.
+    random_state : int, RandomState or None, default None
+        Seeds the weights, the split, the shuffling and any sampling: same seed, same model on CPU.
+    device : str, default "auto"
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    precision : {"auto", "32", "bf16-mixed", "16-mixed"}, default "auto"
+        Mixed precision on CUDA by default, float32 elsewhere.
+    verbose : bool, default False
+        Show a progress bar (on terminals only) and log each epoch.
+
+    Attributes
+    ----------
+    model_ : aekit.Autoencoder, the trained module (eval mode).
+    scaler_ : aekit.data.Scaler
+    input_shape_ : tuple of int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when fitted on a DataFrame with string column names.
+    history_ : list of dict, one per epoch (train_loss, val_loss, lr, ...).
+    best_epoch_ : int
+    """
+
+    def __init__(
+        self,
+        model: str = "dense",
+        latent_dim: int = 8,
+        hidden_dims: tuple[int, ...] | None = None,
+        *,
+        model_options: dict[str, Any] | None = None,
+        loss: str | None = None,
+        max_epochs: int = 50,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        weight_decay: float = 0.0,
+        schedule: str = "constant",
+        grad_clip: float | None = None,
+        validation_fraction: float = 0.1,
+        early_stopping: bool = True,
+        patience: int = 10,
+        scaler: str = "auto",
+        input_shape: tuple[int, ...] | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        device: str = "auto",
+        precision: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.model = model
+        self.latent_dim = latent_dim
+        self.hidden_dims = hidden_dims
+        self.model_options = model_options
+        self.loss = loss
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.grad_clip = grad_clip
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.scaler = scaler
+        self.input_shape = input_shape
+        self.random_state = random_state
+        self.device = device
+        self.precision = precision
+        self.verbose = verbose
+
+    # --------------------------------------------------------------------------------------------- fit
+    def fit(self, X: Any, y: Any = None, *, run_dir: str | os.PathLike[str] | None = None,
+            resume: bool = False) -> AutoEncoder:
+        """Train on ``X``, of shape (n_samples, n_features) or (n_samples, *input_shape).
+
+        Parameters
+        ----------
+        X : array-like, DataFrame, memory-mapped ndarray (streamed when large) or :class:`aekit.data.Dataset`.
+        y : ignored.
+        run_dir : folder for ``metrics.jsonl`` and the per-epoch checkpoint; None keeps nothing on disk.
+        resume : continue from the checkpoint in ``run_dir``.
+
+        Returns
+        -------
+        self
+        """
+        X = self._validate(X, reset=True)
+        check_int(self.latent_dim, name="latent_dim", owner="AutoEncoder", low=1)
+        check_float(self.validation_fraction, name="validation_fraction", owner="AutoEncoder", low=0.0, high=1.0,
+                    high_inclusive=False)
+        check_choice(self.scaler, SCALERS, name="scaler", owner="AutoEncoder")
+        trainer_config = self._trainer_config()
+        config = self._model_config(X)
+        samples = X.reshape(X.shape[0], *config.input_shape)
+        train_rows, val_rows = self._split(len(samples), trainer_config.seed)
+        self.scaler_ = self._make_scaler(config).fit(samples, indices=train_rows)
+        device = resolve_device(self.device)
+        trainer = Trainer(trainer_config, run_dir=run_dir)
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(trainer_config.seed)
+            if device.type == "cuda":
+                torch.cuda.manual_seed(trainer_config.seed)
+            model = Autoencoder(config)
+            train = make_source(samples, train_rows, self.scaler_.transform, device)
+            val = make_source(samples, val_rows, self.scaler_.transform, device) if len(val_rows) else None
+            result: FitResult = trainer.fit(model, train, val, resume=resume)
+        self.model_ = model.eval()
+        self.config_ = config
+        self.input_shape_ = config.input_shape
+        self.flat_input_ = X.ndim == 2
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.stopped_reason_ = result.stopped_reason
+        self.n_train_samples_ = len(train_rows)
+        return self
+
+    def _trainer_config(self) -> TrainerConfig:
+        if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
+            seed = int(self.random_state)
+        else:
+            seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        return TrainerConfig(
+            max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
+            weight_decay=self.weight_decay, schedule=self.schedule, grad_clip=self.grad_clip,
+            early_stopping=self.early_stopping, patience=self.patience, seed=seed, device=self.device,
+            precision=self.precision, progress=None if self.verbose else False,
+        )
+
+    def _model_config(self, X: np.ndarray) -> AutoencoderConfig:
+        options = dict(self.model_options or {})
+        if self.hidden_dims is not None:
+            options["hidden_dims"] = list(self.hidden_dims)
+        input_shape = self._infer_input_shape(X)
+        return build_config(self.model, input_shape=input_shape, latent_dim=self.latent_dim, options=options,
+                            likelihood=self.loss)
+
+    def _infer_input_shape(self, X: np.ndarray) -> tuple[int, ...]:
+        n_features = math.prod(X.shape[1:])
+        if self.input_shape is not None:
+            shape = tuple(int(s) for s in self.input_shape)
+            if math.prod(shape) != n_features:
+                raise AekitError(f"The 'input_shape' parameter of AutoEncoder must have {n_features} elements "
+                                 f"like the data. Got {tuple(self.input_shape)} ({math.prod(shape)}) instead.")
+            return shape
+        shape = tuple(X.shape[1:])
+        wanted = BACKBONES.get(PRESETS.get(self.model)().backbone.name).sample_ndims
+        if wanted is None or len(shape) in wanted:
+            return shape
+        side = math.isqrt(n_features)
+        if 3 in wanted and side * side == n_features:  # flattened square grayscale images (digits, MNIST)
+            return (1, side, side)
+        raise AekitError(f"Model {self.model!r} needs samples shaped like images or signals, but the data has "
+                         f"{n_features} flat features. Pass input_shape, e.g. input_shape=(1, H, W).")
+
+    def _make_scaler(self, config: AutoencoderConfig) -> Scaler:
+        kind = self.scaler
+        if kind == "auto":
+            kind = "none" if LIKELIHOODS.get(config.likelihood.name).discrete else "minmax"
+        # Per feature for tables; one global range for images and signals keeps contrast between pixels.
+        return Scaler(kind, per_feature=len(config.input_shape) == 1)
+
+    def _split(self, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        n_val = int(round(n_samples * self.validation_fraction))
+        if n_val == 0 or n_val >= n_samples:
+            return np.arange(n_samples), np.arange(0)
+        perm = np.random.default_rng(seed).permutation(n_samples)
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+    # ------------------------------------------------------------------------------------- validation
+    def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Numeric, finite samples as an ndarray (memmaps stay memory-mapped), checked against the fit."""
+        if isinstance(X, Dataset):
+            X = X.X
+        if isinstance(X, np.memmap):  # stream: no full copy into memory
+            if X.ndim < 2:
+                raise AekitError(f"Expected samples along the first axis of a 2-D or larger array. Got shape "
+                                 f"{X.shape} instead. Reshape the data to (n_samples, n_features).")
+            validate_finite(Dataset(X=X, y=None, kind="tabular", feature_names=None, class_names=None,
+                                    source="memory-mapped array"))
+            if reset:
+                self.n_features_in_ = math.prod(X.shape[1:])
+        else:
+            X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64])
+        if not reset:
+            expected = self.input_shape_
+            X = check_features(X, expected)
+        return X
+
+    def _samples(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self._validate(X, reset=False)
+
+    def _run(self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray, *, scale: bool = True) -> np.ndarray:
+        """Apply ``fn`` to scaled batches of ``X`` without gradients; float32 numpy out."""
+        device = next(self.model_.parameters()).device
+        outputs = []
+        batch = max(self.batch_size, 1024)
+        self.model_.eval()
+        with torch.no_grad():
+            for start in range(0, len(X), batch):
+                chunk = np.asarray(X[start:start + batch], dtype=np.float32)
+                tensor = torch.from_numpy(chunk).to(device)
+                if scale:
+                    tensor = self.scaler_.transform(tensor)
+                outputs.append(fn(tensor).float().cpu().numpy())
+        return np.concatenate(outputs) if outputs else np.zeros((0,), dtype=np.float32)
+
+    # -------------------------------------------------------------------------------------- inference
+    def transform(self, X: Any) -> np.ndarray:
+        """Latent codes, shape (n_samples, latent_dim); deterministic."""
+        return self._run(self.model_.encode, self._samples(X))
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Decode codes (n_samples, latent_dim) into the original units, shaped like the training rows."""
+        check_is_fitted(self, "model_")
+        codes = _as_codes(X, self.config_.latent_dim)
+        out = self._run(lambda z: self.scaler_.inverse_transform(self.model_.decode(z)), codes, scale=False)
+        return out.reshape(len(out), -1) if self.flat_input_ else out
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """``inverse_transform(transform(X))`` in the caller's units, shaped like ``X``."""
+        samples = self._samples(X)
+        out = self._run(lambda x: self.scaler_.inverse_transform(self.model_.reconstruct(x)), samples)
+        return out.reshape(np.shape(X)) if np.ndim(X) > 1 else out
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Negative mean squared reconstruction error per sample, in the original units (higher = typical)."""
+        samples = self._samples(X)
+
+        def error(x: torch.Tensor) -> torch.Tensor:
+            x_hat = self.model_.reconstruct(x)
+            diff = self.scaler_.inverse_transform(x_hat) - self.scaler_.inverse_transform(x)
+            return -diff.square().flatten(1).mean(1)
+
+        return self._run(error, samples).astype(np.float64)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean of :meth:`score_samples`: higher is better, so ``GridSearchCV`` can pick a model unaided."""
+        return float(np.mean(self.score_samples(X)))
+
+    # ----------------------------------------------------------------------------------------- files
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write a model directory (config.json + model.safetensors); atomic per file."""
+        check_is_fitted(self, "model_")
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
+                  if k != "random_state" or isinstance(v, (int, type(None)))}
+        data = {"input_shape": list(self.input_shape_), "n_features_in": int(self.n_features_in_),
+                "flat_input": self.flat_input_}
+        if hasattr(self, "feature_names_in_"):
+            data["feature_names_in"] = [str(n) for n in self.feature_names_in_]
+        training = {"estimator": params, "history": self.history_, "best_epoch": self.best_epoch_,
+                    "stopped_reason": self.stopped_reason_, "n_train_samples": self.n_train_samples_}
+        return save_model(path, self.model_, scaler=self.scaler_.to_dict(), training=training, data=data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, device: str = "cpu") -> AutoEncoder:
+        """Load a directory written by :meth:`save` (or ``aekit train``); never unpickles."""
+        saved = load_model(path, device=resolve_device(device))
+        params = dict(saved.training.get("estimator", {}))
+        valid = cls().get_params()
+        estimator = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k in valid})
+        estimator.model_ = saved.model
+        estimator.config_ = saved.model.config
+        estimator.scaler_ = Scaler.from_dict(saved.scaler) if saved.scaler else Scaler("none")
+        estimator.input_shape_ = tuple(saved.data["input_shape"])
+        estimator.n_features_in_ = int(saved.data["n_features_in"])
+        estimator.flat_input_ = bool(saved.data.get("flat_input", True))
+        if "feature_names_in" in saved.data:
+            estimator.feature_names_in_ = np.asarray(saved.data["feature_names_in"], dtype=object)
+        estimator.history_ = saved.training.get("history", [])
+        estimator.best_epoch_ = saved.training.get("best_epoch", -1)
+        estimator.stopped_reason_ = saved.training.get("stopped_reason", "")
+        estimator.n_train_samples_ = saved.training.get("n_train_samples", 0)
+        return estimator
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = False
+        return tags
+
+
+def _as_codes(Z: Any, latent_dim: int) -> np.ndarray:
+    Z = np.asarray(Z, dtype=np.float32)
+    if Z.ndim != 2 or Z.shape[1] != latent_dim:
+        raise AekitError(f"inverse_transform expects codes of shape (n_samples, {latent_dim}). Got shape "
+                         f"{Z.shape} instead. Pass the output of transform().")
+    if not np.isfinite(Z).all():
+        raise AekitError("The codes contain NaN or Inf. Pass finite codes, e.g. the output of transform().")
+    return Z

@@ -1,0 +1,194 @@
+"""Files on disk: safe model directories (safetensors + JSON, never pickle), state files, atomic writes.
+
+A model directory holds ``config.json`` (format, aekit version, architecture, scaler, training settings, data
+description and the sha256 of the weights) and ``model.safetensors``. Every file is written to a temporary
+name in the same folder and renamed, so an interrupted run never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from aekit._version import __version__
+from aekit.errors import AekitError, ModelFileError
+from aekit.model import Autoencoder, AutoencoderConfig
+
+__all__ = ["atomic_path", "write_json", "save_state", "load_state", "SavedModel", "save_model", "load_model",
+           "CONFIG_FILE", "WEIGHTS_FILE"]
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = "aekit.model"
+FORMAT_VERSION = 1
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on error removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ state files
+def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        key = f"t{len(tensors)}"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, _flatten(v, tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [_flatten(v, tensors) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"Cannot store {type(obj).__name__} in a state file")
+
+
+def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        return {k: _unflatten(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [_unflatten(v, tensors) for v in obj]
+    return obj
+
+
+def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    """Write a nested dict of tensors and plain values (optimizer, scheduler, RNG states) to one safetensors
+    file: tensors as tensors, the structure as JSON in the header. No pickle anywhere."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _flatten(state, tensors)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"aekit.state": json.dumps(skeleton)})
+
+
+def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            skeleton = json.loads((f.metadata() or {})["aekit.state"])
+        tensors = load_file(str(path))
+    except (OSError, SafetensorError, KeyError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"Cannot read the state file '{path}' ({exc}). Delete it and start again.") from None
+    return _unflatten(skeleton, tensors)
+
+
+# -------------------------------------------------------------------------------------------- models
+@dataclass
+class SavedModel:
+    """A loaded model directory: the module (in eval mode) and the JSON sections stored beside it."""
+
+    model: Autoencoder
+    scaler: dict[str, Any] | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler: dict[str, Any] | None = None,
+               training: dict[str, Any] | None = None, data: dict[str, Any] | None = None,
+               extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` and its metadata to ``directory`` (created if needed); returns the directory."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
+        save_file(weights, str(tmp), metadata={"format": FORMAT})
+        checksum = sha256_file(tmp)
+    write_json(directory / CONFIG_FILE, {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "aekit_version": __version__,
+        "model": model.config.to_json_dict(),
+        "custom_modules": model.custom_modules,
+        "scaler": scaler,
+        "training": training or {},
+        "data": data or {},
+        "extra": extra or {},
+        "weights_sha256": checksum,
+    })
+    return directory
+
+
+def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``config.json`` of a model directory, with clear errors for every way it can be wrong."""
+    directory = Path(directory)
+    path = directory / CONFIG_FILE
+    if not directory.is_dir():
+        raise ModelFileError(f"No model directory at '{directory}'. Pass the --out folder of 'aekit train'.")
+    if not path.is_file():
+        raise ModelFileError(f"'{directory}' is not an aekit model directory (no {CONFIG_FILE}). "
+                             "Pass the --out folder of 'aekit train'.")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"'{path}' is not valid JSON ({exc}). Restore it or train the model again.") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"'{path}' is not an aekit model config. Pass the --out folder of 'aekit train'.")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(f"'{directory}' was saved by aekit {config.get('aekit_version')} in format "
+                             f"{config['format_version']}; this aekit {__version__} reads up to {FORMAT_VERSION}. "
+                             "Upgrade aekit.")
+    return config
+
+
+def load_model(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu",
+               encoder: nn.Module | None = None, decoder: nn.Module | None = None) -> SavedModel:
+    """Load a model directory written by :func:`save_model`; the weights are verified against their sha256."""
+    directory = Path(directory)
+    config = read_config(directory)
+    weights_path = directory / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise ModelFileError(f"'{directory}' has no {WEIGHTS_FILE}. Train or save the model again.")
+    if sha256_file(weights_path) != config.get("weights_sha256"):
+        raise ModelFileError(f"'{weights_path}' does not match the checksum in {CONFIG_FILE}: the file is "
+                             "truncated or was modified. Restore it or train the model again.")
+    if config.get("custom_modules") and (encoder is None and decoder is None):
+        raise ModelFileError(f"'{directory}' was saved with a custom encoder/decoder. Pass the same modules: "
+                             "load_model(path, encoder=..., decoder=...).")
+    try:
+        architecture = AutoencoderConfig.from_json_dict(config["model"])
+        model = Autoencoder(architecture, encoder=encoder, decoder=decoder)
+        state = load_file(str(weights_path))
+        model.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, KeyError, AekitError) as exc:
+        raise ModelFileError(f"Cannot load '{directory}': {exc}. Train or save the model again.") from None
+    model.to(device).eval()
+    return SavedModel(model=model, scaler=config.get("scaler"), training=config.get("training", {}),
+                      data=config.get("data", {}), extra=config.get("extra", {}))

@@ -1,0 +1,202 @@
+"""The part interfaces and their registries: backbones, bottlenecks, likelihoods, regularizers, corruptions.
+
+An autoencoder (``aekit.model.Autoencoder``) is wiring of these parts::
+
+    x -> corruption (training only) -> encoder -> h -> bottleneck -> z -> decoder -> params
+    loss = likelihood.nll(params, x_clean) + bottleneck losses + sum(weight * regularizer penalty)
+
+A new variant is one file with a ``Config`` dataclass and a class registered in the registry below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+from torch import Tensor, nn
+
+from aekit.config import from_dict, to_dict
+from aekit.errors import check_choice
+from aekit.registry import Registry
+
+__all__ = [
+    "BACKBONES",
+    "BOTTLENECKS",
+    "LIKELIHOODS",
+    "REGULARIZERS",
+    "CORRUPTIONS",
+    "PartSpec",
+    "Backbone",
+    "Bottleneck",
+    "BottleneckOutput",
+    "Likelihood",
+    "Regularizer",
+    "RegularizerContext",
+    "Corruption",
+    "make_activation",
+    "build_config",
+]
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """A registered part by name plus its options (the fields of that part's ``Config``)."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def build_config(registry: Registry[Any], spec: PartSpec) -> Any:
+    """Validate ``spec.options`` against the registered class's ``Config``; unknown keys list the valid ones."""
+    cls = registry.get(spec.name)
+    return from_dict(cls.Config, spec.options, owner=cls.__name__)
+
+
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+def make_activation(name: str, *, owner: str) -> nn.Module:
+    """An activation module by name (``relu``, ``gelu``, ``silu``, ``tanh``, ...)."""
+    check_choice(name, sorted(_ACTIVATIONS), name="activation", owner=owner)
+    return _ACTIVATIONS[name]()
+
+
+class Part(nn.Module):
+    """A module configured by a frozen dataclass ``Config``."""
+
+    Config: ClassVar[type]
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in to_dict(self.config).items())
+
+
+# ----------------------------------------------------------------------------------------------- backbones
+class Backbone:
+    """Builds a matching encoder/decoder pair for one input shape.
+
+    ``build_encoder(input_shape)`` returns a module mapping ``x`` (batch, *input_shape) to features ``h`` whose
+    last dimension is the module's ``out_features``; ``build_decoder(latent_dim, input_shape, output_shape)``
+    returns a module mapping ``z`` (batch, ..., latent_dim) to likelihood parameters (batch, *output_shape),
+    where ``output_shape`` is the likelihood's ``param_shape(input_shape)``.
+    """
+
+    Config: ClassVar[type]
+    # Lengths of sample shape the backbone accepts (conv: (C, L) or (C, H, W)); None accepts any (flattens).
+    sample_ndims: ClassVar[tuple[int, ...] | None] = None
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def build_encoder(self, input_shape: tuple[int, ...]) -> nn.Module:
+        raise NotImplementedError
+
+    def build_decoder(self, latent_dim: int, input_shape: tuple[int, ...],
+                      output_shape: tuple[int, ...]) -> nn.Module:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------- bottlenecks
+@dataclass
+class BottleneckOutput:
+    """What a bottleneck hands back: the code, its weighted loss terms (scalars) and diagnostics."""
+
+    z: Tensor
+    losses: dict[str, Tensor] = field(default_factory=dict)
+    stats: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Bottleneck(Part):
+    """Maps encoder features ``h`` (..., in_features) to the code ``z`` (..., latent_dim).
+
+    In eval mode the mapping must be deterministic (a variational bottleneck returns the posterior mean).
+    """
+
+    def __init__(self, config: Any, *, in_features: int, latent_dim: int) -> None:
+        super().__init__(config)
+        self.in_features = in_features
+        self.latent_dim = latent_dim
+
+    def forward(self, h: Tensor) -> BottleneckOutput:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------- likelihoods
+class Likelihood(Part):
+    """The reconstruction term: turns decoder output ``params`` into a per-sample negative log-likelihood.
+
+    ``discrete`` likelihoods model integer class ids and must see unscaled data.
+    """
+
+    discrete: ClassVar[bool] = False
+
+    def param_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of the decoder output for one sample."""
+        return input_shape
+
+    def elementwise(self, params: Tensor, x: Tensor) -> Tensor:
+        """Per-element loss, shape (batch, *input_shape)."""
+        raise NotImplementedError
+
+    def mean(self, params: Tensor) -> Tensor:
+        """The reconstruction ``x_hat`` in data space (the likelihood's mean or mode)."""
+        raise NotImplementedError
+
+    def nll(self, params: Tensor, x: Tensor) -> Tensor:
+        """Per-sample loss (batch,), the mean or sum over elements as ``config.reduction`` says."""
+        per_element = self.elementwise(params, x).flatten(1)  # (batch, n_elements)
+        return per_element.sum(1) if self.config.reduction == "sum" else per_element.mean(1)
+
+
+# -------------------------------------------------------------------------------------------- regularizers
+@dataclass
+class RegularizerContext:
+    """Everything a penalty may look at: the clean input, the encoder input, features, code, and the encoder."""
+
+    x: Tensor
+    x_tilde: Tensor
+    h: Tensor
+    z: Tensor
+    encode: Callable[[Tensor], Tensor]
+
+
+class Regularizer(Part):
+    """A penalty added to the loss as ``config.weight * penalty``; ``Config`` must have a ``weight`` field."""
+
+    def __init__(self, config: Any, *, latent_dim: int) -> None:
+        super().__init__(config)
+        self.latent_dim = latent_dim
+
+    def forward(self, context: RegularizerContext) -> Tensor:  # scalar, unweighted
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------- corruptions
+class Corruption(Part):
+    """Corrupts or degrades the encoder input during training only; the target stays clean."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+BACKBONES: Registry[type[Backbone]] = Registry("backbone")
+BOTTLENECKS: Registry[type[Bottleneck]] = Registry("bottleneck")
+LIKELIHOODS: Registry[type[Likelihood]] = Registry("likelihood")
+REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
+CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption")
+
+

@@ -1,0 +1,75 @@
+"""Named registries of parts: how a new backbone, bottleneck or preset joins aekit.
+
+A part is a ``torch.nn.Module`` subclass with a nested frozen dataclass ``Config``; registering it under
+a snake_case name makes it reachable from configs, presets, the estimator and the CLI with no other change:
+
+    @BOTTLENECKS.register("topk")
+    class TopKBottleneck(Bottleneck):
+        @dataclass(frozen=True)
+        class Config:
+            k: int = 32
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from fnmatch import fnmatch
+from typing import Generic, TypeVar
+
+from aekit.errors import AekitError, did_you_mean
+
+T = TypeVar("T")
+
+__all__ = ["Registry"]
+
+
+class Registry(Generic[T]):
+    """A name -> object map that refuses duplicates and suggests the closest name on a miss."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator that registers ``obj`` under ``name``; registering a name twice raises."""
+
+        def decorator(obj: T) -> T:
+            if name in self._items:
+                raise KeyError(f"A {self.kind} named '{name}' is already registered ({self._items[name]!r}).")
+            if name != name.strip() or not name:
+                raise KeyError(f"Invalid {self.kind} name {name!r}.")
+            self._items[name] = obj
+            return obj
+
+        return decorator
+
+    def get(self, name: str) -> T:
+        """The object registered under ``name``; an unknown name lists the available ones."""
+        try:
+            return self._items[name]
+        except (KeyError, TypeError):
+            available = ", ".join(sorted(self._items)) or "(none)"
+            raise AekitError(
+                f"Unknown {self.kind} {name!r}. Available: {available}.{did_you_mean(str(name), self._items)}"
+            ) from None
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Sorted registered names, optionally filtered by a shell-style pattern (``"sparse*"``)."""
+        return sorted(n for n in self._items if fnmatch(n, pattern))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(n, self._items[n]) for n in self.names()]
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()})"
+
+

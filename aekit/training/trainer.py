@@ -1,0 +1,365 @@
+"""The training loop: optimizers, schedules, validation, early stopping, checkpoints, resume, DDP, AMP.
+
+One loop for every autoencoder: it only calls ``model(x).loss``. What differs between families lives in
+the parts, never here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from aekit.config import from_dict, to_dict
+from aekit.errors import AekitError, check_choice, check_float, check_int
+from aekit.io import atomic_path, load_state, save_state
+from aekit.training.distributed import DistributedContext, all_reduce_sum, context
+from aekit.training.sources import BatchSource
+
+__all__ = ["TrainerConfig", "Trainer", "FitResult", "TrainingError", "resolve_device", "CHECKPOINT_FILE",
+           "METRICS_FILE"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+METRICS_FILE = "metrics.jsonl"
+
+
+class TrainingError(AekitError):
+    """Training cannot go on (for example the loss became NaN before any epoch finished)."""
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """How to train. Every field has the default a practitioner would pick first."""
+
+    max_epochs: int = 50
+    batch_size: int = 128  # global batch: split over processes under DDP
+    lr: float = 1e-3  # Adam's standard step; autoencoders rarely need tuning here
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    momentum: float = 0.9  # SGD only (Nesterov off): the usual value
+    weight_decay: float = 0.0
+    schedule: Literal["constant", "cosine", "onecycle", "plateau"] = "constant"
+    grad_clip: float | None = None  # max global gradient norm
+    early_stopping: bool = True
+    patience: int = 10  # epochs without validation improvement before stopping
+    min_delta: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # auto -> cuda, mps, cpu
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = "auto"  # auto: bf16-mixed on CUDA, else 32
+    progress: bool | None = None  # None: a progress bar only when stderr is a terminal
+
+    def __post_init__(self) -> None:
+        owner = "Trainer"
+        check_int(self.max_epochs, name="max_epochs", owner=owner, low=1)
+        check_int(self.batch_size, name="batch_size", owner=owner, low=1)
+        check_float(self.lr, name="lr", owner=owner, low=0.0, low_inclusive=False)
+        check_choice(self.optimizer, ["adam", "adamw", "sgd"], name="optimizer", owner=owner)
+        check_float(self.momentum, name="momentum", owner=owner, low=0.0, high=1.0, high_inclusive=False)
+        check_float(self.weight_decay, name="weight_decay", owner=owner, low=0.0)
+        check_choice(self.schedule, ["constant", "cosine", "onecycle", "plateau"], name="schedule", owner=owner)
+        if self.grad_clip is not None:
+            check_float(self.grad_clip, name="grad_clip", owner=owner, low=0.0, low_inclusive=False)
+        check_int(self.patience, name="patience", owner=owner, low=1)
+        check_float(self.min_delta, name="min_delta", owner=owner, low=0.0)
+        check_int(self.seed, name="seed", owner=owner, low=0, high=2**32 - 1)
+        check_choice(self.precision, ["auto", "32", "bf16-mixed", "16-mixed"], name="precision", owner=owner)
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> TrainerConfig:
+        return from_dict(cls, data, owner="Trainer")
+
+
+@dataclass
+class FitResult:
+    """What training produced, besides the weights now in the model."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_loss: float = math.inf
+    stopped_reason: str = "max_epochs"
+    device: str = "cpu"
+
+
+def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.device:
+    """``"auto"`` -> CUDA (this process's GPU under DDP), else Apple MPS, else CPU; anything else as given."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise AekitError(f"Unknown device {device!r}. Use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise AekitError(f"Device {device!r} was requested but CUDA is not available here. Use 'auto' or 'cpu'.")
+    return resolved
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return None
+    if precision == "32":
+        return None
+    if precision == "16-mixed" and device.type != "cuda":
+        raise AekitError(f"Precision '16-mixed' needs a CUDA device; training runs on {device.type}. "
+                         "Use 'bf16-mixed' or '32'.")
+    return torch.bfloat16 if precision == "bf16-mixed" else torch.float16
+
+
+class Trainer:
+    """Trains an :class:`~aekit.model.Autoencoder` on batch sources.
+
+    Parameters
+    ----------
+    config : training settings.
+    run_dir : where ``metrics.jsonl`` and the per-epoch ``checkpoint.safetensors`` go (None: nowhere).
+    """
+
+    def __init__(self, config: TrainerConfig | None = None, *, run_dir: str | Path | None = None) -> None:
+        self.config = config or TrainerConfig()
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+
+    # ------------------------------------------------------------------------------------------- parts
+    def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        cfg = self.config
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
+        cfg = self.config
+        total = cfg.max_epochs * steps_per_epoch
+        if cfg.schedule == "cosine":  # stepped per batch
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total, 1))
+        if cfg.schedule == "onecycle":  # stepped per batch
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=max(total, 1))
+        if cfg.schedule == "plateau":  # stepped per epoch on the monitored loss
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
+                                                              patience=max(1, cfg.patience // 3))
+        return None
+
+    # -------------------------------------------------------------------------------------------- fit
+    def fit(self, model: nn.Module, train: BatchSource, val: BatchSource | None = None, *,
+            resume: bool = False) -> FitResult:
+        """Train ``model`` in place; on return it holds the best weights (by validation loss if ``val``).
+
+        With ``resume=True`` training continues from ``run_dir/checkpoint.safetensors``.
+        """
+        cfg = self.config
+        ctx = context(train.device.type)
+        device = train.device
+        autocast_dtype = _autocast_dtype(cfg.precision, device)
+        grad_scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype == torch.float16)
+        n_train = len(train)
+        if n_train == 0:
+            raise AekitError("The training split is empty. Provide more samples or lower validation_fraction.")
+        steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+
+        model.to(device)
+        net: nn.Module = model
+        if ctx.enabled:
+            net = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
+        optimizer = self._optimizer(model)
+        scheduler = self._scheduler(optimizer, steps_per_epoch)
+        per_step_schedule = cfg.schedule in ("cosine", "onecycle")
+        rng = np.random.default_rng(cfg.seed)
+        result = FitResult(device=str(device))
+        best_state: dict[str, Tensor] | None = None
+        bad_epochs, start_epoch = 0, 0
+
+        if resume:
+            state = self._load_checkpoint()
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None and state.get("scheduler") is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            if state.get("grad_scaler"):
+                grad_scaler.load_state_dict(state["grad_scaler"])
+            rng.bit_generator.state = json.loads(state["numpy_rng"])
+            torch.set_rng_state(state["torch_rng"])
+            best_state = state.get("best_state")
+            result.history = json.loads(state["history"])
+            result.best_epoch, result.best_loss = state["best_epoch"], state["best_loss"]
+            bad_epochs, start_epoch = state["bad_epochs"], state["epoch"] + 1
+            logger.info("Resuming at epoch %d from %s", start_epoch + 1, self.run_dir)
+        if ctx.is_main and self.run_dir is not None:
+            self._rewrite_metrics(result.history)
+
+        bar = tqdm(total=(cfg.max_epochs - start_epoch) * steps_per_epoch, unit="step", dynamic_ncols=True,
+                   disable=(not ctx.is_main) or (None if cfg.progress is None else not cfg.progress),
+                   desc="training", leave=False)
+        try:
+            for epoch in range(start_epoch, cfg.max_epochs):
+                started = time.perf_counter()
+                model.train()
+                perm = torch.from_numpy(rng.permutation(n_train))
+                sums: dict[str, Tensor] = {}
+                for start in range(0, n_train, cfg.batch_size):
+                    batch = perm[start:start + cfg.batch_size]
+                    local = batch[ctx.rank::ctx.world_size]
+                    x = train.batch(local)  # (local_batch, *input_shape)
+                    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
+                                        enabled=autocast_dtype is not None):
+                        out = net(x)
+                    loss = out.loss
+                    if ctx.enabled:  # DDP averages gradients; weight by batch share so the result is the global mean
+                        loss = loss * (len(local) * ctx.world_size / len(batch))
+                    optimizer.zero_grad(set_to_none=True)
+                    grad_scaler.scale(loss).backward()
+                    if cfg.grad_clip is not None:
+                        grad_scaler.unscale_(optimizer)
+                        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    grad_scaler.step(optimizer)
+                    grad_scaler.update()
+                    if per_step_schedule:
+                        scheduler.step()
+                    n_local = len(local)
+                    for name, value in (("loss", out.loss), *out.losses.items()):
+                        term = value.detach().float() * n_local
+                        sums[name] = sums[name] + term if name in sums else term
+                    bar.update(1)
+                names = list(sums)
+                totals = all_reduce_sum(torch.stack([sums[k] for k in names]), ctx).cpu()
+                train_metrics = {k: float(v) / n_train for k, v in zip(names, totals)}
+                record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_metrics.pop("loss")}
+                record.update({f"train_{k}": v for k, v in train_metrics.items()})
+                if not math.isfinite(record["train_loss"]):
+                    raise _NonFinite(epoch)
+                if val is not None and len(val) > 0:
+                    record["val_loss"] = self.evaluate(net, val, ctx, autocast_dtype)
+                    if not math.isfinite(record["val_loss"]):
+                        raise _NonFinite(epoch)
+                monitored = record.get("val_loss", record["train_loss"])
+                if scheduler is not None and not per_step_schedule:
+                    scheduler.step(monitored)
+                record["lr"] = optimizer.param_groups[0]["lr"]
+                record["seconds"] = round(time.perf_counter() - started, 4)
+                record["samples_per_second"] = round(n_train / max(record["seconds"], 1e-9), 1)
+                if monitored < result.best_loss - cfg.min_delta:
+                    result.best_loss, result.best_epoch, bad_epochs = monitored, epoch + 1, 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    bad_epochs += 1
+                result.history.append(record)
+                bar.set_postfix({k: f"{record[k]:.4g}" for k in ("train_loss", "val_loss") if k in record})
+                logger.info("epoch %d: %s", epoch + 1, record)
+                if ctx.is_main and self.run_dir is not None:
+                    self._save_checkpoint(epoch, model, optimizer, scheduler, grad_scaler, rng, best_state,
+                                          result, bad_epochs)
+                    self._append_metrics(record)
+                if cfg.early_stopping and bad_epochs >= cfg.patience:
+                    result.stopped_reason = f"early stopping: no improvement for {bad_epochs} epochs"
+                    break
+        except _NonFinite as stop:
+            result.stopped_reason = (f"the loss became NaN/Inf in epoch {stop.epoch + 1} (lr={self.config.lr:g})")
+            if best_state is None:
+                raise TrainingError(
+                    f"The loss became NaN/Inf in epoch {stop.epoch + 1}, before any epoch finished cleanly. Lower "
+                    f"the learning rate (lr={self.config.lr:g}), set grad_clip, or check the data scaling."
+                ) from None
+            message = (f"Training stopped: {result.stopped_reason}; keeping the best weights "
+                       f"(epoch {result.best_epoch}). Lower the learning rate or set grad_clip.")
+            logger.warning(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+        finally:
+            bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        return result
+
+    @torch.no_grad()
+    def evaluate(self, net: nn.Module, source: BatchSource, ctx: DistributedContext | None = None,
+                 autocast_dtype: torch.dtype | None = None) -> float:
+        """Mean loss per sample over ``source`` in eval mode (summed over processes under DDP)."""
+        ctx = ctx or DistributedContext()
+        was_training = net.training
+        net.eval()
+        device = source.device
+        total = torch.zeros(2, dtype=torch.float64, device=device)
+        positions = torch.arange(len(source))[ctx.rank::ctx.world_size]
+        for start in range(0, len(positions), max(self.config.batch_size, 1024)):
+            local = positions[start:start + max(self.config.batch_size, 1024)]
+            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
+                                enabled=autocast_dtype is not None):
+                out = net(source.batch(local))
+            total[0] += out.loss.detach().double() * len(local)
+            total[1] += len(local)
+        total = all_reduce_sum(total, ctx)
+        net.train(was_training)
+        return float(total[0] / total[1].clamp_min(1))
+
+    # ------------------------------------------------------------------------------------- checkpoints
+    def _load_checkpoint(self) -> dict[str, Any]:
+        if self.run_dir is None:
+            raise AekitError("resume=True needs a run directory with a checkpoint. Pass run_dir (--out).")
+        path = self.run_dir / CHECKPOINT_FILE
+        if not path.is_file():
+            raise AekitError(f"Cannot resume: no {CHECKPOINT_FILE} in '{self.run_dir}'. Train without --resume first.")
+        state = load_state(path)
+        saved = state.get("trainer_config", {})
+        if saved.get("optimizer") != self.config.optimizer or saved.get("schedule") != self.config.schedule:
+            raise AekitError(
+                f"Cannot resume: the checkpoint in '{self.run_dir}' used optimizer={saved.get('optimizer')!r}, "
+                f"schedule={saved.get('schedule')!r}. Resume with the same settings."
+            )
+        return state
+
+    def _save_checkpoint(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                         grad_scaler: torch.amp.GradScaler, rng: np.random.Generator,
+                         best_state: dict[str, Tensor] | None, result: FitResult, bad_epochs: int) -> None:
+        assert self.run_dir is not None
+        save_state(self.run_dir / CHECKPOINT_FILE, {
+            "epoch": epoch,
+            "trainer_config": to_dict(self.config),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "grad_scaler": grad_scaler.state_dict() if grad_scaler.is_enabled() else None,
+            "numpy_rng": json.dumps(rng.bit_generator.state),
+            "torch_rng": torch.get_rng_state(),
+            "best_state": best_state,
+            "best_epoch": result.best_epoch,
+            "best_loss": result.best_loss,
+            "bad_epochs": bad_epochs,
+            "history": json.dumps(result.history),
+        })
+
+    def _append_metrics(self, record: dict[str, Any]) -> None:
+        assert self.run_dir is not None
+        with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _rewrite_metrics(self, history: list[dict[str, Any]]) -> None:
+        """Start ``metrics.jsonl`` afresh (or, on resume, with exactly the checkpoint's epochs)."""
+        assert self.run_dir is not None
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.run_dir / METRICS_FILE) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in history), encoding="utf-8")
+
+
+class _NonFinite(Exception):
+    def __init__(self, epoch: int) -> None:
+        super().__init__(epoch)
+        self.epoch = epoch

@@ -1,0 +1,308 @@
+"""Every source type of aekit.data.load_dataset, and each of its error messages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from aekit.data import BUILTIN_DATASETS, Dataset, check_features, load_dataset, validate_finite
+from aekit.errors import AekitError, DataError
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def frame(rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"a": rng.normal(size=6), "b": rng.integers(0, 5, size=6), "c": [True, False] * 3,
+         "label": ["cat", "dog", "cat", "bird", "dog", "cat"]}
+    )
+
+
+def _write_image(path: Path, size: tuple[int, int], value: int, mode: str = "L") -> None:
+    """An image of ``size`` (H, W) whose pixels are all ``value``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    color = value if mode == "L" else (value, value // 2, 0)
+    Image.new(mode, (size[1], size[0]), color).save(path)
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "images"
+    _write_image(root / "cats" / "a.png", (6, 10), 255)
+    _write_image(root / "cats" / "b.jpg", (6, 10), 0, mode="RGB")
+    _write_image(root / "dogs" / "nested" / "c.png", (6, 10), 51)
+    (root / "dogs" / "notes.txt").write_text("not an image")
+    return root
+
+
+# ------------------------------------------------------------------------------------------ arrays and files
+
+
+def test_numpy_array_in_memory(rng: np.random.Generator) -> None:
+    X = rng.normal(size=(10, 3))
+    ds = load_dataset(X)
+    assert ds.kind == "tabular" and ds.sample_shape == (3,) and ds.n_features == 3 and ds.y is None
+    np.testing.assert_array_equal(ds.X, X)
+
+
+@pytest.mark.parametrize(("shape", "kind"), [((7,), "tabular"), ((7, 3), "tabular"), ((7, 5, 2), "sequence"),
+                                             ((7, 1, 4, 4), "image")])
+def test_npy_is_memory_mapped(tmp_path: Path, rng: np.random.Generator, shape: tuple[int, ...], kind: str) -> None:
+    X = rng.normal(size=shape).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    ds = load_dataset(tmp_path / "x.npy")
+    assert isinstance(ds.X, np.memmap) and not ds.X.flags.writeable
+    assert ds.kind == kind and ds.n_samples == 7
+    np.testing.assert_array_equal(np.asarray(ds.X).reshape(shape), X)
+
+
+@pytest.mark.parametrize("key", ["X", "x", "data", "anything"])
+def test_npz_sample_key_and_labels(tmp_path: Path, rng: np.random.Generator, key: str) -> None:
+    X, y = rng.normal(size=(5, 4)), np.arange(5)
+    np.savez(tmp_path / "d.npz", **{key: X, "y": y})
+    ds = load_dataset(str(tmp_path / "d.npz"))
+    np.testing.assert_array_equal(ds.X, X)
+    np.testing.assert_array_equal(ds.y, y)
+
+
+def test_npz_with_ambiguous_keys(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", first=np.zeros((2, 2)), second=np.ones((2, 2)))
+    with pytest.raises(DataError, match="first, second.*under the key 'X'"):
+        load_dataset(tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize(("suffix", "sep"), [(".csv", ","), (".tsv", "\t"), (".txt", " ")])
+def test_delimited_tables(tmp_path: Path, frame: pd.DataFrame, suffix: str, sep: str) -> None:
+    frame.to_csv(tmp_path / f"t{suffix}", sep=sep, index=False)
+    ds = load_dataset(tmp_path / f"t{suffix}", label_column="label")
+    assert ds.kind == "tabular" and ds.feature_names == ["a", "b", "c"] and ds.X.dtype == np.float32
+    assert ds.class_names == ["bird", "cat", "dog"]
+    np.testing.assert_array_equal(ds.y, [1, 2, 1, 0, 2, 1])
+    np.testing.assert_allclose(ds.X, frame[["a", "b", "c"]].to_numpy(dtype=np.float32), rtol=1e-6)
+    assert ds.source == f"file {tmp_path / f't{suffix}'}"
+
+
+def test_parquet_and_column_selection(tmp_path: Path, frame: pd.DataFrame) -> None:
+    frame.to_parquet(tmp_path / "t.parquet")
+    ds = load_dataset(tmp_path / "t.parquet", columns=["c", "a"])
+    assert ds.feature_names == ["c", "a"] and ds.y is None
+    np.testing.assert_array_equal(ds.X[:, 1], frame["a"].to_numpy(dtype=np.float32))
+
+
+def test_dataframe_with_numeric_labels(frame: pd.DataFrame) -> None:
+    ds = load_dataset(frame.drop(columns="label"), label_column="b")
+    assert ds.feature_names == ["a", "c"] and ds.class_names is None
+    np.testing.assert_array_equal(ds.y, frame["b"])
+
+
+def test_image_folder_with_classes(image_folder: Path) -> None:
+    ds = load_dataset(image_folder)
+    assert ds.kind == "image" and ds.X.shape == (3, 1, 6, 10) and ds.X.dtype == np.float32
+    assert ds.class_names == ["cats", "dogs"]
+    np.testing.assert_array_equal(ds.y, [0, 0, 1])
+    np.testing.assert_allclose(ds.X[[0, 2], 0, 0, 0], [1.0, 0.2], atol=1e-6)  # PNG: lossless
+    assert 0 <= ds.X.min() and ds.X.max() <= 1
+
+
+def test_image_folder_resized_rgb(image_folder: Path) -> None:
+    ds = load_dataset(image_folder, image_size=(3, 5), color_mode="rgb")
+    assert ds.X.shape == (3, 3, 3, 5)
+    np.testing.assert_allclose(ds.X[0, :, 1, 2], [1.0, 1.0, 1.0], atol=1e-6)
+    assert load_dataset(image_folder, image_size=4).X.shape == (3, 1, 4, 4)
+
+
+def test_flat_image_folder_has_no_labels(tmp_path: Path) -> None:
+    for i in range(2):
+        _write_image(tmp_path / f"{i}.bmp", (4, 4), 10 * i)
+    ds = load_dataset(tmp_path)
+    assert ds.X.shape == (2, 1, 4, 4) and ds.y is None and ds.class_names is None
+
+
+def test_builtin_digits() -> None:
+    ds = load_dataset("digits")
+    assert ds.kind == "image" and ds.X.shape == (1797, 1, 8, 8) and ds.X.dtype == np.float32
+    assert ds.X.min() == 0 and ds.X.max() == 16
+    assert ds.class_names == [str(i) for i in range(10)] and ds.y.shape == (1797,)
+
+
+@pytest.mark.parametrize(("name", "n_features"), [("iris", 4), ("breast_cancer", 30)])
+def test_builtin_tables(name: str, n_features: int) -> None:
+    ds = load_dataset(name)
+    assert ds.kind == "tabular" and ds.sample_shape == (n_features,) and len(ds.feature_names) == n_features
+    assert {"digits", "iris", "breast_cancer"} <= set(BUILTIN_DATASETS)
+
+
+def test_existing_path_wins_over_builtin_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write_image(tmp_path / "digits" / "a.png", (2, 2), 0)
+    assert load_dataset("digits").X.shape == (1, 1, 2, 2)
+
+
+# ------------------------------------------------------------------------------------------ batches and chunks
+
+
+def test_batches_and_chunks_on_memmap(tmp_path: Path, rng: np.random.Generator) -> None:
+    X = rng.integers(0, 100, size=(23, 2, 3)).astype(np.int16)
+    np.save(tmp_path / "x.npy", X)
+    ds = load_dataset(tmp_path / "x.npy")
+    indices = np.array([20, 3, 3, 0, 17])
+    batch = ds.batches(indices)
+    assert batch.dtype == np.float32 and type(batch) is np.ndarray
+    np.testing.assert_array_equal(batch, X[indices])
+    chunks = list(ds.iter_chunks(chunk_size=5))
+    assert [start for start, _ in chunks] == [0, 5, 10, 15, 20]
+    np.testing.assert_array_equal(np.concatenate([c for _, c in chunks]), X)
+    picked = np.concatenate([c for _, c in ds.iter_chunks(2, indices=indices, dtype=None)])
+    assert picked.dtype == np.int16
+    np.testing.assert_array_equal(picked, X[indices])
+
+
+def test_check_features_reshapes_a_view(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((4, 64), dtype=np.float32))
+    ds = load_dataset(tmp_path / "x.npy")
+    X = check_features(ds, (1, 8, 8), ds.source)
+    assert X.shape == (4, 1, 8, 8) and isinstance(X, np.memmap)
+    assert check_features(np.zeros((2, 1, 8, 8)), (64,), "array").shape == (2, 64)
+
+
+# ------------------------------------------------------------------------------------------ error messages
+
+
+def test_missing_file() -> None:
+    with pytest.raises(DataError, match=re.escape(
+        "No such file or directory: 'x.csv'. Check the path, or use a built-in dataset: breast_cancer, digits, iris."
+    )):
+        load_dataset("x.csv")
+
+
+def test_unknown_builtin_suggests_the_closest() -> None:
+    with pytest.raises(DataError, match="No such file or directory: 'digts'.*Did you mean 'digits'\\?"):
+        load_dataset("digts")
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "empty.npy", "empty.parquet"])
+def test_empty_file(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).touch()
+    with pytest.raises(DataError, match=r"file .*empty\.\w+ is empty \(0 samples\)"):
+        load_dataset(tmp_path / name)
+
+
+def test_table_without_rows(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,b\n")
+    with pytest.raises(DataError, match=r"t\.csv is empty \(0 samples\)\. Pass data with at least one sample\."):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_non_numeric_columns_are_named(tmp_path: Path) -> None:
+    pd.DataFrame({"name": ["x", "y"], "age": [1, 2], "city": ["p", "q"]}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError, match=re.escape(
+        "Column(s) 'name', 'city' are not numeric. Drop them or encode them as numbers before training."
+    )):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_unknown_column(frame: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match="Column 'lable' is not in the table.*Did you mean 'label'\\?"):
+        load_dataset(frame, label_column="lable")
+
+
+def test_table_options_on_an_array() -> None:
+    with pytest.raises(DataError, match="apply only to tables"):
+        load_dataset(np.zeros((2, 2)), label_column="y")
+
+
+def test_nan_reports_count_and_first_row(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0)})
+    frame.loc[17, "a"] = np.nan
+    frame.loc[18, :] = [np.inf, -np.inf]
+    frame.to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(DataError, match=re.escape(
+        f"The data has 3 NaN/Inf value(s), first in row 17 (file {tmp_path / 'x.csv'}). "
+        "Remove or impute them before training."
+    )):
+        load_dataset(tmp_path / "x.csv")
+
+
+def test_inf_in_memmap_is_found_across_chunks(tmp_path: Path) -> None:
+    X = np.zeros((50, 3))
+    X[33, 1] = np.inf
+    np.save(tmp_path / "x.npy", X)
+    ds = Dataset(np.load(tmp_path / "x.npy", mmap_mode="r"), source="file x.npy")
+    with pytest.raises(DataError, match=r"1 NaN/Inf value\(s\), first in row 33 \(file x\.npy\)"):
+        validate_finite(ds)
+
+
+@pytest.mark.parametrize("X", [np.array([["a", "b"]]), np.array([[1, None]], dtype=object)])
+def test_non_numeric_array(X: np.ndarray) -> None:
+    with pytest.raises(DataError, match="which is not numeric"):
+        load_dataset(X)
+
+
+def test_object_npy_is_never_unpickled(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="Cannot read file .*x.npy"):
+        load_dataset(tmp_path / "x.npy")
+
+
+def test_unknown_extension(tmp_path: Path) -> None:
+    (tmp_path / "data.xlsx").write_text("x")
+    with pytest.raises(DataError, match=re.escape(
+        "Unsupported file type '.xlsx' for '" + str(tmp_path / "data.xlsx") + "'. Use one of .csv, .npy, .npz, "
+        ".parquet, .pq, .tsv, .txt or a directory of images."
+    )):
+        load_dataset(str(tmp_path / "data.xlsx"))
+
+
+def test_parquet_without_pyarrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "t.parquet").write_bytes(b"PAR1")
+
+    def no_engine(*args: object, **kwargs: object) -> None:
+        raise ImportError("Unable to find a usable engine")
+
+    monkeypatch.setattr(pd, "read_parquet", no_engine)
+    with pytest.raises(DataError, match=re.escape("pip install 'aekit[parquet]'")):
+        load_dataset(tmp_path / "t.parquet")
+
+
+def test_wrong_feature_count() -> None:
+    with pytest.raises(DataError, match=re.escape(
+        "This model expects 64 features per sample; the data has 63 (file digits_bad.csv). "
+        "Use data with the same columns as the training data."
+    )):
+        check_features(np.zeros((3, 63)), (64,), "file digits_bad.csv")
+
+
+def test_images_of_different_sizes(image_folder: Path) -> None:
+    _write_image(image_folder / "dogs" / "big.png", (7, 10), 0)
+    with pytest.raises(DataError, match=r"is 7x10 pixels but .* is 6x10\. Pass image_size=.*--image-size"):
+        load_dataset(image_folder)
+
+
+def test_unreadable_image_is_named(image_folder: Path) -> None:
+    (image_folder / "cats" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"Cannot read image file '.*broken\.png'"):
+        load_dataset(image_folder)
+
+
+def test_folder_without_images(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="has no images"):
+        load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"color_mode": "RGB"}, "'color_mode' parameter of load_dataset must be one of grayscale, rgb.*'rgb'"),
+    ({"image_size": (0, 4)}, "'image_size' parameter of load_dataset must be a positive int"),
+    ({"image_size": "8"}, "'image_size' parameter of load_dataset must be a positive int"),
+])
+def test_bad_options(options: dict[str, object], message: str) -> None:
+    with pytest.raises(AekitError, match=message):
+        load_dataset("digits", **options)
