@@ -296,8 +296,11 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
     # ----------------------------------------------------------------------------------------- files
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write a model directory (config.json + model.safetensors); atomic per file."""
+    def save(self, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> Path:
+        """Write a model directory (config.json + model.safetensors); atomic per file.
+
+        ``metadata`` (JSON-able) is stored as the ``extra`` section and comes back as ``metadata_``.
+        """
         check_is_fitted(self, "model_")
         params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
                   if k != "random_state" or isinstance(v, (int, type(None)))}
@@ -307,7 +310,8 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
             data["feature_names_in"] = [str(n) for n in self.feature_names_in_]
         training = {"estimator": params, "history": self.history_, "best_epoch": self.best_epoch_,
                     "stopped_reason": self.stopped_reason_, "n_train_samples": self.n_train_samples_}
-        return save_model(path, self.model_, scaler=self.scaler_.to_dict(), training=training, data=data)
+        return save_model(path, self.model_, scaler=self.scaler_.to_dict(), training=training, data=data,
+                          extra=metadata)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: str = "cpu") -> AutoEncoder:
@@ -328,6 +332,7 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
         estimator.best_epoch_ = saved.training.get("best_epoch", -1)
         estimator.stopped_reason_ = saved.training.get("stopped_reason", "")
         estimator.n_train_samples_ = saved.training.get("n_train_samples", 0)
+        estimator.metadata_ = saved.extra
         return estimator
 
     def __sklearn_tags__(self) -> Any:

@@ -109,7 +109,7 @@ class Dataset:
         """
         indices = np.asarray(indices, dtype=np.intp).ravel()
         order = np.argsort(indices, kind="stable")
-        out = np.empty((indices.size, *self.sample_shape), dtype=dtype or self.X.dtype)
+        out = np.empty((indices.size, *self.sample_shape), dtype=self.X.dtype if dtype is None else dtype)
         out[order] = self.X[indices[order]]
         return out
 
@@ -138,7 +138,7 @@ class Dataset:
         rows : ndarray of shape (rows_in_chunk, *sample_shape)
         """
         check_int(chunk_size, name="chunk_size", owner="Dataset.iter_chunks", low=1)
-        itemsize = np.dtype(dtype or self.X.dtype).itemsize
+        itemsize = np.dtype(self.X.dtype if dtype is None else dtype).itemsize
         step = max(1, min(chunk_size, _MAX_CHUNK_BYTES // max(1, self.n_features * itemsize)))
         if indices is not None:
             indices = np.asarray(indices, dtype=np.intp).ravel()
@@ -306,9 +306,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _read_image_folder(folder: Path, size: tuple[int, int] | None, color_mode: str) -> Dataset:
-    files = sorted(
+    files = sorted(  # hidden files and folders (.DS_Store, ._x.png, .ipynb_checkpoints/) are skipped
         p for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     if not files:
         raise DataError(
@@ -318,7 +319,8 @@ def _read_image_folder(folder: Path, size: tuple[int, int] | None, color_mode: s
     parts = [p.relative_to(folder).parts for p in files]
     if all(len(part) > 1 for part in parts):
         class_names = sorted({part[0] for part in parts})
-        y = np.array([class_names.index(part[0]) for part in parts], dtype=np.int64)
+        index = {name: i for i, name in enumerate(class_names)}
+        y = np.array([index[part[0]] for part in parts], dtype=np.int64)
     else:
         if any(len(part) > 1 for part in parts):
             logger.warning("%s has images both at its top level and in subfolders; not using folders as labels.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -91,10 +92,12 @@ class FitResult:
     device: str = "cpu"
 
 
-def resolve_device(device: str | torch.device, local_rank: int = 0) -> torch.device:
+def resolve_device(device: str | torch.device, local_rank: int | None = None) -> torch.device:
     """``"auto"`` -> CUDA (this process's GPU under DDP), else Apple MPS, else CPU; anything else as given."""
     if isinstance(device, torch.device):
         return device
+    if local_rank is None:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank % torch.cuda.device_count())

@@ -60,7 +60,7 @@ def test_streaming_fit_on_memmap_equals_in_memory_fit(
     np.testing.assert_allclose(streamed.scale_, in_memory.scale_, rtol=1e-12)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, database=None)
 @given(n=st.integers(1, 30), chunk_size=st.integers(1, 9), seed=st.integers(0, 2**16))
 def test_chunked_statistics_do_not_depend_on_chunk_size(n: int, chunk_size: int, seed: int) -> None:
     X = np.random.default_rng(seed).normal(1e4, 1.0, size=(n, 3))  # large mean: sum of squares would cancel

@@ -41,6 +41,7 @@ def image_folder(tmp_path: Path) -> Path:
     _write_image(root / "cats" / "b.jpg", (6, 10), 0, mode="RGB")
     _write_image(root / "dogs" / "nested" / "c.png", (6, 10), 51)
     (root / "dogs" / "notes.txt").write_text("not an image")
+    _write_image(root / ".ipynb_checkpoints" / "a.png", (6, 10), 0)  # hidden: skipped
     return root
 
 

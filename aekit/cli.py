@@ -1,0 +1,438 @@
+"""The ``aekit`` command line: train, evaluate, encode, reconstruct, info, sweep, export, demo, list-models.
+
+Every command is a thin layer over the Python API. Bad input ends with one line on stderr and a non-zero exit
+(``--debug`` shows the traceback instead).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from aekit.errors import AekitError, did_you_mean
+
+echo = click.echo
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _parse_ints(value: str | None, *, name: str) -> tuple[int, ...] | None:
+    if value is None or value == "":
+        return None
+    try:
+        return tuple(int(v) for v in value.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        raise AekitError(f"--{name} must be comma-separated integers like 256,128. Got {value!r} instead.") from None
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values: JSON when it parses (numbers, lists, true/false/null), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse_sets(pairs: list[str] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise AekitError(f"--set expects key=value, like --set dropout=0.1. Got {pair!r} instead.")
+        options[key.strip()] = _parse_value(value.strip())
+    return options
+
+
+def _load_config_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> Path | None:
+    """``--config FILE`` (YAML or TOML): its keys become the command's defaults, so flags still override."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise AekitError(f"No such config file: '{path}'. Check the path given to --config.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            values = tomllib.loads(text)
+        else:
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+    except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
+        raise AekitError(f"Cannot parse config file '{path}': {exc}. Fix the file (YAML or TOML).") from None
+    if not isinstance(values, dict):
+        raise AekitError(f"Config file '{path}' must hold a mapping of option names to values.")
+    names = {p.name for p in ctx.command.params if p.name not in ("config", "data", "run_dir")}
+    defaults: dict[str, Any] = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        if name not in names:
+            raise AekitError(f"Unknown option {key!r} in config file '{path}'. Valid options: "
+                             f"{', '.join(sorted(names))}.{did_you_mean(name, names)}")
+        if name == "set" and isinstance(value, dict):
+            value = [f"{k}={json.dumps(v)}" for k, v in value.items()]
+        elif isinstance(value, list) and name in ("hidden_dims", "input_shape", "latent_dims"):
+            value = ",".join(str(v) for v in value)
+        defaults[name] = value
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return path
+
+
+def _relaunch_distributed(devices: int) -> None:
+    """Re-run this very command under torchrun with ``devices`` processes, then exit with its status."""
+    argv = sys.argv[1:]
+    cleaned: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--devices":
+            skip = True
+            continue
+        if arg.startswith("--devices="):
+            continue
+        cleaned.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={devices}",
+               "-m", "aekit", *cleaned]
+    logging.getLogger(__name__).info("Launching %s", " ".join(command))
+    raise SystemExit(subprocess.call(command))
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _echo(message: str) -> None:
+    if _is_main_process():
+        echo(message)
+
+
+def _load_data(data: str, image_size: int | None, color: str) -> Any:
+    from aekit.data import load_dataset
+
+    return load_dataset(data, image_size=image_size, color_mode=color)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    from aekit.io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+def config_option(command: Any) -> Any:
+    return click.option("--config", type=click.Path(path_type=Path, dir_okay=False), callback=_load_config_file,
+                        is_eager=True, expose_value=False,
+                        help="YAML or TOML file of option values; flags given here override it.")(command)
+
+
+def image_options(command: Any) -> Any:
+    command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default="grayscale",
+                           show_default=True, help="Channels of images read from a folder.")(command)
+    return click.option("--image-size", type=int, default=None, help="Resize images from a folder to N x N.")(command)
+
+
+RUN_DIR = click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+
+
+# ------------------------------------------------------------------------------------------ commands
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--log-level", type=click.Choice(["warning", "info", "debug"]), default="warning", show_default=True,
+              help="Logging level.")
+@click.version_option(package_name="aekit", prog_name="aekit")
+def cli(debug: bool, log_level: str) -> None:
+    """Autoencoders for every job: train, evaluate against PCA, encode, reconstruct, export."""
+    logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Run directory: model, metrics.jsonl, checkpoint.")
+@click.option("--model", default="dense", show_default=True, help="Preset: see 'aekit list-models'.")
+@click.option("--latent-dim", type=int, default=8, show_default=True, help="Size of the code.")
+@click.option("--hidden-dims", default=None, help="Layer widths (conv: channels per stage), e.g. 256,128.")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="A part option, repeatable: --set dropout=0.1.")
+@click.option("--loss", default=None, help="mse, l1, bce or ce (default: the preset's).")
+@click.option("--epochs", type=int, default=50, show_default=True, help="Maximum number of epochs.")
+@click.option("--batch-size", type=int, default=128, show_default=True, help="Global batch size.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate.")
+@click.option("--optimizer", default="adam", show_default=True, help="adam, adamw or sgd.")
+@click.option("--weight-decay", type=float, default=0.0, show_default=True, help="Weight decay.")
+@click.option("--schedule", default="constant", show_default=True, help="constant, cosine, onecycle or plateau.")
+@click.option("--grad-clip", type=float, default=None, help="Clip the gradient norm to this value.")
+@click.option("--validation-fraction", type=float, default=0.1, show_default=True,
+              help="Share of rows held out for early stopping.")
+@click.option("--patience", type=int, default=10, show_default=True, help="Epochs without improvement before stopping.")
+@click.option("--early-stopping/--no-early-stopping", default=True, show_default=True,
+              help="Stop when the validation loss stalls.")
+@click.option("--scaler", default="auto", show_default=True, help="auto, minmax, standard or none.")
+@click.option("--input-shape", default=None, help="Shape of one sample for flat rows, e.g. 1,28,28.")
+@image_options
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same model on CPU.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--precision", default="auto", show_default=True, help="auto, 32, bf16-mixed or 16-mixed.")
+@click.option("--devices", type=int, default=1, show_default=True,
+              help="Processes for data-parallel training (DDP through torchrun).")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@config_option
+def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | None, set_: tuple[str, ...],
+          loss: str | None, epochs: int, batch_size: int, lr: float, optimizer: str, weight_decay: float,
+          schedule: str, grad_clip: float | None, validation_fraction: float, patience: int, early_stopping: bool,
+          scaler: str, input_shape: str | None, image_size: int | None, color: str, seed: int, device: str,
+          precision: str, devices: int, resume: bool) -> None:
+    """Train an autoencoder on DATA (a .npy/.npz/.csv/.parquet file, an image folder, or 'digits')."""
+    if devices < 1:
+        raise AekitError(f"--devices must be at least 1. Got {devices} instead.")
+    if devices > 1 and "WORLD_SIZE" not in os.environ:
+        _relaunch_distributed(devices)
+    from aekit.estimator import AutoEncoder
+
+    dataset = _load_data(data, image_size, color)
+    estimator = AutoEncoder(
+        model=model, latent_dim=latent_dim, hidden_dims=_parse_ints(hidden_dims, name="hidden-dims"),
+        model_options=_parse_sets(list(set_)) or None, loss=loss, max_epochs=epochs, batch_size=batch_size,
+        lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, grad_clip=grad_clip,
+        validation_fraction=validation_fraction, early_stopping=early_stopping, patience=patience, scaler=scaler,
+        input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
+        precision=precision, verbose=True,
+    )
+    started = time.perf_counter()
+    estimator.fit(dataset.X, run_dir=out, resume=resume)
+    seconds = time.perf_counter() - started
+    if _is_main_process():
+        estimator.save(out, metadata={"train_data": str(data), "image_size": image_size, "color": color,
+                                      "seconds": round(seconds, 2)})
+    last = estimator.history_[-1] if estimator.history_ else {}
+    best = next((h for h in estimator.history_ if h["epoch"] == estimator.best_epoch_), last)
+    monitored = "val_loss" if "val_loss" in best else "train_loss"
+    _echo(f"Trained {model} (latent_dim={latent_dim}) on {dataset.n_samples} samples of shape "
+          f"{dataset.sample_shape} in {seconds:.1f}s: {len(estimator.history_)} epochs, best {monitored} "
+          f"{best.get(monitored, float('nan')):.6g} at epoch {estimator.best_epoch_} ({estimator.stopped_reason_}).")
+    _echo(f"Saved to {out}")
+    if "WORLD_SIZE" in os.environ:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+@cli.command()
+@RUN_DIR
+@click.argument("data")
+@image_options
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_json: bool) -> None:
+    """Reconstruction error of RUN_DIR's model on DATA (MSE, MAE, PSNR for images) beside PCA at the same code size.
+
+    PCA is fitted on the model's training data when it can be read again, else on DATA (which flatters PCA).
+    """
+    from aekit.estimator import AutoEncoder
+    from aekit.evaluation import compare_with_pca, format_table
+
+    estimator = AutoEncoder.load(run_dir)
+    dataset = _load_data(data, image_size, color)
+    meta = estimator.metadata_
+    train_X, note = dataset.X, "PCA fitted on the evaluation data (the training data could not be read)."
+    if meta.get("train_data"):
+        try:
+            train_X = _load_data(meta["train_data"], meta.get("image_size"), meta.get("color", "grayscale")).X
+            note = f"PCA fitted on the training data ({meta['train_data']})."
+        except AekitError:
+            pass
+    image = len(estimator.input_shape_) > 1
+    rows = compare_with_pca(estimator, np.asarray(train_X), np.asarray(dataset.X), image=image)
+    if as_json:
+        echo(json.dumps(rows, indent=2))
+        return
+    echo(format_table(rows))
+    echo(note)
+
+
+@cli.command()
+@RUN_DIR
+@click.argument("data")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the codes (.npy).")
+@image_options
+def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color: str) -> None:
+    """Write the latent codes of DATA as an (n_samples, latent_dim) .npy file."""
+    from aekit.estimator import AutoEncoder
+
+    estimator = AutoEncoder.load(run_dir)
+    codes = estimator.transform(_load_data(data, image_size, color).X)
+    _save_npy(output, codes)
+    echo(f"Wrote codes of shape {codes.shape} to {output}")
+
+
+@cli.command()
+@RUN_DIR
+@click.argument("data")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the reconstructions (.npy).")
+@image_options
+def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, color: str) -> None:
+    """Write reconstructions of DATA, in its original units and shape, as a .npy file."""
+    from aekit.estimator import AutoEncoder
+
+    estimator = AutoEncoder.load(run_dir)
+    recon = estimator.reconstruct(_load_data(data, image_size, color).X)
+    _save_npy(output, recon)
+    echo(f"Wrote reconstructions of shape {recon.shape} to {output}")
+
+
+@cli.command()
+@RUN_DIR
+def info(run_dir: Path) -> None:
+    """Describe a saved model: architecture, parameter count, scaler, training."""
+    from aekit.io import load_model, read_config
+
+    config = read_config(run_dir)
+    saved = load_model(run_dir)
+    n_params = sum(p.numel() for p in saved.model.parameters())
+    arch = config["model"]
+    training = config.get("training", {})
+    history = training.get("history", [])
+
+    def part(spec: dict[str, Any] | None) -> str:
+        if not spec:
+            return "none"
+        options = ", ".join(f"{k}={v}" for k, v in spec.get("options", {}).items())
+        return f"{spec['name']} ({options})" if options else spec["name"]
+
+    lines = [
+        f"model directory : {run_dir}",
+        f"aekit version   : {config.get('aekit_version')}",
+        f"input shape     : {tuple(arch['input_shape'])}",
+        f"latent dim      : {arch['latent_dim']}",
+        f"backbone        : {part(arch['backbone'])}",
+        f"bottleneck      : {part(arch['bottleneck'])}",
+        f"likelihood      : {part(arch['likelihood'])}",
+        f"regularizers    : {', '.join(part(r) for r in arch['regularizers']) or 'none'}",
+        f"corruption      : {part(arch['corruption'])}",
+        f"parameters      : {n_params:,}",
+        f"scaler          : {(config.get('scaler') or {}).get('kind', 'none')}",
+        f"epochs trained  : {len(history)} (best {training.get('best_epoch')}; {training.get('stopped_reason', '')})",
+    ]
+    if history:
+        last = history[-1]
+        lines.append("last epoch      : " + ", ".join(f"{k}={v:.6g}" for k, v in last.items() if k.endswith("loss")))
+    if config.get("extra", {}).get("train_data"):
+        lines.append(f"trained on      : {config['extra']['train_data']}")
+    echo("\n".join(lines))
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--latent-dims", default="2,4,8,16,32", show_default=True, help="Code sizes, comma-separated.")
+@click.option("--model", default="dense", show_default=True, help="Preset: see 'aekit list-models'.")
+@click.option("--epochs", type=int, default=30, show_default=True, help="Maximum epochs per code size.")
+@click.option("--batch-size", type=int, default=128, show_default=True, help="Batch size.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate.")
+@click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for sweep.json and sweep.png.")
+@image_options
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@config_option
+def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int, lr: float, out: Path | None,
+          image_size: int | None, color: str, seed: int) -> None:
+    """The elbow curve: reconstruction error against code size, autoencoder beside PCA (80/20 split of DATA)."""
+    from sklearn.model_selection import train_test_split
+
+    from aekit.evaluation import format_table, sweep as run_sweep, sweep_plot
+    from aekit.io import write_json
+
+    dims = _parse_ints(latent_dims, name="latent-dims") or ()
+    dataset = _load_data(data, image_size, color)
+    X_train, X_test = train_test_split(np.asarray(dataset.X), test_size=0.2, random_state=seed)
+    rows = run_sweep(X_train, X_test, list(dims), image=dataset.kind == "image",
+                     estimator_params={"model": model, "max_epochs": epochs, "batch_size": batch_size, "lr": lr,
+                                       "random_state": seed})
+    echo(format_table(rows))
+    if out is not None:
+        write_json(out / "sweep.json", rows)
+        sweep_plot(rows, out / "sweep.png")
+        echo(f"Wrote {out / 'sweep.json'} and {out / 'sweep.png'}")
+
+
+@cli.command()
+@RUN_DIR
+@click.option("--format", "format_", type=click.Choice(["onnx"]), default="onnx", show_default=True,
+              help="Export format.")
+@click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for the files (default: RUN_DIR).")
+def export(run_dir: Path, format_: str, out: Path | None) -> None:
+    """Export the encoder and the decoder as separate graphs with a dynamic batch size."""
+    from aekit.export import export_onnx
+
+    for name, path in export_onnx(run_dir, out).items():
+        echo(f"{name}: {path}")
+
+
+@cli.command()
+@click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/demo"),
+              show_default=True, help="Folder for the model and the report.")
+@click.option("--epochs", type=int, default=60, show_default=True, help="Training epochs.")
+def demo(out: Path, epochs: int) -> None:
+    """Train a convolutional autoencoder on the built-in digits, compare it with PCA, write an HTML report."""
+    from aekit.demo import run_demo
+    from aekit.evaluation import format_table
+
+    echo("Training a convolutional autoencoder on scikit-learn's 8x8 digits (CPU)...")
+    result = run_demo(out, max_epochs=epochs)
+    echo(format_table(result.table))
+    echo(f"Finished in {result.seconds:.1f}s. Report: {result.report_path}")
+
+
+@cli.command("list-models")
+@click.argument("pattern", default="*")
+def list_models_command(pattern: str) -> None:
+    """List the model presets (optionally matching PATTERN, e.g. 'sparse*') with one line each."""
+    from aekit.presets import list_models
+
+    models = list_models(pattern)
+    width = max((len(n) for n in models), default=0)
+    for name, description in models.items():
+        echo(f"{name:<{width}}  {description}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning user errors into one line on stderr (``--debug`` shows tracebacks)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="aekit", standalone_mode=False)
+    except click.exceptions.Abort:
+        echo("Aborted.", err=True)
+        raise SystemExit(130) from None
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        echo("Interrupted.", err=True)
+        raise SystemExit(130) from None
+    except (AekitError, OSError, MemoryError) as exc:
+        if debug:
+            raise
+        echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
+        if debug:
+            raise
+        echo(f"internal error: {type(exc).__name__}: {exc}. Rerun with --debug and report it.", err=True)
+        raise SystemExit(1) from None
