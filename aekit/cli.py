@@ -73,7 +73,8 @@ def _load_config_file(ctx: click.Context, param: click.Parameter, path: Path | N
         raise AekitError(f"Cannot parse config file '{path}': {exc}. Fix the file (YAML or TOML).") from None
     if not isinstance(values, dict):
         raise AekitError(f"Config file '{path}' must hold a mapping of option names to values.")
-    names = {p.name for p in ctx.command.params if p.name not in ("config", "data", "run_dir")}
+    # file keys are the long flag names: latent_dim / latent-dim, set (a mapping), hidden_dims (a list)
+    names = {p.name.rstrip("_"): p.name for p in ctx.command.params if p.name not in ("config", "data", "run_dir")}
     defaults: dict[str, Any] = {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
@@ -84,7 +85,7 @@ def _load_config_file(ctx: click.Context, param: click.Parameter, path: Path | N
             value = [f"{k}={json.dumps(v)}" for k, v in value.items()]
         elif isinstance(value, list) and name in ("hidden_dims", "input_shape", "latent_dims"):
             value = ",".join(str(v) for v in value)
-        defaults[name] = value
+        defaults[names[name]] = value
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return path
 
@@ -123,6 +124,15 @@ def _load_data(data: str, image_size: int | None, color: str) -> Any:
     from aekit.data import load_dataset
 
     return load_dataset(data, image_size=image_size, color_mode=color)
+
+
+def _load_for(estimator: Any, data: str, image_size: int | None, color: str) -> np.ndarray:
+    """DATA loaded and checked against a trained model's sample shape, the file named in any error."""
+    from aekit.data import check_features
+
+    dataset = _load_data(data, image_size, color)
+    samples = check_features(dataset, estimator.input_shape_)
+    return samples.reshape(len(samples), -1) if estimator.flat_input_ else samples
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -244,17 +254,17 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
     from aekit.evaluation import compare_with_pca, format_table
 
     estimator = AutoEncoder.load(run_dir)
-    dataset = _load_data(data, image_size, color)
+    X = _load_for(estimator, data, image_size, color)
     meta = estimator.metadata_
-    train_X, note = dataset.X, "PCA fitted on the evaluation data (the training data could not be read)."
+    train_X, note = X, "PCA fitted on the evaluation data (the training data could not be read)."
     if meta.get("train_data"):
         try:
-            train_X = _load_data(meta["train_data"], meta.get("image_size"), meta.get("color", "grayscale")).X
+            train_X = _load_for(estimator, meta["train_data"], meta.get("image_size"), meta.get("color", "grayscale"))
             note = f"PCA fitted on the training data ({meta['train_data']})."
         except AekitError:
             pass
     image = len(estimator.input_shape_) > 1
-    rows = compare_with_pca(estimator, np.asarray(train_X), np.asarray(dataset.X), image=image)
+    rows = compare_with_pca(estimator, np.asarray(train_X), np.asarray(X), image=image)
     if as_json:
         echo(json.dumps(rows, indent=2))
         return
@@ -273,7 +283,7 @@ def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color
     from aekit.estimator import AutoEncoder
 
     estimator = AutoEncoder.load(run_dir)
-    codes = estimator.transform(_load_data(data, image_size, color).X)
+    codes = estimator.transform(_load_for(estimator, data, image_size, color))
     _save_npy(output, codes)
     echo(f"Wrote codes of shape {codes.shape} to {output}")
 
@@ -289,7 +299,7 @@ def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, 
     from aekit.estimator import AutoEncoder
 
     estimator = AutoEncoder.load(run_dir)
-    recon = estimator.reconstruct(_load_data(data, image_size, color).X)
+    recon = estimator.reconstruct(_load_for(estimator, data, image_size, color))
     _save_npy(output, recon)
     echo(f"Wrote reconstructions of shape {recon.shape} to {output}")
 

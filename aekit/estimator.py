@@ -28,6 +28,7 @@ __all__ = ["AutoEncoder"]
 logger = logging.getLogger(__name__)
 
 SCALERS = ("auto", "minmax", "standard", "none")
+_INFERENCE_BATCH = 256
 
 
 class AutoEncoder(TransformerMixin, BaseEstimator):
@@ -248,18 +249,26 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
         return self._validate(X, reset=False)
 
     def _run(self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray, *, scale: bool = True) -> np.ndarray:
-        """Apply ``fn`` to scaled batches of ``X`` without gradients; float32 numpy out."""
+        """Apply ``fn`` to scaled batches of ``X`` without gradients; float32 numpy out.
+
+        Every batch is padded to the same size: float32 BLAS kernels pick their blocking by batch size, so a
+        row's result would otherwise change in the last digit with the rows around it. Fixed-size batches keep
+        ``transform(X)[i]`` equal to ``transform(X[i:i+1])``.
+        """
         device = next(self.model_.parameters()).device
         outputs = []
-        batch = max(self.batch_size, 1024)
+        size = _INFERENCE_BATCH
         self.model_.eval()
         with torch.no_grad():
-            for start in range(0, len(X), batch):
-                chunk = np.asarray(X[start:start + batch], dtype=np.float32)
-                tensor = torch.from_numpy(chunk).to(device)
+            for start in range(0, len(X), size):
+                chunk = np.array(X[start:start + size], dtype=np.float32)  # a writable copy, also of memmaps
+                n = len(chunk)
+                tensor = torch.zeros((size, *chunk.shape[1:]), dtype=torch.float32)
+                tensor[:n] = torch.from_numpy(chunk)
+                tensor = tensor.to(device)
                 if scale:
                     tensor = self.scaler_.transform(tensor)
-                outputs.append(fn(tensor).float().cpu().numpy())
+                outputs.append(fn(tensor)[:n].float().cpu().numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0,), dtype=np.float32)
 
     # -------------------------------------------------------------------------------------- inference

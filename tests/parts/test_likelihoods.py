@@ -1,0 +1,52 @@
+"""Each likelihood against an independent reference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from aekit.errors import AekitError
+from aekit.parts.likelihoods import BCELikelihood, CategoricalLikelihood, L1Likelihood, MSELikelihood
+
+
+def test_mse_and_l1_match_torch() -> None:
+    params, x = torch.randn(5, 3, 4), torch.randn(5, 3, 4)
+    mse = MSELikelihood(MSELikelihood.Config())
+    assert torch.allclose(mse.nll(params, x).mean(), F.mse_loss(params, x))
+    l1 = L1Likelihood(L1Likelihood.Config(reduction="sum"))
+    assert torch.allclose(l1.nll(params, x), (params - x).abs().flatten(1).sum(1))
+    assert torch.equal(mse.mean(params), params)
+
+
+def test_bce_matches_the_naive_formula_and_is_stable_for_huge_logits() -> None:
+    logits, x = torch.randn(4, 10), torch.rand(4, 10)
+    bce = BCELikelihood(BCELikelihood.Config())
+    p = torch.sigmoid(logits)
+    naive = -(x * p.log() + (1 - x) * (1 - p).log()).mean(1)
+    assert torch.allclose(bce.nll(logits, x), naive, atol=1e-6)
+    extreme = torch.tensor([[1000.0, -1000.0]])
+    loss = bce.nll(extreme, torch.tensor([[0.0, 1.0]]))
+    assert torch.isfinite(loss).all() and torch.allclose(loss, torch.tensor([1000.0]))
+    assert torch.allclose(bce.mean(torch.zeros(1)), torch.tensor(0.5))
+
+
+def test_ce_matches_cross_entropy_and_has_class_axis_first() -> None:
+    ce = CategoricalLikelihood(CategoricalLikelihood.Config(num_classes=5))
+    assert ce.param_shape((1, 3, 3)) == (5, 1, 3, 3)
+    logits = torch.randn(2, 5, 1, 3, 3)
+    x = torch.randint(0, 5, (2, 1, 3, 3)).float()
+    expected = F.cross_entropy(logits, x.long(), reduction="none").flatten(1).mean(1)
+    assert torch.allclose(ce.nll(logits, x), expected)
+    assert torch.equal(ce.mean(logits), logits.argmax(1).float())
+
+
+def test_ce_rejects_out_of_range_class_ids() -> None:
+    ce = CategoricalLikelihood(CategoricalLikelihood.Config(num_classes=3))
+    with pytest.raises(AekitError, match=r"class ids in \[0, 2\].*values in \[0, 7\]"):
+        ce.nll(torch.randn(1, 3, 2), torch.tensor([[0.0, 7.0]]))
+
+
+def test_ce_needs_at_least_two_classes() -> None:
+    with pytest.raises(AekitError, match="num_classes.*Got 1 instead"):
+        CategoricalLikelihood.Config(num_classes=1)

@@ -1,0 +1,170 @@
+"""The command line: every command once, config files, and one clean line for every bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aekit.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+FAST = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "3", "--hidden-dims", "16"]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory, digits) -> str:
+    path = tmp_path_factory.mktemp("data") / "digits.csv"
+    pd.DataFrame(digits[:300], columns=[f"px{i}" for i in range(64)]).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, table) -> str:
+    out = tmp_path_factory.mktemp("run") / "run"
+    main(["train", table, "--out", str(out), *FAST])
+    return str(out)
+
+
+def test_train_writes_a_model_directory(trained) -> None:
+    from pathlib import Path
+
+    names = {p.name for p in Path(trained).iterdir()}
+    assert {"config.json", "model.safetensors", "metrics.jsonl", "checkpoint.safetensors"} <= names
+
+
+def test_info_encode_reconstruct_evaluate(capsys, trained, table, tmp_path) -> None:
+    code, out, _ = run(capsys, "info", trained)
+    assert code == 0 and "latent dim      : 3" in out and "backbone        : dense (hidden_dims=[16])" in out
+    code, out, _ = run(capsys, "encode", trained, table, "-o", tmp_path / "codes.npy")
+    assert code == 0 and np.load(tmp_path / "codes.npy").shape == (300, 3)
+    code, out, _ = run(capsys, "reconstruct", trained, table, "-o", tmp_path / "recon.npy")
+    assert code == 0 and np.load(tmp_path / "recon.npy").shape == (300, 64)
+    code, out, _ = run(capsys, "evaluate", trained, table, "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["method"].split()[0] for r in rows] == ["autoencoder", "PCA"]
+    assert all(r["code_size"] == 3 for r in rows)
+
+
+def test_resume_continues_training(capsys, table, tmp_path) -> None:
+    out = tmp_path / "run"
+    assert run(capsys, "train", table, "--out", out, *FAST)[0] == 0
+    code, text, _ = run(capsys, "train", table, "--out", out, *FAST[2:], "--epochs", "4", "--resume")
+    assert code == 0 and "4 epochs" in text
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_config_file_sets_defaults_and_flags_override(capsys, table, tmp_path) -> None:
+    (tmp_path / "c.yaml").write_text("latent_dim: 5\nepochs: 1\nhidden_dims: [8]\nset:\n  dropout: 0.1\n")
+    code, out, err = run(capsys, "train", table, "--out", tmp_path / "a", "--config", tmp_path / "c.yaml")
+    assert code == 0, err
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["model"]["latent_dim"] == 5
+    assert config["model"]["backbone"]["options"] == {"hidden_dims": [8], "dropout": 0.1}
+    (tmp_path / "c.toml").write_text("latent_dim = 5\nepochs = 1\n")
+    code, _, err = run(capsys, "train", table, "--out", tmp_path / "b", "--config", tmp_path / "c.toml",
+                       "--latent-dim", "2")
+    assert code == 0, err
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["model"]["latent_dim"] == 2
+
+
+def test_list_models_and_help(capsys) -> None:
+    code, out, _ = run(capsys, "list-models")
+    assert code == 0 and "dense" in out and "conv" in out
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == 0 and "--latent-dim" in out and "--devices" in out
+
+
+def test_sweep_table_and_plot(capsys, table, tmp_path) -> None:
+    code, out, err = run(capsys, "sweep", table, "--latent-dims", "2,4", "--epochs", "2", "--out", tmp_path)
+    assert code == 0, err
+    assert (tmp_path / "sweep.png").is_file() and len(json.loads((tmp_path / "sweep.json").read_text())) == 2
+
+
+def _bad_files(tmp_path, digits) -> dict[str, str]:
+    files = {}
+    nan = digits[:50].copy()
+    nan[4, 2] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    files["nan"] = str(tmp_path / "nan.npy")
+    (tmp_path / "empty.csv").write_text("")
+    files["empty"] = str(tmp_path / "empty.csv")
+    frame = pd.DataFrame({"a": [1.0, 2.0], "city": ["x", "y"], "b": [3.0, 4.0]})
+    frame.to_csv(tmp_path / "text.csv", index=False)
+    files["text"] = str(tmp_path / "text.csv")
+    pd.DataFrame(digits[:20, :63]).to_csv(tmp_path / "narrow.csv", index=False)
+    files["narrow"] = str(tmp_path / "narrow.csv")
+    return files
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("nan", "The data has 1 NaN/Inf value(s), first in row 4"),
+        ("empty", "is empty"),
+        ("text", "Column(s) 'city' are not numeric"),
+        ("missing", "No such file or directory: 'missing.csv'"),
+        ("latent", "'latent_dim' parameter of AutoEncoder must be an int in [1, inf]. Got 0 instead."),
+        ("model", "Unknown model 'dens'. Available:"),
+        ("set", "Unknown option 'droput'"),
+    ],
+)
+def test_bad_training_input_is_one_line(capsys, tmp_path, digits, table, case: str, message: str) -> None:
+    files = _bad_files(tmp_path, digits)
+    args = {"missing": ["missing.csv"], "latent": [table, "--latent-dim", "0"], "model": [table, "--model", "dens"],
+            "set": [table, "--set", "droput=0.1"]}.get(case, [files.get(case, "")])
+    code, _, err = run(capsys, "train", *args, "--out", tmp_path / "out", "--epochs", "1")
+    assert code == 1
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_wrong_feature_count_for_a_trained_model(capsys, trained, tmp_path, digits) -> None:
+    files = _bad_files(tmp_path, digits)
+    code, _, err = run(capsys, "encode", trained, files["narrow"], "-o", tmp_path / "c.npy")
+    assert code == 1 and "expects 64 features per sample; the data has 63" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("damage", "message"), [("missing", "has no model.safetensors"),
+                                                  ("truncated", "does not match the checksum"),
+                                                  ("tampered", "does not match the checksum")])
+def test_damaged_model_directory(capsys, trained, table, tmp_path, damage: str, message: str) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    weights = copy / "model.safetensors"
+    if damage == "missing":
+        weights.unlink()
+    elif damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:-50])
+    else:
+        data = bytearray(weights.read_bytes())
+        data[-1] ^= 1
+        weights.write_bytes(bytes(data))
+    for command in (["info", copy], ["encode", copy, table, "-o", tmp_path / "c.npy"]):
+        code, _, err = run(capsys, *command)
+        assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_not_a_model_directory(capsys, tmp_path, table) -> None:
+    code, _, err = run(capsys, "info", tmp_path)
+    assert code == 1 and "is not an aekit model directory" in err
+
+
+def test_unknown_config_key(capsys, tmp_path, table) -> None:
+    (tmp_path / "c.yaml").write_text("latnt_dim: 5\n")
+    code, _, err = run(capsys, "train", table, "--out", tmp_path / "o", "--config", tmp_path / "c.yaml")
+    assert code == 1 and "Unknown option 'latnt_dim'" in err and "Did you mean 'latent_dim'?" in err

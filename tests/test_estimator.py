@@ -1,0 +1,149 @@
+"""aekit.AutoEncoder beyond scikit-learn's checks: units, shapes, pipelines, search, files, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from aekit import AutoEncoder
+from aekit.errors import AekitError, DataError
+
+FAST = dict(max_epochs=15, batch_size=64, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(digits) -> AutoEncoder:
+    return AutoEncoder(latent_dim=8, **FAST).fit(digits)
+
+
+def test_beats_pca_at_the_same_code_size(digits, fitted) -> None:
+    pca = PCA(8).fit(digits)
+    pca_mse = np.mean((pca.inverse_transform(pca.transform(digits)) - digits) ** 2)
+    ae_mse = -fitted.score_samples(digits).mean()
+    assert ae_mse < pca_mse
+
+
+def test_outputs_in_the_callers_units_and_shapes(digits, fitted) -> None:
+    codes = fitted.transform(digits)
+    assert codes.shape == (len(digits), 8) and codes.dtype == np.float32
+    recon = fitted.reconstruct(digits)
+    assert recon.shape == digits.shape
+    assert 0 <= recon.mean() <= 16 and abs(recon.mean() - digits.mean()) < 1.0  # raw 0..16 units, not [0, 1]
+    np.testing.assert_allclose(fitted.inverse_transform(codes), recon, atol=1e-5)
+    expected = -((recon - digits) ** 2).mean(axis=1)
+    np.testing.assert_allclose(fitted.score_samples(digits), expected, rtol=1e-4, atol=1e-5)
+    assert fitted.score(digits) == pytest.approx(expected.mean(), rel=1e-4)
+
+
+def test_transform_is_deterministic_and_row_independent(digits, fitted) -> None:
+    full = fitted.transform(digits)
+    assert np.array_equal(full, fitted.transform(digits))
+    assert np.array_equal(full[17:18], fitted.transform(digits[17:18]))
+
+
+def test_same_random_state_same_model(digits) -> None:
+    a = AutoEncoder(latent_dim=3, **{**FAST, "max_epochs": 3}).fit(digits)
+    b = AutoEncoder(latent_dim=3, **{**FAST, "max_epochs": 3}).fit(digits)
+    assert np.array_equal(a.transform(digits), b.transform(digits))
+
+
+def test_conv_on_flat_square_images_and_on_image_arrays(digits) -> None:
+    flat = AutoEncoder("conv", latent_dim=4, **{**FAST, "max_epochs": 2}).fit(digits)
+    assert flat.input_shape_ == (1, 8, 8) and flat.reconstruct(digits).shape == digits.shape
+    assert flat.inverse_transform(flat.transform(digits[:3])).shape == (3, 64)
+    images = digits.reshape(-1, 1, 8, 8)
+    shaped = AutoEncoder("conv", latent_dim=4, **{**FAST, "max_epochs": 2}).fit(images)
+    assert shaped.reconstruct(images[:5]).shape == (5, 1, 8, 8)
+    assert shaped.inverse_transform(shaped.transform(images[:2])).shape == (2, 1, 8, 8)
+
+
+def test_conv_needs_a_shape_for_non_square_rows() -> None:
+    with pytest.raises(AekitError, match="Pass input_shape"):
+        AutoEncoder("conv", max_epochs=1).fit(np.random.rand(10, 10))
+    model = AutoEncoder("conv", latent_dim=2, input_shape=(2, 5), max_epochs=1).fit(np.random.rand(10, 10))
+    assert model.input_shape_ == (2, 5)
+
+
+def test_pipeline_and_grid_search(digits) -> None:
+    pipe = make_pipeline(StandardScaler(), AutoEncoder(latent_dim=4, **{**FAST, "max_epochs": 3}))
+    assert pipe.fit_transform(digits[:300]).shape == (300, 4)
+    search = GridSearchCV(AutoEncoder(**{**FAST, "max_epochs": 40}), {"latent_dim": [2, 16]}, cv=2)
+    search.fit(digits[:400])
+    assert search.best_params_ == {"latent_dim": 16}  # a bigger code reconstructs better
+
+
+def test_dataframe_feature_names_kept(digits) -> None:
+    frame = pd.DataFrame(digits[:200], columns=[f"px{i}" for i in range(64)])
+    model = AutoEncoder(latent_dim=2, **{**FAST, "max_epochs": 2}).fit(frame)
+    assert list(model.feature_names_in_) == list(frame.columns)
+
+
+def test_save_and_load_round_trip(digits, fitted, tmp_path) -> None:
+    fitted.save(tmp_path / "m", metadata={"source": "digits"})
+    loaded = AutoEncoder.load(tmp_path / "m")
+    assert np.array_equal(loaded.transform(digits), fitted.transform(digits))
+    assert np.array_equal(loaded.reconstruct(digits), fitted.reconstruct(digits))
+    assert loaded.get_params()["latent_dim"] == 8 and loaded.metadata_ == {"source": "digits"}
+    assert loaded.history_ == fitted.history_
+
+
+def test_memmap_input_trains_without_loading_everything(digits, tmp_path) -> None:
+    path = tmp_path / "x.npy"
+    np.save(path, digits.astype(np.float32))
+    mapped = np.load(path, mmap_mode="r")
+    model = AutoEncoder(latent_dim=2, **{**FAST, "max_epochs": 2}).fit(mapped)
+    assert model.transform(mapped).shape == (len(digits), 2)
+
+
+def test_scaler_fitted_on_training_split_only(digits) -> None:
+    data = digits.copy()
+    model = AutoEncoder(latent_dim=2, validation_fraction=0.5, **{**FAST, "max_epochs": 1})
+    model.fit(data)
+    assert model.scaler_.n_samples_seen_ == model.n_train_samples_ == len(data) - round(len(data) * 0.5)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"latent_dim": 0}, "'latent_dim' parameter of AutoEncoder must be an int in [1, inf]. Got 0 instead."),
+        ({"validation_fraction": 1.0}, "'validation_fraction' parameter of AutoEncoder must be a float in [0, 1)"),
+        ({"scaler": "minmx"}, "Did you mean 'minmax'?"),
+        ({"model": "dens"}, "Unknown model 'dens'"),
+        ({"model_options": {"dropuot": 0.1}}, "Did you mean 'dropout'?"),
+        ({"loss": "mae"}, "Unknown likelihood 'mae'"),
+    ],
+)
+def test_bad_parameters(digits, params: dict, message: str) -> None:
+    with pytest.raises(AekitError) as info:
+        AutoEncoder(**{**FAST, **params}).fit(digits[:50])
+    assert message in str(info.value)
+
+
+def test_wrong_feature_count_after_fit(digits, fitted) -> None:
+    with pytest.raises(ValueError, match="X has 63 features, but AutoEncoder is expecting 64"):
+        fitted.transform(digits[:, :63])
+
+
+def test_nan_input_is_refused(digits) -> None:
+    bad = digits.copy()
+    bad[3, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        AutoEncoder(**FAST).fit(bad)
+
+
+def test_nan_in_a_memmap_names_the_row(digits, tmp_path) -> None:
+    bad = digits.astype(np.float32)
+    bad[7, 1] = np.inf
+    np.save(tmp_path / "bad.npy", bad)
+    with pytest.raises(DataError, match="first in row 7"):
+        AutoEncoder(**FAST).fit(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+
+
+def test_inverse_transform_checks_code_shape(fitted) -> None:
+    with pytest.raises(AekitError, match=r"codes of shape \(n_samples, 8\)"):
+        fitted.inverse_transform(np.zeros((2, 3)))

@@ -1,0 +1,110 @@
+"""Model files: safetensors + JSON, checksums, atomic writes, no pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from aekit import Autoencoder, AutoencoderConfig, PartSpec
+from aekit.errors import ModelFileError
+from aekit.io import atomic_path, load_model, load_state, save_model, save_state
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = Autoencoder(AutoencoderConfig((1, 6, 6), 3, backbone=PartSpec("conv", {"norm": "batch"}))).eval()
+    directory = save_model(tmp_path / "model", model, scaler={"kind": "none"}, training={"lr": 0.01},
+                           data={"n": 3}, extra={"note": "x"})
+    return model, directory
+
+
+def test_round_trip_is_exact(saved) -> None:
+    model, directory = saved
+    assert sorted(p.name for p in directory.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_model(directory)
+    x = torch.rand(4, 1, 6, 6)
+    assert torch.equal(model.reconstruct(x), loaded.model.reconstruct(x))
+    assert not loaded.model.training
+    assert (loaded.scaler, loaded.training, loaded.data, loaded.extra) == ({"kind": "none"}, {"lr": 0.01},
+                                                                         {"n": 3}, {"note": "x"})
+    config = json.loads((directory / "config.json").read_text())
+    assert config["aekit_version"] and config["format"] == "aekit.model" and len(config["weights_sha256"]) == 64
+
+
+def test_files_are_not_pickles(saved) -> None:
+    _, directory = saved
+    head = (directory / "model.safetensors").read_bytes()[:2]
+    assert head != b"\x80\x04" and head != b"PK"  # neither a raw pickle nor a torch.save zip
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("truncate", "does not match the checksum"),
+        ("flip", "does not match the checksum"),
+        ("delete", "has no model.safetensors"),
+        ("config", "no config.json"),
+        ("badjson", "is not valid JSON"),
+    ],
+)
+def test_damaged_directories_fail_clearly(saved, damage: str, message: str) -> None:
+    _, directory = saved
+    weights = directory / "model.safetensors"
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif damage == "flip":
+        data = bytearray(weights.read_bytes())
+        data[-5] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    elif damage == "delete":
+        weights.unlink()
+    elif damage == "config":
+        (directory / "config.json").unlink()
+    else:
+        (directory / "config.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match=message):
+        load_model(directory)
+
+
+def test_missing_directory(tmp_path) -> None:
+    with pytest.raises(ModelFileError, match="No model directory at"):
+        load_model(tmp_path / "nope")
+
+
+def test_newer_format_is_refused(saved) -> None:
+    _, directory = saved
+    config = json.loads((directory / "config.json").read_text())
+    config["format_version"] = 99
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="Upgrade aekit"):
+        load_model(directory)
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["out.bin"]
+
+
+def test_state_files_round_trip_nested_structures(tmp_path) -> None:
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.rand(4, 3)).sum().backward()
+    optimizer.step()
+    state = {"optimizer": optimizer.state_dict(), "best": float("inf"), "none": None, "rng": torch.get_rng_state()}
+    save_state(tmp_path / "s.safetensors", state)
+    loaded = load_state(tmp_path / "s.safetensors")
+    assert loaded["best"] == float("inf") and loaded["none"] is None
+    assert torch.equal(loaded["rng"], state["rng"])
+    assert set(loaded["optimizer"]["state"]) == {0, 1}  # int keys survive
+    fresh = torch.optim.Adam(model.parameters())
+    fresh.load_state_dict(loaded["optimizer"])
+    assert torch.equal(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])

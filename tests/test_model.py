@@ -1,0 +1,122 @@
+"""The composed model: wiring of regularizers and corruptions, custom modules, presets and option routing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+
+from aekit import Autoencoder, AutoencoderConfig, PartSpec, build_config, list_models
+from aekit.errors import AekitError
+from aekit.parts import CORRUPTIONS, REGULARIZERS, Corruption, Regularizer, RegularizerContext
+
+
+class SquaredCode(Regularizer):
+    @dataclass(frozen=True)
+    class Config:
+        weight: float = 1.0
+
+    def forward(self, context: RegularizerContext) -> torch.Tensor:
+        return context.z.square().mean()
+
+
+class AddOne(Corruption):
+    @dataclass(frozen=True)
+    class Config:
+        pass
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 1.0
+
+
+@pytest.fixture
+def test_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(REGULARIZERS._items, "squared_code", SquaredCode)
+    monkeypatch.setitem(CORRUPTIONS._items, "add_one", AddOne)
+
+
+def test_regularizer_is_weighted_and_added(test_parts: None) -> None:
+    config = AutoencoderConfig((5,), 3, regularizers=(PartSpec("squared_code", {"weight": 0.25}),))
+    model = Autoencoder(config).train()
+    out = model(torch.rand(4, 5))
+    assert torch.allclose(out.losses["squared_code"], 0.25 * out.z.square().mean())
+    assert torch.allclose(out.loss, out.losses["reconstruction"] + out.losses["squared_code"])
+
+
+def test_corruption_only_in_training_and_target_stays_clean(test_parts: None) -> None:
+    model = Autoencoder(AutoencoderConfig((5,), 3, corruption=PartSpec("add_one")))
+    x = torch.rand(4, 5)
+    model.train()
+    train_out = model(x)
+    assert torch.allclose(train_out.z, model.encode(x + 1.0))  # the encoder saw the corrupted input
+    expected = (model.decoder(train_out.z) - x).square().mean(1)  # scored against the clean x
+    assert torch.allclose(train_out.nll, expected)
+    model.eval()
+    assert torch.allclose(model(x).z, model.encode(x))
+
+
+def test_custom_encoder_and_decoder() -> None:
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.Tanh())  # no out_features: probed
+    decoder = nn.Sequential(nn.Linear(2, 12), nn.Unflatten(1, (3, 4)))
+    model = Autoencoder(AutoencoderConfig((3, 4), 2), encoder=encoder, decoder=decoder)
+    assert model.bottleneck.in_features == 7
+    out = model(torch.rand(5, 3, 4))
+    assert out.x_hat.shape == (5, 3, 4)
+    out.loss.backward()
+    assert encoder[1].weight.grad is not None
+
+
+@pytest.mark.parametrize("latent_dim", [0, -3, 2.5, True])
+def test_latent_dim_must_be_positive_int(latent_dim: object) -> None:
+    with pytest.raises(AekitError, match=f"'latent_dim' parameter of Autoencoder must be an int in \\[1, inf\\]. "
+                                         f"Got {latent_dim!r} instead."):
+        AutoencoderConfig((4,), latent_dim)
+
+
+def test_bad_input_shape() -> None:
+    with pytest.raises(AekitError, match="input_shape"):
+        AutoencoderConfig((0, 3), 2)
+
+
+def test_output_losses_are_named() -> None:
+    out = Autoencoder(AutoencoderConfig((4,), 2))(torch.rand(3, 4))
+    assert list(out.losses) == ["reconstruction"]
+    assert out.params.shape == (3, 4)
+
+
+def test_presets_listed_with_descriptions() -> None:
+    models = list_models()
+    assert {"dense", "conv"} <= set(models)
+    assert all(isinstance(d, str) and d for d in models.values())
+    assert list(list_models("con*")) == ["conv"]
+
+
+def test_option_routing() -> None:
+    config = build_config("conv", input_shape=(1, 8, 8), latent_dim=4,
+                          options={"hidden_dims": [8], "code_activation": "tanh", "reduction": "sum"})
+    assert config.backbone.options == {"hidden_dims": [8]}
+    assert config.bottleneck.options == {"code_activation": "tanh"}
+    assert config.likelihood.options == {"reduction": "sum"}
+    assert build_config("dense", input_shape=(4,), latent_dim=2, likelihood="bce").likelihood.name == "bce"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"hiden_dims": [3]}, "Unknown option 'hiden_dims' for model 'dense'. Valid options: activation, "
+                              "code_activation, dropout, hidden_dims, norm, reduction. Did you mean 'hidden_dims'?"),
+        ({"backbone.k": 3}, "Unknown option 'backbone.k' for model 'dense'. Valid options: backbone.activation"),
+        ({"dropout": 2.0}, "The 'dropout' parameter of DenseBackbone must be a float in [0, 1). Got 2.0 instead."),
+    ],
+)
+def test_bad_options(options: dict, message: str) -> None:
+    with pytest.raises(AekitError) as info:
+        Autoencoder(build_config("dense", input_shape=(4,), latent_dim=2, options=options))
+    assert message in str(info.value)
+
+
+def test_unknown_likelihood_suggests() -> None:
+    with pytest.raises(AekitError, match="Unknown likelihood 'mes'.*Did you mean 'mse'"):
+        build_config("dense", input_shape=(4,), latent_dim=2, likelihood="mes")

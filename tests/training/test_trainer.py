@@ -1,0 +1,234 @@
+"""The training loop: determinism, resume, early stopping, NaN handling, schedules, metrics, sources."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from aekit import Autoencoder, build_config
+from aekit.errors import AekitError
+from aekit.training import (
+    StreamingSource,
+    TensorSource,
+    Trainer,
+    TrainerConfig,
+    TrainingError,
+    make_source,
+    resolve_device,
+)
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def data() -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    return (load_digits().data / 16.0).astype(np.float32)
+
+
+def _model(seed: int = 0, **options) -> Autoencoder:
+    torch.manual_seed(seed)
+    return Autoencoder(build_config("dense", input_shape=(64,), latent_dim=4,
+                                    options={"hidden_dims": [32], **options}))
+
+
+def _fit(data, run_dir=None, resume=False, **config):
+    model = _model()
+    settings = dict(max_epochs=4, batch_size=64, seed=1, early_stopping=False)
+    settings.update(config)
+    trainer = Trainer(TrainerConfig(**settings), run_dir=run_dir)
+    result = trainer.fit(model, make_source(data, np.arange(1500), None, CPU),
+                         make_source(data, np.arange(1500, 1797), None, CPU), resume=resume)
+    return model, result
+
+
+def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_training_lowers_the_loss(data) -> None:
+    _, result = _fit(data, max_epochs=8)
+    losses = [r["val_loss"] for r in result.history]
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_same_seed_same_weights(data) -> None:
+    assert _same(_fit(data)[0], _fit(data)[0])
+    assert not _same(_fit(data)[0], _fit(data, seed=2)[0])
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "onecycle", "plateau"])
+def test_resume_continues_exactly(data, tmp_path, schedule: str) -> None:
+    full, _ = _fit(data, max_epochs=4, schedule=schedule)
+    half_dir = tmp_path / "part"
+    _fit_interrupted(data, half_dir, schedule)
+    resumed, result = _fit(data, run_dir=half_dir, resume=True, max_epochs=4, schedule=schedule)
+    assert _same(full, resumed)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4]
+    lines = (half_dir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+
+
+def _fit_interrupted(data, run_dir, schedule) -> None:
+    """Train 4 planned epochs but stop after 2, as a killed process would (the checkpoint holds epoch 2)."""
+
+    class Stop(Exception):
+        pass
+
+    original = Trainer._append_metrics
+    calls = {"n": 0}
+
+    def append_then_maybe_die(self, record):
+        original(self, record)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Stop
+
+    Trainer._append_metrics = append_then_maybe_die
+    try:
+        with pytest.raises(Stop):
+            _fit(data, run_dir=run_dir, max_epochs=4, schedule=schedule)
+    finally:
+        Trainer._append_metrics = original
+
+
+def test_resume_without_checkpoint_fails_clearly(data, tmp_path) -> None:
+    with pytest.raises(AekitError, match="no checkpoint.safetensors"):
+        _fit(data, run_dir=tmp_path, resume=True)
+
+
+def test_early_stopping_restores_best_weights(data) -> None:
+    model, result = _fit(data, max_epochs=60, lr=0.05, early_stopping=True, patience=2)
+    assert result.stopped_reason.startswith("early stopping")
+    best = min(r["val_loss"] for r in result.history)
+    assert result.best_loss == pytest.approx(best)
+    assert len(result.history) == result.best_epoch + 2
+    recomputed = Trainer(TrainerConfig()).evaluate(model, make_source(data, np.arange(1500, 1797), None, CPU))
+    assert recomputed == pytest.approx(best, rel=1e-5)
+
+
+def test_nan_loss_stops_and_keeps_best_weights(data) -> None:
+    poisoned = data.copy()
+    model = _model()
+    trainer = Trainer(TrainerConfig(max_epochs=5, batch_size=64, early_stopping=False))
+    train = make_source(poisoned, np.arange(1500), None, CPU)
+    calls = {"n": 0}
+    original = train.batch
+
+    def batch(positions):  # the data turns into NaN in the third epoch
+        calls["n"] += 1
+        x = original(positions)
+        return x * float("nan") if calls["n"] > 2 * math.ceil(1500 / 64) else x
+
+    train.batch = batch
+    with pytest.warns(RuntimeWarning, match="NaN/Inf in epoch 3.*keeping the best weights \\(epoch 2\\)"):
+        result = trainer.fit(model, train, None)
+    assert result.best_epoch == 2 and len(result.history) == 2
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_nan_in_first_epoch_is_an_error(data) -> None:
+    with pytest.raises(TrainingError, match="NaN/Inf in epoch 1.*Lower the learning rate"):
+        _fit(data * np.float32(1e30), lr=10.0, max_epochs=2)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_optimizers_and_weight_decay(data, optimizer: str) -> None:
+    _, result = _fit(data, optimizer=optimizer, weight_decay=1e-4, lr=0.05 if optimizer == "sgd" else 1e-3)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_schedules_change_the_learning_rate(data) -> None:
+    _, cosine = _fit(data, schedule="cosine", max_epochs=4)
+    lrs = [r["lr"] for r in cosine.history]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 1e-4
+    _, onecycle = _fit(data, schedule="onecycle", max_epochs=4)
+    assert onecycle.history[0]["lr"] > onecycle.history[-1]["lr"]
+
+
+def test_gradient_clipping_bounds_the_step(data) -> None:
+    before = _model()
+    after, _ = _fit(data, max_epochs=1, batch_size=1500, grad_clip=1e-6, optimizer="sgd", momentum=0.0, lr=1.0)
+    moved = torch.cat([(a - b).flatten() for a, b in zip(after.parameters(), before.parameters())])
+    assert moved.norm() <= 1e-6 * 1.01
+
+
+def test_metrics_and_checkpoint_files(data, tmp_path) -> None:
+    _fit(data, run_dir=tmp_path, max_epochs=3)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert {"train_loss", "train_reconstruction", "val_loss", "lr", "seconds", "samples_per_second"} <= set(records[0])
+    assert (tmp_path / "checkpoint.safetensors").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_no_progress_output_when_not_a_terminal(data, capsys) -> None:
+    _fit(data, max_epochs=1)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_streaming_source_trains_like_the_in_memory_one(data, tmp_path) -> None:
+    path = tmp_path / "x.npy"
+    np.save(path, data)
+    mapped = np.load(path, mmap_mode="r")
+    streaming = make_source(mapped, np.arange(1500), None, CPU, max_in_memory_bytes=0)
+    in_memory = make_source(mapped, np.arange(1500), None, CPU)
+    assert isinstance(streaming, StreamingSource) and isinstance(in_memory, TensorSource)
+    positions = torch.tensor([5, 3, 1400])
+    assert torch.equal(torch.sort(streaming.batch(positions).sum(1)).values,
+                       torch.sort(in_memory.batch(positions).sum(1)).values)
+    trainer = Trainer(TrainerConfig(max_epochs=2, batch_size=64, seed=1))
+    a, b = _model(), _model()
+    trainer.fit(a, streaming)
+    trainer.fit(b, in_memory)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-5)
+
+
+def test_empty_training_split(data) -> None:
+    with pytest.raises(AekitError, match="training split is empty"):
+        Trainer(TrainerConfig()).fit(_model(), make_source(data, np.arange(0), None, CPU))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_epochs": 0}, "'max_epochs' parameter of Trainer must be an int in [1, inf]. Got 0 instead."),
+        ({"lr": -1.0}, "'lr' parameter of Trainer must be a float in (0, inf]. Got -1.0 instead."),
+        ({"optimizer": "adm"}, "Did you mean 'adam'?"),
+        ({"schedule": "cosin"}, "Did you mean 'cosine'?"),
+        ({"precision": "fp8"}, "'precision' parameter of Trainer must be one of"),
+    ],
+)
+def test_bad_trainer_settings(settings: dict, message: str) -> None:
+    with pytest.raises(AekitError) as info:
+        TrainerConfig(**settings)
+    assert message in str(info.value)
+
+
+def test_device_resolution() -> None:
+    assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
+    assert resolve_device("cpu") == CPU
+    with pytest.raises(AekitError, match="Unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(AekitError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_half_precision_needs_cuda(data) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(AekitError, match="'16-mixed' needs a CUDA device"):
+        _fit(data, precision="16-mixed", max_epochs=1)
+
+
+def test_bf16_autocast_runs_on_cpu(data) -> None:
+    _, result = _fit(data, precision="bf16-mixed", max_epochs=2)
+    assert math.isfinite(result.history[-1]["train_loss"])
