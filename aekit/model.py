@@ -107,6 +107,11 @@ class Autoencoder(nn.Module):
     encoder, decoder : optional modules replacing the backbone's. The encoder maps (batch, *input_shape) to
         features (batch, out_features) (an ``out_features`` attribute is used if present, else a probe); the
         decoder maps (batch, latent_dim) to the likelihood's parameters (batch, *param_shape).
+
+    Hooks a part may offer (found by attribute, so nothing here names a part):
+    ``decoder.needs_target = True``: ``forward`` calls ``decoder(z, target=x_clean)`` (teacher forcing), while
+    ``decode`` calls ``decoder(z)`` (free-running generation). Any submodule's ``set_progress(fraction)`` is
+    called by the trainer before every step with the fraction of training done (warm-ups, annealing).
     """
 
     def __init__(self, config: AutoencoderConfig, *, encoder: nn.Module | None = None,
@@ -157,7 +162,11 @@ class Autoencoder(nn.Module):
         x_tilde = self.corruption(x) if (self.training and self.corruption is not None) else x
         h = self.encoder(x_tilde)  # (batch, ..., out_features)
         bottleneck = self.bottleneck(h)  # z: (batch, ..., latent_dim)
-        params = self.decoder(bottleneck.z)  # (batch, *param_shape)
+        # sequence decoders train with teacher forcing: they see the clean target, shifted, besides the code
+        if getattr(self.decoder, "needs_target", False):
+            params = self.decoder(bottleneck.z, target=x_clean)  # (batch, *param_shape)
+        else:
+            params = self.decoder(bottleneck.z)  # (batch, *param_shape)
         nll = self.likelihood.nll(params, x_clean)  # (batch,)
         losses = {"reconstruction": nll.mean(), **bottleneck.losses}
         if len(self.regularizers):

@@ -2,8 +2,9 @@
 
 A preset returns the part specs of an :class:`~aekit.model.AutoencoderConfig` minus the data-dependent
 ``input_shape`` and ``latent_dim``. :func:`build_config` applies a user's flat ``options`` dict, routing each
-key to the one part whose ``Config`` has that field (``"k"`` -> the bottleneck); a key that several parts
-share is written ``"part.key"`` (``"backbone.activation"``).
+key to every part whose ``Config`` has that field (``"k"`` -> the bottleneck; ``"num_classes"`` -> both the
+recurrent backbone and the categorical likelihood, since a field name means the same thing everywhere);
+``"part.key"`` (``"backbone.dropout"``) sets it on one part only.
 """
 
 from __future__ import annotations
@@ -99,16 +100,15 @@ def build_config(model: str, *, input_shape: tuple[int, ...], latent_dim: int,
                 valid = sorted({f"{s}.{n}" for n, ss in owners.items() for s in ss})
                 raise AekitError(f"Unknown option {key!r} for model {model!r}. Valid options: {', '.join(valid)}."
                                  f"{did_you_mean(key, valid)}")
-        elif len(owners.get(name, [])) == 1:
-            slot = owners[name][0]
+            targets = [slot]
         elif name in owners:
-            choices = ", ".join(f"'{s}.{name}'" for s in owners[name])
-            raise AekitError(f"Option {name!r} of model {model!r} belongs to several parts. Write one of {choices}.")
+            targets = owners[name]
         else:
             valid = sorted(owners)
             raise AekitError(f"Unknown option {name!r} for model {model!r}. Valid options: {', '.join(valid)}."
                              f"{did_you_mean(name, valid)}")
-        routed[slot][name] = value
+        for target in targets:
+            routed[target][name] = value
     specs = {slot: PartSpec(spec.name, routed[slot]) for slot, (_, spec) in slots.items()}
     return AutoencoderConfig(
         input_shape=tuple(input_shape),

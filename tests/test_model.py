@@ -93,7 +93,7 @@ def test_presets_listed_with_descriptions() -> None:
     assert list(list_models("con*")) == ["conv"]
 
 
-def test_option_routing() -> None:
+def test_option_routing_sends_a_key_to_every_part_that_has_it() -> None:
     config = build_config("conv", input_shape=(1, 8, 8), latent_dim=4,
                           options={"hidden_dims": [8], "code_activation": "tanh", "reduction": "sum"})
     assert config.backbone.options == {"hidden_dims": [8]}
@@ -120,3 +120,24 @@ def test_bad_options(options: dict, message: str) -> None:
 def test_unknown_likelihood_suggests() -> None:
     with pytest.raises(AekitError, match="Unknown likelihood 'mes'.*Did you mean 'mse'"):
         build_config("dense", input_shape=(4,), latent_dim=2, likelihood="mes")
+
+
+def test_teacher_forcing_hook_passes_the_clean_target() -> None:
+    class TargetDecoder(nn.Module):
+        needs_target = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(2, 4)
+            self.seen: list[torch.Tensor | None] = []
+
+        def forward(self, z: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+            self.seen.append(target)
+            return self.linear(z)
+
+    decoder = TargetDecoder()
+    model = Autoencoder(AutoencoderConfig((4,), 2), decoder=decoder)
+    x = torch.rand(3, 4)
+    model(x)
+    model.decode(torch.zeros(1, 2))
+    assert decoder.seen[0] is x and decoder.seen[1] is None

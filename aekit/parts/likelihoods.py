@@ -74,6 +74,8 @@ class CategoricalLikelihood(Likelihood):
     class Config:
         num_classes: int = 256  # bytes / 8-bit pixels, the most common categorical reconstruction target
         reduction: Reduction = "mean"
+        # a class id that scores nothing (sequence padding); "mean" then averages over the other elements
+        ignore_index: int | None = None
 
         def __post_init__(self) -> None:
             if not isinstance(self.num_classes, int) or self.num_classes < 2:
@@ -87,12 +89,22 @@ class CategoricalLikelihood(Likelihood):
 
     def elementwise(self, params: Tensor, x: Tensor) -> Tensor:
         target = x.long()
-        if target.numel() and (int(target.min()) < 0 or int(target.max()) >= self.config.num_classes):
+        ignore = self.config.ignore_index
+        valid = target if ignore is None else target[target != ignore]
+        if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= self.config.num_classes):
             raise AekitError(
                 f"The categorical likelihood needs class ids in [0, {self.config.num_classes - 1}]; the data has "
-                f"values in [{int(target.min())}, {int(target.max())}]. Set num_classes or use loss 'mse'."
+                f"values in [{int(valid.min())}, {int(valid.max())}]. Set num_classes or use loss 'mse'."
             )
-        return F.cross_entropy(params.float(), target, reduction="none")
+        return F.cross_entropy(params.float(), target, reduction="none",
+                               ignore_index=-100 if ignore is None else ignore)
+
+    def nll(self, params: Tensor, x: Tensor) -> Tensor:
+        if self.config.reduction == "sum" or self.config.ignore_index is None:
+            return super().nll(params, x)
+        per_element = self.elementwise(params, x).flatten(1)  # (batch, n_elements), 0 where ignored
+        counted = (x.long() != self.config.ignore_index).flatten(1).sum(1).clamp_min(1)
+        return per_element.sum(1) / counted
 
     def mean(self, params: Tensor) -> Tensor:
         return params.argmax(dim=1).to(params.dtype)

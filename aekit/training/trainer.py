@@ -209,6 +209,9 @@ class Trainer:
         if ctx.is_main and self.run_dir is not None:
             self._rewrite_metrics(result.history)
 
+        # parts with warm-ups or annealing (KL weight, sparsity coefficients) follow the training progress
+        progress_hooks = [m.set_progress for m in model.modules() if callable(getattr(m, "set_progress", None))]
+        total_steps = max(cfg.max_epochs * steps_per_epoch, 1)
         bar = tqdm(total=(cfg.max_epochs - start_epoch) * steps_per_epoch, unit="step", dynamic_ncols=True,
                    disable=(not ctx.is_main) or (None if cfg.progress is None else not cfg.progress),
                    desc="training", leave=False)
@@ -218,7 +221,9 @@ class Trainer:
                 model.train()
                 perm = torch.from_numpy(rng.permutation(n_train))
                 sums: dict[str, Tensor] = {}
-                for start in range(0, n_train, cfg.batch_size):
+                for step, start in enumerate(range(0, n_train, cfg.batch_size)):
+                    for hook in progress_hooks:
+                        hook((epoch * steps_per_epoch + step) / total_steps)
                     batch = perm[start:start + cfg.batch_size]
                     local = batch[ctx.rank::ctx.world_size]
                     x = train.batch(local)  # (local_batch, *input_shape)

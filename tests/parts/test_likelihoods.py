@@ -50,3 +50,11 @@ def test_ce_rejects_out_of_range_class_ids() -> None:
 def test_ce_needs_at_least_two_classes() -> None:
     with pytest.raises(AekitError, match="num_classes.*Got 1 instead"):
         CategoricalLikelihood.Config(num_classes=1)
+
+
+def test_ce_ignores_padding() -> None:
+    ce = CategoricalLikelihood(CategoricalLikelihood.Config(num_classes=4, ignore_index=0))
+    logits = torch.randn(2, 4, 5)
+    x = torch.tensor([[1.0, 2.0, 3.0, 0.0, 0.0], [3.0, 3.0, 0.0, 0.0, 0.0]])
+    expected = torch.stack([F.cross_entropy(logits[i, :, :n].T, x[i, :n].long()) for i, n in enumerate([3, 2])])
+    assert torch.allclose(ce.nll(logits, x), expected)

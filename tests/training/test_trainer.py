@@ -232,3 +232,17 @@ def test_half_precision_needs_cuda(data) -> None:
 def test_bf16_autocast_runs_on_cpu(data) -> None:
     _, result = _fit(data, precision="bf16-mixed", max_epochs=2)
     assert math.isfinite(result.history[-1]["train_loss"])
+
+
+def test_progress_hooks_see_the_fraction_of_training_done(data) -> None:
+    seen: list[float] = []
+
+    class Probe(torch.nn.Module):
+        def set_progress(self, fraction: float) -> None:
+            seen.append(fraction)
+
+    model = _model()
+    model.probe = Probe()
+    Trainer(TrainerConfig(max_epochs=2, batch_size=500, early_stopping=False)).fit(
+        model, make_source(data, np.arange(1000), None, CPU))
+    assert seen == [0.0, 0.25, 0.5, 0.75]
