@@ -1,6 +1,8 @@
 """Encoder/decoder backbones. Add one: a new file here with a registered :class:`~aekit.parts.base.Backbone`."""
 
-from aekit.parts.backbones.conv import ConvBackbone
-from aekit.parts.backbones.dense import DenseBackbone
+import importlib
+import pkgutil
 
-__all__ = ["ConvBackbone", "DenseBackbone"]
+# every module in this folder registers its parts on import: a new variant is one new file
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

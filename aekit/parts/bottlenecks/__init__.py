@@ -1,5 +1,8 @@
 """Bottlenecks (h -> z). Add one: a new file here with a registered :class:`~aekit.parts.base.Bottleneck`."""
 
-from aekit.parts.bottlenecks.deterministic import DeterministicBottleneck
+import importlib
+import pkgutil
 
-__all__ = ["DeterministicBottleneck"]
+# every module in this folder registers its parts on import: a new variant is one new file
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -1,5 +1,8 @@
 """Presets: named autoencoder recipes (``"dense"``, ``"conv"``, ...), each a thin function, not a class.
 
+Each family's presets live in one module of this package (``core.py``: dense, conv); every module here is
+imported on start-up, so a new preset is one function in one file.
+
 A preset returns the part specs of an :class:`~aekit.model.AutoencoderConfig` minus the data-dependent
 ``input_shape`` and ``latent_dim``. :func:`build_config` applies a user's flat ``options`` dict, routing each
 key to every part whose ``Config`` has that field (``"k"`` -> the bottleneck; ``"num_classes"`` -> both the
@@ -10,6 +13,8 @@ recurrent backbone and the categorical likelihood, since a field name means the 
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,17 +40,6 @@ class Preset:
 
 
 PRESETS: Registry[Callable[[], Preset]] = Registry("model")
-
-
-@PRESETS.register("dense")
-def dense() -> Preset:
-    return Preset("Undercomplete MLP autoencoder; the default for tabular data and flattened images.")
-
-
-@PRESETS.register("conv")
-def conv() -> Preset:
-    return Preset("Convolutional autoencoder for images (C, H, W) and signals (C, L) of any size.",
-                  backbone=PartSpec("conv"))
 
 
 def list_models(pattern: str = "*") -> dict[str, str]:
@@ -119,3 +113,11 @@ def build_config(model: str, *, input_shape: tuple[int, ...], latent_dim: int,
         regularizers=tuple(specs[spec.name] for spec in preset.regularizers),
         corruption=specs.get("corruption"),
     )
+
+
+def _import_all() -> None:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_import_all()
