@@ -34,6 +34,10 @@ WEIGHTS_FILE = "model.safetensors"
 FORMAT = "aekit.model"
 FORMAT_VERSION = 1
 
+# mkstemp creates files 0600; finished files get the mode a plain open() would give them (0666 minus umask)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -44,6 +48,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -108,3 +108,11 @@ def test_state_files_round_trip_nested_structures(tmp_path) -> None:
     fresh = torch.optim.Adam(model.parameters())
     fresh.load_state_dict(loaded["optimizer"])
     assert torch.equal(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+
+
+def test_atomic_files_get_normal_permissions(tmp_path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    with atomic_path(tmp_path / "report.html") as tmp:
+        tmp.write_text("x")
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -1,0 +1,151 @@
+"""Evaluation: metrics against hand computation, PCA baseline against sklearn, sweeps, tables, plots."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from aekit import AutoEncoder
+from aekit.errors import AekitError
+from aekit.evaluation import (
+    compare_with_pca,
+    format_table,
+    pca_baseline,
+    reconstruction_metrics,
+    sweep,
+    sweep_plot,
+)
+
+FAST = {"model": "conv", "max_epochs": 2, "batch_size": 64, "random_state": 0, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def images() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    X = load_digits().images[:, None].astype(np.float32)  # (1797, 1, 8, 8), 0..16
+    return X[:240], X[240:300]
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def test_metrics_match_hand_computation() -> None:
+    X = np.zeros((2, 1, 2, 2))
+    X[0, 0, 0, 0] = 10.0  # data range 10
+    X_hat = X.copy()
+    X_hat[0] += 1.0  # image 0: every error 1 -> mse_0 = 1
+    X_hat[1, 0, 0, 0] = 2.0  # image 1: one error 2 of 4 pixels -> mse_1 = 1
+    metrics = reconstruction_metrics(X, X_hat, image=True)
+    assert metrics["mse"] == pytest.approx((4 * 1 + 4) / 8)
+    assert metrics["mae"] == pytest.approx((4 * 1 + 2) / 8)
+    assert metrics["psnr"] == pytest.approx(10 * math.log10(10**2 / 1.0))  # 20 dB for both images
+
+
+def test_psnr_is_averaged_per_image_not_pooled() -> None:
+    X = np.zeros((2, 4))
+    X_hat = np.zeros((2, 4))
+    X_hat[0] = 1.0  # mse_0 = 1
+    X_hat[1] = 0.1  # mse_1 = 0.01
+    psnr = reconstruction_metrics(X, X_hat, data_range=1.0, image=True)["psnr"]
+    assert psnr == pytest.approx((0.0 + 20.0) / 2)  # not 10 log10(1 / 0.505)
+
+
+def test_no_psnr_for_non_images_and_exact_reconstruction_is_infinite() -> None:
+    X = np.arange(12.0).reshape(3, 4)
+    assert set(reconstruction_metrics(X, X + 1, image=False)) == {"mse", "mae"}
+    assert reconstruction_metrics(X, X, image=True)["psnr"] == math.inf
+
+
+def test_metric_errors_show_the_offending_values() -> None:
+    with pytest.raises(AekitError, match=r"same shape. Got \(2, 3\) and \(2, 4\)"):
+        reconstruction_metrics(np.zeros((2, 3)), np.zeros((2, 4)), image=False)
+    with pytest.raises(AekitError, match="X is constant"):
+        reconstruction_metrics(np.ones((2, 3)), np.zeros((2, 3)), image=True)
+    with pytest.raises(AekitError, match="NaN or Inf"):
+        reconstruction_metrics(np.array([[np.nan]]), np.zeros((1, 1)), image=False)
+
+
+# ---------------------------------------------------------------------------------------------- PCA
+def test_pca_baseline_equals_sklearn_reconstruction(images) -> None:
+    X_train, X_test = images
+    flat_train, flat_test = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
+    pca = PCA(n_components=5).fit(flat_train.astype(np.float64))
+    expected = pca.inverse_transform(pca.transform(flat_test.astype(np.float64)))
+    result = pca_baseline(X_train, X_test, 5, image=True)
+    assert result["n_components"] == 5
+    assert result["mse"] == pytest.approx(np.mean((expected - flat_test) ** 2), rel=1e-9)
+    assert result["mae"] == pytest.approx(np.mean(np.abs(expected - flat_test)), rel=1e-9)
+    assert result["psnr"] == pytest.approx(
+        reconstruction_metrics(X_test, expected.reshape(X_test.shape), image=True)["psnr"])
+
+
+def test_pca_components_are_clipped_and_reported() -> None:
+    rng = np.random.default_rng(0)
+    X_train, X_test = rng.normal(size=(6, 10)), rng.normal(size=(3, 10))
+    result = pca_baseline(X_train, X_test, 50)
+    assert result["n_components"] == 6
+    with pytest.raises(AekitError, match="n_components.*Got 0"):
+        pca_baseline(X_train, X_test, 0)
+    with pytest.raises(AekitError, match="same number of features. Got 10 and 9"):
+        pca_baseline(X_train, X_test[:, :9], 2)
+
+
+def test_compare_with_pca_rows(images) -> None:
+    X_train, X_test = images
+    estimator = AutoEncoder(latent_dim=3, **FAST).fit(X_train)
+    rows = compare_with_pca(estimator, X_train, X_test, image=True)
+    assert [r["method"] for r in rows] == ["autoencoder (conv)", "PCA"]
+    assert [r["code_size"] for r in rows] == [3, 3]
+    ae_hat = estimator.reconstruct(X_test)
+    expected = reconstruction_metrics(X_test, ae_hat, image=True)
+    assert rows[0]["mse"] == pytest.approx(expected["mse"]) and rows[0]["psnr"] == pytest.approx(expected["psnr"])
+    assert rows[1] == {"method": "PCA", "code_size": 3, **{k: pytest.approx(v) for k, v in
+                                                          pca_baseline(X_train, X_test, 3, image=True).items()
+                                                          if k != "n_components"}}
+
+
+# -------------------------------------------------------------------------------------------- sweep
+def test_sweep_rows_for_two_code_sizes(images, tmp_path) -> None:
+    X_train, X_test = images
+    rows = sweep(X_train, X_test, [2, 4], estimator_params=FAST, image=False)
+    assert [r["latent_dim"] for r in rows] == [2, 4]
+    assert all(set(r) == {"latent_dim", "ae_mse", "pca_mse", "ae_mae", "pca_mae"} for r in rows)
+    assert all(math.isfinite(v) and v > 0 for r in rows for v in r.values())
+    assert rows[1]["pca_mse"] < rows[0]["pca_mse"]  # more components, less error
+    path = sweep_plot(rows, tmp_path / "elbow.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["elbow.png"]  # written atomically: no temp file left
+
+
+@pytest.mark.parametrize("dims, shown", [([4, 0], "Got 0"), ([2, 2.5], "Got 2.5"), ([True], "Got True"),
+                                         ([], r"Got \[\]"), ([3, 3], r"Got \[3, 3\]")])
+def test_sweep_rejects_bad_latent_dims(images, dims, shown) -> None:
+    X_train, X_test = images
+    with pytest.raises(AekitError, match=f"latent_dims.*{shown}"):
+        sweep(X_train, X_test, dims, estimator_params=FAST, image=False)
+
+
+def test_sweep_rejects_bad_estimator_params(images) -> None:
+    X_train, X_test = images
+    with pytest.raises(AekitError, match="Unknown AutoEncoder parameter 'max_epoch'.*Did you mean 'max_epochs'"):
+        sweep(X_train, X_test, [2], estimator_params={"max_epoch": 2}, image=False)
+    with pytest.raises(AekitError, match="must not set 'latent_dim'"):
+        sweep(X_train, X_test, [2], estimator_params={"latent_dim": 2}, image=False)
+
+
+# -------------------------------------------------------------------------------------------- table
+def test_format_table_aligns_columns() -> None:
+    rows = [{"method": "autoencoder (conv)", "code_size": 8, "mse": 2.94767},
+            {"method": "PCA", "code_size": 8, "mse": 6.3, "psnr": 20.0}]
+    lines = format_table(rows).split("\n")
+    assert lines[0].split() == ["method", "code_size", "mse", "psnr"]
+    assert set(lines[1]) == {"-", " "}
+    assert lines[2].startswith("autoencoder (conv)  ") and lines[3].startswith("PCA  ")
+    assert "2.948" in lines[2] and "6.300" in lines[3] and "20.00" in lines[3]
+    # numbers are right-aligned: header and values of a column end at the same place
+    assert lines[0].index("mse") + 3 == lines[2].index("2.948") + 5 == lines[3].index("6.300") + 5
+    assert lines[0].index("code_size") + 9 == lines[2].index(" 8 ") + 2 == lines[3].index(" 8 ") + 2
+    assert lines[2].endswith("2.948")  # missing psnr cell is blank and trailing space stripped
+    assert format_table([]) == ""

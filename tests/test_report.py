@@ -1,0 +1,104 @@
+"""HTML report: one self-contained file, inline PNG figures, escaped text, atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pytest
+
+from aekit.errors import AekitError
+from aekit.report import write_report
+
+IMG = '<img src="data:image/png;base64,'
+HISTORY = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e} for e in range(1, 6)]
+TABLE = [{"method": "autoencoder (conv)", "code_size": 4, "mse": 1.5, "psnr": 20.0},
+         {"method": "PCA", "code_size": 4, "mse": 3.25, "psnr": 17.5}]
+
+
+def _report(path, **overrides) -> str:
+    rng = np.random.default_rng(0)
+    originals = rng.uniform(0, 16, size=(20, 1, 8, 8))
+    kwargs = {"title": "demo", "history": HISTORY, "originals": originals,
+              "reconstructions": originals + rng.normal(0, 1, size=originals.shape),
+              "codes": rng.normal(size=(30, 5)), "labels": np.arange(30) % 3, "class_names": ["a", "b", "c"],
+              "table": TABLE, "notes": {"data": "digits", "model": "conv", "device": "cpu", "time": "1 s"}}
+    kwargs.update(overrides)
+    written = write_report(path, **kwargs)
+    assert written == path
+    return path.read_text(encoding="utf-8")
+
+
+def _pngs(text: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'data:image/png;base64,([A-Za-z0-9+/=]+)"', text)]
+
+
+def test_report_is_one_self_contained_html_file(tmp_path) -> None:
+    path = tmp_path / "report.html"
+    text = _report(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # atomic: no temp file left behind
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert text.count(IMG) == 3  # loss curves, reconstructions, latent map
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in _pngs(text))
+    assert "http" not in text and "<script" not in text and "<link" not in text and "src=\"data:" in text
+    assert "<table>" in text and "autoencoder (conv)" in text and "3.250" in text
+    assert "projected to 2-D with PCA" in text  # 5-D codes
+    for value in ("digits", "conv", "cpu", "1 s"):
+        assert f"<td>{value}</td>" in text
+
+
+def test_text_is_escaped(tmp_path) -> None:
+    evil = "<script>alert('x')</script>"
+    text = _report(tmp_path / "r.html", title=evil, notes={evil: evil}, class_names=[evil, "b", "c"],
+                   table=[{"method": evil, "mse": 1.0}])
+    assert "<script" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
+    assert text.count("&lt;script&gt;") >= 4  # title tag, heading, notes key and value, table cell
+
+
+def test_sections_without_data_say_so(tmp_path) -> None:
+    text = _report(tmp_path / "r.html", history=[], originals=None, reconstructions=None, codes=None, labels=None,
+                   class_names=None, table=None, notes=None)
+    assert IMG not in text
+    for message in ("No training history.", "No reconstructions.", "No latent codes.", "No metrics.",
+                    "No run notes."):
+        assert message in text
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 6, 6), (5, 6, 7), (5, 2, 4, 4), (5, 12), (5, 1, 40)])
+def test_every_sample_layout_draws(tmp_path, shape) -> None:
+    rng = np.random.default_rng(0)
+    originals = rng.uniform(size=shape)
+    text = _report(tmp_path / "r.html", originals=originals, reconstructions=originals * 0.9)
+    assert text.count(IMG) == 3
+    assert ("channel 0 of 2" in text) == (shape == (5, 2, 4, 4))
+
+
+@pytest.mark.parametrize("dims, caption", [(1, "codes are 1-D"), (2, "codes are 2-D")])
+def test_low_dimensional_codes_are_not_projected(tmp_path, dims, caption) -> None:
+    codes = np.random.default_rng(0).normal(size=(30, dims))
+    text = _report(tmp_path / "r.html", codes=codes, labels=None)
+    assert caption in text and "projected" not in text
+    assert "No labels were given." in text
+
+
+def test_many_classes_get_a_colour_bar(tmp_path) -> None:
+    text = _report(tmp_path / "r.html", codes=np.random.default_rng(0).normal(size=(60, 3)),
+                   labels=np.arange(60) % 30, class_names=None)
+    assert "30 classes" in text and text.count(IMG) == 3
+
+
+def test_bad_inputs_raise_and_leave_the_old_report_alone(tmp_path) -> None:
+    path = tmp_path / "report.html"
+    before = _report(path)
+    with pytest.raises(AekitError, match="originals and reconstructions together. Got only originals"):
+        _report(path, reconstructions=None)
+    with pytest.raises(AekitError, match=r"same shape.*Got \(20, 1, 8, 8\) and \(3, 1, 8, 8\)"):
+        _report(path, reconstructions=np.zeros((3, 1, 8, 8)))
+    with pytest.raises(AekitError, match="Got 7 labels for 30 codes"):
+        _report(path, labels=np.zeros(7))
+    with pytest.raises(AekitError, match=r"codes must have shape.*Got \(30,\)"):
+        _report(path, codes=np.zeros(30))
+    assert path.read_text(encoding="utf-8") == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
