@@ -204,7 +204,10 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
           schedule: str, grad_clip: float | None, validation_fraction: float, patience: int, early_stopping: bool,
           scaler: str, input_shape: str | None, image_size: int | None, color: str, seed: int, device: str,
           precision: str, devices: int, resume: bool) -> None:
-    """Train an autoencoder on DATA (a .npy/.npz/.csv/.parquet file, an image folder, or 'digits')."""
+    """Train an autoencoder on DATA.
+
+    DATA is a .npy/.npz/.csv/.tsv/.parquet file, a folder of images, or a built-in dataset (digits).
+    """
     if devices < 1:
         raise AekitError(f"--devices must be at least 1. Got {devices} instead.")
     if devices > 1 and "WORLD_SIZE" not in os.environ:
@@ -246,7 +249,9 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
 @image_options
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_json: bool) -> None:
-    """Reconstruction error of RUN_DIR's model on DATA (MSE, MAE, PSNR for images) beside PCA at the same code size.
+    """Compare reconstruction error with PCA.
+
+    MSE, MAE (and PSNR for images) of RUN_DIR's model on DATA, beside PCA with the same code size.
 
     PCA is fitted on the model's training data when it can be read again, else on DATA (which flatters PCA).
     """
@@ -279,7 +284,10 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
               help="Where to write the codes (.npy).")
 @image_options
 def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color: str) -> None:
-    """Write the latent codes of DATA as an (n_samples, latent_dim) .npy file."""
+    """Write latent codes of DATA to a .npy file.
+
+    The array has shape (n_samples, latent_dim).
+    """
     from aekit.estimator import AutoEncoder
 
     estimator = AutoEncoder.load(run_dir)
@@ -295,7 +303,10 @@ def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color
               help="Where to write the reconstructions (.npy).")
 @image_options
 def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, color: str) -> None:
-    """Write reconstructions of DATA, in its original units and shape, as a .npy file."""
+    """Write reconstructions of DATA to a .npy file.
+
+    Reconstructions are in DATA's original units and shape.
+    """
     from aekit.estimator import AutoEncoder
 
     estimator = AutoEncoder.load(run_dir)
@@ -307,7 +318,10 @@ def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, 
 @cli.command()
 @RUN_DIR
 def info(run_dir: Path) -> None:
-    """Describe a saved model: architecture, parameter count, scaler, training."""
+    """Describe a saved model.
+
+    Architecture, parameter count, scaler and training history of RUN_DIR.
+    """
     from aekit.io import load_model, read_config
 
     config = read_config(run_dir)
@@ -359,7 +373,10 @@ def info(run_dir: Path) -> None:
 @config_option
 def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int, lr: float, out: Path | None,
           image_size: int | None, color: str, seed: int) -> None:
-    """The elbow curve: reconstruction error against code size, autoencoder beside PCA (80/20 split of DATA)."""
+    """Elbow curve: error against code size, AE vs PCA.
+
+    DATA is split 80/20; each code size trains an autoencoder and fits PCA on the 80%.
+    """
     from sklearn.model_selection import train_test_split
 
     from aekit.evaluation import format_table, sweep as run_sweep, sweep_plot
@@ -385,7 +402,10 @@ def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int,
 @click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder for the files (default: RUN_DIR).")
 def export(run_dir: Path, format_: str, out: Path | None) -> None:
-    """Export the encoder and the decoder as separate graphs with a dynamic batch size."""
+    """Export encoder and decoder graphs (ONNX).
+
+    Two graphs with a dynamic batch size, taking and returning data in the original units.
+    """
     from aekit.export import export_onnx
 
     for name, path in export_onnx(run_dir, out).items():
@@ -397,7 +417,10 @@ def export(run_dir: Path, format_: str, out: Path | None) -> None:
               show_default=True, help="Folder for the model and the report.")
 @click.option("--epochs", type=int, default=60, show_default=True, help="Training epochs.")
 def demo(out: Path, epochs: int) -> None:
-    """Train a convolutional autoencoder on the built-in digits, compare it with PCA, write an HTML report."""
+    """Run the demo: conv AE on digits vs PCA.
+
+    Trains a convolutional autoencoder on the built-in digits, compares it with PCA, writes an HTML report.
+    """
     from aekit.demo import run_demo
     from aekit.evaluation import format_table
 
@@ -410,7 +433,10 @@ def demo(out: Path, epochs: int) -> None:
 @cli.command("list-models")
 @click.argument("pattern", default="*")
 def list_models_command(pattern: str) -> None:
-    """List the model presets (optionally matching PATTERN, e.g. 'sparse*') with one line each."""
+    """List model presets.
+
+    One line each; PATTERN filters them shell-style, e.g. 'sparse*'.
+    """
     from aekit.presets import list_models
 
     models = list_models(pattern)
