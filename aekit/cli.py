@@ -1,4 +1,4 @@
-"""The ``aekit`` command line: train, evaluate, encode, reconstruct, info, sweep, export, demo, list-models.
+"""The ``aekit`` command line: train, evaluate, encode, reconstruct, info, sweep, export, demo, list-models, generate.
 
 Every command is a thin layer over the Python API. Bad input ends with one line on stderr and a non-zero exit
 (``--debug`` shows the traceback instead).
@@ -445,6 +445,93 @@ def list_models_command(pattern: str) -> None:
         echo(f"{name:<{width}}  {description}")
 
 
+@cli.command()
+@RUN_DIR
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write: .png (an image grid; image models only) or .npy (the array).")
+@click.option("-n", "--n-samples", type=int, default=64, show_default=True, help="Samples to draw from the prior.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the draw.")
+@click.option("--interpolate", "interpolate_data", default=None, metavar="DATA",
+              help="Instead of sampling: decode a line between the codes of two samples of DATA.")
+@click.option("--from-index", type=int, default=0, show_default=True, help="With --interpolate: the first sample.")
+@click.option("--to-index", type=int, default=1, show_default=True, help="With --interpolate: the last sample.")
+@click.option("--steps", type=int, default=8, show_default=True, help="With --interpolate: images on the line.")
+@image_options
+def generate(run_dir: Path, output: Path, n_samples: int, seed: int, interpolate_data: str | None, from_index: int,
+             to_index: int, steps: int, image_size: int | None, color: str) -> None:
+    """Sample new data from a generative model, or interpolate.
+
+    Draws N samples from the prior of RUN_DIR's model (a variational preset such as 'vae') and decodes them; with
+    --interpolate DATA it decodes STEPS points between the codes of two samples of DATA instead (any model).
+    Output in the original units: a .png grid for image models, else a .npy array.
+    """
+    from aekit.estimator import AutoEncoder
+
+    suffix = output.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise AekitError(f"--output must end in .png (an image grid) or .npy (the array). Got '{output}' instead.")
+    estimator = AutoEncoder.load(run_dir)
+    shape = tuple(estimator.input_shape_)
+    if suffix == ".png" and not _is_image_shape(shape):
+        raise AekitError(f"A .png grid needs a model of images (C, H, W) with 1 or 3 channels; this model's samples "
+                         f"have shape {shape}. Write .npy instead, or train on images (e.g. --input-shape 1,28,28).")
+    if interpolate_data is not None:
+        X = _load_for(estimator, interpolate_data, image_size, color)
+        for flag, index in (("--from-index", from_index), ("--to-index", to_index)):
+            if not 0 <= index < len(X):
+                raise AekitError(f"{flag} must be in [0, {len(X) - 1}] for {interpolate_data} ({len(X)} samples). "
+                                 f"Got {index} instead.")
+        images = estimator.interpolate(X[from_index], X[to_index], steps=steps)
+        what, columns = f"{steps} interpolation steps from sample {from_index} to {to_index}", steps
+    else:
+        if n_samples < 1:
+            raise AekitError(f"-n must be at least 1. Got {n_samples} instead.")
+        images = estimator.sample(n_samples, random_state=seed)
+        what, columns = f"{n_samples} samples", int(np.ceil(np.sqrt(n_samples)))
+    if suffix == ".npy":
+        _save_npy(output, images)
+    else:
+        _save_image_grid(output, images.reshape(len(images), *shape), columns=columns,
+                         value_range=_data_range(estimator, images))
+    echo(f"Wrote {what} of shape {tuple(images.shape[1:])} to {output}")
+
+
+def _is_image_shape(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 3 and shape[0] in (1, 3)
+
+
+def _data_range(estimator: Any, images: np.ndarray) -> tuple[float, float]:
+    """The training data's range when a min-max scaler recorded it, else the range of ``images``."""
+    scaler = estimator.scaler_
+    if scaler.kind == "minmax" and hasattr(scaler, "offset_"):
+        return float(np.min(scaler.offset_)), float(np.max(scaler.offset_ + scaler.scale_))
+    return float(np.min(images)), float(np.max(images))
+
+
+def _save_image_grid(path: Path, images: np.ndarray, *, columns: int, value_range: tuple[float, float]) -> None:
+    """Tile (n, C, H, W) images row by row, a line of white between tiles, into an 8-bit PNG."""
+    from PIL import Image
+
+    from aekit.io import atomic_path
+
+    low, high = value_range
+    scaled = np.clip((images - low) / max(high - low, 1e-12), 0.0, 1.0)
+    tiles = np.moveaxis(scaled, 1, -1)  # (n, H, W, C)
+    n, height, width, channels = tiles.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    canvas = np.ones((rows * (height + 1) - 1, columns * (width + 1) - 1, channels))
+    for i, tile in enumerate(tiles):
+        top, left = (i // columns) * (height + 1), (i % columns) * (width + 1)
+        canvas[top:top + height, left:left + width] = tile
+    zoom = max(1, 56 // max(height, width))  # small tiles (8x8 digits) are enlarged, pixel for pixel
+    canvas = canvas.repeat(zoom, axis=0).repeat(zoom, axis=1)
+    pixels = np.round(canvas * 255).astype(np.uint8)
+    image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode="L" if channels == 1 else "RGB")
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr (``--debug`` shows tracebacks)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -472,3 +559,4 @@ def main(argv: list[str] | None = None) -> None:
             raise
         echo(f"internal error: {type(exc).__name__}: {exc}. Rerun with --debug and report it.", err=True)
         raise SystemExit(1) from None
+from aekit.cli_detect import detect; cli.add_command(detect)  # noqa: E402, E702 - 'aekit detect' group

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +27,8 @@ from aekit.parts import (
 from aekit.parts.base import build_config
 
 __all__ = ["AutoencoderConfig", "Autoencoder", "AutoencoderOutput"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,20 @@ def _infer_out_features(encoder: nn.Module, input_shape: tuple[int, ...]) -> int
     return int(h.shape[-1])
 
 
+def _warn_if_it_can_copy(model: Autoencoder) -> None:
+    """Warn when the code is wider than the input and nothing (sparsity, a corruption) stops a copy."""
+    n_inputs = math.prod(model.config.input_shape)
+    constrained = model.corruption is not None or any(
+        getattr(part, "prevents_identity", False) for part in (model.bottleneck, *model.regularizers.values()))
+    if model.config.latent_dim <= n_inputs or constrained:
+        return
+    message = (f"latent_dim={model.config.latent_dim} exceeds the {n_inputs} input features and nothing constrains "
+               "the code, so the model can learn the identity. Add a sparsity regularizer or a corruption (e.g. "
+               "model='overcomplete' or 'sparse-l1'), or use latent_dim < the number of features.")
+    logger.warning(message)
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
 class Autoencoder(nn.Module):
     """An autoencoder composed from registered parts (see :mod:`aekit.parts`).
 
@@ -112,6 +133,11 @@ class Autoencoder(nn.Module):
     ``decoder.needs_target = True``: ``forward`` calls ``decoder(z, target=x_clean)`` (teacher forcing), while
     ``decode`` calls ``decoder(z)`` (free-running generation). Any submodule's ``set_progress(fraction)`` is
     called by the trainer before every step with the fraction of training done (warm-ups, annealing).
+    A bottleneck's ``prior()`` and ``posterior(h)`` (torch distributions, event shape (latent_dim,)) make the
+    model generative: ``sample`` draws from the prior, ``log_likelihood`` importance-samples the posterior and
+    scores with the likelihood's ``log_prob``.
+    A bottleneck's or regularizer's ``prevents_identity = True`` (a sparsity constraint that is active) lets
+    ``latent_dim`` exceed the input size without the warning that the model can learn the identity.
     """
 
     def __init__(self, config: AutoencoderConfig, *, encoder: nn.Module | None = None,
@@ -137,6 +163,7 @@ class Autoencoder(nn.Module):
         if config.corruption is not None:
             cls = CORRUPTIONS.get(config.corruption.name)
             self.corruption = cls(build_config(CORRUPTIONS, config.corruption))
+        _warn_if_it_can_copy(self)
 
     # ------------------------------------------------------------------------------------------- inference
     def encode(self, x: Tensor) -> Tensor:
@@ -150,6 +177,112 @@ class Autoencoder(nn.Module):
     def reconstruct(self, x: Tensor) -> Tensor:
         """``decode(encode(x))``, never corrupting the input."""
         return self.decode(self.encode(x))
+
+    # ----------------------------------------------------------------------------------------- generation
+    # Generic over parts: a bottleneck that offers ``prior()`` (and ``posterior(h)``), both torch distributions
+    # with event shape (latent_dim,), makes the model generative; nothing here names a bottleneck.
+    def _bottleneck_hook(self, name: str, what: str) -> Callable[..., Any]:
+        hook = getattr(self.bottleneck, name, None)
+        if not callable(hook):
+            raise AekitError(f"Model with bottleneck '{self.config.bottleneck.name}' has no {name} {what}. Use a "
+                             "variational preset such as 'vae'.")
+        return hook
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """Decode ``n`` codes drawn from the bottleneck's prior: (n, *input_shape), the likelihood's mean.
+
+        Parameters
+        ----------
+        n : number of samples.
+        generator : a CPU ``torch.Generator`` that makes the draw reproducible (it is advanced; torch's global RNG
+            is left as it was); None draws from the global RNG.
+
+        Returns the decoded means (e.g. Bernoulli probabilities), not noisy draws from p(x|z). Call ``eval()``
+        first when the decoder has dropout or batch norm.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise AekitError(f"The 'n' parameter of Autoencoder.sample must be an int in [1, inf]. Got {n!r} instead.")
+        prior = self._bottleneck_hook("prior", "to sample from")()
+        with _rng_from(generator, self._device()):
+            z = prior.sample((n,))  # (n, latent_dim)
+        return self.decode(z)
+
+    def interpolate(self, a: Tensor, b: Tensor, steps: int = 8) -> Tensor:
+        """Decode ``steps`` codes evenly spaced on the line from ``encode(a)`` to ``encode(b)``, ends included.
+
+        ``a`` and ``b`` are one sample each, shaped ``input_shape`` or (1, *input_shape); the result is
+        (steps, *input_shape). Works for every model (it needs only ``encode`` and ``decode``); in eval mode the
+        codes are deterministic (a variational model's posterior means).
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise AekitError(f"The 'steps' parameter of Autoencoder.interpolate must be an int in [2, inf]. Got "
+                             f"{steps!r} instead.")
+        ends = torch.cat([self._one_sample(a, "a"), self._one_sample(b, "b")])  # (2, *input_shape)
+        z = self.encode(ends)  # (2, latent_dim)
+        t = torch.linspace(0.0, 1.0, steps, dtype=z.dtype, device=z.device).view(steps, *([1] * (z.ndim - 1)))
+        return self.decode(z[0] + t * (z[1] - z[0]))  # (steps, latent_dim) -> (steps, *input_shape)
+
+    def log_likelihood(self, x: Tensor, k: int = 100, *, chunk_size: int = 8192,
+                       generator: torch.Generator | None = None) -> Tensor:
+        """Importance-weighted lower bound on ``log p(x)`` in nats (Burda et al., 2016), shape (batch,).
+
+        ``log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)`` with ``z_i ~ q(z|x)``. With ``k=1`` it is a one-sample
+        estimate of the ELBO; its expectation rises toward ``log p(x)`` as ``k`` grows (5000 is the usual value
+        for reported test NLLs). Needs a bottleneck with ``posterior(h)`` and ``prior()`` and a likelihood with
+        ``log_prob``. An evaluation metric: computed without gradients; call ``eval()`` first.
+
+        Parameters
+        ----------
+        x : samples (batch, *input_shape), in the units the model sees.
+        k : importance samples per input.
+        chunk_size : at most this many (input, draw) pairs are decoded at once, which bounds memory for any k.
+        generator : a CPU ``torch.Generator`` for reproducible draws; None uses torch's global RNG.
+        """
+        for name, value, low in (("k", k, 1), ("chunk_size", chunk_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise AekitError(f"The '{name}' parameter of Autoencoder.log_likelihood must be an int in [{low}, inf]."
+                                 f" Got {value!r} instead.")
+        posterior = self._bottleneck_hook("posterior", "to importance-sample from")
+        prior = self._bottleneck_hook("prior", "to score codes against")()
+        log_prob = getattr(self.likelihood, "log_prob", None)
+        if not callable(log_prob):
+            raise AekitError(f"Likelihood '{self.config.likelihood.name}' has no log_prob, so log_likelihood cannot "
+                             "score data. Use a likelihood with one: bce, ce, gaussian, laplace, l1 or mse.")
+        if x.ndim < 1 or tuple(x.shape[1:]) != self.config.input_shape:
+            expected = ", ".join(map(str, self.config.input_shape))
+            raise AekitError(f"log_likelihood expects samples of shape (batch, {expected}). Got shape "
+                             f"{tuple(x.shape)} instead. Reshape the data to the model's input shape.")
+        teacher_forced = getattr(self.decoder, "needs_target", False)
+        results = []
+        with torch.no_grad(), _rng_from(generator, self._device()):
+            for start in range(0, len(x), chunk_size):
+                rows = x[start:start + chunk_size]  # (b, *input_shape)
+                q = posterior(self.encoder(rows))  # batch (b, ...), event (latent_dim,)
+                per_chunk = max(1, chunk_size // len(rows))
+                log_w = []
+                for done in range(0, k, per_chunk):
+                    m = min(per_chunk, k - done)
+                    z = q.sample((m,))  # (m, b, ..., latent_dim)
+                    target = rows.expand(m, *rows.shape).flatten(0, 1)  # (m * b, *input_shape)
+                    codes = z.flatten(0, 1)  # (m * b, ..., latent_dim)
+                    params = self.decoder(codes, target=target) if teacher_forced else self.decoder(codes)
+                    log_px = log_prob(params, target).view(m, len(rows))  # (m, b)
+                    log_w.append(log_px + _sum_to_2d(prior.log_prob(z)) - _sum_to_2d(q.log_prob(z)))
+                weights = torch.cat(log_w).double()  # (k, b)
+                results.append(torch.logsumexp(weights, 0) - math.log(k))
+        return torch.cat(results).to(x.dtype) if results else x.new_zeros(0)
+
+    def _device(self) -> torch.device:
+        return next(self.parameters(), torch.zeros(())).device
+
+    def _one_sample(self, x: Tensor, name: str) -> Tensor:
+        shape = self.config.input_shape
+        if tuple(x.shape) == shape:
+            return x.unsqueeze(0)
+        if tuple(x.shape) == (1, *shape):
+            return x
+        raise AekitError(f"The '{name}' argument of interpolate must be one sample of shape {shape} (or (1, *shape)). "
+                         f"Got shape {tuple(x.shape)} instead. Pass a single sample, e.g. X[i].")
 
     # ------------------------------------------------------------------------------------------- training
     def forward(self, x: Tensor, target: Tensor | None = None) -> AutoencoderOutput:
@@ -179,3 +312,21 @@ class Autoencoder(nn.Module):
             loss = loss + term
         return AutoencoderOutput(x_hat=self.likelihood.mean(params), z=bottleneck.z, params=params, nll=nll,
                                  losses=losses, loss=loss, stats=bottleneck.stats)
+
+
+def _sum_to_2d(log_p: Tensor) -> Tensor:
+    """Sum log-probabilities over any code positions: (m, b, ...) -> (m, b)."""
+    return log_p.flatten(2).sum(2) if log_p.ndim > 2 else log_p
+
+
+@contextmanager
+def _rng_from(generator: torch.Generator | None, device: torch.device) -> Iterator[None]:
+    """Draw from torch's RNG seeded by ``generator`` (advancing it), leaving the global RNG as it was."""
+    if generator is None:
+        yield
+        return
+    seed = int(torch.randint(0, 2**62, (), generator=generator))
+    devices = [] if device.type == "cpu" else [device.index or 0]
+    with torch.random.fork_rng(devices=devices, device_type=device.type if devices else "cuda"):
+        torch.manual_seed(seed)
+        yield

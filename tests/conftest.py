@@ -11,6 +11,11 @@ import torch
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+# `make test` runs two pytest workers on two cores: one torch thread each avoids oversubscription, which
+# slows small models down many times over.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

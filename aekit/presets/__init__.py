@@ -82,8 +82,10 @@ def build_config(model: str, *, input_shape: tuple[int, ...], latent_dim: int,
     """
     preset = PRESETS.get(model)()
     if likelihood is not None:
-        LIKELIHOODS.get(likelihood)  # unknown name -> did-you-mean error
-        preset = dataclasses.replace(preset, likelihood=PartSpec(likelihood))
+        fields = {f.name for f in dataclasses.fields(LIKELIHOODS.get(likelihood).Config)}  # did-you-mean on typos
+        # keep what the preset chose that the new likelihood also has (a VAE's reduction="sum" stays a true NLL)
+        kept = {k: v for k, v in preset.likelihood.options.items() if k in fields}
+        preset = dataclasses.replace(preset, likelihood=PartSpec(likelihood, kept))
     slots = _slots(preset)
     owners = option_names(preset)
     routed: dict[str, dict[str, Any]] = {slot: dict(spec.options) for slot, (_, spec) in slots.items()}
