@@ -25,6 +25,7 @@ from aekit.config import from_dict, to_dict
 from aekit.errors import AekitError, check_choice, check_float, check_int
 from aekit.io import atomic_path, load_state, save_state
 from aekit.training.distributed import DistributedContext, all_reduce_sum, context
+from aekit.training.pretraining import pretrain
 from aekit.training.sources import BatchSource
 
 __all__ = ["TrainerConfig", "Trainer", "FitResult", "TrainingError", "resolve_device", "CHECKPOINT_FILE",
@@ -179,6 +180,8 @@ class Trainer:
         steps_per_epoch = math.ceil(n_train / cfg.batch_size)
 
         model.to(device)
+        if not resume:  # greedy layer-wise pretraining for models that ask for it (the stacked preset)
+            pretrain(model, train, cfg)
         net: nn.Module = model
         if ctx.enabled:
             net = nn.parallel.DistributedDataParallel(
@@ -243,7 +246,8 @@ class Trainer:
                     if per_step_schedule:
                         scheduler.step()
                     n_local = len(local)
-                    for name, value in (("loss", out.loss), *out.losses.items()):
+                    scalar_stats = ((f"stat_{k}", v) for k, v in out.stats.items() if v.ndim == 0)
+                    for name, value in (("loss", out.loss), *out.losses.items(), *scalar_stats):
                         term = value.detach().float() * n_local
                         sums[name] = sums[name] + term if name in sums else term
                     bar.update(1)
