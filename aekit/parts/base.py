@@ -124,6 +124,11 @@ class Bottleneck(Part):
     """Maps encoder features ``h`` (..., in_features) to the code ``z`` (..., latent_dim).
 
     In eval mode the mapping must be deterministic (a variational bottleneck returns the posterior mean).
+
+    Optional hooks, found by attribute: ``prior()`` and ``posterior(h)`` (torch distributions with event shape
+    (latent_dim,)) make the model generative (``Autoencoder.sample`` / ``log_likelihood``);
+    ``prevents_identity`` (True when a sparsity constraint is active) allows latent_dim > input size without
+    a warning; ``set_progress(fraction)`` follows training progress for warm-ups.
     """
 
     def __init__(self, config: Any, *, in_features: int, latent_dim: int) -> None:
@@ -139,7 +144,9 @@ class Bottleneck(Part):
 class Likelihood(Part):
     """The reconstruction term: turns decoder output ``params`` into a per-sample negative log-likelihood.
 
-    ``discrete`` likelihoods model integer class ids and must see unscaled data.
+    ``discrete`` likelihoods model integer class ids and must see unscaled data. Each built-in likelihood also
+    has ``log_prob(params, x) -> (batch,)``, the exact log density (``density = True``) or log mass, used for
+    importance-weighted log-likelihoods.
     """
 
     discrete: ClassVar[bool] = False
