@@ -126,10 +126,28 @@ def _load_data(data: str, image_size: int | None, color: str) -> Any:
     return load_dataset(data, image_size=image_size, color_mode=color)
 
 
+def _reads_tokens(model: str) -> bool:
+    """Whether preset ``model`` reads token ids (text) rather than numeric features."""
+    from aekit.parts import BACKBONES
+    from aekit.presets import PRESETS
+
+    return BACKBONES.get(PRESETS.get(model)().backbone.name).input_kind == "tokens"
+
+
 def _load_for(estimator: Any, data: str, image_size: int | None, color: str) -> np.ndarray:
-    """DATA loaded and checked against a trained model's sample shape, the file named in any error."""
+    """DATA loaded and checked against a trained model's sample shape, the file named in any error.
+
+    Text models (their tokenizer is in the model's metadata) read DATA as text with that tokenizer.
+    """
     from aekit.data import check_features
 
+    meta = getattr(estimator, "metadata_", {}) or {}
+    if "tokenizer" in meta:
+        from aekit.text import load_text, tokenizer_from_dict
+
+        text = load_text(data, max_len=estimator.input_shape_[0], tokenizer=tokenizer_from_dict(meta["tokenizer"]),
+                         split=meta.get("split", "lines"))
+        return text.X
     dataset = _load_data(data, image_size, color)
     samples = check_features(dataset, estimator.input_shape_)
     return samples.reshape(len(samples), -1) if estimator.flat_input_ else samples
@@ -192,6 +210,11 @@ def cli(debug: bool, log_level: str) -> None:
 @click.option("--scaler", default="auto", show_default=True, help="auto, minmax, standard or none.")
 @click.option("--input-shape", default=None, help="Shape of one sample for flat rows, e.g. 1,28,28.")
 @image_options
+@click.option("--max-len", type=int, default=64, show_default=True, help="Text models: tokens per sample.")
+@click.option("--tokenizer", type=click.Choice(["char", "byte"]), default="char", show_default=True,
+              help="Text models: character- or byte-level tokens.")
+@click.option("--split", type=click.Choice(["lines", "chunks"]), default="lines", show_default=True,
+              help="Text models: one sample per line, or fixed-length chunks of the whole text.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same model on CPU.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--precision", default="auto", show_default=True, help="auto, 32, bf16-mixed or 16-mixed.")
@@ -202,8 +225,8 @@ def cli(debug: bool, log_level: str) -> None:
 def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | None, set_: tuple[str, ...],
           loss: str | None, epochs: int, batch_size: int, lr: float, optimizer: str, weight_decay: float,
           schedule: str, grad_clip: float | None, validation_fraction: float, patience: int, early_stopping: bool,
-          scaler: str, input_shape: str | None, image_size: int | None, color: str, seed: int, device: str,
-          precision: str, devices: int, resume: bool) -> None:
+          scaler: str, input_shape: str | None, image_size: int | None, color: str, max_len: int, tokenizer: str,
+          split: str, seed: int, device: str, precision: str, devices: int, resume: bool) -> None:
     """Train an autoencoder on DATA.
 
     DATA is a .npy/.npz/.csv/.tsv/.parquet file, a folder of images, or a built-in dataset (digits).
@@ -214,26 +237,36 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         _relaunch_distributed(devices)
     from aekit.estimator import AutoEncoder
 
-    dataset = _load_data(data, image_size, color)
+    options = _parse_sets(list(set_))
+    metadata: dict[str, Any] = {"train_data": str(data), "image_size": image_size, "color": color}
+    if _reads_tokens(model):  # text: tokenize DATA, size the vocabulary, keep the tokenizer with the model
+        from aekit.text import load_text
+
+        text = load_text(data, max_len=max_len, tokenizer=tokenizer, split=split)
+        options.setdefault("num_classes", text.tokenizer.vocab_size)
+        metadata.update(tokenizer=text.tokenizer.to_dict(), split=split)
+        samples, n_samples, sample_shape = text.X, len(text.X), text.X.shape[1:]
+    else:
+        dataset = _load_data(data, image_size, color)
+        samples, n_samples, sample_shape = dataset.X, dataset.n_samples, dataset.sample_shape
     estimator = AutoEncoder(
         model=model, latent_dim=latent_dim, hidden_dims=_parse_ints(hidden_dims, name="hidden-dims"),
-        model_options=_parse_sets(list(set_)) or None, loss=loss, max_epochs=epochs, batch_size=batch_size,
+        model_options=options or None, loss=loss, max_epochs=epochs, batch_size=batch_size,
         lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, grad_clip=grad_clip,
         validation_fraction=validation_fraction, early_stopping=early_stopping, patience=patience, scaler=scaler,
         input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
         precision=precision, verbose=True,
     )
     started = time.perf_counter()
-    estimator.fit(dataset.X, run_dir=out, resume=resume)
+    estimator.fit(samples, run_dir=out, resume=resume)
     seconds = time.perf_counter() - started
     if _is_main_process():
-        estimator.save(out, metadata={"train_data": str(data), "image_size": image_size, "color": color,
-                                      "seconds": round(seconds, 2)})
+        estimator.save(out, metadata={**metadata, "seconds": round(seconds, 2)})
     last = estimator.history_[-1] if estimator.history_ else {}
     best = next((h for h in estimator.history_ if h["epoch"] == estimator.best_epoch_), last)
     monitored = "val_loss" if "val_loss" in best else "train_loss"
-    _echo(f"Trained {model} (latent_dim={latent_dim}) on {dataset.n_samples} samples of shape "
-          f"{dataset.sample_shape} in {seconds:.1f}s: {len(estimator.history_)} epochs, best {monitored} "
+    _echo(f"Trained {model} (latent_dim={latent_dim}) on {n_samples} samples of shape "
+          f"{sample_shape} in {seconds:.1f}s: {len(estimator.history_)} epochs, best {monitored} "
           f"{best.get(monitored, float('nan')):.6g} at epoch {estimator.best_epoch_} ({estimator.stopped_reason_}).")
     _echo(f"Saved to {out}")
     if "WORLD_SIZE" in os.environ:
@@ -259,6 +292,9 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
     from aekit.evaluation import compare_with_pca, format_table
 
     estimator = AutoEncoder.load(run_dir)
+    if "tokenizer" in (estimator.metadata_ or {}):
+        raise AekitError(f"'aekit evaluate' compares with PCA, which does not apply to the text model in '{run_dir}'. "
+                         "Use 'aekit reconstruct RUN_DIR DATA -o out.txt' to read its reconstructions.")
     X = _load_for(estimator, data, image_size, color)
     meta = estimator.metadata_
     train_X, note = X, "PCA fitted on the evaluation data (the training data could not be read)."
@@ -305,12 +341,22 @@ def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color
 def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, color: str) -> None:
     """Write reconstructions of DATA to a .npy file.
 
-    Reconstructions are in DATA's original units and shape.
+    Reconstructions are in DATA's original units and shape; text models may write decoded lines to a .txt file.
     """
     from aekit.estimator import AutoEncoder
 
     estimator = AutoEncoder.load(run_dir)
     recon = estimator.reconstruct(_load_for(estimator, data, image_size, color))
+    tokenizer = (estimator.metadata_ or {}).get("tokenizer")
+    if tokenizer is not None and output.suffix.lower() == ".txt":  # text models: decoded lines
+        from aekit.io import atomic_path
+        from aekit.text import tokenizer_from_dict
+
+        lines = tokenizer_from_dict(tokenizer).decode(recon)
+        with atomic_path(output) as tmp:
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        echo(f"Wrote {len(lines)} reconstructed lines to {output}")
+        return
     _save_npy(output, recon)
     echo(f"Wrote reconstructions of shape {recon.shape} to {output}")
 

@@ -290,10 +290,16 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
         return out.reshape(np.shape(X)) if np.ndim(X) > 1 else out
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Negative mean squared reconstruction error per sample, in the original units (higher = typical)."""
+        """Negative mean squared reconstruction error per sample, in the original units (higher = typical).
+
+        For categorical models (token ids, class ids) the error is the per-sample cross-entropy in nats instead:
+        squared differences between ids mean nothing.
+        """
         samples = self._samples(X)
 
         def error(x: torch.Tensor) -> torch.Tensor:
+            if self.model_.likelihood.discrete:
+                return -self.model_(x).nll
             x_hat = self.model_.reconstruct(x)
             diff = self.scaler_.inverse_transform(x_hat) - self.scaler_.inverse_transform(x)
             return -diff.square().flatten(1).mean(1)

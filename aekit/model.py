@@ -106,7 +106,12 @@ def _infer_out_features(encoder: nn.Module, input_shape: tuple[int, ...]) -> int
 
 
 def _warn_if_it_can_copy(model: Autoencoder) -> None:
-    """Warn when the code is wider than the input and nothing (sparsity, a corruption) stops a copy."""
+    """Warn when the code is wider than the input and nothing (sparsity, a corruption) stops a copy.
+
+    Token inputs are exempt: each id carries log2(num_classes) bits, so a code wider than the sequence is normal.
+    """
+    if BACKBONES.get(model.config.backbone.name).input_kind != "values":
+        return
     n_inputs = math.prod(model.config.input_shape)
     constrained = model.corruption is not None or any(
         getattr(part, "prevents_identity", False) for part in (model.bottleneck, *model.regularizers.values()))

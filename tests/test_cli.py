@@ -168,3 +168,18 @@ def test_unknown_config_key(capsys, tmp_path, table) -> None:
     (tmp_path / "c.yaml").write_text("latnt_dim: 5\n")
     code, _, err = run(capsys, "train", table, "--out", tmp_path / "o", "--config", tmp_path / "c.yaml")
     assert code == 1 and "Unknown option 'latnt_dim'" in err and "Did you mean 'latent_dim'?" in err
+
+
+def test_text_models_train_on_a_text_file_and_decode_back(capsys, tmp_path) -> None:
+    text = tmp_path / "lines.txt"
+    text.write_text("to be or not to be\nthat is the question\n" * 20)
+    out = tmp_path / "text"
+    code, _, err = run(capsys, "train", text, "--model", "recurrent", "--out", out, "--epochs", "1",
+                       "--max-len", "24", "--latent-dim", "8", "--set", "hidden_dim=16", "--set", "embedding_dim=8")
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["extra"]["tokenizer"]
+    code, _, err = run(capsys, "reconstruct", out, text, "-o", tmp_path / "r.txt")
+    assert code == 0, err
+    assert len((tmp_path / "r.txt").read_text().splitlines()) == 40
+    code, _, err = run(capsys, "evaluate", out, text)
+    assert code == 1 and "does not apply to the text model" in err

@@ -98,6 +98,8 @@ class Backbone:
     Config: ClassVar[type]
     # Lengths of sample shape the backbone accepts (conv: (C, L) or (C, H, W)); None accepts any (flattens).
     sample_ndims: ClassVar[tuple[int, ...] | None] = None
+    # "values": real-valued features; "tokens": integer ids in [0, num_classes) for the 'ce' likelihood
+    input_kind: ClassVar[str] = "values"
 
     def __init__(self, config: Any) -> None:
         self.config = config

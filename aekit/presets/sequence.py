@@ -1,0 +1,21 @@
+"""The sequence presets: a recurrent autoencoder for text and token sequences, a transformer for time series."""
+
+from aekit.parts import PartSpec
+from aekit.presets import PRESETS, Preset
+from aekit.text import PAD_ID
+
+
+@PRESETS.register("recurrent")
+def recurrent() -> Preset:
+    # Padding (aekit.text's PAD_ID) is skipped by the encoder and not scored; ignore_index is one field of both
+    # parts, so overriding it moves both. num_classes (the vocabulary size) is likewise shared.
+    return Preset("GRU/LSTM autoencoder for text and token sequences (rows of ids); set num_classes to the "
+                  "vocabulary size.",
+                  backbone=PartSpec("recurrent", {"ignore_index": PAD_ID}),
+                  likelihood=PartSpec("ce", {"ignore_index": PAD_ID}))
+
+
+@PRESETS.register("transformer")
+def transformer() -> Preset:
+    return Preset("Patch transformer autoencoder for windows (channels, length) of multivariate time series.",
+                  backbone=PartSpec("transformer"))
