@@ -290,14 +290,15 @@ class Autoencoder(nn.Module):
                          f"Got shape {tuple(x.shape)} instead. Pass a single sample, e.g. X[i].")
 
     # ------------------------------------------------------------------------------------------- training
-    def forward(self, x: Tensor, target: Tensor | None = None) -> AutoencoderOutput:
+    def forward(self, x: Tensor, target: Tensor | None = None, *, corrupt: bool | None = None) -> AutoencoderOutput:
         """Encode, decode and score ``x``.
 
         ``target`` is the clean data the reconstruction is scored against (defaults to ``x``); the input is
         corrupted only in training mode.
         """
         x_clean = x if target is None else target
-        x_tilde = self.corruption(x) if (self.training and self.corruption is not None) else x
+        corrupt = self.training if corrupt is None else corrupt
+        x_tilde = self.corruption(x) if (corrupt and self.corruption is not None) else x
         h = self.encoder(x_tilde)  # (batch, ..., out_features)
         bottleneck = self.bottleneck(h)  # z: (batch, ..., latent_dim)
         # sequence decoders train with teacher forcing: they see the clean target, shifted, besides the code

@@ -146,3 +146,10 @@ def test_teacher_forcing_hook_passes_the_clean_target() -> None:
 def test_replacing_the_likelihood_keeps_options_it_shares() -> None:
     config = build_config("vae", input_shape=(4,), latent_dim=2, likelihood="mse")
     assert config.likelihood == PartSpec("mse", {"reduction": "sum"})  # still a true NLL beside the KL
+
+
+def test_forward_can_corrupt_in_eval_mode_for_validation(test_parts: None) -> None:
+    model = Autoencoder(AutoencoderConfig((5,), 3, corruption=PartSpec("add_one"))).eval()
+    x = torch.rand(4, 5)
+    assert torch.allclose(model(x, corrupt=True).z, model.encode(x + 1.0))
+    assert torch.allclose(model(x).z, model.encode(x))

@@ -311,13 +311,17 @@ class Trainer:
         device = source.device
         total = torch.zeros(2, dtype=torch.float64, device=device)
         positions = torch.arange(len(source))[ctx.rank::ctx.world_size]
-        for start in range(0, len(positions), max(self.config.batch_size, 1024)):
-            local = positions[start:start + max(self.config.batch_size, 1024)]
-            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
-                                enabled=autocast_dtype is not None):
-                out = net(source.batch(local))
-            total[0] += out.loss.detach().double() * len(local)
-            total[1] += len(local)
+        # Restoration models are validated on what they are trained for: corrupted input, clean target. The
+        # corruption draws from a fixed seed (and leaves the global RNG as it was), so epochs compare fairly.
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(self.config.seed + ctx.rank)
+            for start in range(0, len(positions), max(self.config.batch_size, 1024)):
+                local = positions[start:start + max(self.config.batch_size, 1024)]
+                with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
+                                    enabled=autocast_dtype is not None):
+                    out = net(source.batch(local), corrupt=True)
+                total[0] += out.loss.detach().double() * len(local)
+                total[1] += len(local)
         total = all_reduce_sum(total, ctx)
         net.train(was_training)
         return float(total[0] / total[1].clamp_min(1))
