@@ -1,8 +1,10 @@
-"""Export a saved model's encoder and decoder as ONNX graphs that work in the user's original units.
+"""ONNX export of a saved model: an encoder graph and a decoder graph that work in the user's units.
 
-``encoder.onnx``: ``x`` (batch, *input_shape), raw units -> scaler -> encoder -> bottleneck (eval) -> ``z``.
-``decoder.onnx``: ``z`` (batch, latent_dim) -> decoder -> likelihood mean -> inverse scaler -> ``x_hat``.
-The batch dimension is dynamic in both.
+``encoder.onnx`` maps raw samples ``x`` (batch, *input_shape), float32, to codes ``z`` (batch, latent_dim): the
+stored scaler, then the encoder backbone and the bottleneck in eval mode. ``decoder.onnx`` maps codes ``z`` to
+reconstructions ``x_hat`` (batch, *input_shape) in raw units: the decoder backbone, the likelihood's mean, then
+the inverse scaler. The batch size is dynamic in both. The graphs therefore compute what
+``AutoEncoder.transform`` and ``AutoEncoder.inverse_transform`` compute, with no aekit (or torch) at inference.
 """
 
 from __future__ import annotations
@@ -12,63 +14,64 @@ import io
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from aekit.data import Scaler
-from aekit.errors import AekitError
+from aekit.errors import AekitError, check_int
 from aekit.io import atomic_path, load_model
+from aekit.model import Autoencoder
+from aekit.parts import BACKBONES
 
-__all__ = ["export_onnx"]
+__all__ = ["DECODER_FILE", "ENCODER_FILE", "export_onnx"]
 
 logger = logging.getLogger(__name__)
 
+ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"
+# Opset 7 is the oldest the TorchScript exporter writes; the dynamo exporter converts down from its own.
+_MIN_OPSET = 7
+# Example batch for tracing: 2, not 1, because torch.export specializes a dimension of size 0 or 1 to a constant.
+_EXAMPLE_BATCH = 2
 
-class _Affine(nn.Module):
-    """The fitted scaler as constant buffers, so the graph takes and returns raw units."""
 
-    def __init__(self, scaler: Scaler | None, shape: tuple[int, ...]) -> None:
+class _ScaledEncoder(nn.Module):
+    """Raw samples -> codes: ``encode((x - offset) / scale)``, the scaler as constants in the graph."""
+
+    def __init__(self, model: Autoencoder, offset: Tensor | None, scale: Tensor | None) -> None:
         super().__init__()
-        fitted = scaler is not None and hasattr(scaler, "offset_")
-        offset = torch.as_tensor(scaler.offset_ if fitted else 0.0, dtype=torch.float32)
-        scale = torch.as_tensor(scaler.scale_ if fitted else 1.0, dtype=torch.float32)
-        self.register_buffer("offset", offset.expand(shape).clone() if offset.ndim else offset)
-        self.register_buffer("scale", scale.expand(shape).clone() if scale.ndim else scale)
-
-    def forward(self, x: Tensor, inverse: bool = False) -> Tensor:
-        return x * self.scale + self.offset if inverse else (x - self.offset) / self.scale
-
-
-class _Encoder(nn.Module):
-    def __init__(self, model: nn.Module, affine: _Affine) -> None:
-        super().__init__()
-        self.model, self.affine = model, affine
+        self.model = model
+        self.scaled = offset is not None
+        if offset is not None:
+            self.register_buffer("offset", offset)  # shape sample_shape (per feature) or () (global)
+            self.register_buffer("scale", scale)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.model.encode(self.affine(x))  # (batch, latent_dim)
+        if self.scaled:
+            x = (x - self.offset) / self.scale  # (batch, *input_shape), the same arithmetic as Scaler.transform
+        return self.model.encode(x)  # (batch, latent_dim)
 
 
-class _Decoder(nn.Module):
-    def __init__(self, model: nn.Module, affine: _Affine) -> None:
+class _ScaledDecoder(nn.Module):
+    """Codes -> raw reconstructions: ``decode(z) * scale + offset``."""
+
+    def __init__(self, model: Autoencoder, offset: Tensor | None, scale: Tensor | None) -> None:
         super().__init__()
-        self.model, self.affine = model, affine
+        self.model = model
+        self.scaled = offset is not None
+        if offset is not None:
+            self.register_buffer("offset", offset)
+            self.register_buffer("scale", scale)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.affine(self.model.decode(z), inverse=True)  # (batch, *input_shape)
-
-
-def _export(module: nn.Module, example: Tensor, path: Path, input_name: str, output_name: str,
-            opset: int | None) -> None:
-    # The dynamo-based exporter is torch's supported path (the TorchScript one is deprecated); it needs onnxscript.
-    batch = torch.export.Dim("batch", min=1)
-    with atomic_path(path) as tmp, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(module, (example,), input_names=[input_name], output_names=[output_name],
-                                    dynamic_shapes=({0: batch},), dynamo=True, opset_version=opset,
-                                    verbose=False)
-        program.save(str(tmp))
+        x_hat = self.model.decode(z)  # (batch, *input_shape), the likelihood's mean in scaled units
+        if self.scaled:
+            x_hat = x_hat * self.scale + self.offset  # the same arithmetic as Scaler.inverse_transform
+        return x_hat
 
 
 def export_onnx(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, *,
@@ -77,37 +80,135 @@ def export_onnx(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
 
     Parameters
     ----------
-    model_dir : a directory written by ``aekit train`` or ``AutoEncoder.save``.
-    out_dir : where to write the graphs (default ``model_dir``).
-    opset : ONNX opset version (default: the exporter's).
+    model_dir : a directory written by ``AutoEncoder.save``, ``aekit.save_model`` or ``aekit train``.
+    out_dir : folder for the two files (created if needed); None writes them into ``model_dir``.
+    opset : ONNX opset version; None lets torch pick its default.
 
     Returns
     -------
-    dict with the paths under ``"encoder"`` and ``"decoder"``.
+    dict with keys ``"encoder"`` and ``"decoder"``, the paths written. Each file is written to a temporary
+    name and renamed, so an interrupted export never leaves a half-written graph behind.
+
+    The encoder graph has input ``x`` (batch, *input_shape) float32 in the units of the training data and
+    output ``z`` (batch, latent_dim); the decoder graph has input ``z`` and output ``x_hat`` (batch,
+    *input_shape) in the units of the training data. Codes are deterministic (eval mode): a variational
+    model's posterior mean.
+    """
+    if opset is not None:
+        check_int(opset, name="opset", owner="export_onnx", low=_MIN_OPSET)
+    model_dir = Path(model_dir)
+    out_dir = model_dir if out_dir is None else Path(out_dir)
+    saved = load_model(model_dir, device="cpu")  # AekitError with a fix for every way the directory is wrong
+    model = saved.model.eval()
+    config = model.config
+    if BACKBONES.get(config.backbone.name).input_kind != "values":
+        raise AekitError(f"ONNX export takes real-valued inputs; the model in '{model_dir}' (backbone "
+                         f"'{config.backbone.name}') reads token ids. Use the model from Python (aekit.load_model).")
+    offset, scale = _scaler_tensors(saved.scaler, model_dir)
+    graphs = [  # (part, module, sample shape of the input, input name, output name, file name)
+        ("encoder", _ScaledEncoder(model, offset, scale), config.input_shape, "x", "z", ENCODER_FILE),
+        ("decoder", _ScaledDecoder(model, offset, scale), (config.latent_dim,), "z", "x_hat", DECODER_FILE),
+    ]
+    written: dict[str, Path] = {}
+    for part, module, sample_shape, input_name, output_name, file_name in graphs:
+        example = torch.zeros(_EXAMPLE_BATCH, *sample_shape)  # (2, *sample_shape) float32
+        proto = _export(module.eval(), example, input_name, output_name, opset, f"{part} of '{model_dir}'")
+        path = out_dir / file_name
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(proto)
+        logger.info("Wrote the %s of %s to %s", part, model_dir, path)
+        written[part] = path
+    return written
+
+
+def _scaler_tensors(scaler: dict[str, Any] | None, model_dir: Path) -> tuple[Tensor | None, Tensor | None]:
+    """The stored scaler's offset and scale as float32 tensors, or (None, None) when it is the identity."""
+    if not scaler or scaler.get("kind", "none") == "none" or scaler.get("offset") is None:
+        return None, None
+    try:
+        fitted = Scaler.from_dict(scaler)
+    except AekitError as exc:
+        raise AekitError(f"The scaler stored in '{model_dir}' is unusable ({exc}) Save the model again.") from None
+    # float32 like the inputs: Scaler.transform casts its float64 statistics to the dtype of the data
+    return (torch.as_tensor(fitted.offset_, dtype=torch.float32),  # sample_shape, or () for one global range
+            torch.as_tensor(fitted.scale_, dtype=torch.float32))
+
+
+def _export(module: nn.Module, example: Tensor, input_name: str, output_name: str, opset: int | None,
+            what: str) -> bytes:
+    """Serialized ONNX model of ``module`` with a dynamic batch dimension.
+
+    The dynamo exporter (torch.export + onnxscript) comes first: it is torch's default and maintained path since
+    2.9 and handled every backbone we tried with a dynamic batch (conv decoders reshape with the symbolic batch
+    size). The TorchScript exporter (``dynamo=False``) is the fallback: it is deprecated, but it needs no
+    onnxscript, works back to torch 2.2 (our floor) and traces a few ops torch.export refuses, so one exporter's
+    gap does not block the user. Either way the model is serialized in memory and written by the caller through
+    ``atomic_path``: the dynamo exporter's own ``f=`` path writes the weights to a separate ``.data`` file named
+    after the (temporary) file, which a rename would orphan.
     """
     try:
-        import onnxscript  # noqa: F401  (the exporter's dependency; fail early with an install hint)
+        import onnx
     except ImportError:
-        raise AekitError("ONNX export needs the onnx extras, which are not installed. Run: pip install "
-                         "'aekit[onnx]'.") from None
-    saved = load_model(model_dir)
-    model = saved.model.float().eval()
-    shape = model.config.input_shape
-    scaler = Scaler.from_dict(saved.scaler) if saved.scaler else None
-    affine = _Affine(scaler, shape)
-    out = Path(out_dir) if out_dir is not None else Path(model_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"encoder": out / "encoder.onnx", "decoder": out / "decoder.onnx"}
-    with torch.no_grad():
-        x = torch.rand(2, *shape)
-        z = model.encode(affine(x))
+        raise AekitError("ONNX export needs the 'onnx' package, which is not installed. Install it with "
+                         "pip install 'aekit[onnx]'.") from None
     try:
-        _export(_Encoder(model, affine), x, paths["encoder"], "x", "z", opset)
-        _export(_Decoder(model, affine), z, paths["decoder"], "z", "x_hat", opset)
-    except AekitError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - exporter failures come in many types
-        raise AekitError(f"ONNX export of '{model_dir}' failed ({type(exc).__name__}: {str(exc)[:300]}). "
-                         "This architecture may use an operation ONNX cannot express; use the PyTorch model.") from None
-    logger.info("Exported %s", paths)
-    return paths
+        proto = _export_dynamo(module, example, input_name, output_name, opset)
+    except Exception as exc:  # noqa: BLE001 - any exporter failure: try the other exporter before giving up
+        logger.warning("The dynamo ONNX exporter failed on the %s (%s: %s); using the TorchScript exporter.",
+                       what, type(exc).__name__, _first_line(exc))
+        try:
+            proto = _export_torchscript(module, example, input_name, output_name, opset)
+        except Exception as exc2:
+            raise AekitError(f"Cannot export the {what} to ONNX ({type(exc2).__name__}: {_first_line(exc2)}). "
+                             "Check the torch/onnx versions (pip install 'aekit[onnx]') or try another opset."
+                             ) from exc2
+    try:
+        onnx.checker.check_model(proto)
+        return proto.SerializeToString()
+    except Exception as exc:
+        raise AekitError(f"The ONNX graph of the {what} is invalid ({_first_line(exc)}). Try another opset or "
+                         "report it with the model's config.json.") from exc
+
+
+def _export_dynamo(module: nn.Module, example: Tensor, input_name: str, output_name: str,
+                   opset: int | None) -> Any:
+    batch = torch.export.Dim("batch")
+    with _quiet_exporter():
+        program = torch.onnx.export(module, (example,), dynamo=True, input_names=[input_name],
+                                    output_names=[output_name], opset_version=opset,
+                                    dynamic_shapes=({0: batch},), external_data=False, verbose=False)
+    if program is None:  # pragma: no cover - torch versions whose dynamo path still writes only to files
+        raise RuntimeError("torch.onnx.export(dynamo=True) returned no program")
+    return program.model_proto
+
+
+def _export_torchscript(module: nn.Module, example: Tensor, input_name: str, output_name: str,
+                        opset: int | None) -> Any:
+    import onnx
+
+    buffer = io.BytesIO()
+    with _quiet_exporter():
+        torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=[input_name],
+                          output_names=[output_name], opset_version=opset,
+                          dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}})
+    return onnx.load_from_string(buffer.getvalue())
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporters' chatter (deprecation notices, 'torchvision is not installed'): the CLI prints one
+    line per file, and a failure is reported through the exception anyway."""
+    onnx_logger = logging.getLogger("torch.onnx")
+    level = onnx_logger.level
+    onnx_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        onnx_logger.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no message"

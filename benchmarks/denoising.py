@@ -38,14 +38,9 @@ Results go to ``benchmarks/results/denoising.{json,md}`` (``--out``) with the ma
 from __future__ import annotations
 
 import argparse
-import gzip
 import importlib.metadata
 import json
 import logging
-import os
-import platform
-import shlex
-import struct
 import sys
 import time
 from collections.abc import Callable
@@ -54,13 +49,9 @@ from typing import Any
 
 import numpy as np
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from common import _IDX_IMAGES_MAGIC, DATA, MNIST_FILES, RESULTS, _read_idx, machine_info, now, write_results
 
 from aekit import AutoEncoder
-from aekit.io import write_json
 
 try:
     from skimage.metrics import structural_similarity
@@ -72,8 +63,7 @@ try:
 except ImportError:  # pragma: no cover
     bm3d = None
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DATA = DATA
 DATASETS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
 # Grids for the baselines' one free parameter, scaled by the true sigma where the method's docs do so.
@@ -87,14 +77,19 @@ logger = logging.getLogger("benchmarks.denoising")
 
 
 # -------------------------------------------------------------------------------------------------- data
-def read_idx_images(path: Path) -> np.ndarray:
-    """Images in [0, 1], float32 (n, rows, cols), from a gzip-compressed IDX3 file."""
-    with gzip.open(path, "rb") as f:
-        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
-        if magic != 2051:
-            raise ValueError(f"{path} is not an IDX3 image file (magic {magic}, expected 2051).")
-        pixels = np.frombuffer(f.read(n * rows * cols), dtype=np.uint8).reshape(n, rows, cols)
-    return pixels.astype(np.float32) / 255
+def image_files(folder: Path) -> list[Path]:
+    """The training and test image files of an MNIST-format dataset folder (MNIST, Fashion-MNIST)."""
+    return [folder / MNIST_FILES[split][0] for split in ("train", "test")]
+
+
+def read_images(path: Path) -> np.ndarray:
+    """Images in [0, 1], float32 (n, rows, cols), from a gzip-compressed IDX3 file.
+
+    Common's ``load_mnist`` reads MNIST alone (and wants its labels); this serves Fashion-MNIST too, with
+    common's IDX reader.
+    """
+    dims, pixels = _read_idx(path, _IDX_IMAGES_MAGIC, 4)  # magic, n, rows, cols
+    return pixels.reshape(dims).astype(np.float32) / 255
 
 
 def add_noise(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
@@ -172,44 +167,27 @@ def autoencoder_outputs(model: AutoEncoder, noisy: np.ndarray) -> tuple[np.ndarr
 
 
 # ---------------------------------------------------------------------------------------------- report
-def machine_info() -> dict[str, Any]:
+def machine(date: str) -> dict[str, Any]:
+    """Common's machine description plus the denoisers' versions (and the date, as in earlier results)."""
     import skimage
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:  # pragma: no cover
-        pass
-    try:
-        load = [round(v, 2) for v in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        load = None
-    return {
-        "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "numpy": np.__version__, "scikit-image": skimage.__version__,
-        "bm3d": importlib.metadata.version("bm3d") if bm3d is not None else None,
-        "load_average_at_start": load, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
+    return {**machine_info(), "scikit-image": skimage.__version__,
+            "bm3d": importlib.metadata.version("bm3d") if bm3d is not None else None, "date": date}
 
 
 def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items()) or "-"
 
 
-def write_markdown(path: Path, report: dict[str, Any]) -> None:
+def summary(report: dict[str, Any], m: dict[str, Any]) -> str:
+    """The Markdown body; ``write_results`` adds the title, the machine (``m``), the date and the command."""
     lines = [
-        "# Gaussian denoising: aekit denoising-conv vs classical denoisers",
+        "**Gaussian denoising: aekit denoising-conv vs classical denoisers.**",
         "",
         (f"Protocol: `benchmarks/denoising.py` docstring. Mode: **{report['mode']}**; {report['settings']['n_train']} "
          f"training images, {report['settings']['n_test']} test images per dataset, {report['settings']['epochs']} "
          f"epochs, latent_dim {report['settings']['latent_dim']}. Noise: additive Gaussian, not clipped; every "
          "method is told the true sigma. PSNR (dB, mean per image) and SSIM on outputs clipped to [0, 1]."),
-        "",
-        f"Reproduce: `{report['command']}`",
         "",
     ]
     for dataset in report["datasets"]:
@@ -225,20 +203,13 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
                 seconds = "-" if r["seconds_per_image"] is None else f"{r['seconds_per_image']:.4f}"
                 lines.append(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.3f} | {seconds} | {_params(r['params'])} |")
             lines.append("")
-    m = report["machine"]
     lines += [
         "## Notes",
         "",
         *[f"- {note}" for note in report["notes"]],
-        "",
-        "## Machine",
-        "",
-        (f"{m['cpu']} ({m['cpu_count']} cores, torch threads {m['torch_threads']}, load average at start "
-         f"{m['load_average_at_start']}); Python {m['python']}, torch {m['torch']}, numpy {m['numpy']}, "
-         f"scikit-image {m['scikit-image']}, bm3d {m['bm3d']}; {m['date']}."),
-        "",
+        f"- Denoisers: scikit-image {m['scikit-image']}, bm3d {m['bm3d']}.",
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -266,11 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    command = "python benchmarks/denoising.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    date, started = now(), time.perf_counter()
+    info = machine(date)
 
     report: dict[str, Any] = {
-        "benchmark": "denoising", "mode": "quick" if quick else "full", "command": command.strip(),
-        "machine": machine_info(),
+        "mode": "quick" if quick else "full",
         "settings": {"n_train": min(args.n_train, 60000 - args.n_val), "n_test": args.n_test, "n_val": args.n_val, "epochs": args.epochs,
                      "latent_dim": args.latent_dim, "sigmas": args.sigmas, "noise_seed_test": 1,
                      "noise_seed_val": 2, "grids": {"nl_means h / sigma": NLM_H, "tv weight / sigma": TV_WEIGHT,
@@ -292,15 +263,15 @@ def main(argv: list[str] | None = None) -> int:
 
     for dataset in args.datasets:
         folder = args.data / dataset
-        files = [folder / "train-images-idx3-ubyte.gz", folder / "t10k-images-idx3-ubyte.gz"]
+        files = image_files(folder)
         if not all(f.is_file() for f in files):
             message = f"{dataset}: {folder} lacks the IDX files; skipped"
             logger.warning(message)
             report["skipped"].append(message)
             continue
         report["datasets"].append(dataset)
-        train_all = read_idx_images(files[0])
-        test = read_idx_images(files[1])[: args.n_test]
+        train_all = read_images(files[0])
+        test = read_images(files[1])[: args.n_test]
         val = train_all[-args.n_val:]  # the end of the training file, never trained on
         train = train_all[: min(args.n_train, len(train_all) - args.n_val)]
         for sigma in args.sigmas:
@@ -332,10 +303,10 @@ def main(argv: list[str] | None = None) -> int:
                 logger.info("  %-24s PSNR %.2f dB  SSIM %.3f", row["method"], row["psnr"], row["ssim"])
             report["results"] += rows
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "denoising.json", json.loads(json.dumps(report, default=float)))
-    write_markdown(args.out / "denoising.md", report)
-    logger.info("wrote %s and %s", args.out / "denoising.json", args.out / "denoising.md")
+    results = json.loads(json.dumps(report, default=float))  # numpy scalars and tuples to JSON
+    paths = write_results("denoising", results, summary(report, info), info=info, started=date,
+                          seconds=time.perf_counter() - started, out=args.out)
+    logger.info("wrote %s and %s", *paths)
     return 0
 
 

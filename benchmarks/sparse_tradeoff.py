@@ -35,13 +35,8 @@ Results go to ``benchmarks/results/sparse_tradeoff.{json,md}`` (``--out``) with 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
-import os
-import platform
-import shlex
-import struct
 import sys
 import time
 from pathlib import Path
@@ -49,17 +44,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from common import _IDX_IMAGES_MAGIC, DATA, MNIST_FILES, RESULTS, _read_idx, machine_info, now, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from aekit import Autoencoder, build_config
+from aekit.training import Trainer, TrainerConfig, make_source
 
-from aekit import Autoencoder, build_config  # noqa: E402
-from aekit.io import write_json  # noqa: E402
-from aekit.training import Trainer, TrainerConfig, make_source  # noqa: E402
-
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist"
-RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DATA = DATA / "mnist"
 
 # The penalty grids: wide enough to bracket every target L0 of the protocol (checked in the results).
 FULL = {"targets": (10, 20, 40), "latent_dim": 256, "n_train": 20_000, "n_test": 5_000, "epochs": 15,
@@ -69,14 +59,14 @@ QUICK = {"targets": (16,), "latent_dim": 128, "n_train": 5_000, "n_test": 2_000,
 KNOB = {"sparse-l1": "weight", "topk": "k", "jumprelu": "l0_weight"}
 
 
-def read_idx_images(path: Path) -> np.ndarray:
-    """Images in [0, 1], float32 (n, rows * cols), from a gzip-compressed IDX3 file."""
-    with gzip.open(path, "rb") as f:
-        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
-        if magic != 2051:
-            raise ValueError(f"{path} is not an IDX3 image file (magic {magic}, expected 2051).")
-        pixels = np.frombuffer(f.read(n * rows * cols), dtype=np.uint8).reshape(n, rows * cols)
-    return pixels.astype(np.float32) / 255
+def load_pixels(folder: Path, split: str) -> np.ndarray:
+    """The images of ``split`` ("train" or "test") in ``folder``: float32 rows (n, rows * cols) in [0, 1].
+
+    Common's ``load_mnist`` wants ``<data>/mnist`` and the label files too; ``--data`` names the folder itself
+    and only the images are needed, so this reads them with common's IDX reader.
+    """
+    dims, pixels = _read_idx(folder / MNIST_FILES[split][0], _IDX_IMAGES_MAGIC, 4)  # magic, n, rows, cols
+    return pixels.reshape(dims[0], -1).astype(np.float32) / 255
 
 
 def subset(images: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -123,30 +113,11 @@ def at_l0(points: list[dict[str, Any]], target: float) -> float | None:
     return None
 
 
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:  # pragma: no cover
-        pass
-    try:
-        load = [round(v, 2) for v in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        load = None
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "numpy": np.__version__, "device": "cpu", "load_average_at_start": load,
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-
-
-def write_markdown(path: Path, report: dict[str, Any]) -> None:
+def summary(report: dict[str, Any]) -> str:
+    """The Markdown body; ``write_results`` adds the title, the machine, the date and the command."""
     s = report["settings"]
-    m = report["machine"]
     lines = [
-        "# Sparse autoencoders on MNIST: reconstruction error at matched L0",
+        "**Sparse autoencoders on MNIST: reconstruction error at matched L0.**",
         "",
         f"Mode: **{report['mode']}**. {s['n_train']} training / {s['n_test']} test images (seeded random subsets), "
         f"latent_dim {s['latent_dim']}, one dense layer each way, {s['epochs']} epochs, Adam lr 2e-3, batch 256, "
@@ -168,12 +139,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         threshold = f"{p['threshold_mean']:.3f}" if "threshold_mean" in p else "-"
         lines.append(f"| {p['model']} | {knob}={p[knob]:g} | {p['l0']:.2f} | {p['mse']:.5f} | "
                      f"{p['dead_fraction']:.1%} | {threshold} | {p['train_seconds']:.1f} |")
-    lines += ["", "## Machine", "",
-              f"{m['cpu']} ({m['cpu_count']} cores, torch threads {m['torch_threads']}, load average at start "
-              f"{m['load_average_at_start']}), Python {m['python']}, torch {m['torch']}, numpy {m['numpy']}, "
-              f"{m['platform']}, {m['date']}. Total {report['seconds']:.0f} s.",
-              "", "## Reproduce", "", "```", report["command"], "```", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,16 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = dict(QUICK if args.quick else FULL)
-    train_file, test_file = args.data / "train-images-idx3-ubyte.gz", args.data / "t10k-images-idx3-ubyte.gz"
+    train_file, test_file = (args.data / MNIST_FILES[split][0] for split in ("train", "test"))
     missing = [str(p) for p in (train_file, test_file) if not p.is_file()]
     if missing:
         print(f"SKIPPED: MNIST is absent ({', '.join(missing)}). Put the IDX .gz files there or pass --data.",
               file=sys.stderr)
         return 0
-    started = time.perf_counter()
-    machine = machine_info()
-    train = subset(read_idx_images(train_file), settings["n_train"], seed=0)
-    test = subset(read_idx_images(test_file), settings["n_test"], seed=1)
+    date, started = now(), time.perf_counter()
+    machine = {**machine_info(), "device": "cpu", "date": date}  # device, date: keys of earlier results
+    train = subset(load_pixels(args.data, "train"), settings["n_train"], seed=0)
+    test = subset(load_pixels(args.data, "test"), settings["n_test"], seed=1)
     mean_image = train.mean(0)  # (784,): centring, as a pre-encoder bias would
     train, test = train - mean_image, test - mean_image
     runs: list[tuple[str, float | int]] = [("topk", k) for k in settings["targets"]]
@@ -217,18 +183,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 row[name] = at_l0(mine, target)
         matched.append(row)
-    argv_text = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     report = {
-        "benchmark": "sparse_tradeoff", "mode": "quick" if args.quick else "full",
+        "mode": "quick" if args.quick else "full",
         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-        "models": models, "matched": matched, "points": points, "machine": machine,
-        "seconds": round(time.perf_counter() - started, 1),
-        "command": f"python benchmarks/sparse_tradeoff.py {argv_text}".strip(),
+        "models": models, "matched": matched, "points": points,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "sparse_tradeoff.json", report)
-    write_markdown(args.out / "sparse_tradeoff.md", report)
-    print(f"wrote {args.out / 'sparse_tradeoff.json'} and {args.out / 'sparse_tradeoff.md'}")
+    json_path, md_path = write_results("sparse_tradeoff", report, summary(report), info=machine, started=date,
+                                       seconds=time.perf_counter() - started, out=args.out)
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

@@ -30,41 +30,37 @@ Results go to ``benchmarks/results/vae_nll.{json,md}`` with the machine and the 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import logging
 import math
 import os
-import platform
-import struct
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from common import _IDX_IMAGES_MAGIC, DATA, MNIST_FILES, RESULTS, _read_idx, machine_info, now, write_results
 
 from aekit import Autoencoder, build_config
-from aekit.io import atomic_path, write_json
 from aekit.training import BatchSource, Trainer, TrainerConfig
 
 logger = logging.getLogger("vae_nll")
 
-DEFAULT_DATA = Path("/work/shared/data/mnist")
-RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_DATA = DATA / "mnist"
 ANCHORS = {"VAE, 1 stochastic layer (Burda et al., 2016), k=5000": 86.76, "pythae VAE": 89.78}
 TARGET_NATS = 86.0
 FULL_EPOCHS = 450
 
 
-def read_idx_images(path: Path) -> np.ndarray:
-    """uint8 images (n, rows, cols) from a gzip-compressed IDX3 file."""
-    with gzip.open(path, "rb") as f:
-        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
-        if magic != 2051:
-            raise ValueError(f"{path} is not an IDX3 image file (magic {magic}, expected 2051).")
-        return np.frombuffer(f.read(n * rows * cols), dtype=np.uint8).reshape(n, rows, cols)
+def load_pixels(folder: Path, split: str) -> torch.Tensor:
+    """The images of ``split`` ("train" or "test") in ``folder`` as float32 rows (n, 784) in [0, 1].
+
+    Common's ``load_mnist`` wants ``<data>/mnist`` and the label files too; ``--data`` names the folder itself
+    and only the images are needed, so this reads them with common's IDX reader.
+    """
+    dims, pixels = _read_idx(folder / MNIST_FILES[split][0], _IDX_IMAGES_MAGIC, 4)  # magic, n, rows, cols
+    return torch.from_numpy(pixels.reshape(dims[0], -1).astype(np.float32) / 255.0)
 
 
 class DynamicBinarization(BatchSource):
@@ -80,20 +76,6 @@ class DynamicBinarization(BatchSource):
 
     def batch(self, positions: torch.Tensor) -> torch.Tensor:
         return torch.bernoulli(self.data.index_select(0, positions), generator=self.generator)
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "logical_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "load_average_at_end": [round(v, 2) for v in os.getloadavg()], "python": platform.python_version(),
-            "torch": torch.__version__, "platform": platform.platform()}
 
 
 def evaluate(model: Autoencoder, x: torch.Tensor, k: int, seed: int, rows: int = 50) -> dict[str, float]:
@@ -136,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("aekit.training.trainer").setLevel(logging.INFO)
 
-    files = {name: args.data / f"{name}-images-idx3-ubyte.gz" for name in ("train", "t10k")}
+    files = {split: args.data / MNIST_FILES[split][0] for split in ("train", "test")}
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
         print(f"SKIPPED: the MNIST files are absent ({', '.join(missing)}). Pass --data FOLDER holding "
@@ -147,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     n_test = args.n_test or (2000 if args.quick else 10000)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    date, run_started = now(), time.perf_counter()
+    info = {**machine_info(), "logical_cores": os.cpu_count()}  # logical_cores: the key of earlier results
 
-    train = torch.from_numpy(read_idx_images(files["train"]).reshape(-1, 784).astype(np.float32) / 255.0)
-    test_intensity = torch.from_numpy(read_idx_images(files["t10k"]).reshape(-1, 784).astype(np.float32) / 255.0)
+    train = load_pixels(args.data, "train")
+    test_intensity = load_pixels(args.data, "test")
     test = torch.bernoulli(test_intensity[:n_test], generator=torch.Generator().manual_seed(12345))
 
     hidden = [int(v) for v in args.hidden_dims.split(",")]
@@ -166,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     protocol = "full" if (epochs, k, n_test) == (FULL_EPOCHS, 5000, 10000) else "shortened"
     record = {
-        "benchmark": "vae_nll", "protocol": protocol,
+        "protocol": protocol,
         "test_nll_nats": round(scores["nll"], 3), "test_nll_stderr": round(scores["nll_stderr"], 3),
         "test_elbo_nll_nats": round(scores["elbo_nll"], 3), "active_units": scores["active_units"],
         "k": k, "n_test": n_test, "epochs": epochs, "train_seconds": round(train_seconds, 1),
@@ -178,21 +162,20 @@ def main(argv: list[str] | None = None) -> int:
                      "seed": args.seed},
         "anchors_nats": ANCHORS, "target_nats": TARGET_NATS,
         "meets_target": bool(scores["nll"] <= TARGET_NATS and train_cpu_seconds <= 3600),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "vae_nll.json", record)
-    with atomic_path(args.out / "vae_nll.md") as tmp:
-        tmp.write_text(markdown(record), encoding="utf-8")
+    try:
+        info["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        info["load_average_at_end"] = None
+    write_results("vae_nll", record, markdown(record, info), info=info, started=date,
+                  seconds=time.perf_counter() - run_started, out=args.out)
     print(json.dumps({k_: record[k_] for k_ in ("protocol", "test_nll_nats", "test_elbo_nll_nats", "active_units",
                                                  "k", "n_test", "epochs", "train_seconds")}))
     return 0
 
 
-def markdown(r: dict[str, Any]) -> str:
-    m = r["machine"]
+def markdown(r: dict[str, Any], m: dict[str, Any]) -> str:
+    """The summary; ``write_results`` adds the title, the machine, the date and the command."""
     quick = r["protocol"] != "full"
     hidden = ", ".join(map(str, r["model"]["backbone"]["options"]["hidden_dims"]))
     shortened = (": fewer epochs, smaller k and/or a test subset than the full protocol (the script's default). "
@@ -203,7 +186,7 @@ def markdown(r: dict[str, Any]) -> str:
     target = (f"- Target: <= {r['target_nats']} nats within 60 CPU-minutes: "
               f"{'met' if r['meets_target'] else 'not met'}{' (not expected of a shortened run).' if quick else '.'}")
     lines = [
-        "# VAE test NLL on binarized MNIST",
+        "**VAE test NLL on binarized MNIST.**",
         "",
         f"Protocol: **{r['protocol']}**{shortened if quick else '.'}",
         "",
@@ -218,11 +201,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"- Binarization: {r['binarization']}.",
         (f"- Training: Adam lr {r['training']['lr']}, cosine to 0, batch {r['training']['batch_size']}, "
          f"seed {r['training']['seed']}; evaluation took {r['eval_seconds'] / 60:.1f} min."),
-        (f"- Machine: {m['cpu']}, {m['logical_cores']} logical cores, torch {m['torch']} with "
-         f"{m['torch_threads']} thread(s), load average at the end {m['load_average_at_end']} (shared machine)."),
-        f"- Date: {r['date']}.",
-        f"- Command: `{r['command']}`",
-        "",
+        f"- Load average at the end: {m['load_average_at_end']} (shared machine).",
     ]
     return "\n".join(lines)
 
