@@ -4,6 +4,7 @@ Start with :class:`AutoEncoder` (scikit-learn estimator) or :class:`Autoencoder`
 """
 
 from aekit._version import __version__
+from aekit.anomaly import AnomalyDetector  # noqa: F401 - public, like everything imported here
 from aekit.estimator import AutoEncoder
 from aekit.io import load_model, save_model
 from aekit.model import Autoencoder, AutoencoderConfig, AutoencoderOutput

@@ -17,10 +17,12 @@ Protocol (the default; ``--quick`` shortens it):
   batch_size=256, lr=1e-3, preprocessing=False, batch_norm=False, dropout_rate=0, optimizer_params=
   {"weight_decay": 0})``: the same Linear widths (784-512-256-32-256-512-784, ReLU after every hidden layer
   including the code, where aekit's code is linear). Its ``fit`` also scores the training rows
-  (``decision_scores_``); both its whole ``fit`` and its training loop alone are timed.
+  (``decision_scores_``); both its whole ``fit`` and its training loop alone are timed. Shown beside it, not
+  in the target: PyOD with its own defaults for everything but the widths and epochs (batch 32, batch norm,
+  dropout 0.2, standardization, weight decay 1e-5), what a user gets out of the box.
 - fairness: one process, the same torch thread count for everyone (``--threads``, default one per core), one
-  untimed warm-up run of each contender, then ``--pairs`` rounds that ALTERNATE hand, aekit[, PyOD], so load on a
-  shared machine hits all of them alike. Figures are medians over the rounds; samples/s = rows x epochs /
+  untimed warm-up run of each contender, then ``--pairs`` (5) rounds that ALTERNATE hand, aekit[, PyOD x2], so
+  load on a shared machine hits all of them alike. Figures are medians over the rounds; samples/s = rows x epochs /
   seconds (PyOD drops the last partial batch; its rows are counted as trained).
 - targets: aekit / hand >= 0.95 and aekit / PyOD >= 2.5 (dense), on the median samples/s of whole ``fit``
   calls.
@@ -28,7 +30,7 @@ Protocol (the default; ``--quick`` shortens it):
 ``--profile`` adds a cProfile of one aekit fit and one hand run per model (top functions by own time).
 
     .venv/bin/python benchmarks/throughput.py                 # 20,000 rows, 3 epochs, 5 rounds, both models
-    .venv/bin/python benchmarks/throughput.py --quick         # 5,000 rows, 2 epochs, 3 rounds
+    .venv/bin/python benchmarks/throughput.py --quick         # 5,000 rows, 2 epochs, 5 rounds
 """
 
 from __future__ import annotations
@@ -284,6 +286,13 @@ def summary(results: dict[str, Any], settings: dict[str, Any]) -> str:
                          f"PyOD with its own defaults (batch 32, batch norm, dropout; "
                          f"{e['pyod_defaults_samples_per_second']:,.0f}/s): aekit is "
                          f"{e['ratio_aekit_pyod_defaults']:.2f}x faster.")
+        if "profile" in e:
+            top = sorted(e["profile"]["aekit"]["aekit_functions"], key=lambda r: -r["own_seconds"])[:4]
+            calls = "; ".join(f"`{r['function']}` {r['own_seconds']:.3f} s own / {r['cumulative_seconds']:.3f} s "
+                              f"cumulative in {r['calls']} call(s)" for r in top)
+            notes.append(f"- {name}, cProfile of one aekit fit (aekit's own code, most own time first): {calls}. "
+                         f"Whole profiled run: aekit {e['profile']['aekit']['total_seconds']:.2f} s, hand "
+                         f"{e['profile']['hand']['total_seconds']:.2f} s.")
     return (f"Training samples/s, median of {settings['rounds']} alternating rounds; {settings['n_train']:,} MNIST "
             f"rows, {settings['epochs']} epochs per run, batch {settings['batch_size']}, Adam lr {settings['lr']:g}, "
             f"MSE, {settings['threads']} torch thread(s). Protocol: `benchmarks/throughput.py` docstring.\n\n"

@@ -1,0 +1,243 @@
+"""aekit.AnomalyDetector: PyOD's meanings, thresholds, explanations, files, series and images."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import MinMaxScaler
+
+from aekit import AnomalyDetector
+from aekit.anomaly.metrics import roc_auc
+from aekit.errors import AekitError, ModelFileError
+
+from .conftest import FAST
+
+
+def test_finds_the_planted_anomalies(fitted, planted_data) -> None:
+    _, y = planted_data
+    assert roc_auc(y, fitted.decision_scores_) > 0.95
+
+
+def test_pyod_conventions(fitted, planted_data) -> None:
+    X, _ = planted_data
+    scores = fitted.decision_function(X)
+    np.testing.assert_allclose(scores, fitted.decision_scores_, rtol=1e-6, atol=1e-6)
+    # PyOD: threshold at the (1 - contamination) percentile, labels strictly above it, 0/1 ints
+    assert fitted.threshold_ == pytest.approx(np.percentile(fitted.decision_scores_, 95))
+    np.testing.assert_array_equal(fitted.labels_, (fitted.decision_scores_ > fitted.threshold_).astype(int))
+    assert fitted.labels_.dtype.kind == "i" and set(np.unique(fitted.labels_)) == {0, 1}
+    np.testing.assert_array_equal(fitted.predict(X), fitted.labels_)
+    np.testing.assert_allclose(fitted.score_samples(X), -scores)
+    # predict_proba: PyOD's linear method, min-max against the training scores, clipped to [0, 1]
+    X_new = np.vstack([X[:5], X[:1] * 50])
+    proba = fitted.predict_proba(X_new)
+    reference = MinMaxScaler().fit(fitted.decision_scores_.reshape(-1, 1)).transform(
+        fitted.decision_function(X_new).reshape(-1, 1)).ravel().clip(0, 1)
+    assert proba.shape == (6, 2)
+    np.testing.assert_allclose(proba[:, 1], reference, atol=1e-12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert proba[-1, 1] == 1.0
+
+
+def test_same_seed_same_scores(planted_data) -> None:
+    X, _ = planted_data
+    a = AnomalyDetector(**FAST).fit(X[:150]).decision_function(X)
+    b = AnomalyDetector(**FAST).fit(X[:150]).decision_function(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_thresholds_from_contamination_fpr_or_value(fitted, planted_data) -> None:
+    X, y = planted_data
+    clean = X[y == 0]
+    detector = AnomalyDetector.__new__(AnomalyDetector)
+    detector.__dict__.update(fitted.__dict__)  # a copy sharing the members: thresholds do not retrain
+    detector.set_threshold(fpr=0.02, X_clean=clean)
+    assert detector.predict(clean).mean() <= 0.02
+    assert detector.threshold_info_ == {"method": "fpr", "fpr": 0.02, "n_clean": len(clean)}
+    detector.set_threshold(value=1.5)
+    assert detector.threshold_ == 1.5 and detector.threshold_info_["method"] == "value"
+    np.testing.assert_array_equal(detector.labels_, (detector.decision_scores_ > 1.5).astype(int))
+    detector.set_threshold(contamination=0.2)
+    assert detector.labels_.mean() == pytest.approx(0.2, abs=0.01)
+
+
+def test_set_threshold_takes_exactly_one_way(fitted) -> None:
+    with pytest.raises(AekitError, match="exactly one of contamination, fpr"):
+        fitted.set_threshold(contamination=0.1, value=2.0)
+
+
+def test_fpr_threshold_needs_clean_data(fitted) -> None:
+    with pytest.raises(AekitError, match="needs X_clean, data known to hold no anomalies"):
+        fitted.set_threshold(fpr=0.01)
+
+
+def test_explanations_add_up_and_point_at_the_broken_feature(planted_data) -> None:
+    X, y = planted_data
+    columns = ["a", "b", "c", "d", "e", "f"]
+    frame = pd.DataFrame(X, columns=columns, index=[f"r{i}" for i in range(len(X))])
+    detector = AnomalyDetector(**FAST).fit(frame)
+    broken = frame[y == 0].iloc[:4].copy()
+    broken["c"] += 8 * frame["c"].std()  # one feature far off, the others typical
+    explanation = detector.explain(broken)
+    np.testing.assert_allclose(explanation.offset + explanation.latent + explanation.contributions.sum(axis=1),
+                               explanation.scores, rtol=1e-9)
+    np.testing.assert_allclose(explanation.scores, detector.decision_function(broken))
+    assert [row[0][0] for row in explanation.top(2)] == ["c"] * 4
+    assert list(explanation.index) == list(broken.index)
+    table = explanation.to_frame(2, labels=detector.predict(broken))
+    assert list(table.columns) == ["score", "label", "latent", "top_features"]
+    assert table["top_features"].iloc[0].startswith("c=")
+
+
+def test_save_and_load_give_the_same_detector(fitted, planted_data, tmp_path) -> None:
+    X, _ = planted_data
+    fitted.set_threshold(value=2.5)
+    try:
+        path = fitted.save(tmp_path / "detector")
+        fitted.save(path)  # overwriting an existing detector works and leaves no staging folders behind
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["detector"]
+        files = [p for p in path.rglob("*") if p.is_file()]
+        assert {p.suffix for p in files} == {".json", ".safetensors"}  # never pickle
+        loaded = AnomalyDetector.load(path)
+        np.testing.assert_allclose(loaded.decision_function(X), fitted.decision_function(X), rtol=1e-6)
+        assert loaded.threshold_ == 2.5 and loaded.threshold_info_ == {"method": "value", "value": 2.5}
+        np.testing.assert_array_equal(loaded.labels_, fitted.labels_)
+        np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
+        assert loaded.get_params() == fitted.get_params()
+    finally:
+        fitted.set_threshold(contamination=fitted.contamination)
+
+
+def test_load_names_a_missing_detector(tmp_path) -> None:
+    with pytest.raises(ModelFileError, match="is not a detector directory"):
+        AnomalyDetector.load(tmp_path)
+
+
+def test_series_scores_every_time_step_and_keeps_timestamps(sine_series) -> None:
+    values, labels = sine_series
+    index = pd.date_range("2024-01-01", periods=len(values), freq="h")
+    series = pd.Series(values, index=index, name="load")
+    detector = AnomalyDetector(window_size=25, window_stride=5, **FAST).fit(series[:380])
+    explanation = detector.explain(series)
+    assert explanation.scores.shape == (600,)
+    assert explanation.feature_names == ["load"]
+    assert explanation.index[0] == index[0] and explanation.index[-1] == index[-1]
+    assert roc_auc(labels, explanation.scores) > 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # scikit-learn notes the array has no column names
+        assert detector.decision_function(values).shape == (600,)  # a plain 1-D array works too
+
+
+def test_images_get_per_pixel_contributions(digits) -> None:
+    images = digits[:240].reshape(-1, 1, 8, 8)
+    detector = AnomalyDetector(model="conv", n_estimators=1, max_epochs=3, random_state=0, device="cpu")
+    detector.fit(images)
+    explanation = detector.explain(images[:5])
+    assert detector.kind_ == "image" and detector.error_ == "squared"
+    assert explanation.contributions.shape == (5, 64)
+    assert explanation.feature_names[9] == "[0,1,1]"
+    assert np.isfinite(explanation.scores).all()
+
+
+# ------------------------------------------------------------------------------------ bad input, one each
+@pytest.mark.parametrize("value", [0, 0.7, -0.1, "auto", True])
+def test_contamination_outside_the_range(planted_data, value) -> None:
+    X, _ = planted_data
+    with pytest.raises(AekitError, match=r"'contamination' parameter of AnomalyDetector must be a float in "
+                                         r"\(0, 0.5\]. Got .* Pass the expected share of anomalies"):
+        AnomalyDetector(contamination=value).fit(X)
+
+
+def test_nan_rows_are_named(planted_data) -> None:
+    X, _ = planted_data
+    X = X.copy()
+    X[[3, 7], 1] = np.nan
+    with pytest.raises(AekitError, match=r"2 row\(s\) of X contain NaN or Inf \(rows 3, 7\)"):
+        AnomalyDetector(**FAST).fit(X)
+
+
+def test_nan_rows_at_scoring_time(fitted, planted_data) -> None:
+    X, _ = planted_data
+    X = X[:10].copy()
+    X[4, 0] = np.inf
+    with pytest.raises(AekitError, match=r"1 row\(s\) of X contain NaN or Inf \(rows 4\)"):
+        fitted.decision_function(X)
+
+
+def test_a_single_sample(planted_data) -> None:
+    X, _ = planted_data
+    with pytest.raises(AekitError, match="needs at least 2 samples to fit; got 1 sample"):
+        AnomalyDetector(**FAST).fit(X[:1])
+
+
+def test_constant_columns_are_named_and_left_out(planted_data) -> None:
+    X, _ = planted_data
+    frame = pd.DataFrame(X, columns=list("abcdef")).assign(flat=3.0, zero=0.0)
+    with pytest.warns(UserWarning, match=r"2 feature\(s\) are constant in the training data \('flat', 'zero'\)"):
+        detector = AnomalyDetector(**FAST).fit(frame)
+    assert detector.constant_features_ == ["flat", "zero"]
+    scores = detector.decision_function(frame.assign(flat=99.0))
+    assert np.isfinite(scores).all()
+    assert "flat" not in detector.explain(frame).feature_names
+
+
+def test_only_constant_columns(planted_data) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(AekitError, match="Every feature of the training data is constant"):
+            AnomalyDetector(**FAST).fit(np.ones((20, 3)))
+
+
+def test_series_shorter_than_one_window() -> None:
+    with pytest.raises(AekitError, match=r"The series has 20 time steps, shorter than one window \(window_size=32\)"):
+        AnomalyDetector(window_size=32, **FAST).fit(np.arange(20.0))
+
+
+def test_wrong_number_of_features(fitted, planted_data) -> None:
+    X, _ = planted_data
+    with pytest.raises(ValueError, match="X has 5 features, but AnomalyDetector is expecting 6 features"):
+        fitted.predict(X[:, :5])
+
+
+def test_unknown_model(planted_data) -> None:
+    X, _ = planted_data
+    with pytest.raises(AekitError, match="Unknown model 'dens'.*Did you mean 'dense'"):
+        AnomalyDetector(model="dens").fit(X)
+
+
+def test_bad_max_samples(planted_data) -> None:
+    X, _ = planted_data
+    with pytest.raises(AekitError, match="'max_samples' parameter of AnomalyDetector must be 'auto', an int"):
+        AnomalyDetector(max_samples=1.5).fit(X)
+
+
+def test_unfitted_detector() -> None:
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        AnomalyDetector().decision_function(np.zeros((3, 2)))
+
+
+def test_paths_are_pathlike(tmp_path, fitted) -> None:
+    assert isinstance(fitted.save(str(tmp_path / "d")), Path)
+
+
+def test_variational_models_are_scored_by_their_likelihood(planted_data) -> None:
+    X, y = planted_data
+    detector = AnomalyDetector(model="vae", **FAST).fit(X)
+    assert detector.error_ == "likelihood"  # -log p(x) bound, importance-sampled with seeded draws
+    explanation = detector.explain(X)
+    np.testing.assert_allclose(explanation.offset + explanation.latent + explanation.contributions.sum(axis=1),
+                               explanation.scores, rtol=1e-9)
+    np.testing.assert_array_equal(detector.decision_function(X), explanation.scores)  # deterministic
+    assert roc_auc(y, explanation.scores) > 0.9
+
+
+def test_likelihood_error_needs_a_posterior(planted_data) -> None:
+    X, _ = planted_data
+    with pytest.raises(AekitError, match="error='likelihood' needs a model with a posterior, like 'vae'"):
+        AnomalyDetector(error="likelihood", **FAST).fit(X)
