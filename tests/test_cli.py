@@ -11,16 +11,6 @@ import pytest
 from aekit.cli import main
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 FAST = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "3", "--hidden-dims", "16"]
 
 
@@ -45,50 +35,50 @@ def test_train_writes_a_model_directory(trained) -> None:
     assert {"config.json", "model.safetensors", "metrics.jsonl", "checkpoint.safetensors"} <= names
 
 
-def test_info_encode_reconstruct_evaluate(capsys, trained, table, tmp_path) -> None:
-    code, out, _ = run(capsys, "info", trained)
+def test_info_encode_reconstruct_evaluate(cli, trained, table, tmp_path) -> None:
+    code, out, _ = cli("info", trained)
     assert code == 0 and "latent dim      : 3" in out and "backbone        : dense (hidden_dims=[16])" in out
-    code, out, _ = run(capsys, "encode", trained, table, "-o", tmp_path / "codes.npy")
+    code, out, _ = cli("encode", trained, table, "-o", tmp_path / "codes.npy")
     assert code == 0 and np.load(tmp_path / "codes.npy").shape == (300, 3)
-    code, out, _ = run(capsys, "reconstruct", trained, table, "-o", tmp_path / "recon.npy")
+    code, out, _ = cli("reconstruct", trained, table, "-o", tmp_path / "recon.npy")
     assert code == 0 and np.load(tmp_path / "recon.npy").shape == (300, 64)
-    code, out, _ = run(capsys, "evaluate", trained, table, "--json")
+    code, out, _ = cli("evaluate", trained, table, "--json")
     rows = json.loads(out)
     assert code == 0 and [r["method"].split()[0] for r in rows] == ["autoencoder", "PCA"]
     assert all(r["code_size"] == 3 for r in rows)
 
 
-def test_resume_continues_training(capsys, table, tmp_path) -> None:
+def test_resume_continues_training(cli, table, tmp_path) -> None:
     out = tmp_path / "run"
-    assert run(capsys, "train", table, "--out", out, *FAST)[0] == 0
-    code, text, _ = run(capsys, "train", table, "--out", out, *FAST[2:], "--epochs", "4", "--resume")
+    assert cli("train", table, "--out", out, *FAST)[0] == 0
+    code, text, _ = cli("train", table, "--out", out, *FAST[2:], "--epochs", "4", "--resume")
     assert code == 0 and "4 epochs" in text
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
 
 
-def test_config_file_sets_defaults_and_flags_override(capsys, table, tmp_path) -> None:
+def test_config_file_sets_defaults_and_flags_override(cli, table, tmp_path) -> None:
     (tmp_path / "c.yaml").write_text("latent_dim: 5\nepochs: 1\nhidden_dims: [8]\nset:\n  dropout: 0.1\n")
-    code, out, err = run(capsys, "train", table, "--out", tmp_path / "a", "--config", tmp_path / "c.yaml")
+    code, out, err = cli("train", table, "--out", tmp_path / "a", "--config", tmp_path / "c.yaml")
     assert code == 0, err
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["model"]["latent_dim"] == 5
     assert config["model"]["backbone"]["options"] == {"hidden_dims": [8], "dropout": 0.1}
     (tmp_path / "c.toml").write_text("latent_dim = 5\nepochs = 1\n")
-    code, _, err = run(capsys, "train", table, "--out", tmp_path / "b", "--config", tmp_path / "c.toml",
+    code, _, err = cli("train", table, "--out", tmp_path / "b", "--config", tmp_path / "c.toml",
                        "--latent-dim", "2")
     assert code == 0, err
     assert json.loads((tmp_path / "b" / "config.json").read_text())["model"]["latent_dim"] == 2
 
 
-def test_list_models_and_help(capsys) -> None:
-    code, out, _ = run(capsys, "list-models")
+def test_list_models_and_help(cli) -> None:
+    code, out, _ = cli("list-models")
     assert code == 0 and "dense" in out and "conv" in out
-    code, out, _ = run(capsys, "train", "--help")
+    code, out, _ = cli("train", "--help")
     assert code == 0 and "--latent-dim" in out and "--devices" in out
 
 
-def test_sweep_table_and_plot(capsys, table, tmp_path) -> None:
-    code, out, err = run(capsys, "sweep", table, "--latent-dims", "2,4", "--epochs", "2", "--out", tmp_path)
+def test_sweep_table_and_plot(cli, table, tmp_path) -> None:
+    code, out, err = cli("sweep", table, "--latent-dims", "2,4", "--epochs", "2", "--out", tmp_path)
     assert code == 0, err
     assert (tmp_path / "sweep.png").is_file() and len(json.loads((tmp_path / "sweep.json").read_text())) == 2
 
@@ -121,26 +111,26 @@ def _bad_files(tmp_path, digits) -> dict[str, str]:
         ("set", "Unknown option 'droput'"),
     ],
 )
-def test_bad_training_input_is_one_line(capsys, tmp_path, digits, table, case: str, message: str) -> None:
+def test_bad_training_input_is_one_line(cli, tmp_path, digits, table, case: str, message: str) -> None:
     files = _bad_files(tmp_path, digits)
     args = {"missing": ["missing.csv"], "latent": [table, "--latent-dim", "0"], "model": [table, "--model", "dens"],
             "set": [table, "--set", "droput=0.1"]}.get(case, [files.get(case, "")])
-    code, _, err = run(capsys, "train", *args, "--out", tmp_path / "out", "--epochs", "1")
+    code, _, err = cli("train", *args, "--out", tmp_path / "out", "--epochs", "1")
     assert code == 1
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_wrong_feature_count_for_a_trained_model(capsys, trained, tmp_path, digits) -> None:
+def test_wrong_feature_count_for_a_trained_model(cli, trained, tmp_path, digits) -> None:
     files = _bad_files(tmp_path, digits)
-    code, _, err = run(capsys, "encode", trained, files["narrow"], "-o", tmp_path / "c.npy")
+    code, _, err = cli("encode", trained, files["narrow"], "-o", tmp_path / "c.npy")
     assert code == 1 and "expects 64 features per sample; the data has 63" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(("damage", "message"), [("missing", "has no model.safetensors"),
                                                   ("truncated", "does not match the checksum"),
                                                   ("tampered", "does not match the checksum")])
-def test_damaged_model_directory(capsys, trained, table, tmp_path, damage: str, message: str) -> None:
+def test_damaged_model_directory(cli, trained, table, tmp_path, damage: str, message: str) -> None:
     import shutil
 
     copy = tmp_path / "copy"
@@ -155,31 +145,31 @@ def test_damaged_model_directory(capsys, trained, table, tmp_path, damage: str, 
         data[-1] ^= 1
         weights.write_bytes(bytes(data))
     for command in (["info", copy], ["encode", copy, table, "-o", tmp_path / "c.npy"]):
-        code, _, err = run(capsys, *command)
+        code, _, err = cli(*command)
         assert code == 1 and message in err and "Traceback" not in err
 
 
-def test_not_a_model_directory(capsys, tmp_path, table) -> None:
-    code, _, err = run(capsys, "info", tmp_path)
+def test_not_a_model_directory(cli, tmp_path, table) -> None:
+    code, _, err = cli("info", tmp_path)
     assert code == 1 and "is not an aekit model directory" in err
 
 
-def test_unknown_config_key(capsys, tmp_path, table) -> None:
+def test_unknown_config_key(cli, tmp_path, table) -> None:
     (tmp_path / "c.yaml").write_text("latnt_dim: 5\n")
-    code, _, err = run(capsys, "train", table, "--out", tmp_path / "o", "--config", tmp_path / "c.yaml")
+    code, _, err = cli("train", table, "--out", tmp_path / "o", "--config", tmp_path / "c.yaml")
     assert code == 1 and "Unknown option 'latnt_dim'" in err and "Did you mean 'latent_dim'?" in err
 
 
-def test_text_models_train_on_a_text_file_and_decode_back(capsys, tmp_path) -> None:
+def test_text_models_train_on_a_text_file_and_decode_back(cli, tmp_path) -> None:
     text = tmp_path / "lines.txt"
     text.write_text("to be or not to be\nthat is the question\n" * 20)
     out = tmp_path / "text"
-    code, _, err = run(capsys, "train", text, "--model", "recurrent", "--out", out, "--epochs", "1",
+    code, _, err = cli("train", text, "--model", "recurrent", "--out", out, "--epochs", "1",
                        "--max-len", "24", "--latent-dim", "8", "--set", "hidden_dim=16", "--set", "embedding_dim=8")
     assert code == 0, err
     assert json.loads((out / "config.json").read_text())["extra"]["tokenizer"]
-    code, _, err = run(capsys, "reconstruct", out, text, "-o", tmp_path / "r.txt")
+    code, _, err = cli("reconstruct", out, text, "-o", tmp_path / "r.txt")
     assert code == 0, err
     assert len((tmp_path / "r.txt").read_text().splitlines()) == 40
-    code, _, err = run(capsys, "evaluate", out, text)
+    code, _, err = cli("evaluate", out, text)
     assert code == 1 and "does not apply to the text model" in err

@@ -4,11 +4,9 @@ denoising autoencoder really denoises (noisy MNIST)."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import torch
 
 from aekit import AutoEncoder
 from aekit.errors import AekitError
@@ -22,15 +20,6 @@ PRESETS = {  # preset -> (backbone, corruption)
     "super-resolution": ("conv", "downsample"),
     "inpainting": ("conv", "box_mask"),
 }
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny models train far faster on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_presets_are_listed_with_their_parts() -> None:
@@ -57,7 +46,7 @@ def test_an_unknown_option_lists_the_corruptions() -> None:
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
-def test_each_preset_fits_and_restores_at_the_input_size(name: str, one_thread: None) -> None:
+def test_each_preset_fits_and_restores_at_the_input_size(name: str) -> None:
     X = np.random.default_rng(0).random((24, 3, 8, 8), dtype=np.float32)
     model = AutoEncoder(name, latent_dim=4, hidden_dims=(4,) if name != "denoising" else (16,), max_epochs=2,
                         batch_size=8, validation_fraction=0, random_state=0, device="cpu").fit(X)
@@ -80,7 +69,7 @@ def _psnr(estimate: np.ndarray, clean: np.ndarray) -> float:
     return float(np.mean(10 * np.log10(1.0 / mse)))
 
 
-def test_denoising_autoencoder_beats_the_noisy_input_and_a_plain_autoencoder(one_thread: None) -> None:
+def test_denoising_autoencoder_beats_the_noisy_input_and_a_plain_autoencoder() -> None:
     train, test = _mnist("train", 3000), _mnist("t10k", 500)
     sigma = 0.5  # heavy noise (6 dB): a plain AE, trained on clean digits only, is thrown off by it
     noisy = np.clip(test + sigma * np.random.default_rng(0).standard_normal(test.shape, dtype=np.float32), 0, 1)

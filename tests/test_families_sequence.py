@@ -7,12 +7,9 @@ each docstring, from the 2-core CPU runner); a test skips with the reason when t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-import pytest
-import torch
 
 from aekit import AutoEncoder, list_models
 from aekit.data.windows import make_windows, overlap_average
@@ -20,17 +17,6 @@ from aekit.text import END_ID, PAD_ID, load_text_lines, make_tokenizer, tokenize
 from tests.conftest import shared_data
 
 logger = logging.getLogger(__name__)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One CPU thread: these small models run step by step, where a second thread only adds synchronisation, and
-    on a loaded machine a thread waiting for a busy core made the text test 40 times slower (344 s against 9 s).
-    One thread also gives the same figures on any machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_presets_are_listed() -> None:

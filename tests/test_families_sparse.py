@@ -19,15 +19,6 @@ from aekit.errors import AekitError
 FAMILY = ["contractive", "jumprelu", "overcomplete", "sparse-kl", "sparse-l1", "stacked", "topk"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the tests' models are tiny: one thread is fastest, and far faster than two on a busy machine
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits01(digits) -> torch.Tensor:
     return torch.from_numpy((digits / 16.0).astype(np.float32))  # (1797, 64) in [0, 1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +13,8 @@ from torch import nn
 from torch.distributions import MultivariateNormal
 
 from aekit import AutoEncoder, Autoencoder, AutoencoderConfig, PartSpec, build_config, list_models
-from aekit.cli import main
 from aekit.errors import AekitError
 from aekit.estimator import _torch_generator
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """These models are tiny: on a busy shared machine, extra BLAS threads only wait for cores (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 NO_PRIOR = ("Model with bottleneck 'deterministic' has no prior to sample from. Use a variational preset such as "
@@ -222,43 +211,33 @@ def test_estimator_sample_needs_a_generative_model(digits: np.ndarray) -> None:
 
 
 # ------------------------------------------------------------------------------------------------- CLI
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.fixture(scope="module")
 def run_dir(fitted: AutoEncoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fitted.save(tmp_path_factory.mktemp("vae") / "run")
 
 
-def test_generate_writes_a_png_grid_or_an_array(capsys, run_dir: Path, tmp_path: Path) -> None:
-    code, out, _ = run(capsys, "generate", run_dir, "-n", "10", "-o", tmp_path / "grid.png")
+def test_generate_writes_a_png_grid_or_an_array(cli, run_dir: Path, tmp_path: Path) -> None:
+    code, out, _ = cli("generate", run_dir, "-n", "10", "-o", tmp_path / "grid.png")
     assert code == 0 and "Wrote 10 samples" in out
     with Image.open(tmp_path / "grid.png") as image:
         assert image.mode == "L" and image.size == (4 * 8 * 7 + 3 * 7, 3 * 8 * 7 + 2 * 7)  # 4 x 3 tiles, zoom 7
-    code, _, _ = run(capsys, "generate", run_dir, "-n", "5", "--seed", "3", "-o", tmp_path / "s.npy")
+    code, _, _ = cli("generate", run_dir, "-n", "5", "--seed", "3", "-o", tmp_path / "s.npy")
     assert code == 0 and np.load(tmp_path / "s.npy").shape == (5, 1, 8, 8)
-    code, out, _ = run(capsys, "generate", run_dir, "--interpolate", "digits", "--from-index", "3", "--to-index",
+    code, out, _ = cli("generate", run_dir, "--interpolate", "digits", "--from-index", "3", "--to-index",
                        "9", "--steps", "6", "-o", tmp_path / "line.npy")
     assert code == 0 and np.load(tmp_path / "line.npy").shape == (6, 1, 8, 8) and "from sample 3 to 9" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "line.npy", "s.npy"]  # no temporary files
 
 
-def test_generate_errors_are_one_line(capsys, run_dir: Path, tmp_path: Path, digits: np.ndarray) -> None:
-    code, _, err = run(capsys, "generate", run_dir, "-o", tmp_path / "s.jpg")
+def test_generate_errors_are_one_line(cli, run_dir: Path, tmp_path: Path, digits: np.ndarray) -> None:
+    code, _, err = cli("generate", run_dir, "-o", tmp_path / "s.jpg")
     assert code == 1 and err.startswith("error: --output must end in .png") and err.count("\n") == 1
-    code, _, err = run(capsys, "generate", run_dir, "--interpolate", "digits", "--to-index", "5000",
+    code, _, err = cli("generate", run_dir, "--interpolate", "digits", "--to-index", "5000",
                        "-o", tmp_path / "s.npy")
     assert code == 1 and "--to-index must be in [0, 1796]" in err
     plain = AutoEncoder(latent_dim=2, hidden_dims=(8,), max_epochs=1, random_state=0).fit(digits[:50])
     plain.save(tmp_path / "plain")
-    code, _, err = run(capsys, "generate", tmp_path / "plain", "-o", tmp_path / "s.npy")
+    code, _, err = cli("generate", tmp_path / "plain", "-o", tmp_path / "s.npy")
     assert code == 1 and err == f"error: {NO_PRIOR}\n"
-    code, _, err = run(capsys, "generate", tmp_path / "plain", "-o", tmp_path / "s.png")
+    code, _, err = cli("generate", tmp_path / "plain", "-o", tmp_path / "s.png")
     assert code == 1 and "A .png grid needs a model of images (C, H, W)" in err and "shape (64,)" in err

@@ -37,24 +37,13 @@ def planted(n_inliers: int = 300, n_outliers: int = 12, seed: int = 0) -> tuple[
     return X[order], y[order]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny networks train fastest on one thread; on a busy machine more threads only wait on each other."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="session")
 def planted_data() -> tuple[np.ndarray, np.ndarray]:
     return planted()
 
 
 @pytest.fixture(scope="module")
-def fitted(_one_thread, planted_data):
+def fitted(planted_data):
     from aekit import AnomalyDetector
 
     X, _ = planted_data

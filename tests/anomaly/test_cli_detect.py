@@ -6,21 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aekit.cli import main
 
 from .conftest import planted
 
 FAST = ["--n-estimators", "2", "--epochs", "5", "--seed", "0", "--device", "cpu"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +20,12 @@ def table(tmp_path_factory) -> str:
     return str(path)
 
 
-def test_fit_then_score_a_table(capsys, table, tmp_path) -> None:
+def test_fit_then_score_a_table(cli, table, tmp_path) -> None:
     run_dir = tmp_path / "run"
-    code, out, err = run(capsys, "detect", "fit", table, "--contamination", "0.05", "--out", run_dir, *FAST)
+    code, out, err = cli("detect", "fit", table, "--contamination", "0.05", "--out", run_dir, *FAST)
     assert code == 0, err
     assert "threshold" in out and (run_dir / "report.html").is_file() and (run_dir / "detector.json").is_file()
-    code, out, err = run(capsys, "detect", "score", run_dir, table, "-o", tmp_path / "scores.csv", "--top", "2",
+    code, out, err = cli("detect", "score", run_dir, table, "-o", tmp_path / "scores.csv", "--top", "2",
                          "--report", tmp_path / "scored.html")
     assert code == 0, err
     scores = pd.read_csv(tmp_path / "scores.csv")
@@ -46,16 +35,16 @@ def test_fit_then_score_a_table(capsys, table, tmp_path) -> None:
     assert (tmp_path / "scored.html").read_text().startswith("<!DOCTYPE html>")
 
 
-def test_a_series_keeps_its_timestamps(capsys, sine_series, tmp_path) -> None:
+def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path) -> None:
     values, _ = sine_series
     path = tmp_path / "series.csv"
     pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=len(values), freq="5min"),
                   "value": values}).to_csv(path, index=False)
     run_dir = tmp_path / "run"
-    code, _, err = run(capsys, "detect", "fit", path, "--window-size", "25", "--window-stride", "5", "--out", run_dir,
+    code, _, err = cli("detect", "fit", path, "--window-size", "25", "--window-stride", "5", "--out", run_dir,
                        "--n-estimators", "1", "--epochs", "5", "--device", "cpu")
     assert code == 0, err
-    code, _, err = run(capsys, "detect", "score", run_dir, path, "-o", tmp_path / "scores.csv")
+    code, _, err = cli("detect", "score", run_dir, path, "-o", tmp_path / "scores.csv")
     assert code == 0, err
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert scores.columns[0] == "timestamp" and scores["timestamp"].iloc[1] == "2024-01-01 00:05:00"
@@ -64,35 +53,35 @@ def test_a_series_keeps_its_timestamps(capsys, sine_series, tmp_path) -> None:
     assert "Flagged windows" in html and "data:image/png;base64," in html
 
 
-def test_threshold_from_a_target_fpr_on_clean_data(capsys, table, tmp_path) -> None:
+def test_threshold_from_a_target_fpr_on_clean_data(cli, table, tmp_path) -> None:
     X, y = planted()
     clean = tmp_path / "clean.csv"
     pd.DataFrame(X[y == 0], columns=[f"f{i}" for i in range(X.shape[1])]).to_csv(clean, index=False)
-    code, out, err = run(capsys, "detect", "fit", table, "--fpr", "0.01", "--clean", clean, "--out",
+    code, out, err = cli("detect", "fit", table, "--fpr", "0.01", "--clean", clean, "--out",
                          tmp_path / "run", "--no-report", *FAST)
     assert code == 0, err
     assert "(fpr)" in out
 
 
-def test_bad_contamination_is_one_line(capsys, table, tmp_path) -> None:
-    code, out, err = run(capsys, "detect", "fit", table, "--contamination", "0.7", "--out", tmp_path / "run")
+def test_bad_contamination_is_one_line(cli, table, tmp_path) -> None:
+    code, out, err = cli("detect", "fit", table, "--contamination", "0.7", "--out", tmp_path / "run")
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: The 'contamination' parameter of AnomalyDetector")
 
 
-def test_fpr_without_clean_data(capsys, table, tmp_path) -> None:
-    code, _, err = run(capsys, "detect", "fit", table, "--fpr", "0.01", "--out", tmp_path / "run")
+def test_fpr_without_clean_data(cli, table, tmp_path) -> None:
+    code, _, err = cli("detect", "fit", table, "--fpr", "0.01", "--out", tmp_path / "run")
     assert code == 1 and err == "error: --fpr needs --clean DATA, data known to hold no anomalies. Pass --clean, " \
                                 "or drop --fpr.\n"
 
 
-def test_score_with_a_missing_run_dir(capsys, table, tmp_path) -> None:
-    code, _, err = run(capsys, "detect", "score", tmp_path / "nothing", table, "-o", tmp_path / "s.csv")
+def test_score_with_a_missing_run_dir(cli, table, tmp_path) -> None:
+    code, _, err = cli("detect", "score", tmp_path / "nothing", table, "-o", tmp_path / "s.csv")
     assert code == 1 and "is not a detector directory" in err and err.count("\n") == 1
 
 
-def test_text_columns_are_named(capsys, tmp_path) -> None:
+def test_text_columns_are_named(cli, tmp_path) -> None:
     path = tmp_path / "mixed.csv"
     pd.DataFrame({"a": np.arange(10.0), "city": ["x"] * 10}).to_csv(path, index=False)
-    code, _, err = run(capsys, "detect", "fit", path, "--out", tmp_path / "run")
+    code, _, err = cli("detect", "fit", path, "--out", tmp_path / "run")
     assert code == 1 and "Column(s) 'city'" in err and "are not numeric" in err

@@ -11,15 +11,6 @@ from aekit.errors import AekitError
 from aekit.parts import RegularizerContext
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the tests' models are tiny: one thread is fastest, and far faster than two on a busy machine
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _model(latent_dim: int = 3, hidden_dims: tuple[int, ...] = (5,), activation: str = "tanh",
            code_activation: str = "identity", n_inputs: int = 4, **options) -> Autoencoder:
     torch.manual_seed(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -21,15 +20,6 @@ from aekit.parts.likelihoods import (
     MSELikelihood,
 )
 from aekit.training import TensorSource, Trainer, TrainerConfig
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """These models are tiny: on a busy shared machine, extra BLAS threads only wait for cores (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def bottleneck(**options: float) -> GaussianBottleneck:

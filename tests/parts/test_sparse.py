@@ -18,15 +18,6 @@ from aekit.parts.regularizers.kl_sparsity import KLSparsityRegularizer
 from aekit.parts.regularizers.l1 import L1Regularizer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the tests' models are tiny: one thread is fastest, and far faster than two on a busy machine
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits01() -> torch.Tensor:
     from sklearn.datasets import load_digits

@@ -4,7 +4,6 @@ perplexity, and the vq-vae preset."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -14,15 +13,6 @@ from aekit import Autoencoder, AutoencoderConfig, PartSpec
 from aekit.errors import AekitError
 from aekit.parts.bottlenecks.vq import VQBottleneck
 from aekit.presets import build_config
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny models train far faster on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def bottleneck(in_features: int = 6, latent_dim: int = 4, **options: object) -> VQBottleneck:
@@ -129,7 +119,7 @@ def test_first_training_step_initialises_the_codebook_from_the_data() -> None:
     assert (vq.codebook > 99).all()
 
 
-def test_restarts_keep_the_codebook_in_use_and_eval_is_deterministic(one_thread: None) -> None:
+def test_restarts_keep_the_codebook_in_use_and_eval_is_deterministic() -> None:
     x = torch.rand(256, 16)
     stats = {}
     for dead_code_steps in (0, 5):

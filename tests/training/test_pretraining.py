@@ -16,15 +16,6 @@ from aekit.training.pretraining import layer_stack, pretrain_layerwise
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the tests' models are tiny: one thread is fastest, and far faster than two on a busy machine
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def data() -> np.ndarray:
     from sklearn.datasets import load_digits
