@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -159,8 +160,10 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
             if device.type == "cuda":
                 torch.cuda.manual_seed(trainer_config.seed)
             model = Autoencoder(config)
-            train = make_source(samples, train_rows, self.scaler_.transform, device)
-            val = make_source(samples, val_rows, self.scaler_.transform, device) if len(val_rows) else None
+            # the sources own their copies, so the scaler may work in place; the identity scaler is skipped
+            scale = None if self.scaler_.is_identity else functools.partial(self.scaler_.transform, copy=False)
+            train = make_source(samples, train_rows, scale, device)
+            val = make_source(samples, val_rows, scale, device) if len(val_rows) else None
             result: FitResult = trainer.fit(model, train, val, resume=resume)
         self.model_ = model.eval()
         self.config_ = config

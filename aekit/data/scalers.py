@@ -36,16 +36,19 @@ class _RunningStats:
     low: np.ndarray | float = np.inf
     high: np.ndarray | float = -np.inf
 
-    def update(self, chunk: np.ndarray, axis: int | None) -> None:
+    def update(self, chunk: np.ndarray, axis: int | None, *, moments: bool) -> None:
+        """Merge one chunk; ``moments=False`` tracks only count, min and max (exact in the stored dtype)."""
         n = chunk.shape[0] if axis == 0 else chunk.size
-        mean = chunk.mean(axis=axis)
-        m2 = np.square(chunk - mean).sum(axis=axis)
-        delta, total = mean - self.mean, self.count + n
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + m2 + np.square(delta) * (self.count * n / total)
-        self.low = np.minimum(self.low, chunk.min(axis=axis))
-        self.high = np.maximum(self.high, chunk.max(axis=axis))
-        self.count = total
+        self.low = np.minimum(self.low, chunk.min(axis=axis).astype(np.float64))
+        self.high = np.maximum(self.high, chunk.max(axis=axis).astype(np.float64))
+        if moments:
+            chunk = chunk.astype(np.float64, copy=False)
+            mean = chunk.mean(axis=axis)
+            m2 = np.square(chunk - mean).sum(axis=axis)
+            delta, total = mean - self.mean, self.count + n
+            self.mean = self.mean + delta * (n / total)
+            self.m2 = self.m2 + m2 + np.square(delta) * (self.count * n / total)
+        self.count += n
 
 
 # kind -> (offset, scale) from the running statistics; "none" never reads the data.
@@ -54,6 +57,8 @@ _STATISTICS: dict[str, Callable[[_RunningStats], tuple[Any, Any]]] = {
     "standard": lambda s: (s.mean, np.sqrt(s.m2 / s.count)),  # population std, as scikit-learn
     "none": lambda s: (0.0, 1.0),
 }
+# kinds that need a mean and variance; min and max are exact in the stored dtype and need no float64 pass
+_NEEDS_MOMENTS = frozenset({"standard"})
 SCALER_KINDS = tuple(_STATISTICS)
 _DICT_KEYS = ("kind", "per_feature", "sample_shape", "offset", "scale")
 
@@ -111,8 +116,9 @@ class Scaler:
         shape = data.sample_shape if self.per_feature else ()
         stats = _RunningStats()
         if self.kind != "none":
-            for _, chunk in data.iter_chunks(chunk_size, indices=indices, dtype=np.float64):
-                stats.update(chunk, axis=0 if self.per_feature else None)
+            moments = self.kind in _NEEDS_MOMENTS
+            for _, chunk in data.iter_chunks(chunk_size, indices=indices, dtype=np.float64 if moments else None):
+                stats.update(chunk, axis=0 if self.per_feature else None, moments=moments)
         else:
             stats.count = data.n_samples if indices is None else np.asarray(indices).size
         if stats.count == 0:
@@ -134,13 +140,28 @@ class Scaler:
         logger.debug("Fitted %r on %d samples of %s.", self, stats.count, data.source)
         return self
 
-    def transform(self, X: ArrayOrTensor) -> ArrayOrTensor:
+    @property
+    def is_identity(self) -> bool:
+        """True when :meth:`transform` returns its input unchanged (``kind="none"``)."""
+        return self.kind == "none"
+
+    def transform(self, X: ArrayOrTensor, *, copy: bool = True) -> ArrayOrTensor:
         """``(X - offset_) / scale_`` for an array or tensor of shape (n_samples, *sample_shape).
 
-        Floating inputs keep their dtype (and device); integer inputs become float32.
+        Floating inputs keep their dtype (and device); integer inputs become float32. With ``copy=False`` a
+        writable floating input is scaled in place and returned (as scikit-learn's ``copy`` parameter), and the
+        identity scaler returns its input itself: no pass over the data at all.
         """
         X, offset, scale = self._prepare(X)
-        return (X - offset) / scale
+        if copy:
+            return (X - offset) / scale
+        if self.is_identity:
+            return X
+        if isinstance(X, np.ndarray) and not X.flags.writeable:
+            X = X.copy()
+        X -= offset
+        X /= scale
+        return X
 
     def inverse_transform(self, X: ArrayOrTensor) -> ArrayOrTensor:
         """``X * scale_ + offset_``: undo :meth:`transform`."""

@@ -52,7 +52,7 @@ class StreamingSource(BatchSource):
     def batch(self, positions: Tensor) -> Tensor:
         # A batch is a set: read its rows in file order, which keeps memory-mapped reads sequential.
         rows = np.sort(self.rows[positions.cpu().numpy()])
-        chunk = np.asarray(self.array[rows], dtype=np.float32)
+        chunk = np.asarray(self.array[rows], dtype=np.float32)  # fancy indexing copies: transform may work in place
         if self.transform is not None:
             chunk = self.transform(chunk).astype(np.float32, copy=False)
         tensor = torch.from_numpy(chunk)
@@ -63,12 +63,24 @@ class StreamingSource(BatchSource):
 
 def make_source(array: np.ndarray, rows: np.ndarray, transform: Transform | None, device: torch.device, *,
                 max_in_memory_bytes: int = 2 << 30) -> BatchSource:
-    """A source over ``array[rows]`` scaled by ``transform``: in memory unless it is a large memmap."""
+    """A source over ``array[rows]`` scaled by ``transform``: in memory unless it is a large memmap.
+
+    ``transform`` receives a float32 array that belongs to the source and may scale it in place (as
+    ``Scaler.transform(..., copy=False)`` does). With no transform, all rows and a float32 C-contiguous array,
+    the training tensor shares the caller's memory: nothing is copied, and training never writes to it.
+    """
     itemsize = 4  # float32 after conversion
     nbytes = len(rows) * int(np.prod(array.shape[1:], dtype=np.int64)) * itemsize
     if isinstance(array, np.memmap) and nbytes > max_in_memory_bytes:
         return StreamingSource(array, rows, transform, device)
-    chunk = np.asarray(array[rows], dtype=np.float32)
-    if transform is not None:
-        chunk = transform(chunk).astype(np.float32, copy=False)
-    return TensorSource(torch.from_numpy(np.ascontiguousarray(chunk)), device)
+    all_rows = len(rows) == len(array) and bool(np.all(rows == np.arange(len(array))))
+    selected = array if all_rows else array[rows]  # a slice-free view when every row trains
+    if transform is None and all_rows and not isinstance(array, np.memmap):
+        chunk = np.ascontiguousarray(selected, dtype=np.float32)  # no copy for float32 C-contiguous input
+    else:
+        chunk = np.array(selected, dtype=np.float32, order="C")  # one private copy, which transform may reuse
+        if transform is not None:
+            chunk = np.ascontiguousarray(transform(chunk), dtype=np.float32)
+    if not chunk.flags.writeable:  # torch.from_numpy warns on read-only arrays; the source never writes
+        chunk = chunk.copy()
+    return TensorSource(torch.from_numpy(chunk), device)

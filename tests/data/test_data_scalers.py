@@ -47,6 +47,28 @@ def test_fit_reads_only_the_training_rows(X: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_transform_without_copy_scales_in_place(X: np.ndarray, kind: str) -> None:
+    scaler = Scaler(kind).fit(X)
+    expected = scaler.transform(X)
+    for data in (X.copy(), torch.as_tensor(X.copy())):
+        out = scaler.transform(data, copy=False)
+        assert out is data  # the same buffer, scaled in place (the identity scaler does not touch it)
+        np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-12)
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    np.testing.assert_allclose(scaler.transform(read_only, copy=False), expected, rtol=1e-12)
+    np.testing.assert_array_equal(read_only, X)  # a read-only input is never written
+
+
+def test_minmax_is_exact_in_the_stored_dtype() -> None:
+    rng = np.random.default_rng(1)
+    for X in (rng.normal(size=(50, 4)).astype(np.float32), rng.integers(0, 256, size=(50, 4), dtype=np.uint8)):
+        scaler = Scaler("minmax").fit(X, chunk_size=7)
+        np.testing.assert_array_equal(scaler.offset_, X.min(0).astype(np.float64))
+        np.testing.assert_array_equal(scaler.scale_, X.max(0).astype(np.float64) - X.min(0))
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("per_feature", [True, False])
 def test_streaming_fit_on_memmap_equals_in_memory_fit(
     tmp_path: Path, X: np.ndarray, kind: str, per_feature: bool

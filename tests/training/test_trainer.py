@@ -191,6 +191,18 @@ def test_streaming_source_trains_like_the_in_memory_one(data, tmp_path) -> None:
         assert torch.allclose(p, q, atol=1e-5)
 
 
+def test_in_memory_source_copies_only_when_it_must() -> None:
+    X = np.random.default_rng(0).random((20, 3), dtype=np.float32)
+    shared = make_source(X, np.arange(20), None, CPU)
+    assert np.shares_memory(shared.data.numpy(), X)  # all rows, float32, no scaling: the caller's buffer
+    before = X.copy()
+    scaled = make_source(X, np.arange(20), lambda a: np.multiply(a, 2, out=a), CPU)  # an in-place transform
+    np.testing.assert_array_equal(X, before)  # ... works on the source's own copy, never the caller's data
+    np.testing.assert_array_equal(scaled.data.numpy(), 2 * X)
+    subset = make_source(X, np.array([3, 1]), None, CPU)
+    np.testing.assert_array_equal(subset.data.numpy(), X[[3, 1]])
+
+
 def test_empty_training_split(data) -> None:
     with pytest.raises(AekitError, match="training split is empty"):
         Trainer(TrainerConfig()).fit(_model(), make_source(data, np.arange(0), None, CPU))
