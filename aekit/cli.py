@@ -135,7 +135,13 @@ def _reads_tokens(model: str) -> bool:
 
 
 def _load_for(estimator: Any, data: str, image_size: int | None, color: str) -> np.ndarray:
-    """DATA loaded and checked against a trained model's sample shape, the file named in any error.
+    """DATA loaded and checked against a trained model's sample shape, the file named in any error."""
+    return _load_labelled_for(estimator, data, image_size, color)[0]
+
+
+def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color: str
+                       ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """:func:`_load_for`, with the data set's labels and class names when it has them.
 
     Text models (their tokenizer is in the model's metadata) read DATA as text with that tokenizer.
     """
@@ -147,10 +153,28 @@ def _load_for(estimator: Any, data: str, image_size: int | None, color: str) -> 
 
         text = load_text(data, max_len=estimator.input_shape_[0], tokenizer=tokenizer_from_dict(meta["tokenizer"]),
                          split=meta.get("split", "lines"))
-        return text.X
+        return text.X, None, None
     dataset = _load_data(data, image_size, color)
     samples = check_features(dataset, estimator.input_shape_)
-    return samples.reshape(len(samples), -1) if estimator.flat_input_ else samples
+    samples = samples.reshape(len(samples), -1) if estimator.flat_input_ else samples
+    return samples, dataset.y, dataset.class_names
+
+
+def _write_report(estimator: Any, data: str, X: np.ndarray, labels: np.ndarray | None,
+                  class_names: list[str] | None, path: Path, *, held_out: bool) -> Path:
+    from aekit.report import write_model_report
+
+    params = estimator.get_params()
+    notes = {
+        "data": f"{data}: {len(X)} samples of shape {tuple(np.shape(X)[1:])}"
+                + ("" if held_out else " (the training data: reconstructions of seen samples)"),
+        "model": f"{params['model']}, latent_dim {params['latent_dim']}, "
+                 f"{sum(p.numel() for p in estimator.model_.parameters()):,} parameters",
+        "training": f"{len(estimator.history_)} epochs, best epoch {estimator.best_epoch_}"
+                    + (f" ({estimator.stopped_reason_})" if estimator.stopped_reason_ else ""),
+    }
+    return write_model_report(path, estimator, X, title=f"aekit: {params['model']} on {Path(str(data)).name}",
+                              labels=labels, class_names=class_names, notes=notes)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -221,12 +245,14 @@ def cli(debug: bool, log_level: str) -> None:
 @click.option("--devices", type=int, default=1, show_default=True,
               help="Processes for data-parallel training (DDP through torchrun).")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@click.option("--report/--no-report", default=True, show_default=True,
+              help="Write report.html (curves, reconstructions, latent map, code statistics) into --out.")
 @config_option
 def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | None, set_: tuple[str, ...],
           loss: str | None, epochs: int, batch_size: int, lr: float, optimizer: str, weight_decay: float,
           schedule: str, grad_clip: float | None, validation_fraction: float, patience: int, early_stopping: bool,
           scaler: str, input_shape: str | None, image_size: int | None, color: str, max_len: int, tokenizer: str,
-          split: str, seed: int, device: str, precision: str, devices: int, resume: bool) -> None:
+          split: str, seed: int, device: str, precision: str, devices: int, resume: bool, report: bool) -> None:
     """Train an autoencoder on DATA.
 
     DATA is a .npy/.npz/.csv/.tsv/.parquet file, a folder of images, or a built-in dataset (digits).
@@ -246,9 +272,11 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         options.setdefault("num_classes", text.tokenizer.vocab_size)
         metadata.update(tokenizer=text.tokenizer.to_dict(), split=split)
         samples, n_samples, sample_shape = text.X, len(text.X), text.X.shape[1:]
+        labels = class_names = None
     else:
         dataset = _load_data(data, image_size, color)
         samples, n_samples, sample_shape = dataset.X, dataset.n_samples, dataset.sample_shape
+        labels, class_names = dataset.y, dataset.class_names
     estimator = AutoEncoder(
         model=model, latent_dim=latent_dim, hidden_dims=_parse_ints(hidden_dims, name="hidden-dims"),
         model_options=options or None, loss=loss, max_epochs=epochs, batch_size=batch_size,
@@ -269,6 +297,10 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
           f"{sample_shape} in {seconds:.1f}s: {len(estimator.history_)} epochs, best {monitored} "
           f"{best.get(monitored, float('nan')):.6g} at epoch {estimator.best_epoch_} ({estimator.stopped_reason_}).")
     _echo(f"Saved to {out}")
+    if report and _is_main_process():
+        shown = np.asarray(samples).reshape(n_samples, -1) if estimator.flat_input_ else samples
+        path = _write_report(estimator, data, shown, labels, class_names, out / "report.html", held_out=False)
+        _echo(f"Report: {path}")
     if "WORLD_SIZE" in os.environ:
         import torch.distributed as dist
 
@@ -311,6 +343,27 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
         return
     echo(format_table(rows))
     echo(note)
+
+
+@cli.command()
+@RUN_DIR
+@click.argument("data")
+@image_options
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The HTML file to write (default RUN_DIR/report-DATA.html).")
+def report(run_dir: Path, data: str, image_size: int | None, color: str, output: Path | None) -> None:
+    """Write an HTML report of RUN_DIR's model on DATA (held-out data, ideally).
+
+    Training curves, originals beside reconstructions, the latent map (coloured by class when DATA has
+    labels), how the code is used (sparsity, the bottleneck's statistics: KL per unit for VAEs, codebook usage
+    for VQ) and, for generative models, prior samples and an interpolation.
+    """
+    from aekit.estimator import AutoEncoder
+
+    estimator = AutoEncoder.load(run_dir)
+    X, labels, class_names = _load_labelled_for(estimator, data, image_size, color)
+    path = output or run_dir / f"report-{Path(str(data)).stem}.html"
+    _echo(f"Report: {_write_report(estimator, data, X, labels, class_names, path, held_out=True)}")
 
 
 @cli.command()

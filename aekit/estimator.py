@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.data import Dataset, Scaler, check_features, validate_finite
-from aekit.errors import AekitError, check_choice, check_float, check_int
+from aekit.errors import AekitError, DataError, check_choice, check_float, check_int
 from aekit.io import load_model, save_model
 from aekit.model import Autoencoder, AutoencoderConfig
 from aekit.parts import BACKBONES, LIKELIHOODS
@@ -314,6 +314,36 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
     # ------------------------------------------------------------------------------------ generation
+    def bottleneck_stats(self, X: Any) -> dict[str, np.ndarray]:
+        """What the bottleneck reports about its codes on ``X`` (eval mode), averaged over the samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+
+        Returns
+        -------
+        dict of str to ndarray
+            Scalars (shape ()) such as ``l0`` and ``active_fraction`` (sparse codes), ``kl`` and
+            ``active_units`` (variational), ``perplexity`` (vector-quantized), and per-unit vectors such as
+            ``kl_by_unit`` (latent_dim,) or ``code_frequency`` (codebook_size,). Each batch's value is weighted by
+            its number of samples. Empty for a bottleneck that reports nothing (``deterministic``).
+        """
+        samples = self._samples(X)
+        if len(samples) == 0:
+            raise DataError("bottleneck_stats got 0 samples. Pass at least one row.")
+        device = next(self.model_.parameters()).device
+        totals: dict[str, np.ndarray] = {}
+        self.model_.eval()
+        with torch.no_grad():
+            for start in range(0, len(samples), _INFERENCE_BATCH):
+                x = torch.from_numpy(np.array(samples[start:start + _INFERENCE_BATCH], dtype=np.float32)).to(device)
+                out = self.model_(self.scaler_.transform(x, copy=False))
+                for name, value in out.stats.items():
+                    weighted = value.detach().double().cpu().numpy() * len(x)
+                    totals[name] = totals[name] + weighted if name in totals else weighted
+        return {name: total / len(samples) for name, total in totals.items()}
+
     def sample(self, n_samples: int = 1, random_state: int | np.random.RandomState | None = None) -> np.ndarray:
         """Draw codes from the model's prior and decode them, in the original units.
 

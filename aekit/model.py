@@ -186,6 +186,11 @@ class Autoencoder(nn.Module):
     # ----------------------------------------------------------------------------------------- generation
     # Generic over parts: a bottleneck that offers ``prior()`` (and ``posterior(h)``), both torch distributions
     # with event shape (latent_dim,), makes the model generative; nothing here names a bottleneck.
+    @property
+    def is_generative(self) -> bool:
+        """True when the bottleneck has a prior to sample from (:meth:`sample` works)."""
+        return callable(getattr(self.bottleneck, "prior", None))
+
     def _bottleneck_hook(self, name: str, what: str) -> Callable[..., Any]:
         hook = getattr(self.bottleneck, name, None)
         if not callable(hook):

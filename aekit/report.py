@@ -29,7 +29,7 @@ from aekit.errors import AekitError
 from aekit.evaluation import _columns, _format_value
 from aekit.io import atomic_path
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "write_model_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,34 +131,31 @@ def _as_display_images(X: np.ndarray) -> tuple[np.ndarray, str]:
     return X[:, 0], f" Showing channel 0 of {channels}."
 
 
-def _image_grid(originals: np.ndarray, reconstructions: np.ndarray) -> tuple[str, str]:
-    """One mosaic: bands of up to 8 originals, each band above the matching reconstructions.
+def _mosaic(series: list[tuple[np.ndarray, str]], low: float, high: float) -> str:
+    """One tiled image: bands of up to 8 columns; each band holds one row per series, in order.
 
-    A single ``imshow`` of a tiled canvas renders 10x faster than one axes per image and keeps every tile at
-    the same pixel scale.
+    ``series`` are (images (n, H, W) or (n, H, W, 3), row label) with the same n. A single ``imshow`` of a tiled
+    canvas renders 10x faster than one axes per image and keeps every tile at the same pixel scale. RGB tiles
+    are mapped from [low, high] to [0, 1] and clipped; grayscale tiles share the colour range [low, high].
     """
-    n = min(len(originals), MAX_IMAGES)
-    shown, note = _as_display_images(originals[:n])  # (n, H, W) or (n, H, W, 3)
-    rebuilt, _ = _as_display_images(reconstructions[:n])
-    low, high = float(shown.min()), float(shown.max())
-    if high <= low:
-        high = low + 1.0
-    rgb = shown.ndim == 4
-    if rgb:  # one shared range, taken from the originals, so colours stay comparable; overshoot is clipped
-        shown = np.clip((shown - low) / (high - low), 0.0, 1.0)
-        rebuilt = np.clip((rebuilt - low) / (high - low), 0.0, 1.0)
+    n = len(series[0][0])
+    rgb = series[0][0].ndim == 4
+    if rgb:
+        series = [(np.clip((images - low) / (high - low), 0.0, 1.0), label) for images, label in series]
     columns = min(n, _COLUMNS_PER_BAND)
     bands = math.ceil(n / columns)
-    height, width = shown.shape[1:3]
+    rows_per_band = len(series)
+    height, width = series[0][0].shape[1:3]
     gap = max(1, round(max(height, width) / 8))  # between tiles; two gaps between bands
-    canvas_h = bands * (2 * height + 3 * gap) - 2 * gap
+    band_h = rows_per_band * (height + gap) + gap
+    canvas_h = bands * band_h - 2 * gap
     canvas_w = columns * (width + gap) - gap
     # NaN (grayscale) and white (RGB) gaps both render as white
     canvas = np.full((canvas_h, canvas_w, 3) if rgb else (canvas_h, canvas_w), 1.0 if rgb else np.nan)
     centres, names = [], []
     for band in range(bands):
-        for offset, (images, label) in enumerate(((shown, "original"), (rebuilt, "reconstruction"))):
-            top = band * (2 * height + 3 * gap) + offset * (height + gap)
+        for offset, (images, label) in enumerate(series):
+            top = band * band_h + offset * (height + gap)
             centres.append(top + (height - 1) / 2)
             names.append(label)
             for column in range(columns):
@@ -181,10 +178,25 @@ def _image_grid(originals: np.ndarray, reconstructions: np.ndarray) -> tuple[str
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
+    return _png(fig)
+
+
+def _value_range(images: np.ndarray) -> tuple[float, float]:
+    low, high = float(images.min()), float(images.max())
+    return low, (high if high > low else low + 1.0)
+
+
+def _image_grid(originals: np.ndarray, reconstructions: np.ndarray) -> tuple[str, str]:
+    """Bands of up to 8 originals, each band above the matching reconstructions."""
+    n = min(len(originals), MAX_IMAGES)
+    shown, note = _as_display_images(originals[:n])  # (n, H, W) or (n, H, W, 3)
+    rebuilt, _ = _as_display_images(reconstructions[:n])
+    low, high = _value_range(shown)  # one shared range, from the originals, so tones stay comparable
+    png = _mosaic([(shown, "original"), (rebuilt, "reconstruction")], low, high)
     caption = (f"First {n} samples: each original sits above its reconstruction. Both use the originals' "
                f"value range ({low:g} to {high:g}); values outside it are clipped."
                f"{note}")
-    return _png(fig), caption
+    return png, caption
 
 
 def _line_plots(originals: np.ndarray, reconstructions: np.ndarray) -> tuple[str, str]:
@@ -251,6 +263,126 @@ def _reconstruction_section(samples: tuple[np.ndarray, np.ndarray] | None) -> st
     else:
         png, caption = _line_plots(originals, reconstructions)
     return _figure_html(png, "originals and reconstructions", caption)
+
+
+def _is_image_batch(X: np.ndarray) -> bool:
+    """(n, H, W) or (n, C, H, W) images, not (n, 1, length) signals or (n, n_features) rows."""
+    return X.ndim in (3, 4) and not (X.ndim == 3 and X.shape[1] == 1)
+
+
+def _check_generated(generated: Any, interpolation: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    arrays = []
+    for name, value in (("generated", generated), ("interpolation", interpolation)):
+        if value is not None:
+            value = np.asarray(value, dtype=np.float64)
+            if value.ndim < 2 or len(value) == 0 or not np.isfinite(value).all():
+                raise AekitError(f"{name} must be a finite array of shape (n_samples, ...) with n_samples >= 1. "
+                                 f"Got shape {value.shape} instead. Pass estimator.sample(n) or "
+                                 "estimator.interpolate(a, b).")
+        arrays.append(value)
+    return arrays[0], arrays[1]
+
+
+def _generated_section(generated: np.ndarray | None, interpolation: np.ndarray | None) -> str:
+    parts = []
+    for images, title, caption in (
+        (generated, "samples drawn from the prior",
+         "Samples: codes drawn from the prior, decoded (the likelihood's mean, not noisy draws)."),
+        (interpolation, "interpolation", "Interpolation: the codes of two test samples (the two ends) and the "
+                                          "codes evenly spaced between them, decoded."),
+    ):
+        if images is None:
+            continue
+        if _is_image_batch(images):
+            shown, note = _as_display_images(images[:MAX_IMAGES])
+            low, high = _value_range(shown)
+            parts.append(_figure_html(_mosaic([(shown, title.split()[0])], low, high), title, caption + note))
+        else:
+            rows = images[:MAX_LINE_ROWS].reshape(min(len(images), MAX_LINE_ROWS), -1)  # (n, n_features)
+            fig = _new_figure(7, 3.2)
+            ax = fig.add_subplot()
+            for i, row in enumerate(rows):
+                ax.plot(row, marker="." if row.size <= 64 else None, label=f"{i}")
+            ax.set_xlabel("feature")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8, title=title.split()[0], loc="upper right")
+            parts.append(_figure_html(_png(fig), title, f"{caption} The first {len(rows)} as lines."))
+    return "\n".join(parts)
+
+
+def _check_stats(stats: Any) -> dict[str, np.ndarray]:
+    if stats is None:
+        return {}
+    if not isinstance(stats, dict):
+        raise AekitError(f"stats must be a dict of name -> number or 1-D array. Got {type(stats).__name__} instead. "
+                         "Pass estimator.bottleneck_stats(X).")
+    checked = {}
+    for name, value in stats.items():
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim > 1 or not np.isfinite(value).all():
+            raise AekitError(f"stats[{name!r}] must be a finite number or 1-D array. Got shape {value.shape} instead. "
+                             "Pass estimator.bottleneck_stats(X).")
+        checked[str(name)] = value
+    return checked
+
+
+# what a per-unit statistic of a bottleneck shows, for the chart's caption; other names are shown as they are
+_STAT_NOTES = {
+    "kl_by_unit": "KL divergence of each latent unit's posterior from the prior (nats, mean over the samples): "
+                  "units near 0 carry no information (posterior collapse).",
+    "code_frequency": "How often each codebook entry is chosen, sorted: a flat profile is an evenly used "
+                      "codebook, a few tall bars are a collapsed one.",
+}
+
+
+def _code_section(coded: tuple[np.ndarray, np.ndarray | None] | None, stats: dict[str, np.ndarray]) -> str:
+    """How the code is used: value histogram and per-unit activity, the bottleneck's statistics and charts."""
+    parts = []
+    if coded is not None:
+        codes = coded[0]  # (n, latent_dim)
+        n, dims = codes.shape
+        active = np.abs(codes) > 1e-8 * max(1.0, float(np.abs(codes).max()))  # (n, latent_dim)
+        rate = active.mean(0)  # (latent_dim,) fraction of samples in which each unit is non-zero
+        l0 = float(active.sum(1).mean())
+        fig = _new_figure(9, 3.2)
+        left, right = fig.subplots(1, 2)
+        left.hist(codes.ravel(), bins=60, color="#1f77b4")
+        left.set_yscale("log")
+        left.set_xlabel("code value")
+        left.set_ylabel("count (log)")
+        left.grid(True, alpha=0.3)
+        right.bar(np.arange(dims), np.sort(rate)[::-1], width=1.0, color="#2ca02c")
+        right.set_xlabel("latent unit (sorted by activity)")
+        right.set_ylabel("fraction of samples active")
+        right.set_ylim(0, 1.02)
+        right.grid(True, alpha=0.3)
+        dead = int((rate == 0).sum())
+        caption = (f"Code values of {n} samples (left) and the fraction of samples in which each of the {dims} "
+                   f"units is non-zero (right). Mean L0 {l0:.1f} of {dims} units ({100 * l0 / dims:.1f}%); "
+                   f"{dead} unit(s) never active on these samples. Sparse models show a spike at 0 and low bars.")
+        parts.append(_figure_html(_png(fig), "code sparsity", caption))
+    scalars = {k: float(v) for k, v in stats.items() if v.ndim == 0}
+    if scalars:
+        rows = "".join(f"<tr><th>{_esc(k)}</th><td class=\"num\">{_esc(_format_value(v))}</td></tr>"
+                       for k, v in scalars.items())
+        parts.append('<table class="notes"><tbody>' + rows + "</tbody></table>"
+                     '<p class="caption">The bottleneck\'s own statistics, averaged over the samples (eval mode).</p>')
+    for name, vector in ((k, v) for k, v in stats.items() if v.ndim == 1):
+        sort = name == "code_frequency"  # codebook entries have no order; latent units keep their index
+        values = np.sort(vector)[::-1] if sort else vector
+        fig = _new_figure(7, 2.8)
+        ax = fig.add_subplot()
+        ax.bar(np.arange(len(values)), values, width=1.0 if len(values) > 64 else 0.8, color="#9467bd")
+        ax.set_xlabel("codebook entry (sorted)" if sort else "latent unit")
+        ax.set_ylabel(name)
+        ax.grid(True, alpha=0.3)
+        extra = ""
+        if name == "code_frequency":
+            used = int((vector > 0).sum())
+            entropy = -float(np.sum(vector[vector > 0] * np.log(vector[vector > 0])))
+            extra = f" {used} of {len(vector)} entries used; perplexity {math.exp(entropy):.1f}."
+        parts.append(_figure_html(_png(fig), name, _STAT_NOTES.get(name, f"{name} per unit.") + extra))
+    return "\n".join(parts) if parts else '<p class="empty">No code statistics.</p>'
 
 
 def _label_names(labels: np.ndarray, class_names: list[str] | None) -> tuple[np.ndarray, list[str]]:
@@ -358,6 +490,9 @@ def write_report(
     class_names: list[str] | None,
     table: list[dict[str, Any]] | None,
     notes: dict[str, str] | None = None,
+    stats: dict[str, Any] | None = None,
+    generated: np.ndarray | None = None,
+    interpolation: np.ndarray | None = None,
 ) -> Path:
     """Write one self-contained HTML report (inline CSS, base64 PNG figures, no links) atomically.
 
@@ -383,6 +518,12 @@ def write_report(
         Metrics rows (e.g. from :func:`aekit.evaluation.compare_with_pca`) shown as an HTML table.
     notes : dict of str to str or None
         The "Run" section: e.g. data, model, device, time.
+    stats : dict of str to number or 1-D array, or None
+        The bottleneck's statistics (:meth:`aekit.AutoEncoder.bottleneck_stats`): numbers go in a table,
+        per-unit arrays (a VAE's KL per unit, a VQ codebook's usage) become bar charts.
+    generated, interpolation : ndarray of shape (n, ...) or None
+        Decoded prior samples (:meth:`aekit.AutoEncoder.sample`) and an interpolation path
+        (:meth:`aekit.AutoEncoder.interpolate`), shown in a "Generation" section when given.
 
     Returns
     -------
@@ -390,13 +531,18 @@ def write_report(
     """
     samples = _check_samples(originals, reconstructions)  # every check before the first (slow) figure
     coded = _check_codes(codes, labels)
+    checked_stats = _check_stats(stats)
+    generated, interpolation = _check_generated(generated, interpolation)
     sections = [
         ("Run", _notes_section(notes)),
         ("Metrics", _table_section(table)),
         ("Training", _loss_section(list(history or []))),
         ("Reconstructions", _reconstruction_section(samples)),
         ("Latent space", _latent_section(coded, class_names)),
+        ("Code", _code_section(coded, checked_stats)),
     ]
+    if generated is not None or interpolation is not None:  # only models that generate get this section
+        sections.append(("Generation", _generated_section(generated, interpolation)))
     body = "\n".join(f"<section><h2>{_esc(name)}</h2>\n{content}\n</section>" for name, content in sections)
     document = (
         "<!DOCTYPE html>\n"
@@ -411,3 +557,54 @@ def write_report(
         tmp.write_text(document, encoding="utf-8")
     logger.info("Wrote report %s (%d KiB)", path, len(document) // 1024)
     return path
+
+
+def write_model_report(
+    path: str | os.PathLike[str],
+    estimator: Any,
+    X: Any,
+    *,
+    title: str,
+    labels: np.ndarray | None = None,
+    class_names: list[str] | None = None,
+    table: list[dict[str, Any]] | None = None,
+    notes: dict[str, str] | None = None,
+    max_codes: int = 2000,
+) -> Path:
+    """The report of a fitted :class:`aekit.AutoEncoder` on samples ``X`` (held-out ones, ideally).
+
+    Gathers everything through the estimator's public methods and adds what fits the model: the code's
+    sparsity and the bottleneck's statistics for every model (a VAE's KL per unit, a VQ codebook's usage), and
+    prior samples with an interpolation for generative models. Models of token sequences (text) get the
+    training curves, the latent map and the code statistics; their inputs are not drawn.
+
+    Parameters
+    ----------
+    path : the ``.html`` file to write.
+    estimator : a fitted :class:`aekit.AutoEncoder`.
+    X : array-like of shape (n_samples, ...), the samples to show and encode (the first ``max_codes``).
+    title, labels, class_names, table, notes : as in :func:`write_report`; ``labels`` are those of ``X``.
+    max_codes : int, default 2000
+        At most this many samples are encoded for the latent map and the statistics.
+    """
+    X = np.asarray(X)
+    if X.ndim < 2 or len(X) == 0:
+        raise AekitError(f"write_model_report needs samples of shape (n_samples, ...) with n_samples >= 1. Got "
+                         f"shape {X.shape} instead.")
+    subset = X[:max_codes]
+    labels = None if labels is None else np.asarray(labels).reshape(-1)[:max_codes]
+    model = estimator.model_
+    drawable = not model.likelihood.discrete  # token ids are not images or values to plot
+    shown = subset[:MAX_IMAGES] if drawable else None
+    generated = interpolation = None
+    if drawable and model.is_generative:
+        generated = estimator.sample(MAX_IMAGES, random_state=0)
+        if len(subset) >= 2:
+            interpolation = estimator.interpolate(subset[0], subset[1], steps=_COLUMNS_PER_BAND)
+    codes = estimator.transform(subset)
+    return write_report(
+        path, title=title, history=estimator.history_, originals=shown,
+        reconstructions=None if shown is None else estimator.reconstruct(shown),
+        codes=codes.reshape(len(codes), -1),  # sequence models may keep a code per position
+        labels=labels, class_names=class_names, table=table, notes=notes,
+        stats=estimator.bottleneck_stats(subset), generated=generated, interpolation=interpolation)

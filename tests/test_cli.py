@@ -11,7 +11,7 @@ import pytest
 from aekit.cli import main
 
 
-FAST = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "3", "--hidden-dims", "16"]
+FAST = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "3", "--hidden-dims", "16", "--no-report"]
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,19 @@ def test_info_encode_reconstruct_evaluate(cli, trained, table, tmp_path) -> None
     rows = json.loads(out)
     assert code == 0 and [r["method"].split()[0] for r in rows] == ["autoencoder", "PCA"]
     assert all(r["code_size"] == 3 for r in rows)
+
+
+def test_train_writes_a_report_and_report_describes_other_data(cli, tmp_path) -> None:
+    out = tmp_path / "vae"
+    code, text, _ = cli("train", "digits", "--out", out, "--model", "vae", "--epochs", "2", "--latent-dim", "4")
+    assert code == 0 and f"Report: {out / 'report.html'}" in text
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "the training data" in html and "<h2>Generation</h2>" in html and "kl_by_unit" in html
+    code, text, _ = cli("report", out, "digits", "-o", tmp_path / "held_out.html")
+    assert code == 0 and (tmp_path / "held_out.html").is_file() and "the training data" not in (
+        tmp_path / "held_out.html").read_text(encoding="utf-8")
+    code, _, err = cli("report", tmp_path / "missing", "digits")
+    assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
 
 def test_resume_continues_training(cli, table, tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 from sklearn.decomposition import PCA
@@ -147,3 +148,21 @@ def test_nan_in_a_memmap_names_the_row(digits, tmp_path) -> None:
 def test_inverse_transform_checks_code_shape(fitted) -> None:
     with pytest.raises(AekitError, match=r"codes of shape \(n_samples, 8\)"):
         fitted.inverse_transform(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize(("model", "options"), [("vq-vae", {"codebook_size": 16}), ("vae", {}), ("topk", {"k": 3})])
+def test_bottleneck_stats_average_over_batches_like_one_big_batch(digits, model, options) -> None:
+    estimator = AutoEncoder(model=model, latent_dim=8, max_epochs=1, model_options=options, **{
+        k: v for k, v in FAST.items() if k != "max_epochs"}).fit(digits[:300])
+    X = digits[:600]  # three inference batches: 256, 256, 88 rows
+    stats = estimator.bottleneck_stats(X)
+    with torch.no_grad():
+        x = torch.as_tensor(X, dtype=torch.float32).reshape(len(X), *estimator.input_shape_)
+        whole = estimator.model_(estimator.scaler_.transform(x)).stats
+    assert set(stats) == set(whole)
+    for name in ("code_frequency", "kl", "kl_by_unit", "l0"):
+        if name in stats:
+            np.testing.assert_allclose(stats[name], whole[name].double().numpy(), rtol=1e-4, atol=1e-7)
+    if "code_frequency" in stats:
+        assert stats["code_frequency"].shape == (16,) and stats["code_frequency"].sum() == pytest.approx(1.0)
+    assert AutoEncoder(latent_dim=2, **FAST).fit(digits[:100]).bottleneck_stats(digits[:10]) == {}

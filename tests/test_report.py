@@ -102,3 +102,46 @@ def test_bad_inputs_raise_and_leave_the_old_report_alone(tmp_path) -> None:
         _report(path, codes=np.zeros(30))
     assert path.read_text(encoding="utf-8") == before
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_code_statistics_and_generation_sections(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    sparse_codes = rng.normal(size=(30, 6)) * (rng.random((30, 6)) < 0.3)  # ~30% of units non-zero
+    stats = {"kl": 3.5, "kl_by_unit": np.array([2.0, 1.0, 0.5, 0.0, 0.0, 0.0]),
+             "code_frequency": np.array([0.5, 0.25, 0.25, 0.0])}
+    text = _report(tmp_path / "r.html", codes=sparse_codes, stats=stats,
+                   generated=rng.uniform(0, 16, size=(16, 1, 8, 8)), interpolation=rng.uniform(0, 16, (8, 1, 8, 8)))
+    l0 = float((sparse_codes != 0).sum(1).mean())
+    assert f"Mean L0 {l0:.1f} of 6 units" in text
+    assert "KL divergence of each latent unit" in text and "3 of 4 entries used; perplexity 2.8." in text
+    assert "<h2>Generation</h2>" in text and "Samples: codes drawn from the prior" in text
+    assert len(_pngs(text)) == 3 + 1 + 2 + 2  # loss, reconstructions, map; sparsity; two stat charts; generation
+    plain = _report(tmp_path / "p.html")  # no generation arrays: no Generation section at all
+    assert "<h2>Generation</h2>" not in plain and "No code statistics" not in plain
+
+
+def test_bad_statistics_or_samples_raise(tmp_path) -> None:
+    with pytest.raises(AekitError, match=r"stats\['m'\] must be a finite number or 1-D array. Got shape \(2, 2\)"):
+        _report(tmp_path / "r.html", stats={"m": np.zeros((2, 2))})
+    with pytest.raises(AekitError, match="stats must be a dict"):
+        _report(tmp_path / "r.html", stats=[1.0])
+    with pytest.raises(AekitError, match=r"generated must be a finite array .* Got shape \(3,\)"):
+        _report(tmp_path / "r.html", generated=np.zeros(3))
+
+
+@pytest.mark.parametrize(("model", "options", "expected"), [
+    ("vae", {}, ["<h2>Generation</h2>", "kl_by_unit", "active_units"]),
+    ("vq-vae", {"codebook_size": 16}, ["entries used; perplexity", "codebook_usage"]),
+    ("topk", {"k": 3}, ["Mean L0 3.0 of 12 units", "active_fraction"]),
+])
+def test_model_report_adds_what_fits_the_family(tmp_path, digits, model, options, expected) -> None:
+    from aekit import AutoEncoder
+    from aekit.report import write_model_report
+
+    estimator = AutoEncoder(model=model, latent_dim=12, max_epochs=2, batch_size=128, model_options=options,
+                            random_state=0).fit(digits[:400])
+    text = write_model_report(tmp_path / "m.html", estimator, digits[400:600], title=model).read_text("utf-8")
+    for snippet in expected:
+        assert snippet in text
+    if model != "vae":
+        assert "<h2>Generation</h2>" not in text

@@ -49,7 +49,7 @@ class GaussianBottleneck(Bottleneck):
     small warm-up weight.
 
     ``stats`` (unweighted, no gradients): ``kl`` (nats per sample), ``kl_per_dim`` (nats per latent dimension,
-    averaged over the dimensions), ``active_units`` (dimensions whose posterior mean has batch variance above
+    averaged over the dimensions), ``kl_by_unit`` (latent_dim,) the same per dimension, ``active_units`` (dimensions whose posterior mean has batch variance above
     0.01) and ``kl_weight`` (the weight applied to this batch).
     """
 
@@ -125,6 +125,7 @@ class GaussianBottleneck(Bottleneck):
             stats = {
                 "kl": kl.detach().flatten(1).sum(1).mean(),
                 "kl_per_dim": per_dim.detach().mean(),
+                "kl_by_unit": per_dim.detach(),  # (latent_dim,): which units carry information (the report's chart)
                 "active_units": (variance > ACTIVE_UNIT_THRESHOLD).sum().to(mu.dtype),
                 "kl_weight": torch.tensor(float(weight), dtype=mu.dtype, device=mu.device),
             }

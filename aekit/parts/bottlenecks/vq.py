@@ -42,8 +42,8 @@ class VQBottleneck(Bottleneck):
       from the data).
 
     Eval mode neither updates nor restarts anything: the same input always gives the same code.
-    ``stats``: ``codebook_usage`` (fraction of the codes used in the batch) and ``perplexity``
-    (``exp`` of the entropy of the batch's code histogram: ``codebook_size`` when all codes are used evenly,
+    ``stats``: ``code_frequency`` (K,), ``codebook_usage`` (fraction of the codes used in the batch) and
+    ``perplexity`` (``exp`` of the entropy of the batch's code histogram: ``codebook_size`` when all codes are used evenly,
     1 when one code takes everything).
 
     Buffers: ``codebook`` (K, D), ``ema_count`` (K,) and ``ema_sum`` (K, D) (the running statistics whose ratio
@@ -121,7 +121,9 @@ class VQBottleneck(Bottleneck):
         counts = torch.bincount(indices, minlength=self.config.codebook_size).float()  # (K,)
         probs = counts / counts.sum()
         entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum()
-        stats = {"codebook_usage": (counts > 0).float().mean(), "perplexity": entropy.exp()}
+        # code_frequency (K,): the batch's code distribution; averaged over batches weighted by their size it is
+        # the distribution over a whole data set (what the report's codebook-usage chart shows)
+        stats = {"codebook_usage": (counts > 0).float().mean(), "perplexity": entropy.exp(), "code_frequency": probs}
         return BottleneckOutput(z=z.reshape(*lead, self.latent_dim).to(h.dtype), losses={"commitment": commitment},
                                 stats=stats)
 
