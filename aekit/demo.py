@@ -27,7 +27,7 @@ from aekit.data import load_dataset
 from aekit.errors import check_int
 from aekit.estimator import AutoEncoder
 from aekit.evaluation import compare_with_pca
-from aekit.report import write_report
+from aekit.report import write_model_report
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -115,9 +115,6 @@ def run_demo(out_dir: str | os.PathLike[str] = "runs/demo", *, max_epochs: int =
                             **DEMO_PARAMS).fit(X_train)
     fit_seconds = time.perf_counter() - started
     table = compare_with_pca(estimator, X_train, X_test, image=True)
-    codes = estimator.transform(X_test)  # (n_test, latent_dim)
-    shown = X_test[:16]
-    reconstructions = estimator.reconstruct(shown)  # (16, 1, 8, 8), original units
 
     model_dir = estimator.save(out_dir / "model", metadata={"demo": {"test_metrics": table,
                                                                      "random_state": random_state}})
@@ -134,9 +131,9 @@ def run_demo(out_dir: str | os.PathLike[str] = "runs/demo", *, max_epochs: int =
         "time": f"training {fit_seconds:.1f} s",
         "aekit": __version__,
     }
-    report_path = write_report(
-        out_dir / "report.html", title=f"aekit demo: conv autoencoder on digits (code size {latent_dim})",
-        history=estimator.history_, originals=shown, reconstructions=reconstructions, codes=codes,
+    report_path = write_model_report(
+        out_dir / "report.html", estimator, X_test,
+        title=f"aekit demo: conv autoencoder on digits (code size {latent_dim})",
         labels=y_test, class_names=data.class_names, table=table, notes=notes)
     seconds = time.perf_counter() - started
     logger.info("demo: done in %.1f s: %s", seconds, table)

@@ -23,7 +23,7 @@ def test_demo_writes_model_report_and_table(tmp_path) -> None:
         assert all(math.isfinite(row[k]) and row[k] > 0 for k in ("mse", "mae", "psnr"))
 
     text = result.report_path.read_text(encoding="utf-8")
-    assert text.count('<img src="data:image/png;base64,') == 3 and "http" not in text
+    assert text.count('<img src="data:image/png;base64,') == 4 and "http" not in text  # + code sparsity
     assert "autoencoder (conv)" in text and "360 test" in text
 
     estimator = AutoEncoder.load(result.model_dir)
