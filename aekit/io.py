@@ -151,24 +151,34 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
     return directory
 
 
-def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """The parsed ``config.json`` of a model directory, with clear errors for every way it can be wrong."""
+def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, file_format: str = FORMAT,
+                max_version: int = FORMAT_VERSION, what: str = "model",
+                origin: str = "the --out folder of 'aekit train'") -> dict[str, Any]:
+    """The parsed JSON description of a saved directory, with clear errors for every way it can be wrong.
+
+    Parameters
+    ----------
+    directory : the saved folder.
+    file, file_format, max_version : the JSON file in it, the ``format`` it must declare and the newest
+        ``format_version`` this aekit reads. The defaults describe a model directory; applications that save
+        their own folders (anomaly detectors, codecs) pass theirs.
+    what, origin : for the messages: what the folder holds ("model", "detector") and what writes it.
+    """
     directory = Path(directory)
-    path = directory / CONFIG_FILE
+    path = directory / file
     if not directory.is_dir():
-        raise ModelFileError(f"No model directory at '{directory}'. Pass the --out folder of 'aekit train'.")
+        raise ModelFileError(f"No {what} directory at '{directory}'. Pass {origin}.")
     if not path.is_file():
-        raise ModelFileError(f"'{directory}' is not an aekit model directory (no {CONFIG_FILE}). "
-                             "Pass the --out folder of 'aekit train'.")
+        raise ModelFileError(f"'{directory}' is not an aekit {what} directory (no {file}). Pass {origin}.")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"'{path}' is not valid JSON ({exc}). Restore it or train the model again.") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"'{path}' is not an aekit model config. Pass the --out folder of 'aekit train'.")
-    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(f"'{path}' is not valid JSON ({exc}). Restore it or save the {what} again.") from None
+    if not isinstance(config, dict) or config.get("format") != file_format:
+        raise ModelFileError(f"'{path}' is not an aekit {what} file. Pass {origin}.")
+    if config.get("format_version", 0) > max_version:
         raise ModelFileError(f"'{directory}' was saved by aekit {config.get('aekit_version')} in format "
-                             f"{config['format_version']}; this aekit {__version__} reads up to {FORMAT_VERSION}. "
+                             f"{config['format_version']}; this aekit {__version__} reads up to {max_version}. "
                              "Upgrade aekit.")
     return config
 

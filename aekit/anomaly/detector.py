@@ -26,7 +26,6 @@ The defaults (error, latent weight, trim, steps, ensemble size) were picked on t
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -50,7 +49,7 @@ from aekit.anomaly.scaling import FEATURE_SCALERS, FeatureScaler
 from aekit.data.windows import make_windows, overlap_average
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int
 from aekit.estimator import AutoEncoder
-from aekit.io import load_state, save_state, write_json
+from aekit.io import load_state, read_config, save_state, write_json
 from aekit.parts import BACKBONES, LIKELIHOODS
 from aekit.presets import PRESETS
 
@@ -693,19 +692,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def load(cls, path: str | os.PathLike[str], *, device: str = "cpu") -> AnomalyDetector:
         """Load a directory written by :meth:`save`; never unpickles."""
         path = Path(path)
-        config_path = path / DETECTOR_FILE
-        if not config_path.is_file():
-            raise ModelFileError(f"'{path}' is not a detector directory (no {DETECTOR_FILE}). Pass the --out "
-                                 "folder of 'aekit detect fit' or a path given to AnomalyDetector.save.")
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"'{config_path}' is not valid JSON ({exc}). Fit the detector again.") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise ModelFileError(f"'{config_path}' is not an aekit detector file. Fit the detector again.")
-        if config.get("format_version", 0) > FORMAT_VERSION:
-            raise ModelFileError(f"'{path}' was saved by aekit {config.get('aekit_version')}; this aekit "
-                                 f"{__version__} cannot read it. Upgrade aekit.")
+        config = read_config(path, file=DETECTOR_FILE, file_format=FORMAT, max_version=FORMAT_VERSION,
+                             what="detector", origin="the --out folder of 'aekit detect fit' or a path given to "
+                                                     "AnomalyDetector.save")
         try:
             valid = cls().get_params()
             params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in config["params"].items() if k in valid}

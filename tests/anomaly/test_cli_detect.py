@@ -77,7 +77,7 @@ def test_fpr_without_clean_data(cli, table, tmp_path) -> None:
 
 def test_score_with_a_missing_run_dir(cli, table, tmp_path) -> None:
     code, _, err = cli("detect", "score", tmp_path / "nothing", table, "-o", tmp_path / "s.csv")
-    assert code == 1 and "is not a detector directory" in err and err.count("\n") == 1
+    assert code == 1 and "No detector directory at" in err and err.count("\n") == 1
 
 
 def test_text_columns_are_named(cli, tmp_path) -> None:

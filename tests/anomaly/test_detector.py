@@ -113,7 +113,12 @@ def test_save_and_load_give_the_same_detector(fitted, planted_data, tmp_path) ->
 
 
 def test_load_names_a_missing_detector(tmp_path) -> None:
-    with pytest.raises(ModelFileError, match="is not a detector directory"):
+    with pytest.raises(ModelFileError, match="is not an aekit detector directory"):
+        AnomalyDetector.load(tmp_path)
+    with pytest.raises(ModelFileError, match="No detector directory at"):
+        AnomalyDetector.load(tmp_path / "nowhere")
+    (tmp_path / "detector.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ModelFileError, match="is not valid JSON"):
         AnomalyDetector.load(tmp_path)
 
 
