@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # torch first, pinned: this machine holds the 2.13.0 CPU wheel; an unpinned torch pulls gigabytes of CUDA.
 TORCH := torch==2.13.0
 
-.PHONY: demo test bench install install-test clean
+.PHONY: demo test bench install install-test clean pretrained
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/run.py
+
+# the shipped image codecs in aekit/pretrained/: 8 codecs, about 7 min each on one busy CPU thread (~1 h in all)
+pretrained: $(VENV)/.installed-test
+	$(PY) -m aekit.compression.pretrain --out aekit/pretrained
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

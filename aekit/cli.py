@@ -659,3 +659,4 @@ def main(argv: list[str] | None = None) -> None:
         echo(f"internal error: {type(exc).__name__}: {exc}. Rerun with --debug and report it.", err=True)
         raise SystemExit(1) from None
 from aekit.cli_detect import detect; cli.add_command(detect)  # noqa: E402, E702 - 'aekit detect' group
+from aekit.cli_codec import register; register(cli)  # noqa: E402, E702 - train-codec, compress, decompress

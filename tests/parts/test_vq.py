@@ -169,5 +169,6 @@ def test_vq_vae_preset_routes_options_and_trains() -> None:
     assert config.bottleneck.options == {"beta": 0.5, "codebook_size": 16}
     model = Autoencoder(config)
     out = model.train()(torch.rand(4, 1, 8, 8))
-    assert set(out.losses) == {"reconstruction", "commitment"} and set(out.stats) == {"codebook_usage",
-                                                                                        "perplexity"}
+    assert set(out.losses) == {"reconstruction", "commitment"}
+    assert set(out.stats) == {"codebook_usage", "perplexity", "code_frequency"}
+    assert out.stats["code_frequency"].shape == (16,) and float(out.stats["code_frequency"].sum()) == pytest.approx(1.0)

@@ -1,0 +1,157 @@
+"""The ``.aez`` container: a header, a stream of chunks, and a checksum over everything.
+
+Layout (integers little-endian)::
+
+    magic  b"\\x89AEZ\\r\\n\\x1a\\n"            8 bytes (PNG-style: catches text-mode and 7-bit transfers)
+    format version                          u16
+    header length, header (UTF-8 JSON)      u32 + bytes: codec fingerprint, shape, dtype, scaler, ...
+    chunk*                                  b"C" + u64 length + bytes
+    end                                     b"E" + u64 number of chunks + sha256 of every byte before it
+
+Chunks are written as they are produced and read one at a time, so an array larger than RAM streams through.
+:class:`AezReader` verifies the structure and the checksum before anything is decoded: a truncated file, a
+flipped byte or a foreign file fails with a one-line :class:`~aekit.errors.DataError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from aekit.errors import DataError
+from aekit.io import atomic_path
+
+__all__ = ["FORMAT_VERSION", "MAGIC", "AezReader", "AezWriter"]
+
+MAGIC = b"\x89AEZ\r\n\x1a\n"
+FORMAT_VERSION = 1
+_PREAMBLE = struct.Struct("<8sHI")  # magic, version, header length
+_RECORD = struct.Struct("<cQ")  # tag, length (chunks) or count (end)
+_DIGEST = 32
+
+
+class AezWriter:
+    """Write an ``.aez`` file atomically: ``with AezWriter(path, header) as w: w.write_chunk(data)``.
+
+    The file appears under ``path`` only when the ``with`` block ends without error.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], header: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.header = header
+        self.n_chunks = 0
+        self.header_bytes = 0
+        self._stack = ExitStack()
+        self._file: BinaryIO | None = None
+        self._digest = hashlib.sha256()
+
+    def __enter__(self) -> AezWriter:  # noqa: PYI034 - a final class in practice
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        self._file = self._stack.enter_context(open(tmp, "wb"))
+        text = json.dumps(self.header, separators=(",", ":")).encode("utf-8")
+        self._write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(text)) + text)
+        self.header_bytes = _PREAMBLE.size + len(text)
+        return self
+
+    def _write(self, data: bytes) -> None:
+        assert self._file is not None, "AezWriter is used outside its with block"
+        self._file.write(data)
+        self._digest.update(data)
+
+    def write_chunk(self, data: bytes) -> None:
+        self._write(_RECORD.pack(b"C", len(data)))
+        self._write(data)
+        self.n_chunks += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is None:
+            self._write(_RECORD.pack(b"E", self.n_chunks))
+            assert self._file is not None
+            self._file.write(self._digest.digest())
+            self._file.close()
+        self._stack.__exit__(*exc_info)
+
+
+class AezReader:
+    """Open and verify an ``.aez`` file: ``header`` is its parsed JSON header, :meth:`chunks` yields the chunks.
+
+    The constructor reads the file once (in blocks) to check the magic, version, structure and checksum.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(f"No such file: '{self.path}'. Check the path.")
+        self.size = self.path.stat().st_size
+        with open(self.path, "rb") as f:
+            preamble = f.read(_PREAMBLE.size)
+            if len(preamble) < _PREAMBLE.size or not preamble.startswith(MAGIC):
+                if MAGIC.startswith(preamble[:8]) and preamble:
+                    raise self._truncated()
+                raise DataError(f"'{self.path}' is not an .aez file (wrong magic bytes). Pass a file written by "
+                                "'aekit compress'.")
+            _, version, header_length = _PREAMBLE.unpack(preamble)
+            if version > FORMAT_VERSION:
+                raise DataError(f"'{self.path}' uses .aez format version {version}; this aekit reads up to version "
+                                f"{FORMAT_VERSION}. Upgrade aekit.")
+            digest = hashlib.sha256(preamble)
+            text = self._read(f, header_length, digest)
+            self.header_bytes = _PREAMBLE.size + header_length
+            self._offsets: list[tuple[int, int]] = []
+            while True:
+                tag, value = _RECORD.unpack(self._read(f, _RECORD.size, digest))
+                if tag == b"C":
+                    start = f.tell()
+                    self._read(f, value, digest)
+                    self._offsets.append((start, value))
+                elif tag == b"E":
+                    break
+                else:
+                    raise self._corrupted()
+            stored = f.read(_DIGEST + 1)
+            if len(stored) < _DIGEST:
+                raise self._truncated()
+            if len(stored) > _DIGEST or value != len(self._offsets) or stored != digest.digest():
+                raise self._corrupted()
+        try:
+            self.header: dict[str, Any] = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise self._corrupted() from None
+
+    def _read(self, f: BinaryIO, n: int, digest: Any) -> bytes:
+        """Exactly ``n`` bytes, hashed; a short read means the file was cut off."""
+        remaining, parts = n, []
+        while remaining > 0:
+            block = f.read(min(remaining, 1 << 24))
+            if not block:
+                raise self._truncated()
+            parts.append(block)
+            remaining -= len(block)
+        data = b"".join(parts)
+        digest.update(data)
+        return data
+
+    def _truncated(self) -> DataError:
+        return DataError(f"'{self.path}' is truncated ({self.size} bytes; its end record is missing). The copy is "
+                         "incomplete: copy or compress the file again.")
+
+    def _corrupted(self) -> DataError:
+        return DataError(f"'{self.path}' is corrupted (its sha256 checksum or structure does not match the "
+                         "content). Copy or compress the file again.")
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self._offsets)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The chunks in order, read one at a time."""
+        with open(self.path, "rb") as f:
+            for start, length in self._offsets:
+                f.seek(start)
+                yield f.read(length)

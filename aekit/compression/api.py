@@ -1,0 +1,578 @@
+"""``compress`` and ``decompress``: ``.npy`` arrays, CSV/Parquet tables and PNG/JPEG images to ``.aez`` and back.
+
+Each chunk of rows (or the whole image) is coded in two layers:
+
+1. the codec's integer code, entropy coded under its learned densities (absent without a codec);
+2. with ``max_abs_error=E``, the residual between the data and the codec's reconstruction, quantized with
+   step ``2E`` (integers: ``2 floor(E) + 1``) and entropy coded, so every element is within ``E`` of the original.
+   Elements the float arithmetic would put beyond ``E`` (and residuals too large for the coder) are stored
+   verbatim, so the bound holds for every element, not only on average.
+
+The decoder re-runs the codec with the same batches as the encoder; on the same machine and torch build the
+reconstruction is bit-identical, which the residual layer relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aekit._version import __version__
+from aekit.compression.aez import AezReader, AezWriter
+from aekit.compression.codec import Codec, from_tiles, to_tiles
+from aekit.compression.entropy import (
+    MAX_INTEGER,
+    decode_codes,
+    decode_integers,
+    encode_codes,
+    encode_integers,
+    pack,
+    unpack,
+)
+from aekit.compression.pretrained import DEFAULT_QUALITY, load_pretrained
+from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int
+from aekit.io import atomic_path
+
+__all__ = ["IMAGE_SUFFIXES", "TABLE_SUFFIXES", "Summary", "compress", "decompress", "image_color", "input_kind",
+           "read_array", "read_image", "read_numeric_table"]
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+# Rows per chunk aim at this many raw bytes: big enough to amortize the per-chunk side information, small
+# enough that an array larger than RAM streams through in bounded memory.
+CHUNK_BYTES = 16 << 20
+
+
+def input_kind(path: str | os.PathLike[str]) -> str:
+    """"array" (.npy), "table" (CSV/TSV/Parquet) or "image" (PNG/JPEG/...), from the file name."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npy":
+        return "array"
+    if suffix in TABLE_SUFFIXES:
+        return "table"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    raise DataError(f"Cannot compress '{path}': unknown file type {suffix or '(none)'!r}. Pass a .npy array, a "
+                    f"{'/'.join(TABLE_SUFFIXES)} table or an image ({'/'.join(IMAGE_SUFFIXES)}).")
+
+
+@dataclass
+class Summary:
+    """What one ``compress`` or ``decompress`` did. Sizes in bytes; quality figures on the decoded data.
+
+    raw_bytes : the data as an in-memory array (what the ratio divides).
+    file_bytes : the ``.aez`` file; ``header_bytes`` of it is the JSON header.
+    code_bytes / predicted_code_bytes : the entropy-coded codes as written, and as the model predicts them
+        (the ideal code length); they differ by the coder's overhead, a few bytes per chunk and code unit.
+    residual_bytes : the error-bounded layer.
+    """
+
+    operation: str
+    kind: str
+    raw_bytes: int
+    file_bytes: int
+    seconds: float
+    n_values: int
+    n_pixels: int | None = None
+    header_bytes: int = 0
+    code_bytes: int = 0
+    predicted_code_bytes: float = 0.0
+    residual_bytes: int = 0
+    psnr: float | None = None
+    nrmse: float | None = None
+    max_abs_error: float | None = None
+    error_bound: float | None = None
+    codec: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.raw_bytes / max(self.file_bytes, 1)
+
+    @property
+    def bits_per_unit(self) -> float:
+        """Bits per pixel for images, per value otherwise."""
+        return 8 * self.file_bytes / max(self.n_pixels or self.n_values, 1)
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.raw_bytes / 1e6 / max(self.seconds, 1e-9)
+
+    def lines(self) -> list[str]:
+        unit = "bpp" if self.n_pixels else "bits/value"
+        out = [(f"{self.operation}: {self.kind}, {self.raw_bytes:,} bytes raw <-> {self.file_bytes:,} bytes .aez "
+               f"(ratio {self.ratio:.2f}:1, {self.bits_per_unit:.4f} {unit}), {self.mb_per_s:.2f} MB/s"),
+               f"codec: {self.codec or 'none (quantization + entropy coding only)'}"]
+        if self.operation == "compress":
+            out.append(f"code: {self.code_bytes:,} bytes written, {self.predicted_code_bytes:,.1f} predicted by the "
+                       f"model; residual: {self.residual_bytes:,} bytes; header: {self.header_bytes:,} bytes")
+        quality = []
+        if self.psnr is not None:
+            quality.append(f"PSNR {self.psnr:.2f} dB")
+        if self.nrmse is not None:
+            quality.append(f"NRMSE {self.nrmse:.4g}")
+        if self.max_abs_error is not None:
+            quality.append(f"max abs error {self.max_abs_error:.6g}")
+        if self.error_bound is not None:
+            quality.append(f"(bound {self.error_bound:g})")
+        if quality:
+            out.append(" ".join(quality))
+        return out
+
+
+class _Errors:
+    """Running distortion statistics over the chunks."""
+
+    def __init__(self) -> None:
+        self.sse, self.count, self.max_abs = 0.0, 0, 0.0
+        self.low, self.high = math.inf, -math.inf
+
+    def update(self, original: np.ndarray, decoded: np.ndarray) -> None:
+        if original.size == 0:
+            return
+        diff = decoded.astype(np.float64) - original.astype(np.float64)
+        self.sse += float(np.square(diff).sum())
+        self.count += diff.size
+        self.max_abs = max(self.max_abs, float(np.abs(diff).max()))
+        self.low = min(self.low, float(original.min()))
+        self.high = max(self.high, float(original.max()))
+
+    def rmse(self) -> float:
+        return math.sqrt(self.sse / max(self.count, 1))
+
+    def nrmse(self) -> float:
+        """RMSE over the data's range (0 for constant data reconstructed exactly)."""
+        span = self.high - self.low
+        return self.rmse() / span if span > 0 else self.rmse()
+
+    def psnr(self, peak: float) -> float:
+        mse = self.sse / max(self.count, 1)
+        return math.inf if mse == 0 else 10 * math.log10(peak ** 2 / mse)
+
+
+# ------------------------------------------------------------------------------------------- values
+def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float64 values to ``dtype``: integers rounded and clipped to the type's range."""
+    if dtype.kind == "b":
+        return values >= 0.5
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return values.astype(dtype)
+
+
+def _step(dtype: np.dtype, bound: float) -> float:
+    """Quantization step of the residual: 2E, or for integers the odd integer 2 floor(E) + 1 (near-lossless)."""
+    return float(2 * math.floor(bound) + 1) if dtype.kind in "iub" else 2.0 * bound
+
+
+def _encode_residual(original: np.ndarray, prediction: np.ndarray, bound: float) -> tuple[bytes, np.ndarray]:
+    """The residual layer of one block and the decoded block it gives (within ``bound`` everywhere)."""
+    dtype = original.dtype
+    values = original.astype(np.float64).reshape(-1)
+    base = np.rint(prediction.reshape(-1)) if dtype.kind in "iub" else prediction.reshape(-1)
+    step = _step(dtype, bound)
+    q = np.rint((values - base) / step)
+    q = np.clip(q, -MAX_INTEGER, MAX_INTEGER)
+    decoded = _cast(base + q * step, dtype)
+    # float rounding (or a clipped residual) can leave an element beyond the bound: store those verbatim
+    exact = np.flatnonzero(np.abs(decoded.astype(np.float64) - values) > bound)
+    q[exact] = 0
+    flat_original = original.reshape(-1)
+    decoded[exact] = flat_original[exact]
+    block = pack([encode_integers(q.astype(np.int64)), exact.astype(np.int64).tobytes(),
+                  np.ascontiguousarray(flat_original[exact]).tobytes()])
+    return block, decoded.reshape(original.shape)
+
+
+def _decode_residual(block: bytes, prediction: np.ndarray, bound: float, dtype: np.dtype) -> np.ndarray:
+    q_block, index_bytes, exact_bytes = unpack(block, 3)
+    base = np.rint(prediction.reshape(-1)) if dtype.kind in "iub" else prediction.reshape(-1)
+    q = decode_integers(q_block, base.size)
+    decoded = _cast(base + q * _step(dtype, bound), dtype)
+    decoded[np.frombuffer(index_bytes, np.int64)] = np.frombuffer(exact_bytes, dtype)
+    return decoded.reshape(prediction.shape)
+
+
+# ------------------------------------------------------------------------------------------- readers
+def image_color(path: Path) -> str:
+    """"grayscale" for single-channel images (1-bit, 8-bit, 16-bit, float), "rgb" for the rest."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise DataError(f"No such file: '{path}'. Check the path.")
+    try:
+        with Image.open(path) as image:
+            return "grayscale" if image.mode in ("1", "L", "LA", "I", "I;16", "F") else "rgb"
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"Cannot read the image '{path}' ({exc}). Pass a valid PNG or JPEG file.") from None
+
+
+def read_image(path: Path, color: str | None = None) -> np.ndarray:
+    """Pixels (H, W, C) uint8 of an image, in its own colour mode or in ``color`` ("grayscale" or "rgb")."""
+    from aekit.data.sources import _read_image
+
+    return _read_image(path, None, color or image_color(path))
+
+
+def read_array(path: Path) -> np.ndarray:
+    """A numeric .npy array, memory-mapped (so a file larger than RAM is read chunk by chunk)."""
+    if not path.is_file():
+        raise DataError(f"No such file: '{path}'. Check the path.")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"Cannot read the array '{path}' ({exc}). Pass a .npy file of numbers.") from None
+    if array.dtype.kind not in "biuf" or array.ndim == 0:
+        raise DataError(f"The array in '{path}' has dtype {array.dtype} and shape {array.shape}; aekit compresses "
+                        "numeric arrays with at least one axis. Convert it to numbers first.")
+    return array
+
+
+def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """The values (n, columns) float64 of a CSV/TSV/Parquet table and ``{"columns": [...]}``."""
+    import pandas as pd
+
+    from aekit.anomaly.series import read_table
+
+    frame = read_table(path)
+    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if isinstance(frame.index, pd.DatetimeIndex):
+        bad.insert(0, str(frame.index.name))
+    if bad:
+        raise DataError(f"Column(s) {', '.join(repr(c) for c in bad)} of {path} are not numeric. Drop them or encode "
+                        "them as numbers before compressing.")
+    if frame.empty:
+        raise DataError(f"The table {path} is empty (0 rows). Pass a table with at least one row.")
+    return frame.to_numpy(np.float64), {"columns": [str(c) for c in frame.columns]}
+
+
+def _check_finite(block: np.ndarray, source: Path) -> None:
+    if block.dtype.kind == "f" and not np.isfinite(block).all():
+        raise DataError(f"'{source}' contains NaN or infinite values, which the codec cannot encode. Replace them "
+                        "(for example with 0 or the column mean) before compressing.")
+
+
+# --------------------------------------------------------------------------------------------- codecs
+def _resolve_codec(codec: str | os.PathLike[str] | Codec | None, kind: str, channels: int | None,
+                   quality: int | None) -> Codec | None:
+    if isinstance(codec, Codec):
+        return codec
+    if codec is not None:
+        return Codec.load(codec)
+    if kind == "image":
+        color = "grayscale" if channels == 1 else "rgb"
+        return load_pretrained(color, DEFAULT_QUALITY if quality is None else quality)
+    return None
+
+
+def _codec_header(codec: Codec | None) -> dict[str, Any] | None:
+    if codec is None:
+        return None
+    pretrained = codec.source[len("pretrained:"):] if codec.source.startswith("pretrained:") else None
+    return {"sha256": codec.fingerprint, "pretrained": pretrained,
+            "path": None if pretrained else str(Path(codec.source).resolve())}
+
+
+def _codec_for_file(header: dict[str, Any], codec: str | os.PathLike[str] | Codec | None, path: Path) -> Codec | None:
+    stored = header.get("codec")
+    if stored is None:
+        return None
+    if isinstance(codec, Codec):
+        loaded = codec
+    elif codec is not None:
+        loaded = Codec.load(codec)
+    elif stored.get("pretrained"):
+        color, _, level = stored["pretrained"].rpartition("-q")
+        loaded = load_pretrained(color, int(level))
+    elif stored.get("path") and Path(stored["path"]).is_dir():
+        loaded = Codec.load(stored["path"])
+    else:
+        raise ModelFileError(f"'{path}' was compressed with the codec at '{stored.get('path')}', which is not there. "
+                             "Pass that codec directory with --codec.")
+    if loaded.fingerprint != stored["sha256"]:
+        raise ModelFileError(f"'{path}' was compressed with codec sha256 {stored['sha256'][:12]}...; {loaded.source} "
+                             f"has sha256 {loaded.fingerprint[:12]}... . Pass the codec the file was compressed with.")
+    return loaded
+
+
+def _check_codec(codec: Codec, kind: str, sample_shape: tuple[int, ...], path: Path) -> None:
+    spec = codec.spec
+    if kind == "image":
+        if spec.kind != "image":
+            raise DataError(f"The codec {codec.source} compresses arrays, but '{path}' is an image. Pass an image codec "
+                            "(or none, for the shipped one).")
+        if spec.channels != sample_shape[-1]:
+            raise DataError(f"The codec {codec.source} expects {spec.channels}-channel images; '{path}' has "
+                            f"{sample_shape[-1]}. Pass a codec trained on images of that colour mode.")
+        return
+    if spec.kind != "array":
+        raise DataError(f"The codec {codec.source} compresses images, but '{path}' holds an array. Pass a codec "
+                        "trained with 'aekit train-codec' on arrays like it.")
+    n_features = int(np.prod(sample_shape))
+    if spec.n_features != n_features:
+        raise DataError(f"The codec {codec.source} expects {spec.n_features} values per row; '{path}' has "
+                        f"{n_features} (row shape {sample_shape}). Pass a codec trained on this kind of data.")
+
+
+# ------------------------------------------------------------------------------------------- blocks
+def _predict_rows(codec: Codec | None, rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Codes and the float64 prediction (n, n_features) of array rows (zeros without a codec)."""
+    flat = rows.reshape(len(rows), -1).astype(np.float64)
+    if codec is None:
+        return None, np.zeros_like(flat)
+    scaled = codec.scaler.transform(flat) if codec.scaler is not None else flat
+    codes = codec.analyze(scaled.astype(np.float32))
+    return codes, _rows_from_codes(codec, codes)
+
+
+def _rows_from_codes(codec: Codec, codes: np.ndarray) -> np.ndarray:
+    decoded = codec.synthesize(codes).reshape(len(codes), -1).astype(np.float64)
+    return codec.scaler.inverse_transform(decoded) if codec.scaler is not None else decoded
+
+
+def _image_codes(codec: Codec, image: np.ndarray) -> np.ndarray:
+    tiles, _ = to_tiles(image.astype(np.float32) / 255.0, codec.spec.tile or 16)
+    return codec.analyze(tiles)
+
+
+def _image_from_codes(codec: Codec, codes: np.ndarray, height: int, width: int) -> np.ndarray:
+    tile = codec.spec.tile or 16
+    grid = (math.ceil(height / tile), math.ceil(width / tile))
+    return from_tiles(codec.synthesize(codes), grid, height, width).astype(np.float64) * 255.0
+
+
+def _encode_block(original: np.ndarray, codes: np.ndarray | None, prediction: np.ndarray, codec: Codec | None,
+                  bound: float | None, summary: Summary) -> tuple[bytes, np.ndarray]:
+    """One chunk: its code and residual layers packed, and the decoded values."""
+    code_block = b""
+    if codes is not None and codec is not None:
+        coded = encode_codes(codes, codec.pmf)
+        code_block = coded.data
+        summary.code_bytes += coded.coded_bytes
+        summary.predicted_code_bytes += coded.predicted_bits / 8
+    prediction = prediction.reshape(original.shape)
+    if bound is None:
+        return pack([code_block, b""]), _cast(prediction, original.dtype)
+    residual, decoded = _encode_residual(original, prediction, bound)
+    summary.residual_bytes += len(residual)
+    return pack([code_block, residual]), decoded
+
+
+def _decode_block(block: bytes, prediction_of: Any, shape: tuple[int, ...], dtype: np.dtype,
+                  bound: float | None) -> np.ndarray:
+    code_block, residual = unpack(block, 2)
+    prediction = prediction_of(code_block).reshape(shape)
+    if bound is None:
+        return _cast(prediction, dtype)
+    return _decode_residual(residual, prediction, bound, dtype)
+
+
+def _row_chunks(n_rows: int, row_bytes: int, chunk_rows: int | None) -> Iterator[tuple[int, int]]:
+    size = chunk_rows or max(1, CHUNK_BYTES // max(row_bytes, 1))
+    for start in range(0, n_rows, size):
+        yield start, min(n_rows, start + size)
+
+
+# ------------------------------------------------------------------------------------------ compress
+def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
+             codec: str | os.PathLike[str] | Codec | None = None, quality: int | None = None,
+             max_abs_error: float | None = None, chunk_rows: int | None = None) -> Summary:
+    """Compress ``source`` (.npy, CSV/TSV/Parquet, PNG/JPEG...) into the ``.aez`` file ``output``.
+
+    Parameters
+    ----------
+    codec : a codec directory from ``aekit train-codec`` (or a loaded :class:`Codec`). Images default to the
+        shipped codec for their colour mode; arrays and tables without a codec need ``max_abs_error``.
+    quality : level of the shipped image codec (see ``available_qualities``); ignored with ``codec``.
+    max_abs_error : every decoded element is within this of the original (in the data's units).
+    chunk_rows : rows per chunk for arrays and tables (default: about 16 MB of raw data per chunk).
+    """
+    source, output = Path(source), Path(output)
+    kind = input_kind(source)
+    if max_abs_error is not None:
+        max_abs_error = check_float(max_abs_error, name="max_abs_error", owner="compress", low=0.0,
+                                    low_inclusive=False)
+    if quality is not None:
+        check_int(quality, name="quality", owner="compress", low=1)
+    if chunk_rows is not None:
+        check_int(chunk_rows, name="chunk_rows", owner="compress", low=1)
+    started = time.perf_counter()
+    extra: dict[str, Any] = {}
+    if kind == "image":
+        data = read_image(source)
+        sample_shape: tuple[int, ...] = tuple(data.shape)
+    elif kind == "table":
+        data, extra = read_numeric_table(source)
+        sample_shape = tuple(data.shape[1:])
+    else:
+        data = read_array(source)
+        sample_shape = tuple(data.shape[1:])
+    loaded = _resolve_codec(codec, kind, sample_shape[-1] if kind == "image" else None, quality)
+    if loaded is None and max_abs_error is None:
+        raise AekitError(f"Compressing the {kind} '{source}' needs a codec or an error bound. Pass --codec DIR (train "
+                         "one with 'aekit train-codec') or --max-abs-error E.")
+    if loaded is not None:
+        _check_codec(loaded, kind, sample_shape, source)
+    scaler = ({"kind": "pixels", "offset": 0.0, "scale": 255.0} if kind == "image"
+              else loaded.scaler.to_dict() if loaded is not None and loaded.scaler is not None else None)
+    header = {"aekit_version": __version__, "kind": kind, "codec": _codec_header(loaded),
+              "shape": list(data.shape), "dtype": data.dtype.str, "scaler": scaler, "max_abs_error": max_abs_error,
+              "source_name": source.name, **extra}
+    summary = Summary("compress", kind, raw_bytes=int(data.size * data.dtype.itemsize), file_bytes=0, seconds=0.0,
+                      n_values=int(data.size), n_pixels=int(data.shape[0] * data.shape[1]) if kind == "image" else None,
+                      error_bound=max_abs_error, codec=loaded.source if loaded else None)
+    errors = _Errors()
+    with AezWriter(output, header) as writer:
+        if kind == "image":
+            codes = _image_codes(loaded, data) if loaded is not None else None
+            prediction = (_image_from_codes(loaded, codes, *data.shape[:2]) if loaded is not None
+                          else np.zeros(data.shape))
+            block, decoded = _encode_block(data, codes, prediction, loaded, max_abs_error, summary)
+            writer.write_chunk(block)
+            errors.update(data, decoded)
+        else:
+            row_bytes = int(np.prod(sample_shape, dtype=np.int64)) * data.dtype.itemsize
+            for start, stop in _row_chunks(len(data), row_bytes, chunk_rows):
+                rows = np.asarray(data[start:stop])
+                _check_finite(rows, source)
+                codes, prediction = _predict_rows(loaded, rows)
+                block, decoded = _encode_block(rows, codes, prediction, loaded, max_abs_error, summary)
+                writer.write_chunk(pack([json.dumps({"rows": stop - start}).encode(), block]))
+                errors.update(rows, decoded)
+        summary.header_bytes = writer.header_bytes
+    summary.seconds = time.perf_counter() - started
+    summary.file_bytes = output.stat().st_size
+    _fill_quality(summary, errors)
+    logger.info("compressed %s -> %s: ratio %.2f", source, output, summary.ratio)
+    return summary
+
+
+def _fill_quality(summary: Summary, errors: _Errors) -> None:
+    summary.max_abs_error = errors.max_abs
+    if summary.kind == "image":
+        summary.psnr = errors.psnr(255.0)
+    else:
+        summary.nrmse = errors.nrmse()
+
+
+# ---------------------------------------------------------------------------------------- decompress
+_OUTPUTS = {"array": (".npy",), "table": TABLE_SUFFIXES, "image": (".png", ".bmp", ".tif", ".tiff", ".webp")}
+
+
+def decompress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
+               codec: str | os.PathLike[str] | Codec | None = None, original: str | os.PathLike[str] | None = None,
+               ) -> Summary:
+    """Decode the ``.aez`` file ``source`` into ``output`` (.npy for arrays, CSV/Parquet for tables, PNG for
+    images).
+
+    ``codec`` is needed only when the file's codec is neither shipped nor at the path it was trained to; it
+    must be the same model (checked by its sha256). With ``original``, the summary reports the errors
+    against it.
+    """
+    source, output = Path(source), Path(output)
+    started = time.perf_counter()
+    reader = AezReader(source)
+    header = reader.header
+    kind = header.get("kind")
+    if kind not in _OUTPUTS:
+        raise DataError(f"'{source}' holds data of unknown kind {kind!r}. Upgrade aekit.")
+    if output.suffix.lower() not in _OUTPUTS[kind]:
+        raise DataError(f"'{source}' holds {'an' if kind in ('array', 'image') else 'a'} {kind}; write it to a "
+                        f"{'/'.join(_OUTPUTS[kind])} file, not {output.name!r}.")
+    loaded = _codec_for_file(header, codec, source)
+    shape, dtype, bound = tuple(header["shape"]), np.dtype(header["dtype"]), header.get("max_abs_error")
+    summary = Summary("decompress", kind, raw_bytes=int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
+                      file_bytes=reader.size, seconds=0.0, n_values=int(np.prod(shape, dtype=np.int64)),
+                      n_pixels=shape[0] * shape[1] if kind == "image" else None, error_bound=bound,
+                      codec=loaded.source if loaded else None, header_bytes=reader.header_bytes)
+    if kind == "image":
+        (block,) = list(reader.chunks())
+
+        def image_prediction(code_block: bytes) -> np.ndarray:
+            if loaded is None:
+                return np.zeros(shape)
+            tile = loaded.spec.tile or 16
+            n_tiles = math.ceil(shape[0] / tile) * math.ceil(shape[1] / tile)
+            codes = decode_codes(code_block, n_tiles, loaded.latent_dim, loaded.pmf)
+            return _image_from_codes(loaded, codes, shape[0], shape[1])
+
+        decoded = _decode_block(block, image_prediction, shape, dtype, bound)
+        _write_image(output, decoded)
+    else:
+        decoded = _decode_rows(reader, loaded, shape, dtype, bound, output, header)
+    summary.seconds = time.perf_counter() - started
+    if original is not None:
+        errors = _Errors()
+        if kind == "image":
+            errors.update(read_image(Path(original)), decoded)
+        else:
+            reference = read_numeric_table(Path(original))[0] if kind == "table" else read_array(Path(original))
+            errors.update(np.asarray(reference), np.asarray(decoded))
+        _fill_quality(summary, errors)
+    return summary
+
+
+def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...], dtype: np.dtype,
+                 bound: float | None, output: Path, header: dict[str, Any]) -> np.ndarray:
+    """Decode the chunks of an array or table into ``output`` (a memory-mapped .npy for arrays)."""
+    row_shape = shape[1:]
+
+    def row_prediction(n: int) -> Any:
+        def predict(code_block: bytes) -> np.ndarray:
+            if codec is None:
+                return np.zeros((n, *row_shape))
+            return _rows_from_codes(codec, decode_codes(code_block, n, codec.latent_dim, codec.pmf))
+        return predict
+
+    if header["kind"] == "array":
+        with atomic_path(output) as tmp:
+            result = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            start = 0
+            for chunk in reader.chunks():
+                meta, block = unpack(chunk, 2)
+                n = int(json.loads(meta)["rows"])
+                result[start:start + n] = _decode_block(block, row_prediction(n), (n, *row_shape), dtype, bound)
+                start += n
+            result.flush()
+            del result
+        return np.load(output, mmap_mode="r")
+    parts = []
+    for chunk in reader.chunks():
+        meta, block = unpack(chunk, 2)
+        n = int(json.loads(meta)["rows"])
+        parts.append(_decode_block(block, row_prediction(n), (n, *row_shape), dtype, bound))
+    values = np.concatenate(parts) if parts else np.zeros(shape, dtype)
+    _write_table(output, values, header.get("columns") or [f"x{i}" for i in range(shape[1])])
+    return values
+
+
+def _write_image(path: Path, pixels: np.ndarray) -> None:
+    from PIL import Image
+
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()])
+
+
+def _write_table(path: Path, values: np.ndarray, columns: list[str]) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(values, columns=columns)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, sep="\t" if path.suffix.lower() == ".tsv" else ",",
+                         float_format="%.17g")

@@ -1,0 +1,236 @@
+"""A codec: a trained autoencoder whose bottleneck has an entropy model, plus what it was trained on.
+
+A codec directory is an ordinary aekit model directory (``config.json`` + ``model.safetensors``, see
+:mod:`aekit.io`) whose ``extra["codec"]`` section says what the codec compresses: image tiles of one colour
+mode, or rows of an array with a fitted scaler. Its fingerprint is the sha256 of its weights, which every
+``.aez`` file records so that a file is never decoded with another model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from aekit.config import from_dict, to_dict
+from aekit.data.scalers import Scaler
+from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_int
+from aekit.io import load_model, read_config, save_model
+from aekit.model import Autoencoder
+
+__all__ = [
+    "QUALITY_LEVELS",
+    "Codec",
+    "CodecSpec",
+    "from_tiles",
+    "random_patches",
+    "rate_weight_for",
+    "to_tiles",
+    "train_codec",
+]
+
+logger = logging.getLogger(__name__)
+
+# quality -> lambda per value of one sample (the loss's rate term is rate_weight * bits per sample, its
+# distortion the mean squared error per value in [0, 1] units, so lambda is divided by the sample size).
+# Each step is a factor 4: about 1 dB of PSNR... 6 dB apart at the low end, a geometric ladder like JPEG's.
+QUALITY_LEVELS: dict[int, float] = {1: 8e-3, 2: 2e-3, 3: 5e-4, 4: 1.25e-4, 5: 3e-5}
+# Rows of codes run through the model at a time. Encoder and decoder must batch identically: the same batch
+# shapes give bit-identical reconstructions, which the error-bounded mode relies on.
+BATCH_ROWS = 1024
+
+
+def rate_weight_for(quality: int, sample_size: int) -> float:
+    """The ``rate_weight`` (lambda) of quality level ``quality`` for samples of ``sample_size`` values."""
+    check_int(quality, name="quality", owner="train_codec", low=min(QUALITY_LEVELS), high=max(QUALITY_LEVELS))
+    return QUALITY_LEVELS[quality] / sample_size
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """What a codec compresses, stored as ``extra["codec"]`` of its model directory.
+
+    kind : "image" (tiles of ``tile`` x ``tile`` pixels with ``channels`` channels, values / 255) or "array"
+        (rows of ``n_features`` values scaled by the model directory's scaler).
+    """
+
+    kind: Literal["image", "array"]
+    quality: int
+    rate_weight: float
+    tile: int | None = None
+    channels: int | None = None
+    n_features: int | None = None
+
+
+def to_tiles(image: np.ndarray, tile: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Cut an image (H, W, C) into tiles (n, C, tile, tile), padding the edges by replication.
+
+    Returns the tiles and the grid (rows, cols) of tiles, in row-major order.
+    """
+    height, width, channels = image.shape
+    rows, cols = math.ceil(height / tile), math.ceil(width / tile)
+    padded = np.pad(image, ((0, rows * tile - height), (0, cols * tile - width), (0, 0)), mode="edge")
+    tiles = padded.reshape(rows, tile, cols, tile, channels).transpose(0, 2, 4, 1, 3)  # (rows, cols, C, t, t)
+    return np.ascontiguousarray(tiles.reshape(rows * cols, channels, tile, tile)), (rows, cols)
+
+
+def from_tiles(tiles: np.ndarray, grid: tuple[int, int], height: int, width: int) -> np.ndarray:
+    """Inverse of :func:`to_tiles`: tiles (n, C, t, t) -> image (height, width, C)."""
+    rows, cols = grid
+    channels, tile = tiles.shape[1], tiles.shape[2]
+    image = tiles.reshape(rows, cols, channels, tile, tile).transpose(0, 3, 1, 4, 2)  # (rows, t, cols, t, C)
+    return image.reshape(rows * tile, cols * tile, channels)[:height, :width]
+
+
+def random_patches(images: list[np.ndarray], n: int, tile: int, *, seed: int = 0) -> np.ndarray:
+    """``n`` random ``tile`` x ``tile`` crops (n, C, tile, tile) in [0, 1] of uint8 images (H, W, C), equally
+    many per image, flipped at random (a free augmentation: natural images look alike mirrored)."""
+    small = [image.shape for image in images if image.shape[0] < tile or image.shape[1] < tile]
+    if small:
+        raise DataError(f"Images must be at least {tile}x{tile} pixels to cut training tiles; got one of shape "
+                        f"{small[0]}. Drop the small images or pass a smaller tile.")
+    rng = np.random.default_rng(seed)
+    per_image = -(-n // len(images))
+    out = []
+    for image in images:
+        height, width = image.shape[:2]
+        for _ in range(per_image):
+            top, left = rng.integers(0, height - tile + 1), rng.integers(0, width - tile + 1)
+            crop = image[top:top + tile, left:left + tile]
+            if rng.random() < 0.5:
+                crop = crop[:, ::-1]
+            if rng.random() < 0.5:
+                crop = crop[::-1]
+            out.append(crop.transpose(2, 0, 1))
+    stacked = np.stack(out)[rng.permutation(len(out))[:n]]
+    return stacked.astype(np.float32) / 255.0
+
+
+class Codec:
+    """A loaded codec: the model in eval mode, its :class:`CodecSpec`, scaler and fingerprint.
+
+    ``analyze`` maps samples to integer codes, ``synthesize`` codes to reconstructions, ``pmf`` tabulates the
+    entropy model for the coder. Load with :meth:`load`.
+    """
+
+    def __init__(self, model: Autoencoder, spec: CodecSpec, *, fingerprint: str, scaler: Scaler | None,
+                 source: str) -> None:
+        pmf = getattr(model.bottleneck, "code_pmf", None)
+        if not callable(pmf):
+            raise ModelFileError(f"The model at {source} has bottleneck '{model.config.bottleneck.name}', which has no "
+                                 "entropy model. Train a codec with 'aekit train-codec'.")
+        self.model, self.spec, self.fingerprint, self.scaler, self.source = model, spec, fingerprint, scaler, source
+        self._pmf: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = pmf
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str], *, source: str | None = None) -> Codec:
+        """Load a codec directory written by :func:`train_codec` (weights verified against their sha256)."""
+        directory = Path(directory)
+        config = read_config(directory)
+        if "codec" not in (config.get("extra") or {}):
+            raise ModelFileError(f"'{directory}' is an aekit model but not a codec (no codec section in its config). "
+                                 "Train one with 'aekit train-codec'.")
+        saved = load_model(directory)
+        spec = from_dict(CodecSpec, saved.extra["codec"], owner="CodecSpec")
+        scaler = Scaler.from_dict(saved.scaler) if saved.scaler else None
+        return cls(saved.model, spec, fingerprint=config["weights_sha256"], scaler=scaler,
+                   source=source or str(directory))
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model.config.latent_dim
+
+    @torch.no_grad()
+    def analyze(self, samples: np.ndarray) -> np.ndarray:
+        """Integer codes (n, latent_dim) int32 of samples (n, *input_shape) in model units."""
+        codes = [self.model.encode(torch.from_numpy(np.ascontiguousarray(samples[i:i + BATCH_ROWS], np.float32)))
+                 for i in range(0, len(samples), BATCH_ROWS)]
+        if not codes:
+            return np.zeros((0, self.latent_dim), np.int32)
+        return torch.cat(codes).numpy().astype(np.int32)
+
+    @torch.no_grad()
+    def synthesize(self, codes: np.ndarray) -> np.ndarray:
+        """Reconstructions (n, *input_shape) float32, in model units, of integer codes (n, latent_dim)."""
+        shape = (0, *self.model.config.input_shape)
+        parts = [self.model.decode(torch.from_numpy(codes[i:i + BATCH_ROWS].astype(np.float32)))
+                 for i in range(0, len(codes), BATCH_ROWS)]
+        return torch.cat(parts).numpy() if parts else np.zeros(shape, np.float32)
+
+    def pmf(self, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """Probabilities (latent_dim, width) of the codes ``low[j]..high[j]`` of every unit (float64)."""
+        table = self._pmf(torch.from_numpy(low.astype(np.int64)), torch.from_numpy(high.astype(np.int64)))
+        return table.double().numpy()
+
+
+def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Literal["image", "array"],
+                quality: int = 3, latent_dim: int | None = None, rate_weight: float | None = None,
+                epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+                scaler: Scaler | None = None, data: dict[str, Any] | None = None,
+                options: dict[str, Any] | None = None, preset: str | None = None,
+                half_precision: bool = False) -> Codec:
+    """Train a codec on ``samples`` and save it to ``out``.
+
+    Parameters
+    ----------
+    samples : images: tiles (n, C, tile, tile) with values in [0, 1]; arrays: rows (n, n_features) already
+        scaled by ``scaler``.
+    out : the codec directory to write.
+    kind : "image" (preset ``codec``) or "array" (preset ``codec-dense``).
+    quality : level in ``QUALITY_LEVELS`` (higher: larger files, smaller errors); sets ``rate_weight``.
+    latent_dim : code units; default 128 for images, min(128, n_features) for arrays (the rate decides how
+        many carry information, so a generous size costs little).
+    rate_weight : overrides the quality level's lambda.
+    options : part options on top of the preset's (``{"hidden_dims": [64, 128, 128], "code_gain": 10.0}``).
+    preset : the model recipe; default ``codec`` for images, ``codec-dense`` for arrays.
+    half_precision : store the weights as float16 (half the size on disk; the shipped codecs use it).
+    """
+    from aekit.presets import build_config
+    from aekit.training.sources import TensorSource
+    from aekit.training.trainer import Trainer, TrainerConfig
+
+    check_choice(kind, ["image", "array"], name="kind", owner="train_codec")
+    if samples.ndim < 2 or len(samples) < 2:
+        raise AekitError(f"train_codec needs at least 2 samples; got an array of shape {samples.shape}. Pass more "
+                         "data.")
+    sample_size = int(np.prod(samples.shape[1:]))
+    weight = rate_weight if rate_weight is not None else rate_weight_for(quality, sample_size)
+    if kind == "image":
+        spec = CodecSpec("image", quality, weight, tile=int(samples.shape[-1]), channels=int(samples.shape[1]))
+        latent = latent_dim or 128
+        preset_name = preset or "codec"
+    else:
+        spec = CodecSpec("array", quality, weight, n_features=sample_size)
+        latent = latent_dim or min(128, sample_size)
+        preset_name = preset or "codec-dense"
+    torch.manual_seed(seed)
+    config = build_config(preset_name, input_shape=tuple(int(s) for s in samples.shape[1:]), latent_dim=latent,
+                          options={**(options or {}), "rate_weight": weight})
+    model = Autoencoder(config)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(samples))
+    n_val = max(1, len(samples) // 10)
+    tensor = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    device = torch.device("cpu")
+    train = TensorSource(tensor[torch.from_numpy(order[n_val:])], device)
+    val = TensorSource(tensor[torch.from_numpy(order[:n_val])], device)
+    trainer = Trainer(TrainerConfig(max_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device="cpu",
+                                    schedule="cosine", patience=max(5, epochs // 4), progress=False))
+    result = trainer.fit(model, train, val)
+    model.eval()
+    if half_precision:
+        model.half()
+    training = {"epochs_run": len(result.history), "best_epoch": result.best_epoch, "best_val_loss": result.best_loss,
+                "seconds": round(sum(r["seconds"] for r in result.history), 1), "batch_size": batch_size, "lr": lr,
+                "seed": seed, "n_samples": len(samples)}
+    save_model(out, model, scaler=scaler.to_dict() if scaler is not None else None, training=training,
+               data=data or {}, extra={"codec": to_dict(spec)})
+    logger.info("Trained codec %s: %s", out, training)
+    return Codec.load(out)

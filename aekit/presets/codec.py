@@ -1,0 +1,23 @@
+"""Learned codecs: an analysis transform, a quantizing bottleneck with a learned entropy model, a synthesis
+transform (``aekit.compression`` writes their codes to ``.aez`` files)."""
+
+from aekit.parts import PartSpec
+from aekit.presets import PRESETS, Preset
+
+
+@PRESETS.register("codec")
+def codec() -> Preset:
+    # Three stride-2 stages take a 16x16 tile to 2x2; 128 channels there are what a few-MB shipped codec affords.
+    return Preset("Learned image codec: conv transforms, rounded code, factorized entropy model (rate in bits).",
+                  backbone=PartSpec("conv", {"hidden_dims": (32, 64, 128), "activation": "leaky_relu"}),
+                  bottleneck=PartSpec("factorized"))
+
+
+# The dense codec's rows are min-max scaled to [0, 1]: without a gain its fresh code spans a fraction of one
+# quantization step and short trainings collapse to an empty code (see FactorizedBottleneck.code_gain).
+@PRESETS.register("codec-dense")
+def codec_dense() -> Preset:
+    return Preset("Learned codec for table rows and flat arrays: MLP transforms, rounded code, factorized "
+                  "entropy model.",
+                  backbone=PartSpec("dense", {"hidden_dims": (256, 128)}),
+                  bottleneck=PartSpec("factorized", {"code_gain": 10.0}))

@@ -1,0 +1,269 @@
+"""compress / decompress: round trips for arrays, tables and images, the error bound, and every error message."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from aekit.compression.aez import AezReader
+from aekit.compression.api import compress, decompress
+from aekit.compression.codec import Codec, train_codec
+from aekit.compression.pretrained import available_qualities
+from aekit.errors import AekitError, DataError, ModelFileError
+
+from .conftest import gradient_image
+
+
+def _npy(path: Path, array: np.ndarray) -> Path:
+    np.save(path, array)
+    return path
+
+
+# ----------------------------------------------------------------------------------------- arrays
+def test_array_round_trip_with_a_codec(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    source = _npy(tmp_path / "digits.npy", digits)
+    summary = compress(source, tmp_path / "d.aez", codec=array_codec)
+    back = decompress(tmp_path / "d.aez", tmp_path / "back.npy", original=source)
+    decoded = np.load(tmp_path / "back.npy")
+    assert decoded.shape == digits.shape and decoded.dtype == digits.dtype
+    assert summary.file_bytes == (tmp_path / "d.aez").stat().st_size < digits.nbytes
+    # the entropy coder writes what the model predicts, up to a few bytes
+    assert abs(summary.code_bytes - summary.predicted_code_bytes) < 16
+    assert summary.nrmse == pytest.approx(back.nrmse) and summary.nrmse < 0.5
+    assert summary.max_abs_error == pytest.approx(float(np.abs(decoded - digits).max()))
+
+
+def test_arrays_stream_through_in_chunks(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    source = _npy(tmp_path / "digits.npy", digits.astype(np.float32))
+    compress(source, tmp_path / "one.aez", codec=array_codec, max_abs_error=0.5)
+    compress(source, tmp_path / "many.aez", codec=array_codec, max_abs_error=0.5, chunk_rows=100)
+    assert AezReader(tmp_path / "many.aez").n_chunks == 18 and AezReader(tmp_path / "one.aez").n_chunks == 1
+    decompress(tmp_path / "many.aez", tmp_path / "many.npy")
+    decoded = np.load(tmp_path / "many.npy")
+    assert decoded.dtype == np.float32 and np.abs(decoded - digits).max() <= 0.5
+
+
+def test_multidimensional_arrays_keep_their_shape(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).normal(size=(7, 3, 5)).astype(np.float32)
+    compress(_npy(tmp_path / "x.npy", x), tmp_path / "x.aez", max_abs_error=1e-3)
+    decompress(tmp_path / "x.aez", tmp_path / "y.npy")
+    assert np.load(tmp_path / "y.npy").shape == (7, 3, 5)
+
+
+_DTYPES = st.sampled_from([np.float32, np.float64, np.int16, np.uint8, np.int64])
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), dtype=_DTYPES, bound=st.floats(1e-4, 50.0), rows=st.integers(1, 40), cols=st.integers(1, 6))
+def test_error_bound_holds_for_every_element(data: st.DataObject, dtype: type, bound: float, rows: int,
+                                             cols: int) -> None:
+    if np.dtype(dtype).kind == "f":
+        elements = st.floats(-1e6, 1e6, allow_nan=False, width=np.dtype(dtype).itemsize * 8)
+    else:
+        info = np.iinfo(dtype)
+        elements = st.integers(int(info.min), int(info.max))
+    x = data.draw(arrays(dtype, (rows, cols), elements=elements))
+    with tempfile.TemporaryDirectory() as folder:
+        path = _npy(Path(folder) / "x.npy", x)
+        summary = compress(path, Path(folder) / "x.aez", max_abs_error=bound)
+        decompress(Path(folder) / "x.aez", Path(folder) / "y.npy")
+        decoded = np.load(Path(folder) / "y.npy")
+    assert decoded.dtype == x.dtype
+    assert np.all(np.abs(decoded.astype(np.float64) - x.astype(np.float64)) <= bound)
+    assert summary.max_abs_error <= bound
+
+
+@settings(max_examples=15, deadline=None)
+@given(x=arrays(np.float64, st.tuples(st.integers(1, 30), st.just(64)), elements=st.floats(-20, 40)),
+       bound=st.floats(1e-3, 5.0))
+def test_error_bound_holds_on_top_of_a_codec(array_codec: Codec, x: np.ndarray, bound: float) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = _npy(Path(folder) / "x.npy", x)
+        compress(path, Path(folder) / "x.aez", codec=array_codec, max_abs_error=bound)
+        decompress(Path(folder) / "x.aez", Path(folder) / "y.npy")
+        assert np.all(np.abs(np.load(Path(folder) / "y.npy") - x) <= bound)
+
+
+# ----------------------------------------------------------------------------------------- tables
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_table_round_trip_keeps_the_columns(tmp_path: Path, array_codec: Codec, digits: np.ndarray,
+                                            suffix: str) -> None:
+    frame = pd.DataFrame(digits[:200], columns=[f"pixel_{i}" for i in range(64)])
+    source = tmp_path / f"table{suffix}"
+    frame.to_csv(source, index=False) if suffix == ".csv" else frame.to_parquet(source, index=False)
+    compress(source, tmp_path / "t.aez", codec=array_codec, max_abs_error=0.25)
+    decompress(tmp_path / "t.aez", tmp_path / f"back{suffix}")
+    back = pd.read_csv(tmp_path / "back.csv") if suffix == ".csv" else pd.read_parquet(tmp_path / "back.parquet")
+    assert list(back.columns) == list(frame.columns)
+    assert np.abs(back.to_numpy() - frame.to_numpy()).max() <= 0.25
+
+
+def test_non_numeric_table_columns_are_rejected(tmp_path: Path) -> None:
+    source = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "name": ["x", "y"]}).to_csv(source, index=False)
+    with pytest.raises(DataError, match="Column\\(s\\) 'name' of .*t.csv are not numeric. Drop them or encode them"):
+        compress(source, tmp_path / "t.aez", max_abs_error=0.1)
+
+
+# ----------------------------------------------------------------------------------------- images
+def test_image_round_trip_with_a_codec(tmp_path: Path, image_codec: Codec, png: Path) -> None:
+    from PIL import Image
+
+    summary = compress(png, tmp_path / "p.aez", codec=image_codec)
+    back = decompress(tmp_path / "p.aez", tmp_path / "back.png", original=png)
+    decoded = np.asarray(Image.open(tmp_path / "back.png"))
+    assert decoded.shape == (37, 45, 3) and decoded.dtype == np.uint8
+    assert summary.n_pixels == 37 * 45 and summary.psnr == pytest.approx(back.psnr)
+    assert summary.psnr > 10 and abs(summary.code_bytes - summary.predicted_code_bytes) < 16
+
+
+def test_image_error_bound(tmp_path: Path, image_codec: Codec, png: Path) -> None:
+    from PIL import Image
+
+    compress(png, tmp_path / "p.aez", codec=image_codec, max_abs_error=2)
+    decompress(tmp_path / "p.aez", tmp_path / "back.png")
+    decoded = np.asarray(Image.open(tmp_path / "back.png")).astype(int)
+    assert np.abs(decoded - gradient_image().astype(int)).max() <= 2
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_images_default_to_the_shipped_codec(tmp_path: Path, channels: int) -> None:
+    from PIL import Image
+
+    color = "grayscale" if channels == 1 else "rgb"
+    if not available_qualities(color):
+        pytest.skip(f"no shipped {color} codec in aekit/pretrained (run 'make pretrained')")
+    image = gradient_image(40, 50, channels)
+    path = tmp_path / "p.png"
+    Image.fromarray(image[..., 0] if channels == 1 else image).save(path)
+    summary = compress(path, tmp_path / "p.aez", quality=min(available_qualities(color)))
+    assert summary.codec == f"pretrained:{color}-q{min(available_qualities(color))}"
+    decompress(tmp_path / "p.aez", tmp_path / "back.png")
+    assert np.asarray(Image.open(tmp_path / "back.png")).shape == image.shape[:2] + ((channels,) if channels > 1
+                                                                                      else ())
+    assert summary.psnr > 20
+
+
+def test_unshipped_quality_is_rejected(tmp_path: Path, png: Path) -> None:
+    with pytest.raises(AekitError, match=r"(The 'quality' parameter must be one of the shipped levels .* for rgb "
+                                         r"images. Got 99 instead.)|(No pretrained rgb codec is installed)"):
+        compress(png, tmp_path / "p.aez", quality=99)
+
+
+# ----------------------------------------------------------------------------------------- errors
+def test_wrong_model_is_rejected(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    source = _npy(tmp_path / "digits.npy", digits)
+    compress(source, tmp_path / "d.aez", codec=array_codec)
+    scaled = array_codec.scaler.transform(digits).astype(np.float32)
+    other = train_codec(scaled, tmp_path / "other", kind="array", latent_dim=16, epochs=1, seed=1,
+                        scaler=array_codec.scaler)
+    with pytest.raises(ModelFileError, match=r"was compressed with codec sha256 [0-9a-f]{12}\.\.\.; .*other has sha256 "
+                                             r"[0-9a-f]{12}\.\.\. \. Pass the codec the file was compressed with."):
+        decompress(tmp_path / "d.aez", tmp_path / "back.npy", codec=other)
+
+
+def test_a_moved_codec_must_be_passed(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    moved = tmp_path / "codec"
+    shutil.copytree(array_codec.source, moved)
+    source = _npy(tmp_path / "digits.npy", digits)
+    compress(source, tmp_path / "d.aez", codec=moved)
+    moved.rename(tmp_path / "elsewhere")
+    with pytest.raises(ModelFileError, match="was compressed with the codec at .*codec', which is not there. Pass that "
+                                             "codec directory with --codec."):
+        decompress(tmp_path / "d.aez", tmp_path / "back.npy")
+    decompress(tmp_path / "d.aez", tmp_path / "back.npy", codec=tmp_path / "elsewhere")
+
+
+def test_corrupted_file_fails_before_decoding(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    source = _npy(tmp_path / "digits.npy", digits)
+    compress(source, tmp_path / "d.aez", codec=array_codec)
+    data = bytearray((tmp_path / "d.aez").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "d.aez").write_bytes(bytes(data))
+    with pytest.raises(DataError, match="is corrupted"):
+        decompress(tmp_path / "d.aez", tmp_path / "back.npy")
+    assert not (tmp_path / "back.npy").exists()
+
+
+def test_arrays_need_a_codec_or_a_bound(tmp_path: Path, digits: np.ndarray) -> None:
+    with pytest.raises(AekitError, match="Compressing the array .* needs a codec or an error bound. Pass --codec DIR"):
+        compress(_npy(tmp_path / "x.npy", digits), tmp_path / "x.aez")
+
+
+def test_unknown_file_type_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"unknown file type '.txt'. Pass a .npy array"):
+        compress(tmp_path / "notes.txt", tmp_path / "x.aez")
+
+
+def test_missing_input_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="No such file: .*absent.npy'. Check the path."):
+        compress(tmp_path / "absent.npy", tmp_path / "x.aez", max_abs_error=1.0)
+
+
+def test_nan_values_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="contains NaN or infinite values, which the codec cannot encode"):
+        compress(_npy(tmp_path / "x.npy", np.array([[1.0, np.nan]])), tmp_path / "x.aez", max_abs_error=1.0)
+
+
+def test_non_numeric_arrays_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="has dtype <U1 and shape \\(2,\\); aekit compresses numeric arrays"):
+        compress(_npy(tmp_path / "x.npy", np.array(["a", "b"])), tmp_path / "x.aez", max_abs_error=1.0)
+
+
+def test_bad_error_bound_is_rejected(tmp_path: Path, digits: np.ndarray) -> None:
+    with pytest.raises(AekitError, match=r"The 'max_abs_error' parameter of compress must be a float in \(0, inf\]. "
+                                         "Got -1.0 instead."):
+        compress(_npy(tmp_path / "x.npy", digits), tmp_path / "x.aez", max_abs_error=-1.0)
+
+
+def test_feature_count_must_match_the_codec(tmp_path: Path, array_codec: Codec) -> None:
+    with pytest.raises(DataError, match=r"expects 64 values per row; .*x.npy' has 10 \(row shape \(10,\)\)"):
+        compress(_npy(tmp_path / "x.npy", np.zeros((5, 10))), tmp_path / "x.aez", codec=array_codec)
+
+
+def test_image_codec_on_an_array_is_rejected(tmp_path: Path, image_codec: Codec) -> None:
+    with pytest.raises(DataError, match="compresses images, but .*x.npy' holds an array"):
+        compress(_npy(tmp_path / "x.npy", np.zeros((5, 10))), tmp_path / "x.aez", codec=image_codec)
+
+
+def test_array_codec_on_an_image_is_rejected(tmp_path: Path, array_codec: Codec, png: Path) -> None:
+    with pytest.raises(DataError, match="compresses arrays, but .*picture.png' is an image"):
+        compress(png, tmp_path / "x.aez", codec=array_codec)
+
+
+def test_channel_count_must_match_the_image_codec(tmp_path: Path, image_codec: Codec) -> None:
+    from PIL import Image
+
+    path = tmp_path / "gray.png"
+    Image.fromarray(gradient_image(channels=1)[..., 0]).save(path)
+    with pytest.raises(DataError, match="expects 3-channel images; .*gray.png' has 1"):
+        compress(path, tmp_path / "x.aez", codec=image_codec)
+
+
+def test_output_type_must_match_the_data(tmp_path: Path, digits: np.ndarray) -> None:
+    compress(_npy(tmp_path / "x.npy", digits), tmp_path / "x.aez", max_abs_error=1.0)
+    with pytest.raises(DataError, match="holds an array; write it to a .npy file, not 'x.png'"):
+        decompress(tmp_path / "x.aez", tmp_path / "x.png")
+
+
+def test_a_plain_model_is_not_a_codec(tmp_path: Path, digits: np.ndarray) -> None:
+    from aekit import Autoencoder, AutoencoderConfig
+    from aekit.io import save_model
+
+    save_model(tmp_path / "plain", Autoencoder(AutoencoderConfig((64,), 4)))
+    with pytest.raises(ModelFileError, match="is an aekit model but not a codec .* Train one with 'aekit train-codec'"):
+        compress(_npy(tmp_path / "x.npy", digits), tmp_path / "x.aez", codec=tmp_path / "plain")
+
+
+def test_unreadable_image_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="Cannot read the image .*broken.png' .* Pass a valid PNG or JPEG file."):
+        compress(tmp_path / "broken.png", tmp_path / "x.aez")

@@ -1,0 +1,83 @@
+"""aekit train-codec / compress / decompress from the command line: summaries and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from .conftest import gradient_image
+
+
+def test_train_codec_then_compress_and_decompress_a_table(cli, tmp_path: Path, digits: np.ndarray) -> None:
+    table = tmp_path / "digits.csv"
+    pd.DataFrame(digits[:300], columns=[f"p{i}" for i in range(64)]).to_csv(table, index=False)
+    code, out, err = cli("train-codec", table, "--quality", "2", "--out", tmp_path / "codec", "--epochs", "2",
+                         "--latent-dim", "8")
+    assert code == 0, err
+    assert "trained codec (array, quality 2" in out and "fingerprint sha256" in out
+    code, out, err = cli("compress", table, "-o", tmp_path / "t.aez", "--codec", tmp_path / "codec",
+                         "--max-abs-error", "0.5")
+    assert code == 0, err
+    assert "ratio" in out and "bits/value" in out and "MB/s" in out and "NRMSE" in out and "max abs error" in out
+    assert "predicted by the model" in out
+    code, out, err = cli("decompress", tmp_path / "t.aez", "-o", tmp_path / "back.csv", "--original", table)
+    assert code == 0, err
+    assert "decompress: table" in out and "MB/s" in out
+    back = pd.read_csv(tmp_path / "back.csv").to_numpy()
+    assert np.abs(back - digits[:300]).max() <= 0.5
+
+
+def test_npy_without_a_codec_needs_a_bound(cli, tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.arange(12.0).reshape(3, 4))
+    code, out, err = cli("compress", tmp_path / "x.npy", "-o", tmp_path / "x.aez")
+    assert code == 1 and err.startswith("error: Compressing the array") and "Traceback" not in err
+    code, out, err = cli("compress", tmp_path / "x.npy", "-o", tmp_path / "x.aez", "--max-abs-error", "0.01")
+    assert code == 0 and "none (quantization + entropy coding only)" in out
+    code, out, err = cli("decompress", tmp_path / "x.aez", "-o", tmp_path / "y.npy")
+    assert code == 0 and np.abs(np.load(tmp_path / "y.npy") - np.arange(12.0).reshape(3, 4)).max() <= 0.01
+
+
+def test_png_with_an_image_codec(cli, tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(gradient_image(40, 48)).save(folder / "a.png")
+    code, out, err = cli("train-codec", folder, "--out", tmp_path / "codec", "--epochs", "1", "--patches", "64",
+                         "--latent-dim", "8")
+    assert code == 0, err
+    assert "trained codec (image" in out
+    code, out, err = cli("compress", folder / "a.png", "-o", tmp_path / "a.aez", "--codec", tmp_path / "codec")
+    assert code == 0, err
+    assert "bpp" in out and "PSNR" in out
+    code, out, err = cli("decompress", tmp_path / "a.aez", "-o", tmp_path / "a.png")
+    assert code == 0, err
+    assert np.asarray(Image.open(tmp_path / "a.png")).shape == (40, 48, 3)
+
+
+def test_truncated_file_is_one_line_on_stderr(cli, tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.ones((4, 4)))
+    cli("compress", tmp_path / "x.npy", "-o", tmp_path / "x.aez", "--max-abs-error", "0.1")
+    data = (tmp_path / "x.aez").read_bytes()
+    (tmp_path / "x.aez").write_bytes(data[:-10])
+    code, _out, err = cli("decompress", tmp_path / "x.aez", "-o", tmp_path / "y.npy")
+    assert code == 1 and err.startswith("error: ") and "is truncated" in err and err.count("\n") == 1
+
+
+def test_bad_tile_is_rejected(cli, tmp_path: Path) -> None:
+    Image.fromarray(gradient_image()).save(tmp_path / "a.png")
+    code, _out, err = cli("train-codec", tmp_path / "a.png", "--out", tmp_path / "c", "--tile", "12")
+    assert code == 1 and "The 'tile' parameter of train-codec must be a multiple of 8" in err
+
+
+def test_empty_image_folder_is_rejected(cli, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    code, _out, err = cli("train-codec", tmp_path / "empty", "--out", tmp_path / "c")
+    assert code == 1 and "has no images" in err
+
+
+def test_bad_quality_is_rejected(cli, tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((20, 3)))
+    code, _out, err = cli("train-codec", tmp_path / "x.npy", "--out", tmp_path / "c", "--quality", "9")
+    assert code == 1 and "The 'quality' parameter of train_codec must be an int in [1, 5]. Got 9 instead." in err
