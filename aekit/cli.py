@@ -660,3 +660,4 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1) from None
 from aekit.cli_detect import detect; cli.add_command(detect)  # noqa: E402, E702 - 'aekit detect' group
 from aekit.cli_codec import register; register(cli)  # noqa: E402, E702 - train-codec, compress, decompress
+from aekit.cli_sae import sae; cli.add_command(sae)  # noqa: E402, E702 - 'aekit sae' group

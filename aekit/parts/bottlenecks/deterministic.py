@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from aekit.parts.base import BOTTLENECKS, Bottleneck, BottleneckOutput, make_activation
@@ -25,3 +26,14 @@ class DeterministicBottleneck(Bottleneck):
 
     def forward(self, h: Tensor) -> BottleneckOutput:
         return BottleneckOutput(z=self.activation(self.project(h)))  # (..., latent_dim)
+
+    # Sparse evaluation (used by aekit.sae): the code only at gathered units, never the dense (..., latent_dim) one.
+    def support(self, a: Tensor) -> Tensor:
+        """Units (..., latent_dim) bool where the code can be non-zero: a > 0 for ReLU codes, everywhere else."""
+        if self.config.code_activation == "relu":
+            return a > 0
+        return torch.ones_like(a, dtype=torch.bool)
+
+    def code_at(self, a: Tensor, indices: Tensor) -> BottleneckOutput:
+        """The code at the units ``indices`` (..., m) given their pre-activations ``a`` (..., m)."""
+        return BottleneckOutput(z=self.activation(a))

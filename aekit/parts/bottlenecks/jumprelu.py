@@ -18,7 +18,6 @@ from aekit.errors import check_float
 from aekit.parts.base import BOTTLENECKS, Bottleneck, BottleneckOutput
 from aekit.parts.bottlenecks.topk import sparsity_stats
 
-
 _MIN_THRESHOLD = 1e-6  # keeps theta > 0: a JumpReLU at theta <= 0 would pass negative values
 
 
@@ -27,7 +26,10 @@ def _rectangle(u: Tensor) -> Tensor:
 
 
 def _sum_to(grad: Tensor, like: Tensor) -> Tensor:
-    """Sum a broadcast gradient (..., latent_dim) back to the threshold's shape (latent_dim,)."""
+    """Sum a broadcast gradient (..., latent_dim) back to the threshold's shape (latent_dim,); a threshold given
+    per element (gathered for a sparse evaluation) keeps its gradient per element."""
+    if grad.shape == like.shape:
+        return grad.to(like.dtype)
     return grad.reshape(-1, like.shape[-1]).sum(0).to(like.dtype)
 
 
@@ -128,13 +130,27 @@ class JumpReLUBottleneck(Bottleneck):
         return self.config.l0_weight * ramp
 
     def forward(self, h: Tensor) -> BottleneckOutput:
-        a = self.project(h)  # (..., latent_dim) pre-activations
-        threshold = self.threshold
+        return self._code(self.project(h), self.threshold)  # pre-activations (..., latent_dim)
+
+    # Sparse evaluation (used by aekit.sae): the code only at gathered units, never the dense (..., latent_dim) one.
+    def support(self, a: Tensor) -> Tensor:
+        """Units (..., latent_dim) bool where the code or its gradients can be non-zero: at or above the threshold
+        less half the straight-through window."""
+        return a > self.threshold.detach() - self.config.bandwidth / 2
+
+    def code_at(self, a: Tensor, indices: Tensor) -> BottleneckOutput:
+        """The code at the units ``indices`` (..., m) given their pre-activations ``a`` (..., m); exact (value,
+        gradients and the L0 loss) when the gathered units hold the :meth:`support`."""
+        return self._code(a, self.threshold[indices])
+
+    def _code(self, a: Tensor, threshold: Tensor) -> BottleneckOutput:
         bandwidth = self.config.bandwidth
         z = _JumpReLU.apply(a, threshold, bandwidth)  # (..., latent_dim)
         active = _Step.apply(a, threshold, bandwidth)  # (..., latent_dim), 0/1
         losses: dict[str, Tensor] = {}
         if self.config.l0_weight > 0:
-            l0 = active.reshape(-1, self.latent_dim).sum(-1).mean()  # mean active units per sample
+            l0 = active.reshape(-1, active.shape[-1]).sum(-1).mean()  # mean active units per sample
             losses["l0"] = self.l0_coefficient() * l0
-        return BottleneckOutput(z=z, losses=losses, stats=sparsity_stats(active > 0, self.latent_dim))
+        stats = sparsity_stats(active > 0, active.shape[-1])
+        stats["active_fraction"] = stats["l0"] / self.latent_dim
+        return BottleneckOutput(z=z, losses=losses, stats=stats)

@@ -50,3 +50,14 @@ class TopKBottleneck(Bottleneck):
         values, indices = dense.topk(self.k, dim=-1)  # (..., k)
         z = torch.zeros_like(dense).scatter(-1, indices, values)  # (..., latent_dim), <= k non-zeros
         return BottleneckOutput(z=z, stats=sparsity_stats(z != 0, self.latent_dim))
+
+    # Sparse evaluation (used by aekit.sae): the code only at gathered units, never the dense (..., latent_dim) one.
+    def support(self, a: Tensor) -> Tensor:
+        """Units (..., latent_dim) bool where the code of pre-activations ``a`` can be non-zero: the top k."""
+        indices = a.topk(self.k, dim=-1).indices  # (..., k)
+        return torch.zeros_like(a, dtype=torch.bool).scatter(-1, indices, True)
+
+    def code_at(self, a: Tensor, indices: Tensor) -> BottleneckOutput:
+        """The code at the units ``indices`` (..., m) given their pre-activations ``a`` (..., m), which must hold
+        the top k: the same values as ``forward`` there."""
+        return BottleneckOutput(z=torch.relu(a))

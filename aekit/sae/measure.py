@@ -1,0 +1,175 @@
+"""How good a sparse autoencoder is: sparsity and reconstruction on held-out activations, and what splicing its
+reconstruction into the model does to the model's output.
+
+Reconstruction metrics, over held-out tokens x (n, d) with reconstructions x_hat and codes z:
+
+- ``l0``: mean number of non-zero latents per token.
+- ``fvu``: fraction of variance unexplained, sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 (0 is perfect, 1 is
+  no better than the mean).
+- ``nmse``: normalised MSE, sum ||x - x_hat||^2 / sum ||x||^2 (against predicting zero).
+- ``cosine``: mean cosine similarity of x and x_hat.
+- ``dead_fraction``: latents that never fire on the held-out tokens; ``dense_fraction``: latents that fire on
+  more than ``dense_threshold`` (10%) of them, usually a sign of features that absorbed the mean.
+
+The downstream check (:func:`downstream_check`) runs the model on held-out texts four times: clean; with the
+site's activations replaced by the SAE's reconstruction (``splice``); by zeros (``zero_ablation``); by the data
+mean (``mean_ablation``). It reports the mean cosine similarity of each run's sentence embedding (the
+attention-masked mean of the last hidden state, as sentence-transformers pools MiniLM) with the clean one, and
+``recovered``: how much of the damage that mean-ablation does the splice avoids, (cos_splice - cos_mean) /
+(1 - cos_mean), 1 being perfect.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from aekit.errors import DataError, check_int
+from aekit.sae.activations import (
+    ActivationStore,
+    TensorActivations,
+    hooked,
+    iter_texts,
+    kept_tokens,
+    load_model,
+    model_inputs,
+    site_module,
+    tokenize,
+)
+from aekit.sae.model import SparseAutoencoder
+
+__all__ = ["DENSE_THRESHOLD", "downstream_check", "reconstruction_metrics"]
+
+logger = logging.getLogger(__name__)
+
+DENSE_THRESHOLD = 0.1  # a latent firing on more than 10% of tokens is "dense" (Gao et al. 2024 use 10% too)
+
+
+@torch.no_grad()
+def reconstruction_metrics(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, start: int,
+                           stop: int, *, batch_size: int = 4096) -> tuple[dict[str, float], Tensor]:
+    """Metrics (see the module docstring) over rows ``start:stop`` of ``source``, and the number of tokens each
+    latent fired on (latent_dim,) int64."""
+    if stop <= start:
+        raise DataError(f"No held-out activations to measure on (rows {start}:{stop}). Harvest more tokens or "
+                        "raise the holdout fraction.")
+    sae.eval()
+    device = sae.W_dec.device
+    fires = torch.zeros(sae.config.latent_dim, dtype=torch.int64, device=device)
+    residual = total = energy = cosine = l0 = 0.0
+    sum_x = torch.zeros(sae.config.d_in, dtype=torch.float64, device=device)
+    n = stop - start
+    for low in range(start, stop, batch_size):
+        x = source.read(low, min(low + batch_size, stop)).to(device)  # (batch, d)
+        z = sae.encode(x)
+        x_hat = sae.decode(z)
+        active = z != 0
+        fires += active.sum(0)
+        l0 += float(active.sum())
+        residual += float((x - x_hat).double().pow(2).sum())
+        energy += float(x.double().pow(2).sum())
+        sum_x += x.double().sum(0)
+        cosine += float(torch.nn.functional.cosine_similarity(x, x_hat, dim=1).double().sum())
+    total = energy - float(sum_x.pow(2).sum()) / n  # sum ||x - mean||^2 = sum ||x||^2 - n ||mean||^2
+    rates = fires.double() / n
+    metrics = {
+        "l0": l0 / n,
+        "fvu": residual / max(total, 1e-30),
+        "nmse": residual / max(energy, 1e-30),
+        "cosine": cosine / n,
+        "dead_fraction": float((fires == 0).double().mean()),
+        "dense_fraction": float((rates > DENSE_THRESHOLD).double().mean()),
+        "tokens": n,
+    }
+    return metrics, fires.cpu()
+
+
+def _pooled(hidden: Tensor, mask: Tensor) -> Tensor:
+    """Attention-masked mean of the last hidden state (batch, d): the sentence embedding."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)  # (batch, tokens, 1)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+@torch.no_grad()
+def downstream_check(sae: SparseAutoencoder, manifest: dict[str, Any], *, text_ids: list[int] | None = None,
+                     n_texts: int = 256, batch_size: int = 32, model: str | os.PathLike[str] | None = None,
+                     texts: str | os.PathLike[str] | None = None) -> dict[str, float]:
+    """Splice the SAE's reconstruction into the model at the harvested layer and site (see the module docstring).
+
+    Parameters
+    ----------
+    sae : the trained SAE.
+    manifest : the activation directory's manifest (model, layer, site, corpus, context, split).
+    text_ids : indices of the corpus texts to use (the held-out ones); None: the first ``n_texts``.
+    n_texts : at most this many texts.
+    model, texts : override the manifest's model folder and corpus file (e.g. after moving them).
+    """
+    check_int(n_texts, name="n_texts", owner="downstream_check", low=1)
+    local = load_model(model or manifest["model"], device=sae.W_dec.device)
+    _, module = site_module(local, int(manifest["layer"]), str(manifest["site"]))
+    wanted = set(text_ids) if text_ids is not None else None
+    chosen: list[str] = []
+    stream = iter_texts(texts or manifest["texts"], split=manifest.get("split", "lines"),
+                        chunk_chars=int(manifest.get("chunk_chars", 512)))
+    for index, text in enumerate(stream):
+        if wanted is None or index in wanted:
+            chosen.append(text)
+            if len(chosen) >= n_texts:
+                break
+    if not chosen:
+        raise DataError(f"None of the held-out texts were found in '{texts or manifest['texts']}'. Pass the corpus "
+                        "the activations were harvested from.")
+    sae.eval()
+    replacement: dict[str, Any] = {}
+
+    def splice(_module: torch.nn.Module, _inputs: Any, output: Any) -> Any:
+        how = replacement.get("how")
+        if how is None:
+            return None
+        first = output[0] if isinstance(output, (tuple, list)) else output  # (batch, tokens, d)
+        keep = replacement["keep"]  # (batch, tokens) bool
+        x = first[keep]  # (n, d)
+        if how == "splice":
+            new = sae(x.float()).to(first.dtype)
+        elif how == "zero":
+            new = torch.zeros_like(x)
+        else:
+            new = sae.input_mean.to(first.dtype).expand_as(x)
+        patched = first.clone()
+        patched[keep] = new
+        return (patched, *output[1:]) if isinstance(output, (tuple, list)) else patched
+
+    sums = {"splice": 0.0, "zero": 0.0, "mean": 0.0}
+    with hooked(module, splice):
+        for low in range(0, len(chosen), batch_size):
+            encoded = tokenize(local, chosen[low:low + batch_size], int(manifest.get("context", 128)),
+                               sae.W_dec.device)
+            inputs = model_inputs(encoded)
+            mask = encoded["attention_mask"]
+            replacement.clear()
+            clean = _pooled(local.model(**inputs).last_hidden_state, mask)  # (batch, d)
+            replacement["keep"] = kept_tokens(encoded, bool(manifest.get("include_special", False)))
+            for how in sums:
+                replacement["how"] = how
+                changed = _pooled(local.model(**inputs).last_hidden_state, mask)
+                sums[how] += float(torch.nn.functional.cosine_similarity(clean, changed, dim=1).sum())
+    n = len(chosen)
+    result = {"texts": n, "cos_splice": sums["splice"] / n, "cos_zero_ablation": sums["zero"] / n,
+              "cos_mean_ablation": sums["mean"] / n}
+    result["recovered"] = float((result["cos_splice"] - result["cos_mean_ablation"])
+                                / max(1.0 - result["cos_mean_ablation"], 1e-12))
+    return result
+
+
+def held_out_text_ids(store: ActivationStore, start: int, stop: int) -> list[int]:
+    """The corpus indices of the texts whose tokens all lie in rows ``start:stop``, in order (a text cut by
+    ``start`` was partly trained on and is left out)."""
+    ids = [int(v) for v in np.unique(store.read(start, stop, key="text_ids").numpy())]
+    if ids and start > 0 and int(store.read(start - 1, start, key="text_ids")[0]) == ids[0]:
+        ids = ids[1:]
+    return ids

@@ -1,0 +1,314 @@
+"""Training a sparse autoencoder on activations: from a harvested directory or any (n, d) tensor.
+
+    run = train_sae("acts/", arch="topk", expansion=8, k=32, tokens=2_000_000, out="runs/sae")
+    run.metrics["fvu"], run.metrics["l0"], run.metrics["dead_fraction"]     # on held-out activations
+    run = train_sae(torch.randn(50_000, 64), arch="jumprelu", sparsity_weight=3e-3)   # any tensor works
+
+What the field has learned, all on by default: inputs scaled to E ||x||^2 = d_in; b_dec initialised at the
+geometric median of a sample; the encoder initialised as the decoder's transpose; decoder rows at unit norm after
+every step, with the radial part of their gradient removed; AuxK for dead latents (Gao et al. 2024); a linear
+warm-up of the L0/L1 coefficient; a shuffling buffer over shards; Adam (eps 6.25e-10, lr 2e-4 / sqrt(latent_dim /
+2^14) unless given) with a linear LR warm-up and a linear decay to zero over the last fifth (Conerly et al. 2024).
+
+A run directory holds ``config.json`` (the SAE and training configs, the activations' provenance, the held-out
+rows), ``sae.safetensors`` (weights, checksummed), ``history.json`` (loss terms every ``log_every`` steps) and
+``metrics.json`` (held-out ``l0``, ``fvu``, ``nmse``, ``dead_fraction``, ``dense_fraction``, tokens/s).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from aekit._version import __version__
+from aekit.config import field_names, from_dict, to_dict
+from aekit.errors import AekitError, ModelFileError, check_choice, check_float, check_int, did_you_mean
+from aekit.io import atomic_path, sha256_file, write_json
+from aekit.sae.activations import ActivationStore, TensorActivations, shuffled_batches
+from aekit.sae.measure import reconstruction_metrics
+from aekit.sae.model import SAEConfig, SparseAutoencoder
+from aekit.training.trainer import resolve_device
+
+__all__ = ["SAERun", "SAETrainConfig", "load_sae", "open_activations", "train_sae"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "aekit.sae"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "sae.safetensors"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.json"
+
+
+@dataclass(frozen=True)
+class SAETrainConfig:
+    """How to train a :class:`SparseAutoencoder`. Every default is the usual first choice."""
+
+    tokens: int = 2_000_000  # training budget in tokens (repeats the data if it is smaller)
+    batch_size: int = 1024  # small next to OpenAI's 128k tokens: on a CPU, more steps per token matter more
+    lr: float | None = None  # None: 2e-4 / sqrt(latent_dim / 2^14), Gao et al.'s fit of the best LR
+    lr_warmup: float = 0.02  # fraction of steps with a linear LR ramp from 0
+    lr_decay: float = 0.2  # final fraction of steps with a linear decay to 0
+    sparsity_warmup: float = 0.05  # fraction of steps over which the L0/L1 coefficient ramps up from 0
+    threshold_lr_scale: float = 10.0  # JumpReLU thresholds learn this much faster (see _fit)
+    adam_eps: float = 6.25e-10  # Gao et al.: Adam's default 1e-8 is large next to these small gradients
+    aux_k: int | None = None  # None: d_in // 2 (Gao et al.); 0 turns AuxK off
+    aux_weight: float = 1 / 32
+    dead_tokens: int = 250_000  # a latent silent for this many training tokens is dead (for AuxK)
+    b_dec_init: Literal["geometric_median", "mean", "zeros"] = "geometric_median"
+    normalize: bool = True  # scale inputs to E ||x||^2 = d_in, so hyperparameters carry across models
+    init_tokens: int = 16384  # sample for the input scale and b_dec
+    buffer_tokens: int = 262144  # shuffling buffer (2^18 tokens x 384 x 4 B = 384 MiB for MiniLM)
+    holdout: float = 0.05  # last fraction of the tokens, never trained on, for metrics.json
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        owner = "SAETrainer"
+        check_int(self.tokens, name="tokens", owner=owner, low=1)
+        check_int(self.batch_size, name="batch_size", owner=owner, low=1)
+        if self.lr is not None:
+            check_float(self.lr, name="lr", owner=owner, low=0.0, low_inclusive=False)
+        for name in ("lr_warmup", "lr_decay", "sparsity_warmup"):
+            check_float(getattr(self, name), name=name, owner=owner, low=0.0, high=1.0)
+        check_float(self.threshold_lr_scale, name="threshold_lr_scale", owner=owner, low=0.0, low_inclusive=False)
+        check_float(self.adam_eps, name="adam_eps", owner=owner, low=0.0, low_inclusive=False)
+        if self.aux_k is not None:
+            check_int(self.aux_k, name="aux_k", owner=owner, low=0)
+        check_float(self.aux_weight, name="aux_weight", owner=owner, low=0.0)
+        check_int(self.dead_tokens, name="dead_tokens", owner=owner, low=1)
+        check_choice(self.b_dec_init, ["geometric_median", "mean", "zeros"], name="b_dec_init", owner=owner)
+        check_int(self.init_tokens, name="init_tokens", owner=owner, low=1)
+        check_int(self.buffer_tokens, name="buffer_tokens", owner=owner, low=1)
+        check_float(self.holdout, name="holdout", owner=owner, low=0.0, high=0.5, low_inclusive=False)
+        check_int(self.seed, name="seed", owner=owner, low=0, high=2**32 - 1)
+        check_int(self.log_every, name="log_every", owner=owner, low=1)
+
+    def learning_rate(self, latent_dim: int) -> float:
+        return self.lr if self.lr is not None else 2e-4 / math.sqrt(latent_dim / 2**14)
+
+    def lr_factor(self, step: int, steps: int) -> float:
+        """The LR multiplier at ``step`` of ``steps``: linear warm-up, constant, linear decay to 0."""
+        warmup = max(1, round(self.lr_warmup * steps))
+        decay = round(self.lr_decay * steps)
+        if step < warmup:
+            return (step + 1) / warmup
+        if decay and step >= steps - decay:
+            return max(0.0, (steps - step) / decay)
+        return 1.0
+
+    def sparsity_factor(self, step: int, steps: int) -> float:
+        ramp = self.sparsity_warmup * steps
+        return 1.0 if ramp < 1 else min(1.0, (step + 1) / ramp)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> SAETrainConfig:
+        return from_dict(cls, data, owner="SAETrainConfig")
+
+
+@dataclass
+class SAERun:
+    """A trained SAE with its held-out metrics, training history and where it was saved."""
+
+    sae: SparseAutoencoder
+    train_config: SAETrainConfig
+    metrics: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    fires: Tensor | None = None  # tokens each latent fired on in the held-out set (latent_dim,)
+    holdout: tuple[int, int] = (0, 0)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    directory: Path | None = None
+
+
+def open_activations(activations: Any) -> ActivationStore | TensorActivations:
+    """An activation directory (path or store), or an in-memory (n, d) tensor or array."""
+    if isinstance(activations, (ActivationStore, TensorActivations)):
+        return activations
+    if isinstance(activations, (str, os.PathLike)):
+        return ActivationStore(activations)
+    return TensorActivations(activations)
+
+
+def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    sae_fields = [n for n in field_names(SAEConfig) if n != "d_in"]
+    train_fields = field_names(SAETrainConfig)
+    valid = sae_fields + train_fields
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        raise AekitError(f"Unknown option {unknown[0]!r} for train_sae. Valid options: {', '.join(valid)}."
+                         f"{did_you_mean(unknown[0], valid)}")
+    return ({k: v for k, v in options.items() if k in sae_fields},
+            {k: v for k, v in options.items() if k in train_fields})
+
+
+def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **options: Any) -> SAERun:
+    """Train a sparse autoencoder.
+
+    Parameters
+    ----------
+    activations : an activation directory from :func:`~aekit.sae.activations.harvest` (or its
+        :class:`ActivationStore`), or any (n_tokens, d) tensor or array of activations.
+    out : run directory to write (see the module docstring); None writes nothing.
+    **options : fields of :class:`SAEConfig` (``arch``, ``expansion``, ``k``, ``sparsity_weight``, ...) and of
+        :class:`SAETrainConfig` (``tokens``, ``batch_size``, ``lr``, ...).
+
+    Returns
+    -------
+    SAERun, with held-out ``metrics`` (l0, fvu, nmse, dead_fraction, dense_fraction, tokens_per_second).
+    """
+    source = open_activations(activations)
+    sae_options, train_options = _split_options(options)
+    config = SAEConfig(d_in=source.d_in, **sae_options)
+    train = SAETrainConfig(**train_options)
+    n_holdout = max(1, round(train.holdout * source.n_tokens))
+    n_train = source.n_tokens - n_holdout
+    if n_train < train.batch_size:
+        raise AekitError(f"Only {n_train} training tokens remain after holding out {n_holdout}, fewer than one "
+                         f"batch of {train.batch_size}. Harvest more tokens or lower batch_size.")
+    device = resolve_device(train.device)
+    torch.manual_seed(train.seed)
+    sae = SparseAutoencoder(config).to(device)
+    generator = torch.Generator().manual_seed(train.seed)
+    if n_train <= train.init_tokens:
+        sample = source.read(0, n_train)
+    else:  # 16 random stretches: a fair sample without one read per row
+        size = max(1, train.init_tokens // 16)
+        offsets = torch.randint(0, n_train - size + 1, (16,), generator=generator).tolist()
+        sample = torch.cat([source.read(o, o + size) for o in offsets])
+    sae.initialize(sample.to(device), b_dec_init=train.b_dec_init, normalize=train.normalize)
+    history, seconds = _fit(sae, source, n_train, train, generator, device)
+    metrics, fires = reconstruction_metrics(sae, source, n_train, source.n_tokens)
+    steps = max(1, train.tokens // train.batch_size)
+    metrics.update({"train_tokens": steps * train.batch_size, "train_seconds": seconds,
+                    "tokens_per_second": steps * train.batch_size / max(seconds, 1e-9), "steps": steps})
+    provenance = {k: source.manifest.get(k) for k in ("model", "layer", "site", "hook", "texts", "n_tokens")}
+    if isinstance(source, ActivationStore):
+        provenance["activations"] = str(source.directory.resolve())
+    run = SAERun(sae=sae.eval(), train_config=train, metrics=metrics, history=history, fires=fires,
+                 holdout=(n_train, source.n_tokens), provenance=provenance)
+    if out is not None:
+        save_run(out, run)
+    logger.info("Trained %s SAE: held-out l0 %.1f, fvu %.4f, dead %.2f%% (%.0f tokens/s)", config.arch,
+                metrics["l0"], metrics["fvu"], 100 * metrics["dead_fraction"], metrics["tokens_per_second"])
+    return run
+
+
+def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_train: int, train: SAETrainConfig,
+         generator: torch.Generator, device: torch.device) -> tuple[list[dict[str, float]], float]:
+    steps = max(1, train.tokens // train.batch_size)
+    lr = train.learning_rate(sae.config.latent_dim)
+    # JumpReLU thresholds move by about lr per Adam step; at lr ~5e-4 they cannot follow pre-activations that grow
+    # by O(1) within a few thousand steps, and L0 drifts far above its target whatever the L0 coefficient.
+    thresholds = [p for name, p in sae.named_parameters() if name.endswith("threshold")]
+    others = [p for name, p in sae.named_parameters() if not name.endswith("threshold")]
+    groups = [{"params": others, "scale": 1.0}]
+    if thresholds:
+        groups.append({"params": thresholds, "scale": train.threshold_lr_scale})
+    optimizer = torch.optim.Adam(groups, lr=lr, eps=train.adam_eps)
+    aux_k = sae.config.d_in // 2 if train.aux_k is None else train.aux_k
+    silent = torch.zeros(sae.config.latent_dim, dtype=torch.int64, device=device)  # tokens since last firing
+    batches = shuffled_batches(source, 0, n_train, batch_size=train.batch_size, buffer_tokens=train.buffer_tokens,
+                               generator=generator)
+    history: list[dict[str, float]] = []
+    sae.train()
+    started = time.perf_counter()
+    for step in range(steps):
+        x = next(batches).to(device, non_blocking=True) * sae.input_scale  # (batch, d_in), normalised
+        for group in optimizer.param_groups:
+            group["lr"] = group["scale"] * lr * train.lr_factor(step, steps)
+        out = sae.loss(x, dead=silent >= train.dead_tokens, aux_k=aux_k, aux_weight=train.aux_weight,
+                       sparsity_scale=train.sparsity_factor(step, steps))
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        sae.project_decoder_grad()
+        optimizer.step()
+        sae.normalize_decoder()
+        silent += len(x)
+        silent[out.fired] = 0
+        if not torch.isfinite(out.loss):
+            raise AekitError(f"The SAE loss became {float(out.loss)} at step {step}. Lower the learning rate "
+                             f"(lr={lr:g}) or the sparsity weight.")
+        if step % train.log_every == 0 or step == steps - 1:
+            record = {"step": step, "tokens": (step + 1) * train.batch_size, "loss": float(out.loss.detach()),
+                      **{f"loss_{name}": float(value.detach()) for name, value in out.losses.items()},
+                      "l0": float(out.l0), "dead_fraction": float((silent >= train.dead_tokens).float().mean())}
+            history.append(record)
+            logger.debug("step %d: %s", step, record)
+    return history, time.perf_counter() - started
+
+
+# ------------------------------------------------------------------------------------------- run directories
+def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
+    """Write ``run`` to ``directory`` (config.json, sae.safetensors, history.json, metrics.json)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().cpu().contiguous() for k, v in run.sae.state_dict().items()}
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
+        save_file(weights, str(tmp), metadata={"format": FORMAT})
+        checksum = sha256_file(tmp)
+    write_json(directory / CONFIG_FILE, {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
+        "sae": run.sae.config.to_json_dict(), "training": run.train_config.to_json_dict(),
+        "activations": run.provenance, "holdout": list(run.holdout), "weights_sha256": checksum,
+    })
+    write_json(directory / HISTORY_FILE, run.history)
+    write_json(directory / METRICS_FILE, run.metrics)
+    if run.fires is not None:
+        with atomic_path(directory / "fires.npy") as tmp, open(tmp, "wb") as f:
+            np.save(f, run.fires.numpy())
+    run.directory = directory
+    return directory
+
+
+def load_sae(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> SAERun:
+    """Load a run directory written by :func:`train_sae`; the weights are checked against their sha256."""
+    directory = Path(directory)
+    path = directory / CONFIG_FILE
+    if not directory.is_dir():
+        raise ModelFileError(f"No SAE run directory at '{directory}'. Pass the --out folder of 'aekit sae train'.")
+    if not path.is_file():
+        raise ModelFileError(f"'{directory}' is not an SAE run directory (no {CONFIG_FILE}). Pass the --out folder "
+                             "of 'aekit sae train'.")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"'{path}' is not valid JSON ({exc}). Train the SAE again.") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"'{path}' is not an aekit SAE config. Pass the --out folder of 'aekit sae train'.")
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file() or sha256_file(weights) != config.get("weights_sha256"):
+        raise ModelFileError(f"'{weights}' is missing or does not match the checksum in {CONFIG_FILE}. Train the "
+                             "SAE again.")
+    try:
+        sae = SparseAutoencoder(SAEConfig.from_json_dict(config["sae"]))
+        sae.load_state_dict(load_file(str(weights)), strict=True)
+        train = SAETrainConfig.from_json_dict(config["training"])
+    except (SafetensorError, RuntimeError, KeyError, AekitError) as exc:
+        raise ModelFileError(f"Cannot load '{directory}': {exc}. Train the SAE again.") from None
+    metrics: dict[str, Any] = {}
+    if (directory / METRICS_FILE).is_file():
+        metrics = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))
+    history: list[dict[str, float]] = []
+    if (directory / HISTORY_FILE).is_file():
+        history = json.loads((directory / HISTORY_FILE).read_text(encoding="utf-8"))
+    fires = torch.from_numpy(np.load(directory / "fires.npy")) if (directory / "fires.npy").is_file() else None
+    return SAERun(sae=sae.to(device).eval(), train_config=train, metrics=metrics, history=history, fires=fires,
+                  holdout=tuple(config.get("holdout", (0, 0))), provenance=config.get("activations", {}),
+                  directory=directory)

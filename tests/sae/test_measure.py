@@ -1,0 +1,82 @@
+"""Held-out metrics against hand computations, and the splice-in check on MiniLM."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aekit.errors import DataError
+from aekit.sae import ActivationStore, SAEConfig, SparseAutoencoder, TensorActivations, train_sae
+from aekit.sae.measure import downstream_check, held_out_text_ids, reconstruction_metrics
+
+
+class _Fixed(SparseAutoencoder):
+    """An 'SAE' with set codes and reconstructions, to check the metrics by hand."""
+
+    def __init__(self, codes: torch.Tensor, reconstructions: torch.Tensor) -> None:
+        super().__init__(SAEConfig(d_in=reconstructions.shape[1], expansion=2, k=1))
+        self.codes, self.reconstructions = codes, reconstructions
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.codes[: len(x)]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.reconstructions[: len(z)]
+
+
+def test_metrics_match_a_hand_computation() -> None:
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 0.0]])
+    x_hat = torch.tensor([[1.0, 1.0], [3.0, 4.0], [4.0, 0.0]])
+    codes = torch.zeros(3, 4)
+    codes[:, 0] = 1.0  # latent 0 fires on every token: dense
+    codes[0, 1] = 2.0  # latent 1 on one token of three
+    metrics, fires = reconstruction_metrics(_Fixed(codes, x_hat), TensorActivations(x), 0, 3)
+    assert metrics["l0"] == pytest.approx(4 / 3)
+    assert metrics["fvu"] == pytest.approx(2 / 16)  # residual 1 + 1; sum of squares about the mean (3, 2): 16
+    assert metrics["nmse"] == pytest.approx(2 / (1 + 4 + 9 + 16 + 25))
+    assert metrics["dead_fraction"] == pytest.approx(2 / 4)
+    assert metrics["dense_fraction"] == pytest.approx(2 / 4)  # 100% and 33% > 10%
+    cosines = torch.nn.functional.cosine_similarity(x, x_hat, dim=1)
+    assert metrics["cosine"] == pytest.approx(float(cosines.mean()))
+    assert fires.tolist() == [3, 1, 0, 0]
+
+
+def test_no_held_out_rows() -> None:
+    sae = SparseAutoencoder(SAEConfig(d_in=2, expansion=2, k=1))
+    with pytest.raises(DataError, match="No held-out activations to measure on"):
+        reconstruction_metrics(sae, TensorActivations(torch.zeros(4, 2)), 4, 4)
+
+
+@pytest.fixture(scope="module")
+def minilm_run(acts_dir):
+    torch.set_num_threads(1)
+    return train_sae(acts_dir, arch="topk", expansion=2, k=8, tokens=3000, batch_size=64, holdout=0.3,
+                     device="cpu")
+
+
+def test_an_exact_reconstruction_spliced_in_leaves_the_embeddings_unchanged(minilm_run, acts_dir) -> None:
+    store = ActivationStore(acts_dir)
+    exact = minilm_run.sae
+    exact.forward = lambda x: x  # a perfect SAE: the splice must then change nothing
+    try:
+        result = downstream_check(exact, store.manifest, n_texts=5)
+    finally:
+        del exact.forward
+    assert result["cos_splice"] == pytest.approx(1.0, abs=1e-5)
+    assert result["cos_zero_ablation"] < 0.95 and result["cos_mean_ablation"] < 0.99
+    assert result["recovered"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_trained_sae_lies_between_ablation_and_the_clean_model(minilm_run, acts_dir) -> None:
+    store = ActivationStore(acts_dir)
+    ids = held_out_text_ids(store, *minilm_run.holdout)
+    assert ids and ids[-1] == 11
+    result = downstream_check(minilm_run.sae, store.manifest, text_ids=ids)
+    assert result["texts"] == len(ids)
+    assert result["cos_zero_ablation"] < result["cos_splice"] < 1.0
+
+
+def test_texts_not_in_the_corpus(minilm_run, acts_dir) -> None:
+    store = ActivationStore(acts_dir)
+    with pytest.raises(DataError, match="None of the held-out texts were found"):
+        downstream_check(minilm_run.sae, store.manifest, text_ids=[999])

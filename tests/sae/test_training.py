@@ -1,0 +1,134 @@
+"""train_sae on any tensor: held-out metrics, run directories that round-trip, schedules, and every error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from aekit.errors import AekitError, DataError, ModelFileError
+from aekit.sae import TensorActivations, load_sae, train_sae
+from aekit.sae.activations import shuffled_batches
+from aekit.sae.training import SAETrainConfig
+
+from .conftest import sparse_activations
+
+FAST = {"expansion": 4, "k": 3, "tokens": 60_000, "batch_size": 256, "lr": 3e-3, "dead_tokens": 5000,
+        "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def topk_run(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("runs") / "topk"
+    return train_sae(sparse_activations(8000), arch="topk", out=out, **FAST), out
+
+
+def test_a_tensor_trains_and_metrics_json_has_the_held_out_figures(topk_run) -> None:
+    run, out = topk_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("l0", "fvu", "nmse", "dead_fraction", "dense_fraction", "tokens_per_second"):
+        assert key in metrics
+    assert metrics["tokens"] == 400  # the last 5% of 8000 rows
+    assert metrics["l0"] == pytest.approx(3.0)
+    assert metrics["fvu"] < 0.35  # the data is exactly 3-sparse over 48 atoms
+    assert metrics["dead_fraction"] <= 0.1
+    assert run.history[-1]["tokens"] == metrics["train_tokens"]
+
+
+def test_a_saved_run_loads_back_with_the_same_codes(topk_run) -> None:
+    run, out = topk_run
+    loaded = load_sae(out)
+    x = sparse_activations(50, seed=7)
+    torch.testing.assert_close(loaded.sae.encode(x), run.sae.encode(x))
+    assert loaded.sae.config == run.sae.config
+    assert loaded.train_config == run.train_config
+    assert loaded.holdout == (7600, 8000)
+
+
+@pytest.mark.parametrize(("arch", "weight"), [("jumprelu", 3e-3), ("relu-l1", 3e-3)])
+def test_penalised_architectures_get_sparser_as_the_weight_rises(arch: str, weight: float) -> None:
+    torch.set_num_threads(1)
+    x = sparse_activations(6000)
+    low, high = (train_sae(x, arch=arch, sparsity_weight=w, **FAST).metrics for w in (weight, 10 * weight))
+    assert high["l0"] < low["l0"] < 32  # of 64 latents
+    assert high["fvu"] > low["fvu"]
+
+
+def test_the_schedules_warm_up_and_decay() -> None:
+    config = SAETrainConfig(lr_warmup=0.1, lr_decay=0.2, sparsity_warmup=0.5)
+    factors = [config.lr_factor(step, 100) for step in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[50] == 1.0
+    assert factors[80] == pytest.approx(1.0) and factors[99] == pytest.approx(0.05)
+    assert config.sparsity_factor(0, 100) == pytest.approx(0.02)
+    assert config.sparsity_factor(49, 100) == pytest.approx(1.0)
+    assert SAETrainConfig().learning_rate(2**14) == pytest.approx(2e-4)
+
+
+def test_the_shuffling_buffer_covers_every_row_once_per_epoch() -> None:
+    source = TensorActivations(torch.arange(1000, dtype=torch.float32).reshape(-1, 1).repeat(1, 2))
+    batches = shuffled_batches(source, 0, 1000, batch_size=50, buffer_tokens=400,
+                               generator=torch.Generator().manual_seed(0))
+    seen = torch.cat([next(batches)[:, 0] for _ in range(20)])  # 1000 rows
+    first = seen[:50]
+    assert not torch.equal(first, first.sort().values)  # shuffled, not in corpus order
+    counts = torch.bincount(seen.long(), minlength=1000)
+    assert counts.max() <= 2 and (counts > 0).float().mean() > 0.8  # one epoch, give or take the buffer's tail
+
+
+def test_unknown_option_lists_the_valid_ones() -> None:
+    with pytest.raises(AekitError, match="Unknown option 'expanson' for train_sae.*Did you mean 'expansion'"):
+        train_sae(sparse_activations(100), expanson=4)
+
+
+def test_too_few_tokens_for_one_batch() -> None:
+    with pytest.raises(AekitError, match="Only 95 training tokens remain after holding out 5, fewer than one batch"):
+        train_sae(sparse_activations(100), batch_size=256)
+
+
+def test_non_finite_activations_are_rejected() -> None:
+    x = sparse_activations(100)
+    x[3, 2] = float("nan")
+    with pytest.raises(DataError, match="contain NaN or Inf"):
+        train_sae(x)
+
+
+def test_activations_of_the_wrong_shape_are_rejected() -> None:
+    with pytest.raises(DataError, match=r"must be a 2-D array \(n_tokens, d_model\).*Got shape \(2, 3, 4\)"):
+        train_sae(torch.zeros(2, 3, 4))
+
+
+def test_bad_training_option_value() -> None:
+    with pytest.raises(AekitError, match=r"'holdout' parameter of SAETrainer must be a float in \(0, 0.5\]"):
+        SAETrainConfig(holdout=0.0)
+
+
+def test_missing_run_directory(tmp_path) -> None:
+    with pytest.raises(ModelFileError, match="No SAE run directory at .*Pass the --out folder of 'aekit sae train'"):
+        load_sae(tmp_path / "nope")
+
+
+def test_a_folder_without_config(tmp_path) -> None:
+    with pytest.raises(ModelFileError, match="is not an SAE run directory \\(no config.json\\)"):
+        load_sae(tmp_path)
+
+
+def test_tampered_weights_fail_the_checksum(topk_run, tmp_path) -> None:
+    import shutil
+
+    _, out = topk_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    with open(copy / "sae.safetensors", "r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(ModelFileError, match="does not match the checksum in config.json"):
+        load_sae(copy)
+
+
+def test_a_config_that_is_not_json(tmp_path) -> None:
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="is not valid JSON"):
+        load_sae(tmp_path)
