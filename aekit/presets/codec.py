@@ -8,9 +8,12 @@ from aekit.presets import PRESETS, Preset
 @PRESETS.register("codec")
 def codec() -> Preset:
     # Three stride-2 stages take a 16x16 tile to 2x2; 128 channels there are what a few-MB shipped codec affords.
+    # Tiles are in [0, 1], so without a gain the fresh code spans a fraction of one quantization step and the
+    # training noise drowns it (see FactorizedBottleneck.code_gain): on 2,000 steps of grayscale tiles a gain of
+    # 10 reconstructs held-out tiles 1.5 dB better than a gain of 1 (27.8 against 26.3 dB).
     return Preset("Learned image codec: conv transforms, rounded code, factorized entropy model (rate in bits).",
                   backbone=PartSpec("conv", {"hidden_dims": (32, 64, 128), "activation": "leaky_relu"}),
-                  bottleneck=PartSpec("factorized"))
+                  bottleneck=PartSpec("factorized", {"code_gain": 10.0}))
 
 
 # The dense codec's rows are min-max scaled to [0, 1]: without a gain its fresh code spans a fraction of one

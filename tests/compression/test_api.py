@@ -158,6 +158,16 @@ def test_unshipped_quality_is_rejected(tmp_path: Path, png: Path) -> None:
         compress(png, tmp_path / "p.aez", quality=99)
 
 
+def test_training_can_start_from_another_codec(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    # a vanishing learning rate keeps the starting weights: the new codec is the old one at another rate_weight
+    scaled = array_codec.scaler.transform(digits).astype(np.float32)
+    tuned = train_codec(scaled, tmp_path / "tuned", kind="array", quality=1, latent_dim=16, epochs=1, lr=1e-12,
+                        scaler=array_codec.scaler, init=array_codec.source)
+    assert tuned.spec.rate_weight != array_codec.spec.rate_weight
+    np.testing.assert_allclose(tuned.synthesize(tuned.analyze(scaled[:50])),
+                               array_codec.synthesize(array_codec.analyze(scaled[:50])), atol=1e-5)
+
+
 # ----------------------------------------------------------------------------------------- errors
 def test_wrong_model_is_rejected(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
     source = _npy(tmp_path / "digits.npy", digits)

@@ -60,3 +60,11 @@ def test_nan_rows_cannot_train_a_codec(cli, tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.array([[1.0, np.nan], [2.0, 3.0]]))
     code, _out, err = cli("train-codec", tmp_path / "x.npy", "--out", tmp_path / "c")
     assert code == 1 and "contains NaN or infinite values. Replace them before training a codec." in err
+
+
+def test_init_must_be_a_codec_of_the_same_recipe(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    scaled = array_codec.scaler.transform(digits).astype(np.float32)
+    with pytest.raises(AekitError, match=r"The codec at '.*' was built as .*, but this training builds .*\. Start from "
+                                         r"a codec trained with the same preset, options and sample shape, or drop "
+                                         r"'init'\."):
+        train_codec(scaled, tmp_path / "wide", kind="array", latent_dim=32, epochs=1, init=array_codec.source)
