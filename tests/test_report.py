@@ -39,7 +39,7 @@ def test_report_is_one_self_contained_html_file(tmp_path) -> None:
     text = _report(path)
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # atomic: no temp file left behind
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
-    assert text.count(IMG) == 3  # loss curves, reconstructions, latent map
+    assert text.count(IMG) == 4  # loss curves, reconstructions, latent map, code sparsity
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in _pngs(text))
     assert "http" not in text and "<script" not in text and "<link" not in text and "src=\"data:" in text
     assert "<table>" in text and "autoencoder (conv)" in text and "3.250" in text
@@ -62,7 +62,7 @@ def test_sections_without_data_say_so(tmp_path) -> None:
                    class_names=None, table=None, notes=None)
     assert IMG not in text
     for message in ("No training history.", "No reconstructions.", "No latent codes.", "No metrics.",
-                    "No run notes."):
+                    "No run notes.", "No code statistics."):
         assert message in text
 
 
@@ -71,7 +71,7 @@ def test_every_sample_layout_draws(tmp_path, shape) -> None:
     rng = np.random.default_rng(0)
     originals = rng.uniform(size=shape)
     text = _report(tmp_path / "r.html", originals=originals, reconstructions=originals * 0.9)
-    assert text.count(IMG) == 3
+    assert text.count(IMG) == 4
     assert ("channel 0 of 2" in text) == (shape == (5, 2, 4, 4))
 
 
@@ -86,7 +86,7 @@ def test_low_dimensional_codes_are_not_projected(tmp_path, dims, caption) -> Non
 def test_many_classes_get_a_colour_bar(tmp_path) -> None:
     text = _report(tmp_path / "r.html", codes=np.random.default_rng(0).normal(size=(60, 3)),
                    labels=np.arange(60) % 30, class_names=None)
-    assert "30 classes" in text and text.count(IMG) == 3
+    assert "30 classes" in text and text.count(IMG) == 4
 
 
 def test_bad_inputs_raise_and_leave_the_old_report_alone(tmp_path) -> None:
