@@ -62,13 +62,18 @@ def _read_idx(path: Path, magic: int, header_ints: int) -> tuple[tuple[int, ...]
     return dims, data
 
 
+def read_idx_images(folder: Path, split: str) -> np.ndarray:
+    """The uint8 images (n, rows, cols) of ``split`` ("train" or "test") in an MNIST-format folder (MNIST,
+    Fashion-MNIST: the same file names), without their labels."""
+    dims, pixels = _read_idx(folder / MNIST_FILES[split][0], _IDX_IMAGES_MAGIC, 4)  # magic, n, rows, cols
+    return pixels.reshape(dims)
+
+
 def load_mnist(split: str = "train", data: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images (n, 28, 28) uint8 and labels (n,) uint8 of ``split`` ("train": 60,000, "test": 10,000)."""
     folder = mnist_dir(data)
-    images_file, labels_file = MNIST_FILES[split]
-    dims, pixels = _read_idx(folder / images_file, _IDX_IMAGES_MAGIC, 4)  # magic, n, rows, cols: pixels at 16
-    _, labels = _read_idx(folder / labels_file, _IDX_LABELS_MAGIC, 2)  # magic, n: labels at 8
-    images = pixels.reshape(dims)
+    images = read_idx_images(folder, split)
+    _, labels = _read_idx(folder / MNIST_FILES[split][1], _IDX_LABELS_MAGIC, 2)  # magic, n: labels at 8
     if len(labels) != len(images):
         raise ValueError(f"MNIST {split}: {len(images)} images but {len(labels)} labels.")
     return images, labels

@@ -38,12 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
     DATA,
+    MNIST_FILES,
     RESULTS,
     BenchmarkSkipped,
-    _read_idx,
     machine_info,
     markdown_table,
     now,
+    read_idx_images,
     set_threads,
     write_results,
 )
@@ -179,11 +180,10 @@ def aekit_points(image: np.ndarray, folder: Path) -> list[dict[str, float]]:
 
 def fashion_mosaic(n: int) -> np.ndarray:
     folder = DATA / "fashion-mnist"
-    path = folder / "t10k-images-idx3-ubyte.gz"
+    path = folder / MNIST_FILES["test"][0]
     if not path.is_file():
         raise BenchmarkSkipped(f"Fashion-MNIST is absent: {path} not found.")
-    dims, pixels = _read_idx(path, 2051, 4)
-    images = pixels.reshape(dims)[:n]
+    images = read_idx_images(folder, "test")[:n]
     side = int(np.sqrt(len(images)))
     images = images[:side * side].reshape(side, side, 28, 28)
     return images.transpose(0, 2, 1, 3).reshape(side * 28, side * 28)[..., None]

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import _IDX_IMAGES_MAGIC, DATA, MNIST_FILES, RESULTS, _read_idx, machine_info, now, write_results
+from common import DATA, MNIST_FILES, RESULTS, machine_info, now, read_idx_images, write_results
 
 from aekit import AutoEncoder
 
@@ -82,14 +82,9 @@ def image_files(folder: Path) -> list[Path]:
     return [folder / MNIST_FILES[split][0] for split in ("train", "test")]
 
 
-def read_images(path: Path) -> np.ndarray:
-    """Images in [0, 1], float32 (n, rows, cols), from a gzip-compressed IDX3 file.
-
-    Common's ``load_mnist`` reads MNIST alone (and wants its labels); this serves Fashion-MNIST too, with
-    common's IDX reader.
-    """
-    dims, pixels = _read_idx(path, _IDX_IMAGES_MAGIC, 4)  # magic, n, rows, cols
-    return pixels.reshape(dims).astype(np.float32) / 255
+def read_images(folder: Path, split: str) -> np.ndarray:
+    """Images of ``split`` in [0, 1], float32 (n, rows, cols), from an MNIST-format folder (MNIST, Fashion-MNIST)."""
+    return read_idx_images(folder, split).astype(np.float32) / 255
 
 
 def add_noise(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
@@ -270,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             report["skipped"].append(message)
             continue
         report["datasets"].append(dataset)
-        train_all = read_images(files[0])
-        test = read_images(files[1])[: args.n_test]
+        train_all = read_images(folder, "train")
+        test = read_images(folder, "test")[: args.n_test]
         val = train_all[-args.n_val:]  # the end of the training file, never trained on
         train = train_all[: min(args.n_train, len(train_all) - args.n_val)]
         for sigma in args.sigmas:

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import _IDX_IMAGES_MAGIC, DATA, MNIST_FILES, RESULTS, _read_idx, machine_info, now, write_results
+from common import DATA, MNIST_FILES, RESULTS, machine_info, now, read_idx_images, write_results
 
 from aekit import Autoencoder, build_config
 from aekit.training import Trainer, TrainerConfig, make_source
@@ -63,10 +63,10 @@ def load_pixels(folder: Path, split: str) -> np.ndarray:
     """The images of ``split`` ("train" or "test") in ``folder``: float32 rows (n, rows * cols) in [0, 1].
 
     Common's ``load_mnist`` wants ``<data>/mnist`` and the label files too; ``--data`` names the folder itself
-    and only the images are needed, so this reads them with common's IDX reader.
+    and only the images are needed.
     """
-    dims, pixels = _read_idx(folder / MNIST_FILES[split][0], _IDX_IMAGES_MAGIC, 4)  # magic, n, rows, cols
-    return pixels.reshape(dims[0], -1).astype(np.float32) / 255
+    images = read_idx_images(folder, split)  # (n, rows, cols) uint8
+    return images.reshape(len(images), -1).astype(np.float32) / 255
 
 
 def subset(images: np.ndarray, n: int, seed: int) -> np.ndarray:
