@@ -153,7 +153,8 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
 
 def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, file_format: str = FORMAT,
                 max_version: int = FORMAT_VERSION, what: str = "model",
-                origin: str = "the --out folder of 'aekit train'") -> dict[str, Any]:
+                origin: str = "the --out folder of 'aekit train'",
+                error: type[AekitError] = ModelFileError) -> dict[str, Any]:
     """The parsed JSON description of a saved directory, with clear errors for every way it can be wrong.
 
     Parameters
@@ -163,21 +164,22 @@ def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, f
         ``format_version`` this aekit reads. The defaults describe a model directory; applications that save
         their own folders (anomaly detectors, codecs) pass theirs.
     what, origin : for the messages: what the folder holds ("model", "detector") and what writes it.
+    error : the exception raised: ``ModelFileError`` for saved models, ``DataError`` for saved data.
     """
     directory = Path(directory)
     path = directory / file
     if not directory.is_dir():
-        raise ModelFileError(f"No {what} directory at '{directory}'. Pass {origin}.")
+        raise error(f"No {what} directory at '{directory}'. Pass {origin}.")
     if not path.is_file():
-        raise ModelFileError(f"'{directory}' is not an aekit {what} directory (no {file}). Pass {origin}.")
+        raise error(f"'{directory}' is not an aekit {what} directory (no {file}). Pass {origin}.")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"'{path}' is not valid JSON ({exc}). Restore it or save the {what} again.") from None
+        raise error(f"'{path}' is not valid JSON ({exc}). Restore it or save the {what} again.") from None
     if not isinstance(config, dict) or config.get("format") != file_format:
-        raise ModelFileError(f"'{path}' is not an aekit {what} file. Pass {origin}.")
+        raise error(f"'{path}' is not an aekit {what} file. Pass {origin}.")
     if config.get("format_version", 0) > max_version:
-        raise ModelFileError(f"'{directory}' was saved by aekit {config.get('aekit_version')} in format "
+        raise error(f"'{directory}' was saved by aekit {config.get('aekit_version')} in format "
                              f"{config['format_version']}; this aekit {__version__} reads up to {max_version}. "
                              "Upgrade aekit.")
     return config

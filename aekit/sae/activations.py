@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import logging
 import math
 import os
@@ -31,7 +30,7 @@ from torch import Tensor, nn
 
 from aekit._version import __version__
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_int, did_you_mean
-from aekit.io import atomic_path, write_json
+from aekit.io import atomic_path, read_config, write_json
 
 __all__ = [
     "SITES",
@@ -389,20 +388,10 @@ class ActivationStore:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
-        path = self.directory / MANIFEST
-        if not self.directory.is_dir():
-            raise DataError(f"No activation directory at '{directory}'. Pass the --out folder of 'aekit sae "
-                            "harvest'.")
-        if not path.is_file():
-            raise DataError(f"'{directory}' is not an activation directory (no {MANIFEST}). Pass the --out folder "
-                            "of 'aekit sae harvest'.")
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"'{path}' is not valid JSON ({exc}). Harvest the activations again.") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not manifest.get("shards"):
-            raise DataError(f"'{path}' is not an aekit activation manifest with shards. Harvest the activations "
-                            "again.")
+        manifest = read_config(self.directory, file=MANIFEST, file_format=FORMAT, max_version=FORMAT_VERSION,
+                               what="activation", origin="the --out folder of 'aekit sae harvest'", error=DataError)
+        if not manifest.get("shards"):
+            raise DataError(f"'{self.directory / MANIFEST}' lists no shards. Harvest the activations again.")
         self.manifest = manifest
         self.d_in = int(manifest["d_model"])
         self.bounds = np.cumsum([0] + [int(s["tokens"]) for s in manifest["shards"]])  # (n_shards + 1,)

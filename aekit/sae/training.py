@@ -35,7 +35,7 @@ from torch import Tensor
 from aekit._version import __version__
 from aekit.config import field_names, from_dict, to_dict
 from aekit.errors import AekitError, ModelFileError, check_choice, check_float, check_int, did_you_mean
-from aekit.io import atomic_path, sha256_file, write_json
+from aekit.io import atomic_path, read_config, sha256_file, write_json
 from aekit.sae.activations import ActivationStore, TensorActivations, shuffled_batches
 from aekit.sae.measure import reconstruction_metrics
 from aekit.sae.model import SAEConfig, SparseAutoencoder
@@ -280,18 +280,8 @@ def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
 def load_sae(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> SAERun:
     """Load a run directory written by :func:`train_sae`; the weights are checked against their sha256."""
     directory = Path(directory)
-    path = directory / CONFIG_FILE
-    if not directory.is_dir():
-        raise ModelFileError(f"No SAE run directory at '{directory}'. Pass the --out folder of 'aekit sae train'.")
-    if not path.is_file():
-        raise ModelFileError(f"'{directory}' is not an SAE run directory (no {CONFIG_FILE}). Pass the --out folder "
-                             "of 'aekit sae train'.")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"'{path}' is not valid JSON ({exc}). Train the SAE again.") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"'{path}' is not an aekit SAE config. Pass the --out folder of 'aekit sae train'.")
+    config = read_config(directory, file=CONFIG_FILE, file_format=FORMAT, max_version=FORMAT_VERSION,
+                         what="SAE run", origin="the --out folder of 'aekit sae train'")
     weights = directory / WEIGHTS_FILE
     if not weights.is_file() or sha256_file(weights) != config.get("weights_sha256"):
         raise ModelFileError(f"'{weights}' is missing or does not match the checksum in {CONFIG_FILE}. Train the "

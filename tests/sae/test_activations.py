@@ -95,7 +95,7 @@ def test_missing_activation_directory(tmp_path) -> None:
 
 
 def test_a_folder_without_manifest(tmp_path) -> None:
-    with pytest.raises(DataError, match=r"is not an activation directory \(no manifest.json\)"):
+    with pytest.raises(DataError, match=r"is not an aekit activation directory \(no manifest.json\)"):
         ActivationStore(tmp_path)
 
 

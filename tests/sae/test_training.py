@@ -111,7 +111,7 @@ def test_missing_run_directory(tmp_path) -> None:
 
 
 def test_a_folder_without_config(tmp_path) -> None:
-    with pytest.raises(ModelFileError, match="is not an SAE run directory \\(no config.json\\)"):
+    with pytest.raises(ModelFileError, match="is not an aekit SAE run directory \\(no config.json\\)"):
         load_sae(tmp_path)
 
 
