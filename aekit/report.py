@@ -29,7 +29,7 @@ from aekit.errors import AekitError
 from aekit.evaluation import _columns, _format_value
 from aekit.io import atomic_path
 
-__all__ = ["write_report", "write_model_report"]
+__all__ = ["write_report", "write_model_report", "write_html"]
 
 logger = logging.getLogger(__name__)
 
@@ -544,18 +544,27 @@ def write_report(
     if generated is not None or interpolation is not None:  # only models that generate get this section
         sections.append(("Generation", _generated_section(generated, interpolation)))
     body = "\n".join(f"<section><h2>{_esc(name)}</h2>\n{content}\n</section>" for name, content in sections)
+    return write_html(path, title=title, subtitle="Autoencoder report", body=body, what="report")
+
+
+def write_html(path: str | os.PathLike[str], *, title: str, subtitle: str, body: str, css: str = _CSS,
+               what: str = "report") -> Path:
+    """One self-contained HTML document (inline CSS, heading, the aekit footer), written atomically.
+
+    ``body`` is trusted HTML (its callers escape their text); ``title`` and ``subtitle`` are escaped here.
+    """
     document = (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"<h1>{_esc(title)}</h1>\n<p class=\"subtitle\">Autoencoder report</p>\n"
+        f"<title>{_esc(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n<main>\n"
+        f"<h1>{_esc(title)}</h1>\n<p class=\"subtitle\">{_esc(subtitle)}</p>\n"
         f"{body}\n<footer>Written by aekit {_esc(__version__)}.</footer>\n</main>\n</body>\n</html>\n"
     )
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(document, encoding="utf-8")
-    logger.info("Wrote report %s (%d KiB)", path, len(document) // 1024)
+    logger.info("Wrote %s %s (%d KiB)", what, path, len(document) // 1024)
     return path
 
 

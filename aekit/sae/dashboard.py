@@ -18,10 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from aekit._version import __version__
 from aekit.errors import AekitError, check_int
-from aekit.io import atomic_path
-from aekit.report import _CSS, _esc, _figure_html, _new_figure, _png
+from aekit.report import _CSS, _esc, _figure_html, _new_figure, _png, write_html
 from aekit.sae.activations import ActivationStore
 from aekit.sae.training import SAERun
 
@@ -220,11 +218,7 @@ def write_dashboard(path: str | os.PathLike[str], run: SAERun, store: Activation
     subtitle = (f"Model {model_path.parent.name}/{model_path.name}, layer {source.get('layer', '?')}, site "
                 f"{source.get('site', '?')}; {summary['tokens']} tokens scanned.")
     data_json = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
-    document = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{_esc(title)}</title>\n<style>{_CSS}{_DASHBOARD_CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"<h1>{_esc(title)}</h1>\n<p class=\"subtitle\">{_esc(subtitle)}</p>\n"
+    body = (
         f"<section><h2>Metrics (held-out activations)</h2>\n<table class=\"notes\"><tbody>{metrics_rows}"
         "</tbody></table></section>\n"
         f"<section><h2>Firing rates</h2>\n{_rate_figure(rates, summary['tokens'])}</section>\n"
@@ -232,11 +226,7 @@ def write_dashboard(path: str | os.PathLike[str], run: SAERun, store: Activation
         "placeholder=\"Search: latent number or token\" aria-label=\"search latents\">"
         "<div id=\"latents\"></div></div><div id=\"detail\"></div></div></section>\n"
         f"<script type=\"application/json\" id=\"latent-data\">{data_json}</script>\n"
-        f"<script>{_SCRIPT}</script>\n"
-        f"<footer>Written by aekit {_esc(__version__)}.</footer>\n</main>\n</body>\n</html>\n"
+        f"<script>{_SCRIPT}</script>"
     )
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(document, encoding="utf-8")
-    logger.info("Wrote SAE dashboard %s (%d KiB)", path, len(document) // 1024)
-    return path
+    return write_html(path, title=title, subtitle=subtitle, body=body, css=_CSS + _DASHBOARD_CSS,
+                      what="SAE dashboard")
