@@ -60,7 +60,9 @@ class SAETrainConfig:
     tokens: int = 2_000_000  # training budget in tokens (repeats the data if it is smaller)
     batch_size: int = 1024  # small next to OpenAI's 128k tokens: on a CPU, more steps per token matter more
     lr: float | None = None  # None: 2e-4 / sqrt(latent_dim / 2^14), Gao et al.'s fit of the best LR
-    lr_warmup: float = 0.02  # fraction of steps with a linear LR ramp from 0
+    # fraction of steps with a linear LR ramp from 0; at 1k steps and a high LR a 2% ramp left 1.5% of the latents
+    # dead, 5% left 0.65% (benchmarks/sae_minilm.py)
+    lr_warmup: float = 0.05
     lr_decay: float = 0.2  # final fraction of steps with a linear decay to 0
     sparsity_warmup: float = 0.05  # fraction of steps over which the L0/L1 coefficient ramps up from 0
     threshold_lr_scale: float = 10.0  # JumpReLU thresholds learn this much faster (see _fit)
