@@ -218,6 +218,17 @@ def summary(report: dict[str, Any], m: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- main
+def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill in the defaults that depend on ``--quick`` (in ``args``) and return the run's protocol settings."""
+    args.n_train = args.n_train or (10000 if args.quick else 60000)
+    args.n_test = args.n_test or (100 if args.quick else 1000)
+    args.n_val = args.n_val or (30 if args.quick else 100)
+    args.epochs = args.epochs or 10
+    return {"n_train": min(args.n_train, 60000 - args.n_val), "n_test": args.n_test, "n_val": args.n_val,
+            "epochs": args.epochs, "latent_dim": args.latent_dim, "batch_size": args.batch_size, "lr": args.lr,
+            "schedule": args.schedule}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small subsets and few epochs (a busy machine)")
@@ -240,21 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     quick = args.quick
-    args.n_train = args.n_train or (10000 if quick else 60000)
-    args.n_test = args.n_test or (100 if quick else 1000)
-    args.n_val = args.n_val or (30 if quick else 100)
-    args.epochs = args.epochs or 10
+    settings = resolve_settings(args)
+    full = resolve_settings(parser.parse_args([]))  # the full protocol: every default
     if args.threads:
         torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     date, started = now(), time.perf_counter()
     info = machine(date)
 
-    settings = {"n_train": min(args.n_train, 60000 - args.n_val), "n_test": args.n_test, "n_val": args.n_val,
-                "epochs": args.epochs, "latent_dim": args.latent_dim, "batch_size": args.batch_size, "lr": args.lr,
-                "schedule": args.schedule}
-    full = {"n_train": 59900, "n_test": 1000, "n_val": 100, "epochs": 10, "latent_dim": 784, "batch_size": 32,
-            "lr": 2e-3, "schedule": "cosine"}
     report: dict[str, Any] = {
         "mode": "quick" if quick else ("full" if settings == full else "custom"),
         "settings": {**settings, "sigmas": args.sigmas, "noise_seed_test": 1,
