@@ -239,8 +239,7 @@ def saelens_worker(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["arch"] == "topk":
         sae = sae_lens.TopKTrainingSAE(sae_lens.TopKTrainingSAEConfig(k=K, **common))
     else:
-        # SAELens's MSE is summed over the d_in features, aekit's is averaged: the same penalty is d_in times larger
-        # SAELens's own way to a set L0: Gemma Scope 2's quadratic penalty around target_l0 (the "step" mode at
+        # (l0_coefficient is already scaled to SAELens's summed MSE, see run_method) SAELens's own way to a set L0: Gemma Scope 2's quadratic penalty around target_l0 (the "step" mode at
         # the coefficient matching aekit's ends far from L0 = 32 within this budget: 1430 at 1M tokens)
         sae = sae_lens.JumpReLUTrainingSAE(sae_lens.JumpReLUTrainingSAEConfig(
             l0_coefficient=spec["l0_coefficient"], l0_warm_up_steps=round(0.05 * steps),
@@ -303,7 +302,7 @@ def run_method(name: str, x: torch.Tensor, acts: Path, tokens: int, scale: float
         return train_aekit(x, "topk", tokens, args.seed, lr)
     if name == "openai-topk":
         return train_openai_topk(*split(x), tokens, args.seed, lr)
-    if l0_weight is None:
+    if name.endswith("-jumprelu") and l0_weight is None:
         return {"error": f"no JumpReLU L0 coefficient for LR scale {scale:g}: pass --jumprelu-l0"}
     if name == "aekit-jumprelu":
         return train_aekit(x, "jumprelu", tokens, args.seed, lr, l0_weight)
@@ -311,7 +310,7 @@ def run_method(name: str, x: torch.Tensor, acts: Path, tokens: int, scale: float
         return {"error": f"no SAELens environment at {args.saelens_python}"}
     # SAELens's MSE is summed over the d_in features, aekit's averaged: the same penalty is d_in times larger
     return run_saelens(args.saelens_python, {"acts": str(acts), "arch": name.split("-", 1)[1], "tokens": tokens,
-                                             "seed": args.seed, "lr": lr, "l0_coefficient": l0_weight * x.shape[1]})
+                                             "seed": args.seed, "lr": lr, "l0_coefficient": (l0_weight or 0.0) * x.shape[1]})
 
 
 def best(runs: dict[str, dict[float, dict[str, Any]]], name: str) -> tuple[float, dict[str, Any]] | None:
