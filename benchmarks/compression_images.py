@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aekit.evaluation import reconstruction_metrics
 from benchmarks.common import (
     DATA,
     MNIST_FILES,
@@ -54,8 +55,8 @@ TARGETS = {"jpeg": -30.0, "webp": -10.0}
 
 
 def psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
-    mse = float(np.mean((reference.astype(np.float64) - decoded.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    """PSNR of one 8-bit image (H, W[, C]), by aekit's own metric."""
+    return reconstruction_metrics(reference[None], decoded[None], data_range=255.0, image=True)["psnr"]
 
 
 def _local_points(rate: np.ndarray, quality: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:

@@ -61,6 +61,7 @@ import torch
 from common import DATA, MNIST_FILES, RESULTS, machine_info, now, read_idx_images, write_results
 
 from aekit import AutoEncoder
+from aekit.evaluation import reconstruction_metrics
 
 try:
     from skimage.metrics import structural_similarity
@@ -103,8 +104,7 @@ def add_noise(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- metrics
 def psnr(estimate: np.ndarray, clean: np.ndarray) -> float:
     """Mean over images of 10 log10(1 / MSE), pixels in [0, 1]; ``estimate`` is clipped to [0, 1] first."""
-    mse = np.mean((np.clip(estimate, 0, 1) - clean) ** 2, axis=(1, 2))
-    return float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-12))))
+    return reconstruction_metrics(clean, np.clip(estimate, 0, 1), data_range=1.0, image=True)["psnr"]
 
 
 def ssim(estimate: np.ndarray, clean: np.ndarray) -> float:
