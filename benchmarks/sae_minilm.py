@@ -78,16 +78,6 @@ def read_shards(directory: Path) -> torch.Tensor:
     return torch.cat([load_file(str(directory / s["file"]))["acts"].float() for s in manifest["shards"]])
 
 
-def lr_factor(step: int, steps: int) -> float:
-    """The shared schedule: linear warm-up over WARMUP of the steps, constant, linear decay to 0 over DECAY."""
-    warmup, decay = max(1, round(WARMUP * steps)), round(DECAY * steps)
-    if step < warmup:
-        return (step + 1) / warmup
-    if step >= steps - decay:
-        return max(0.0, (steps - step) / decay)
-    return 1.0
-
-
 def learning_rate(latent_dim: int, scale: float = 1.0) -> float:
     """Gao et al.'s fit, 2e-4 / sqrt(latents / 2^14), times ``scale`` (the same for every run)."""
     return scale * 2e-4 / math.sqrt(latent_dim / 2**14)
@@ -156,7 +146,9 @@ def normalized_mse(reconstruction: torch.Tensor, x: torch.Tensor) -> torch.Tenso
 def train_openai_topk(train: torch.Tensor, holdout: torch.Tensor, tokens: int, seed: int,
                       lr: float) -> dict[str, Any]:
     from aekit.sae.model import geometric_median
+    from aekit.sae.training import SAETrainConfig
 
+    schedule = SAETrainConfig(lr_warmup=WARMUP, lr_decay=DECAY)  # the shared schedule, aekit's implementation
     torch.manual_seed(seed)
     d_in = train.shape[1]
     latent_dim = EXPANSION * d_in
@@ -175,7 +167,7 @@ def train_openai_topk(train: torch.Tensor, holdout: torch.Tensor, tokens: int, s
     for step in range(steps):
         x = next(batches) * scale
         for group in optimizer.param_groups:
-            group["lr"] = lr * lr_factor(step, steps)
+            group["lr"] = lr * schedule.lr_factor(step, steps)
         pre = model.pre_acts(x)
         values, indices = pre.topk(K, dim=-1)
         z = torch.zeros_like(pre).scatter(-1, indices, torch.relu(values))
