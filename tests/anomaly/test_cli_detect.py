@@ -69,6 +69,15 @@ def test_bad_contamination_is_one_line(cli, table, tmp_path) -> None:
     assert err.count("\n") == 1 and err.startswith("error: The 'contamination' parameter of AnomalyDetector")
 
 
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--latent-weight", "heavy", "error: --latent-weight must be a number >= 0 or 'auto'. Got 'heavy'."),
+    ("--latent-score", "isolaton", "error: Unknown latent score 'isolaton'. Available: isolation, mahalanobis."),
+])
+def test_a_bad_latent_option_is_one_line(cli, table, tmp_path, option, value, message) -> None:
+    code, out, err = cli("detect", "fit", table, option, value, "--out", tmp_path / "run", *FAST)
+    assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith(message)
+
+
 def test_fpr_without_clean_data(cli, table, tmp_path) -> None:
     code, _, err = cli("detect", "fit", table, "--fpr", "0.01", "--out", tmp_path / "run")
     assert code == 1 and err == "error: --fpr needs --clean DATA, data known to hold no anomalies. Pass --clean, " \
