@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-
 from .conftest import planted
 
 FAST = ["--n-estimators", "2", "--epochs", "5", "--seed", "0", "--device", "cpu"]

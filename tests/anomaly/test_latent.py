@@ -78,7 +78,7 @@ def test_auto_latent_weight_depends_on_the_kind_of_data(planted_data) -> None:
 
 
 def test_mahalanobis_detector_saves_loads_and_scores_alike(planted_data, tmp_path) -> None:
-    X, y = planted_data
+    X, _ = planted_data
     detector = AnomalyDetector(latent_score="mahalanobis", **FAST).fit(X)
     loaded = AnomalyDetector.load(detector.save(tmp_path / "detector"))
     np.testing.assert_allclose(loaded.decision_function(X), detector.decision_function(X), rtol=1e-6)
