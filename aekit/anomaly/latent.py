@@ -89,7 +89,12 @@ def _average_path_length(n: np.ndarray) -> np.ndarray:
 
 @LATENT_SCORES.register("isolation")
 class IsolationScore(LatentScore):
-    """Isolation forest on the codes; trees stored as concatenated node arrays with per-tree offsets."""
+    """Isolation forest on the codes, its trees kept as concatenated node arrays.
+
+    A leaf's children are the leaf itself and its threshold is +inf, so every sample can take the same number
+    of steps (the deepest leaf's depth) and stays put once it reaches a leaf; ``path_`` holds each leaf's
+    path length (its depth plus c(samples in it)), the quantity scikit-learn averages over the trees.
+    """
 
     name = "isolation"
     n_trees: ClassVar[int] = 100
@@ -99,49 +104,55 @@ class IsolationScore(LatentScore):
 
         forest = IsolationForest(n_estimators=self.n_trees, random_state=seed).fit(np.asarray(codes, np.float32))
         trees = [estimator.tree_ for estimator in forest.estimators_]
-        sizes = np.array([tree.node_count for tree in trees])
-        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        features = [np.asarray(f)[np.maximum(t.feature, 0)] for f, t in zip(forest.estimators_features_, trees)]
-        self.feature_ = np.concatenate(features).astype(np.int64)  # the tree's feature index -> the code's
-        self.threshold_ = np.concatenate([t.threshold for t in trees]).astype(np.float64)
-        # children as global node numbers; -1 marks a leaf
-        self.left_ = np.concatenate([np.where(t.children_left >= 0, t.children_left + o, -1)
-                                     for t, o in zip(trees, self.offsets_)]).astype(np.int64)
-        self.right_ = np.concatenate([np.where(t.children_right >= 0, t.children_right + o, -1)
-                                      for t, o in zip(trees, self.offsets_)]).astype(np.int64)
-        self.leaf_depth_ = np.concatenate([_average_path_length(t.n_node_samples) for t in trees])
+        self.offsets_ = np.concatenate([[0], np.cumsum([t.node_count for t in trees])[:-1]]).astype(np.int64)
+        nodes = np.arange(sum(t.node_count for t in trees))
+        leaf = np.concatenate([t.children_left < 0 for t in trees])
+        # a tree's feature index -> the code's (each tree sees its own draw of the features)
+        feature = np.concatenate([np.asarray(f)[np.maximum(t.feature, 0)]
+                                  for f, t in zip(forest.estimators_features_, trees)])
+        self.feature_ = np.where(leaf, 0, feature).astype(np.int64)
+        self.threshold_ = np.where(leaf, np.inf, np.concatenate([t.threshold for t in trees]))
+        self.left_ = np.where(leaf, nodes, np.concatenate([t.children_left + o for t, o in zip(trees, self.offsets_)]))
+        self.right_ = np.where(leaf, nodes,
+                               np.concatenate([t.children_right + o for t, o in zip(trees, self.offsets_)]))
+        depth = np.zeros(len(nodes))
+        frontier = self.offsets_[~leaf[self.offsets_]]
+        while len(frontier):
+            children = np.concatenate([self.left_[frontier], self.right_[frontier]])
+            depth[children] = np.tile(depth[frontier] + 1.0, 2)
+            frontier = children[~leaf[children]]
+        samples = np.concatenate([t.n_node_samples for t in trees])
+        self.path_ = np.where(leaf, depth + _average_path_length(samples), 0.0)
+        self.max_depth_ = int(depth.max())
         self.max_samples_ = float(forest.max_samples_)
         return self
 
     def score(self, codes: np.ndarray) -> np.ndarray:
-        # scikit-learn's trees compare float32 features with float64 thresholds; do the same for equal scores
-        x = np.asarray(codes, dtype=np.float32).astype(np.float64)
-        rows = np.arange(len(x))
+        # scikit-learn's trees compare float32 features with float64 thresholds; do the same for equal scores.
+        # One tree at a time with flat takes: several times faster than 2-D fancy indexing or all trees at once.
+        x = np.ascontiguousarray(np.asarray(codes, dtype=np.float32), dtype=np.float64)
+        values, row_starts = x.ravel(), np.arange(len(x)) * x.shape[1]
         total = np.zeros(len(x))
-        for start in self.offsets_:
-            node = np.full(len(x), start, dtype=np.int64)
-            depth = np.zeros(len(x))
-            inner = self.left_[node] >= 0
-            while inner.any():
-                at = node[inner]
-                go_left = x[rows[inner], self.feature_[at]] <= self.threshold_[at]
-                node[inner] = np.where(go_left, self.left_[at], self.right_[at])
-                depth[inner] += 1.0
-                inner = self.left_[node] >= 0
-            total += depth + self.leaf_depth_[node]
-        mean_depth = total / len(self.offsets_)
-        return 2.0 ** (-mean_depth / float(_average_path_length(np.array([self.max_samples_]))[0]))
+        for root in self.offsets_:
+            node = np.full(len(x), root)
+            for _ in range(self.max_depth_):
+                left = values.take(row_starts + self.feature_.take(node)) <= self.threshold_.take(node)
+                node = np.where(left, self.left_.take(node), self.right_.take(node))
+            total += self.path_.take(node)
+        mean_path = total / len(self.offsets_)
+        return 2.0 ** (-mean_path / float(_average_path_length(np.array([self.max_samples_]))[0]))
 
     def state(self) -> dict[str, np.ndarray]:
         return {"offsets": self.offsets_, "feature": self.feature_, "threshold": self.threshold_, "left": self.left_,
-                "right": self.right_, "leaf_depth": self.leaf_depth_, "max_samples": np.array([self.max_samples_])}
+                "right": self.right_, "path": self.path_,
+                "max_depth": np.array([self.max_depth_]), "max_samples": np.array([self.max_samples_])}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> IsolationScore:
         scorer = cls()
-        scorer.offsets_, scorer.feature_ = np.asarray(state["offsets"], np.int64), np.asarray(state["feature"], np.int64)
-        scorer.threshold_ = np.asarray(state["threshold"], np.float64)
-        scorer.left_, scorer.right_ = np.asarray(state["left"], np.int64), np.asarray(state["right"], np.int64)
-        scorer.leaf_depth_ = np.asarray(state["leaf_depth"], np.float64)
+        for key in ("offsets", "feature", "left", "right"):
+            setattr(scorer, f"{key}_", np.asarray(state[key], np.int64))
+        scorer.threshold_, scorer.path_ = np.asarray(state["threshold"], np.float64), np.asarray(state["path"], np.float64)
+        scorer.max_depth_ = int(np.asarray(state["max_depth"]).ravel()[0])
         scorer.max_samples_ = float(np.asarray(state["max_samples"]).ravel()[0])
         return scorer
