@@ -8,9 +8,11 @@ from the level above it and is fine-tuned to its own rate for ``--finetune-epoch
 from scratch improves slowly, a trained one moves to another rate quickly, so the shared start buys each level
 several times the steps it could afford alone).
 
-The training data is random 16x16 patches (with flips) of the images bundled with scikit-image, so the run
-needs no download and gives the same codecs on the same machine (seeded, one torch thread). The benchmark
-photos (scikit-learn's china.jpg and flower.jpg) are not among them.
+The training data is random 16x16 patches of the images bundled with scikit-image, at full size and shrunk
+2x and 3x, flipped, transposed and (RGB) with their channels shuffled: a handful of photos is little data, and
+without these the codecs learn those photos' colours and scales. The run needs no download and gives the same
+codecs on the same machine (seeded, one torch thread). The benchmark photos (scikit-learn's china.jpg and
+flower.jpg) are not among them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from aekit.io import write_json
 logger = logging.getLogger(__name__)
 
 TILE = 16
+SCALES = (1, 2, 3)  # each image also at half and a third of its size
 # natural photographs only: mostly-black or synthetic images (hubble_deep_field, retina, colorwheel) would fill
 # the training set with easy tiles and bias the codec away from photos
 RGB_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
@@ -49,8 +52,8 @@ def _images(color: str) -> list[np.ndarray]:
 
 
 def patches(color: str, n: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` random tiles (n, C, 16, 16) in [0, 1] of the bundled images."""
-    return random_patches(_images(color), n, TILE, seed=seed)
+    """``n`` random tiles (n, C, 16, 16) in [0, 1] of the bundled images, augmented (see the module doc)."""
+    return random_patches(_images(color), n, TILE, seed=seed, scales=SCALES, permute_channels=True)
 
 
 def main(argv: list[str] | None = None) -> None:
