@@ -89,8 +89,9 @@ def detect() -> None:
 @click.option("--epochs", type=int, default=None, help="Epochs per member (default: about 1500 steps).")
 @click.option("--n-estimators", type=int, default=10, show_default=True, help="Autoencoders in the ensemble.")
 @click.option("--error", default="auto", show_default=True, help="auto, squared, absolute or standardized.")
-@click.option("--latent-score", default="isolation", show_default=True,
-              help="Latent term: isolation (isolation forest on the codes) or mahalanobis.")
+@click.option("--latent-score", default="auto", show_default=True,
+              help="Latent term: isolation (isolation forest on the codes), mahalanobis, or auto (isolation for "
+                   "series, mahalanobis otherwise).")
 @click.option("--latent-weight", default="auto", show_default=True,
               help="Weight of the latent term, >= 0 (auto: 0.5 for tables and images, 5 for series).")
 @click.option("--trim", type=float, default=0.1, show_default=True,

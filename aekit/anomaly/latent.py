@@ -15,7 +15,8 @@ rare but smooth row); their codes still sit where few training codes are. Each m
 - ``"mahalanobis"``: Mahalanobis distance to the code mean (Ledoit-Wolf covariance), divided by the latent
   size: one elliptical cluster.
 
-The default was picked on the ODDS and NAB benchmarks (``benchmarks/anomaly_odds.py``, ``anomaly_nab.py``).
+The detector's ``latent_score="auto"`` picks isolation for series and Mahalanobis for tables and images, by
+the NAB and ODDS benchmarks (``benchmarks/anomaly_nab.py``, ``anomaly_odds.py``).
 """
 
 from __future__ import annotations

@@ -69,12 +69,24 @@ def test_a_bad_latent_weight_says_what_is_allowed(planted_data, weight) -> None:
         AnomalyDetector(latent_weight=weight, **FAST).fit(X)
 
 
-def test_auto_latent_weight_depends_on_the_kind_of_data(planted_data) -> None:
+def test_auto_latent_term_depends_on_the_kind_of_data(planted_data) -> None:
     X, _ = planted_data
-    assert AnomalyDetector(**FAST).fit(X).latent_weight_ == 0.5
-    series = np.sin(np.arange(300) / 5.0)
-    assert AnomalyDetector(window_size=20, window_stride=5, **FAST).fit(series).latent_weight_ == 5.0
-    assert AnomalyDetector(latent_weight=2, **FAST).fit(X).latent_weight_ == 2.0
+    table = AnomalyDetector(**FAST).fit(X)
+    assert (table.latent_score_, table.latent_weight_) == ("mahalanobis", 0.5)
+    assert {m.latent_model.name for m in table.members_} == {"mahalanobis"}
+    series = AnomalyDetector(window_size=20, window_stride=5, **FAST).fit(np.sin(np.arange(300) / 5.0))
+    assert (series.latent_score_, series.latent_weight_) == ("isolation", 5.0)
+    assert {m.latent_model.name for m in series.members_} == {"isolation"}
+    chosen = AnomalyDetector(latent_score="isolation", latent_weight=2, **FAST).fit(X)
+    assert (chosen.latent_score_, chosen.latent_weight_) == ("isolation", 2.0)
+
+
+def test_isolation_detector_saves_loads_and_scores_alike(planted_data, tmp_path) -> None:
+    X, _ = planted_data
+    detector = AnomalyDetector(latent_score="isolation", **FAST).fit(X)
+    loaded = AnomalyDetector.load(detector.save(tmp_path / "detector"))
+    np.testing.assert_allclose(loaded.decision_function(X), detector.decision_function(X), rtol=1e-6)
+    assert loaded.latent_score_ == "isolation"
 
 
 def test_mahalanobis_detector_saves_loads_and_scores_alike(planted_data, tmp_path) -> None:
@@ -92,7 +104,7 @@ def test_a_format_1_detector_still_loads(planted_data, tmp_path) -> None:
     path = detector.save(tmp_path / "detector")
     config = json.loads((path / "detector.json").read_text())
     config["format_version"] = 1
-    del config["latent_weight"], config["params"]["latent_score"]
+    del config["latent_weight"], config["latent_score"], config["params"]["latent_score"]
     for member in config["members"]:
         del member["latent_score"]
     (path / "detector.json").write_text(json.dumps(config))
@@ -102,4 +114,4 @@ def test_a_format_1_detector_still_loads(planted_data, tmp_path) -> None:
     save_state(path / "detector.safetensors", state)
     loaded = AnomalyDetector.load(path)
     np.testing.assert_allclose(loaded.decision_function(X), detector.decision_function(X), rtol=1e-6)
-    assert loaded.latent_score == "mahalanobis" and loaded.latent_weight_ == 0.5
+    assert loaded.latent_score_ == "mahalanobis" and loaded.latent_weight_ == 0.5
