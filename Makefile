@@ -36,7 +36,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/run.py
 
 # the shipped image codecs in aekit/pretrained/: 8 codecs, grayscale and RGB side by side on one thread each
-# (each colour: q4 from scratch, then q3, q2, q1 fine-tuned from the level above; 24 min wall on 2 busy cores)
+# (each colour: q4 from scratch, then q3, q2, q1 fine-tuned from the level above; 10 min wall on 2 cores)
 pretrained: $(VENV)/.installed-test
 	$(PY) -m aekit.compression.pretrain --out aekit/pretrained --colors grayscale & gray=$$!; \
 	$(PY) -m aekit.compression.pretrain --out aekit/pretrained --colors rgb; rgb=$$?; \

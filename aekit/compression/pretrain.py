@@ -1,6 +1,6 @@
 """Train the shipped image codecs (``make pretrained``): grayscale and RGB, one per quality level.
 
-    python -m aekit.compression.pretrain --out aekit/pretrained [--epochs 20] [--finetune-epochs 5]
+    python -m aekit.compression.pretrain --out aekit/pretrained [--epochs 40] [--finetune-epochs 5]
         [--qualities 1,2,3,4] [--colors grayscale,rgb]
 
 The highest quality level of each colour is trained from scratch for ``--epochs``; every lower level starts
@@ -59,7 +59,7 @@ def patches(color: str, n: int, *, seed: int = 0) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "pretrained")
-    parser.add_argument("--epochs", type=int, default=20, help="epochs of the highest quality level")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs of the highest quality level")
     parser.add_argument("--finetune-epochs", type=int, default=5, help="epochs of each lower level")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--patches", type=int, default=40000)
