@@ -106,8 +106,13 @@ def random_patches(images: list[np.ndarray], n: int, tile: int, *, seed: int = 0
     if small:
         raise DataError(f"Images must be at least {tile}x{tile} pixels to cut training tiles; got one of shape "
                         f"{small[0]}. Drop the small images or pass a smaller tile.")
+    for factor in scales:
+        check_int(factor, name="scales", owner="random_patches", low=1)
     sources = [_shrink(image, factor) for image in images for factor in scales]
     sources = [image for image in sources if image.shape[0] >= tile and image.shape[1] >= tile]
+    if not sources:
+        raise DataError(f"No image is at least {tile}x{tile} pixels at any of the scales {tuple(scales)}. Include "
+                        "scale 1 or pass larger images.")
     rng = np.random.default_rng(seed)
     per_image = -(-n // len(sources))
     out = []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from aekit.compression.codec import random_patches
+from aekit.errors import AekitError, DataError
 
 
 def _ramp(size: int = 48) -> np.ndarray:
@@ -46,3 +48,10 @@ def test_scales_add_shrunk_copies_and_skip_those_below_a_tile() -> None:
     assert change(both) > 1.3 * change(full)
     only = random_patches([image], 50, 16, seed=0, scales=(1, 4))  # 48 / 4 = 12 < 16: skipped, not an error
     assert only.shape == (50, 3, 16, 16)
+
+
+def test_bad_scales_are_one_clear_error() -> None:
+    with pytest.raises(AekitError, match=r"The 'scales' parameter of random_patches must be an int in \[1, inf\]. Got 0 instead."):
+        random_patches([_ramp()], 10, 16, scales=(1, 0))
+    with pytest.raises(DataError, match=r"No image is at least 16x16 pixels at any of the scales \(4,\)"):
+        random_patches([_ramp(48)], 10, 16, scales=(4,))
