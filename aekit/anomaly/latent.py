@@ -105,8 +105,9 @@ class IsolationScore(LatentScore):
 
         forest = IsolationForest(n_estimators=self.n_trees, random_state=seed).fit(np.asarray(codes, np.float32))
         trees = [estimator.tree_ for estimator in forest.estimators_]
-        self.offsets_ = np.concatenate([[0], np.cumsum([t.node_count for t in trees])[:-1]]).astype(np.int64)
-        nodes = np.arange(sum(t.node_count for t in trees))
+        sizes = np.array([t.node_count for t in trees])
+        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        nodes = np.arange(sizes.sum())
         leaf = np.concatenate([t.children_left < 0 for t in trees])
         # a tree's feature index -> the code's (each tree sees its own draw of the features)
         feature = np.concatenate([np.asarray(f)[np.maximum(t.feature, 0)]
