@@ -130,7 +130,9 @@ class Bottleneck(Part):
     Optional hooks, found by attribute: ``prior()`` and ``posterior(h)`` (torch distributions with event shape
     (latent_dim,)) make the model generative (``Autoencoder.sample`` / ``log_likelihood``);
     ``prevents_identity`` (True when a sparsity constraint is active) allows latent_dim > input size without
-    a warning; ``set_progress(fraction)`` follows training progress for warm-ups.
+    a warning; ``set_progress(fraction)`` follows training progress for warm-ups, and ``warmup_end`` (the
+    fraction of training after which the training objective stops changing) keeps the trainer from choosing
+    the best epoch by losses taken mid-warm-up.
     """
 
     def __init__(self, config: Any, *, in_features: int, latent_dim: int) -> None:

@@ -215,6 +215,10 @@ class Trainer:
         # parts with warm-ups or annealing (KL weight, sparsity coefficients) follow the training progress
         progress_hooks = [m.set_progress for m in model.modules() if callable(getattr(m, "set_progress", None))]
         total_steps = max(cfg.max_epochs * steps_per_epoch, 1)
+        # While a warm-up runs, the training objective is not yet the final one (a KL weight of 0.1 makes the
+        # training loss far lower than -ELBO), so those epochs can be neither the best nor a bad one; their weights
+        # are kept only as the fallback should training end or diverge before the warm-ups do.
+        warmup_end = max((float(getattr(m, "warmup_end", 0.0)) for m in model.modules()), default=0.0)
         bar = tqdm(total=(cfg.max_epochs - start_epoch) * steps_per_epoch, unit="step", dynamic_ncols=True,
                    disable=(not ctx.is_main) or (None if cfg.progress is None else not cfg.progress),
                    desc="training", leave=False)
@@ -268,8 +272,10 @@ class Trainer:
                 record["lr"] = optimizer.param_groups[0]["lr"]
                 record["seconds"] = round(time.perf_counter() - started, 4)
                 record["samples_per_second"] = round(n_train / max(record["seconds"], 1e-9), 1)
-                if monitored < result.best_loss - cfg.min_delta:
-                    result.best_loss, result.best_epoch, bad_epochs = monitored, epoch + 1, 0
+                warming_up = epoch * steps_per_epoch / total_steps < warmup_end  # the epoch began mid-warm-up
+                if warming_up or monitored < result.best_loss - cfg.min_delta:
+                    result.best_epoch, bad_epochs = epoch + 1, 0
+                    result.best_loss = math.inf if warming_up else monitored
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     bad_epochs += 1

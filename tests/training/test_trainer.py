@@ -258,3 +258,30 @@ def test_progress_hooks_see_the_fraction_of_training_done(data) -> None:
     Trainer(TrainerConfig(max_epochs=2, batch_size=500, early_stopping=False)).fit(
         model, make_source(data, np.arange(1000), None, CPU))
     assert seen == [0.0, 0.25, 0.5, 0.75]
+
+
+def test_epochs_begun_mid_warmup_are_neither_best_nor_bad(data, tmp_path) -> None:
+    # A warm-up makes early training losses small (a KL weight near 0): choosing the best epoch by them would
+    # keep a half-trained model. Here the loss is scaled by 0.01 during the warm-up to make that choice obvious.
+    class Warmup(torch.nn.Module):
+        warmup_end = 0.5
+        progress = 0.0
+
+        def set_progress(self, fraction: float) -> None:
+            self.progress = fraction
+
+    model = _model()
+    model.warm = Warmup()
+    forward = model.forward
+
+    def scaled(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        if model.training and model.warm.progress < model.warm.warmup_end:
+            out.loss = out.loss * 0.01
+        return out
+
+    model.forward = scaled
+    config = TrainerConfig(max_epochs=6, batch_size=500, seed=1, early_stopping=True, patience=1, min_delta=0.0)
+    result = Trainer(config, run_dir=tmp_path).fit(model, make_source(data, np.arange(1500), None, CPU))
+    assert result.best_epoch >= 4  # epochs 1-3 begin before half of training: never the best
+    assert result.best_loss == min(r["train_loss"] for r in result.history[3:])

@@ -79,6 +79,11 @@ class GaussianBottleneck(Bottleneck):
         self.progress = float(fraction)
 
     @property
+    def warmup_end(self) -> float:
+        """The fraction of training after which the training objective is final (the trainer's hook)."""
+        return self.config.warmup
+
+    @property
     def prevents_identity(self) -> bool:
         """With a KL to pay per nat of information, a code wider than the input cannot simply copy it."""
         return self.config.beta > 0

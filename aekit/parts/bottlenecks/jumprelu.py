@@ -123,6 +123,11 @@ class JumpReLUBottleneck(Bottleneck):
     def set_progress(self, fraction: float) -> None:
         self.progress = fraction
 
+    @property
+    def warmup_end(self) -> float:
+        """The fraction of training after which the L0 coefficient is final (the trainer's hook)."""
+        return self.config.l0_warmup
+
     def l0_coefficient(self) -> float:
         """``l0_weight``, scaled by the warm-up when one is set."""
         warmup = self.config.l0_warmup
