@@ -87,6 +87,18 @@ def mnist_pixels(split: str = "train", n: int | None = None, data: Path | None =
 
 
 # ---------------------------------------------------------------------------------------- machine
+def json_options(text: str) -> dict[str, Any]:
+    """An ``--options`` value: a JSON object, or one clear line and exit 2 (argparse's usage-error code)."""
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as error:
+        options = error
+    if not isinstance(options, dict):
+        print(f"error: --options must be a JSON object such as '{{\"warmup\": 0.1}}'. Got {text!r}.", file=sys.stderr)
+        sys.exit(2)
+    return options
+
+
 def set_threads(threads: int | None) -> int:
     """Pin torch's intra-op threads (None: one per core) and return the number in use."""
     import torch

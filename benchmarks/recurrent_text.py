@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, machine_info, markdown_table, now, set_threads, write_results
+from common import DATA, json_options, machine_info, markdown_table, now, set_threads, write_results
 
 from aekit import AutoEncoder
 from aekit.text import END_ID, PAD_ID, load_text_lines, make_tokenizer
@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-train", type=int, default=None, help="training lines (default 10000; quick 4000)")
     parser.add_argument("--n-test", type=int, default=1000, help="held-out lines")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default 10; quick 4)")
+    parser.add_argument("--options", default="{}", metavar="JSON",
+                        help='More model options, e.g. \'{"positions": true}\' (merged over the defaults).')
+    parser.add_argument("--batch-size", type=int, default=TRAINING["batch_size"])
+    parser.add_argument("--lr", type=float, default=TRAINING["lr"])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     parser.add_argument("--data", type=Path, default=None, help="folder holding text/ (default ../shared/data)")
     parser.add_argument("--out", default="recurrent_text", help="stem of the result files in benchmarks/results")
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     n_train = args.n_train or (4000 if args.quick else 10000)
     epochs = args.epochs or (4 if args.quick else 10)
     threads = set_threads(args.threads)
+    model_options = {**MODEL_OPTIONS, **json_options(args.options)}
+    training = {**TRAINING, "batch_size": args.batch_size, "lr": args.lr}
     info, started_at, started = machine_info(), now(), time.perf_counter()
 
     lines = load_text_lines(path, max_len=MAX_LEN)
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     X_test = tokenizer.encode(held_out, MAX_LEN).astype(np.float32)  # (n_test, 64) ids
 
     estimator = AutoEncoder("recurrent", latent_dim=LATENT_DIM, max_epochs=epochs,
-                            model_options={"num_classes": tokenizer.vocab_size, **MODEL_OPTIONS}, **TRAINING)
+                            model_options={"num_classes": tokenizer.vocab_size, **model_options}, **training)
     fit_started = time.perf_counter()
     estimator.fit(X_train)
     fit_seconds = time.perf_counter() - fit_started
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 for i in range(5)]
     results = {
         "settings": {"n_train": n_train, "n_test": args.n_test, "epochs": epochs, "max_len": MAX_LEN,
-                     "latent_dim": LATENT_DIM, "model_options": MODEL_OPTIONS, "training": TRAINING,
+                     "latent_dim": LATENT_DIM, "model_options": model_options, "training": training,
                      "vocab_size": tokenizer.vocab_size, "threads": threads, "quick": args.quick},
         "accuracy": round(accuracy, 4), "exact_lines": round(exact, 4), "unigram_accuracy": round(unigram, 4),
         "fit_seconds": round(fit_seconds, 1), "final_train_loss": estimator.history_[-1]["train_loss"],
@@ -97,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                            [[args.n_test, f"**{accuracy:.3f}** ({verdict}, target >= {TARGET})", f"{exact:.3f}",
                              f"{unigram:.3f}", f"{fit_seconds:.0f}"]])
     shown = "\n".join(f"- `{e['line']}` -> `{e['reconstruction']}`" for e in examples)
-    summary = (f"`recurrent` preset, latent {LATENT_DIM}, {MODEL_OPTIONS}, {n_train:,} training lines of at most "
-               f"{MAX_LEN} characters, {epochs} epochs (batch {TRAINING['batch_size']}, lr {TRAINING['lr']:g} "
-               f"{TRAINING['schedule']}). Greedy decoding of held-out lines from their codes. Protocol: "
+    summary = (f"`recurrent` preset, latent {LATENT_DIM}, {model_options}, {n_train:,} training lines of at most "
+               f"{MAX_LEN} characters, {epochs} epochs (batch {training['batch_size']}, lr {training['lr']:g} "
+               f"{training['schedule']}). Greedy decoding of held-out lines from their codes. Protocol: "
                f"`benchmarks/recurrent_text.py` docstring.\n\n{table}\n\nFirst held-out lines:\n\n{shown}")
     json_path, md_path = write_results(args.out, results, summary, info=info, started=started_at,
                                        seconds=time.perf_counter() - started)

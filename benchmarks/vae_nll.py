@@ -40,7 +40,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import _IDX_IMAGES_MAGIC, DATA, MNIST_FILES, RESULTS, _read_idx, machine_info, now, write_results
+from common import (
+    _IDX_IMAGES_MAGIC,
+    DATA,
+    MNIST_FILES,
+    RESULTS,
+    _read_idx,
+    json_options,
+    machine_info,
+    now,
+    write_results,
+)
 
 from aekit import Autoencoder, build_config
 from aekit.training import BatchSource, Trainer, TrainerConfig
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hidden = [int(v) for v in args.hidden_dims.split(",")]
     config = build_config("vae", input_shape=(784,), latent_dim=args.latent_dim,
-                          options={"hidden_dims": hidden, **json.loads(args.options)})
+                          options={"hidden_dims": hidden, **json_options(args.options)})
     model = Autoencoder(config)
     trainer = Trainer(TrainerConfig(max_epochs=epochs, batch_size=args.batch_size, lr=args.lr, schedule="cosine",
                                     early_stopping=False, seed=args.seed, device="cpu", precision="32",
