@@ -143,9 +143,9 @@ def test_variational_presets() -> None:
     models = list_models("*vae")
     assert {"vae", "beta-vae", "conv-vae"} <= set(models) and all(models.values())
     config = build_config("vae", input_shape=(12,), latent_dim=3)
-    assert config.bottleneck == PartSpec("variational")
+    assert config.bottleneck == PartSpec("variational", {"warmup": 0.1})
     assert config.likelihood == PartSpec("bce", {"reduction": "sum"})
-    assert build_config("beta-vae", input_shape=(12,), latent_dim=3).bottleneck.options == {"beta": 4.0}
+    assert build_config("beta-vae", input_shape=(12,), latent_dim=3).bottleneck.options == {"beta": 4.0, "warmup": 0.1}
     assert build_config("conv-vae", input_shape=(1, 8, 8), latent_dim=3).backbone.name == "conv"
     routed = build_config("vae", input_shape=(12,), latent_dim=3, options={"beta": 0.5, "warmup": 0.2})
     assert routed.bottleneck.options == {"beta": 0.5, "warmup": 0.2}
