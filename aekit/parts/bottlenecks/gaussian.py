@@ -57,7 +57,8 @@ class GaussianBottleneck(Bottleneck):
     class Config:
         # 1.0 makes loss = -ELBO (with a "sum" likelihood), the objective whose bound log_likelihood tightens.
         beta: float = 1.0
-        # Off by default: a warm-up helps against posterior collapse, but its early training losses are not -ELBO.
+        # Off for the part itself (its early training losses are not -ELBO); the VAE presets set 0.1, which
+        # fights posterior collapse. The trainer never picks a best epoch from inside the warm-up.
         warmup: float = 0.0
         # Off by default: any floor > 0 makes the training loss an upper bound no longer equal to -ELBO.
         free_bits: float = 0.0
