@@ -400,6 +400,8 @@ def _latent_section(coded: tuple[np.ndarray, np.ndarray | None] | None, class_na
         return '<p class="empty">No latent codes.</p>'
     codes, labels = coded
     n, dims = codes.shape
+    if n < 2:
+        return f'<p class="empty">A latent map needs at least 2 samples; this model saw {n}.</p>'
     if dims > 2:
         from sklearn.decomposition import PCA
 

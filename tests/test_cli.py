@@ -61,6 +61,15 @@ def test_train_writes_a_report_and_report_describes_other_data(cli, tmp_path) ->
     assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
 
+def test_a_single_sample_trains_and_reports_without_a_latent_map(cli, tmp_path) -> None:
+    data = tmp_path / "one.csv"
+    data.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    code, text, err = cli("train", data, "--out", tmp_path / "run", "--epochs", "1", "--latent-dim", "2")
+    assert code == 0 and "internal error" not in err, err
+    assert "A latent map needs at least 2 samples; this model saw 1." in (tmp_path / "run" / "report.html").read_text(
+        encoding="utf-8")
+
+
 def test_resume_continues_training(cli, table, tmp_path) -> None:
     out = tmp_path / "run"
     assert cli("train", table, "--out", out, *FAST)[0] == 0
