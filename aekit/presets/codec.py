@@ -22,5 +22,5 @@ def codec() -> Preset:
 def codec_dense() -> Preset:
     return Preset("Learned codec for table rows and flat arrays: MLP transforms, rounded code, factorized "
                   "entropy model.",
-                  backbone=PartSpec("dense", {"hidden_dims": (256, 128)}),
+                  backbone=PartSpec("dense", {"hidden_dims": (256, 128), "skip": True}),
                   bottleneck=PartSpec("factorized", {"code_gain": 10.0}))

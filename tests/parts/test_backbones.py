@@ -40,6 +40,22 @@ def test_dense_mirrors_hidden_dims() -> None:
     assert widths == [512, 256, 32, 256, 512, 784]
 
 
+def test_dense_skip_adds_a_linear_path_beside_each_mlp() -> None:
+    torch.manual_seed(0)
+    model = Autoencoder(AutoencoderConfig((10,), 3, backbone=PartSpec("dense", {"hidden_dims": [8], "skip": True})))
+    encoder, decoder = model.encoder, model.decoder
+    x, z = torch.randn(4, 10), torch.randn(4, 3)
+    torch.testing.assert_close(encoder(x), encoder.net(x) + x @ encoder.skip.weight.T)
+    torch.testing.assert_close(decoder(z), decoder.head(decoder.net(z)) + z @ decoder.skip.weight.T)
+    with torch.no_grad():  # with the MLPs silenced, what is left is a linear autoencoder
+        for layer in (encoder.net[0], decoder.head):
+            layer.weight.zero_()
+            layer.bias.zero_()
+    assert torch.allclose(encoder(x), x @ encoder.skip.weight.T)
+    plain = Autoencoder(AutoencoderConfig((10,), 3, backbone=PartSpec("dense", {"hidden_dims": [8]})))
+    assert plain.encoder.skip is None and plain.decoder.skip is None  # off by default
+
+
 @pytest.mark.parametrize(
     ("cls", "options", "message"),
     [
