@@ -8,7 +8,7 @@ Protocol (the default; ``--quick`` shortens it):
    and satellite (6,435 x 36), split 50/50 at random (seed 0): the codec and PCA are fitted on one half, the
    other half is compressed. The models themselves are not counted in the file sizes (a codec is shared by
    many files, like a PCA basis).
-2. aekit codec: one codec per quality level 1..5 (``train_codec``, the CLI's code path; 15 epochs, lr 2e-3), each file written and
+2. aekit codec: one codec per quality level 1..5 (``train_codec``, the CLI's code path; 30 epochs as the CLI's default, lr 2e-3), each file written and
    read back through ``compress`` / ``decompress``. Error-bounded: the quality-3 codec plus the residual layer
    at E = 0.5%, 1%, 2%, 5% of the data range, against the same bound without a model (quantization with step
    2E + entropy coding).
@@ -48,7 +48,7 @@ from benchmarks.common import (
     write_results,
 )
 
-FULL = {"mnist_train": 20_000, "epochs": 15, "lr": 2e-3, "qualities": [1, 2, 3, 4, 5]}
+FULL = {"mnist_train": 20_000, "epochs": 30, "lr": 2e-3, "qualities": [1, 2, 3, 4, 5]}
 QUICK = {"mnist_train": 5_000, "epochs": 4, "lr": 2e-3, "qualities": [1, 3, 5]}
 BOUNDS = [0.005, 0.01, 0.02, 0.05]  # fractions of the data range
 PCA_STEPS = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]  # fractions of the first component's score std

@@ -106,7 +106,7 @@ def test_option_routing_sends_a_key_to_every_part_that_has_it() -> None:
     ("options", "message"),
     [
         ({"hiden_dims": [3]}, "Unknown option 'hiden_dims' for model 'dense'. Valid options: activation, "
-                              "code_activation, dropout, hidden_dims, norm, reduction. Did you mean 'hidden_dims'?"),
+                              "code_activation, dropout, hidden_dims, norm, reduction, skip. Did you mean 'hidden_dims'?"),
         ({"backbone.k": 3}, "Unknown option 'backbone.k' for model 'dense'. Valid options: backbone.activation"),
         ({"dropout": 2.0}, "The 'dropout' parameter of DenseBackbone must be a float in [0, 1). Got 2.0 instead."),
     ],
