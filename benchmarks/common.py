@@ -94,7 +94,7 @@ def json_options(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         options = error
     if not isinstance(options, dict):
-        print(f"error: --options must be a JSON object such as '{{\"warmup\": 0.1}}'. Got {text!r}.", file=sys.stderr)
+        print(f"error: --options must be a JSON object such as '{{\"name\": value}}'. Got {text!r}.", file=sys.stderr)
         sys.exit(2)
     return options
 

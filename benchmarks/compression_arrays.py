@@ -8,10 +8,10 @@ Protocol (the default; ``--quick`` shortens it):
    and satellite (6,435 x 36), split 50/50 at random (seed 0): the codec and PCA are fitted on one half, the
    other half is compressed. The models themselves are not counted in the file sizes (a codec is shared by
    many files, like a PCA basis).
-2. aekit codec: one codec per quality level 1..5 (``train_codec``, the CLI's code path; 30 epochs as the CLI's default, lr 2e-3), each file written and
-   read back through ``compress`` / ``decompress``. Error-bounded: the quality-3 codec plus the residual layer
-   at E = 0.5%, 1%, 2%, 5% of the data range, against the same bound without a model (quantization with step
-   2E + entropy coding).
+2. aekit codec: one codec per quality level 1..5 (``train_codec``, the CLI's code path; 30 epochs as the
+   CLI's default, lr 2e-3), each file written and read back through ``compress`` / ``decompress``.
+   Error-bounded: the quality-3 codec plus the residual layer at E = 0.5%, 1%, 2%, 5% of the data range,
+   against the same bound without a model (quantization with step 2E + entropy coding).
 3. PCA + uniform quantization + zstd: k components (2..64) fitted on the training half, the scores quantized
    with one step (a grid of steps), the integers zstd-compressed (level 19); the Pareto front over (k, step).
 4. zstd alone, level 19, on the float32 bytes (lossless).

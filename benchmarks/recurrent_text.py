@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-test", type=int, default=1000, help="held-out lines")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default 10; quick 4)")
     parser.add_argument("--options", default="{}", metavar="JSON",
-                        help='More model options, e.g. \'{"positions": true}\' (merged over the defaults).')
+                        help='More model options, e.g. \'{"cell": "lstm"}\' (merged over the defaults).')
     parser.add_argument("--batch-size", type=int, default=TRAINING["batch_size"])
     parser.add_argument("--lr", type=float, default=TRAINING["lr"])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")

@@ -12,8 +12,8 @@ Protocol (the default; ``--quick`` shortens it, see below):
   first 10% of training.
 - training: Adam, lr 1e-3 with a cosine decay to 0, batch 128, 400 epochs, float32, CPU, one thread. Sized
   for the 60 CPU-minute budget: an epoch cost 7.3 to 8.5 CPU-seconds on one core of the (shared) development
-  machine (AMD EPYC), so 400 epochs take 49 to 57 CPU-minutes; one thread because these small matrices gain little from
-  more and, on a shared machine, idle-waiting BLAS threads make training many times slower.
+  machine (AMD EPYC), so 400 epochs take 49 to 57 CPU-minutes; one thread because these small matrices gain
+  little from more and, on a shared machine, idle-waiting BLAS threads make training many times slower.
 - metric: test NLL = -mean log_likelihood(x, k=5000), in nats; also the test ELBO (k=1) and active units.
 
 Anchors: a one-stochastic-layer VAE, 86.76 nats (Burda et al., 2016, Table 1, k=5000); pythae's VAE, 89.78
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden-dims", default="512,256", help="Hidden layer widths (default 512,256).")
     parser.add_argument("--latent-dim", type=int, default=50, help="Latent units (default 50).")
     parser.add_argument("--options", default="{}", metavar="JSON",
-                        help='More preset options, e.g. \'{"warmup": 0.1}\' (KL warm-up over 10%% of training).')
+                        help='More preset options, e.g. \'{"warmup": 0.0}\' (no KL warm-up) or \'{"free_bits": 0.1}\'.')
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1,
