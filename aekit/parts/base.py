@@ -36,6 +36,7 @@ __all__ = [
     "RegularizerContext",
     "Corruption",
     "make_activation",
+    "warmup_ramp",
     "build_config",
 ]
 
@@ -120,6 +121,14 @@ class BottleneckOutput:
     z: Tensor
     losses: dict[str, Tensor] = field(default_factory=dict)
     stats: dict[str, Tensor] = field(default_factory=dict)
+
+
+def warmup_ramp(progress: float, warmup: float) -> float:
+    """The factor of a linear warm-up: ``progress / warmup`` clipped to [0, 1], and 1 without a warm-up.
+
+    ``progress`` is the fraction of training done (a part's ``set_progress`` hook), ``warmup`` the fraction over
+    which a penalty rises from 0 to its full weight."""
+    return 1.0 if warmup <= 0.0 else min(1.0, max(0.0, progress) / warmup)
 
 
 class Bottleneck(Part):

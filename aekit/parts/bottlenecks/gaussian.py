@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
 from aekit.errors import check_float
-from aekit.parts.base import BOTTLENECKS, Bottleneck, BottleneckOutput
+from aekit.parts.base import BOTTLENECKS, Bottleneck, BottleneckOutput, warmup_ramp
 
 __all__ = ["GaussianBottleneck", "gaussian_kl"]
 
@@ -92,9 +92,7 @@ class GaussianBottleneck(Bottleneck):
     @property
     def kl_weight(self) -> float:
         """The KL weight of a training step now: ``beta``, scaled by the warm-up ramp while it lasts."""
-        if self.config.warmup <= 0.0:
-            return self.config.beta
-        return self.config.beta * min(1.0, max(0.0, self.progress) / self.config.warmup)
+        return self.config.beta * warmup_ramp(self.progress, self.config.warmup)
 
     def posterior(self, h: Tensor) -> Independent:
         """``q(z|h)``: batch shape ``h.shape[:-1]``, event shape (latent_dim,)."""

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from aekit.errors import check_float
-from aekit.parts.base import BOTTLENECKS, Bottleneck, BottleneckOutput
+from aekit.parts.base import BOTTLENECKS, Bottleneck, BottleneckOutput, warmup_ramp
 from aekit.parts.bottlenecks.topk import sparsity_stats
 
 _MIN_THRESHOLD = 1e-6  # keeps theta > 0: a JumpReLU at theta <= 0 would pass negative values
@@ -130,9 +130,7 @@ class JumpReLUBottleneck(Bottleneck):
 
     def l0_coefficient(self) -> float:
         """``l0_weight``, scaled by the warm-up when one is set."""
-        warmup = self.config.l0_warmup
-        ramp = 1.0 if warmup == 0 else min(1.0, self.progress / warmup)
-        return self.config.l0_weight * ramp
+        return self.config.l0_weight * warmup_ramp(self.progress, self.config.l0_warmup)
 
     def forward(self, h: Tensor) -> BottleneckOutput:
         return self._code(self.project(h), self.threshold)  # pre-activations (..., latent_dim)
