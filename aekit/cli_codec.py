@@ -42,7 +42,8 @@ def _images_of(data: Path, color: str | None) -> list[np.ndarray]:
 @click.option("--rate-weight", type=float, default=None, help="Lambda of loss = distortion + lambda * bits (overrides "
               "--quality).")
 @click.option("--latent-dim", type=int, default=None, help="Code units (default 128 for images, <= 128 for rows).")
-@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--epochs", type=int, default=None,
+              help="Passes over the data (default: enough for about 15,000 steps, 10 to 1,000 passes).")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--tile", type=int, default=16, show_default=True, help="Images: tile size in pixels (a multiple of 8).")
@@ -51,7 +52,7 @@ def _images_of(data: Path, color: str | None) -> list[np.ndarray]:
               help="Images: colour mode (default: the first image's).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float | None, latent_dim: int | None,
-                        epochs: int, batch_size: int, lr: float, tile: int, patches: int, color: str | None,
+                        epochs: int | None, batch_size: int, lr: float, tile: int, patches: int, color: str | None,
                         seed: int) -> None:
     """Train a codec on DATA: an image or a folder of images, or a .npy / CSV / Parquet file of rows."""
     from aekit.compression.api import input_kind

@@ -29,6 +29,7 @@ __all__ = [
     "QUALITY_LEVELS",
     "Codec",
     "CodecSpec",
+    "default_epochs",
     "from_tiles",
     "random_patches",
     "rate_weight_for",
@@ -45,6 +46,21 @@ QUALITY_LEVELS: dict[int, float] = {1: 8e-3, 2: 2e-3, 3: 5e-4, 4: 1.25e-4, 5: 3e
 # Rows of codes run through the model at a time. Encoder and decoder must batch identically: the same batch
 # shapes give bit-identical reconstructions, which the error-bounded mode relies on.
 BATCH_ROWS = 1024
+# The default training budget, in optimizer steps rather than passes: a rate-distortion transform needs many
+# steps whatever the data size. 30 passes over 900 rows (cardio) are 400 steps and left every quality level at
+# one point (34.3-34.4 dB); 1,000 passes (13,000 steps) spread the ladder to 34.0-44.6 dB and lifted it above
+# PCA + quantization + zstd. On MNIST, 54 passes (15,000 steps) gained 1.1 dB over 30 passes at quality 3.
+# Small data sets get more passes, bounded so a tiny one does not run for ever.
+DEFAULT_STEPS = 15_000
+EPOCH_RANGE = (10, 1_000)
+
+
+def default_epochs(n_train: int, batch_size: int) -> int:
+    """Passes over ``n_train`` rows in batches of ``batch_size`` that make about ``DEFAULT_STEPS`` steps, within
+    ``EPOCH_RANGE``: 54 passes over 18,000 rows, 326 over 2,900, the cap of 1,000 under 1,000 rows."""
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    low, high = EPOCH_RANGE
+    return min(high, max(low, math.ceil(DEFAULT_STEPS / steps_per_epoch)))
 
 
 def rate_weight_for(quality: int, sample_size: int) -> float:
@@ -218,7 +234,7 @@ def _start_from(model: Autoencoder, init: str | os.PathLike[str]) -> None:
 
 def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Literal["image", "array"],
                 quality: int = 3, latent_dim: int | None = None, rate_weight: float | None = None,
-                epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+                epochs: int | None = None, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                 scaler: Scaler | None = None, data: dict[str, Any] | None = None,
                 options: dict[str, Any] | None = None, preset: str | None = None,
                 half_precision: bool = False, init: str | os.PathLike[str] | None = None) -> Codec:
@@ -234,6 +250,7 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     latent_dim : code units; default 128 for images, min(128, n_features) for arrays (the rate decides how
         many carry information, so a generous size costs little).
     rate_weight : overrides the quality level's lambda.
+    epochs : passes over the training rows; default ``default_epochs``, about ``DEFAULT_STEPS`` optimizer steps.
     options : part options on top of the preset's (``{"hidden_dims": [64, 128, 128], "code_gain": 10.0}``).
     preset : the model recipe; default ``codec`` for images, ``codec-dense`` for arrays.
     half_precision : store the weights as float16 (half the size on disk; the shipped codecs use it).
@@ -246,6 +263,7 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     from aekit.training.trainer import Trainer, TrainerConfig
 
     check_choice(kind, ["image", "array"], name="kind", owner="train_codec")
+    check_int(batch_size, name="batch_size", owner="train_codec", low=1)
     if samples.ndim < 2 or len(samples) < 2:
         raise AekitError(f"train_codec needs at least 2 samples; got an array of shape {samples.shape}. Pass more "
                          "data.")
@@ -271,6 +289,8 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(samples))
     n_val = max(1, len(samples) // 10)
+    if epochs is None:
+        epochs = default_epochs(len(samples) - n_val, batch_size)
     tensor = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     device = torch.device("cpu")
     train = TensorSource(tensor[torch.from_numpy(order[n_val:])], device)

@@ -11,8 +11,17 @@ from aekit import Autoencoder, AutoencoderConfig
 from aekit.compression import entropy, pretrained
 from aekit.compression.aez import AezWriter
 from aekit.compression.api import decompress
-from aekit.compression.codec import Codec, CodecSpec, random_patches, train_codec
+from aekit.compression.codec import (
+    DEFAULT_STEPS,
+    EPOCH_RANGE,
+    Codec,
+    CodecSpec,
+    default_epochs,
+    random_patches,
+    train_codec,
+)
 from aekit.errors import AekitError, DataError, ModelFileError
+from aekit.io import read_config
 
 
 def test_missing_constriction_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,6 +47,21 @@ def test_tiles_need_large_enough_images() -> None:
 def test_training_needs_two_samples(tmp_path: Path) -> None:
     with pytest.raises(AekitError, match=r"train_codec needs at least 2 samples; got an array of shape \(1, 4\)"):
         train_codec(np.zeros((1, 4), np.float32), tmp_path / "c", kind="array")
+
+
+def test_training_needs_a_positive_batch_size(tmp_path: Path) -> None:
+    with pytest.raises(AekitError, match="The 'batch_size' parameter of train_codec must be"):
+        train_codec(np.zeros((8, 4), np.float32), tmp_path / "c", kind="array", batch_size=0)
+
+
+def test_the_default_budget_counts_steps_so_small_tables_get_more_passes(tmp_path: Path) -> None:
+    assert default_epochs(18_000, 64) == 54  # 282 steps a pass: 54 passes make 15,000 steps
+    assert default_epochs(2_896, 64) * 46 >= DEFAULT_STEPS > (default_epochs(2_896, 64) - 1) * 46
+    assert default_epochs(823, 64) == EPOCH_RANGE[1]  # a small table: capped
+    assert default_epochs(10**6, 64) == EPOCH_RANGE[0]  # a large one: the floor
+    train_codec(np.random.default_rng(0).random((22, 3), np.float32), tmp_path / "c", kind="array",
+                latent_dim=2)  # 20 training rows: one step a pass, so many passes
+    assert 30 < read_config(tmp_path / "c")["training"]["epochs_run"] <= EPOCH_RANGE[1]
 
 
 def test_a_model_without_entropy_model_is_not_a_codec() -> None:
