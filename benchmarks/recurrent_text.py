@@ -7,8 +7,10 @@ Protocol (the default; ``--quick`` shortens it):
   a seeded permutation gives ``--n-train`` training lines and the last ``--n-test`` lines as held-out lines,
   never seen in training. A character tokenizer fitted on the training lines; each row holds the characters,
   an end marker and padding.
-- model: ``AutoEncoder("recurrent", latent_dim=256)``: bidirectional GRU encoder, GRU decoder fed the code at
-  every step, teacher forcing in training, cross-entropy over the non-pad positions. ``hidden_dim`` 256,
+- model: ``AutoEncoder("recurrent", latent_dim=256)``: bidirectional GRU encoder whose outputs at every
+  position, 8 values each, make the features (the preset's ``latent="tokens"``; ``--options '{"latent":
+  "final"}'`` reads the final states instead), GRU decoder whose step t reads its own slice of a linear map of
+  the code, teacher forcing in training, cross-entropy over the non-pad positions. ``hidden_dim`` 256,
   embeddings 64, Adam with a one-cycle schedule, gradient clipping 1.0, batch 64, seed 0, a fixed epoch
   budget (no validation split, no early stopping).
 - metric: on the held-out lines, greedy free-running decoding from the code alone (``reconstruct``): character

@@ -58,10 +58,11 @@ def test_transformer_estimator_on_windows_and_back_to_points() -> None:
 def test_recurrent_reconstructs_held_out_shakespeare_lines() -> None:
     """Greedy decoding from the code of unseen lines gets characters right far more often than the best guess.
 
-    Measured (3000 training pieces of 16 characters, 5 epochs; 8 s on an idle core, 20 s on a loaded one):
-    accuracy 0.291 over the non-pad positions (characters and end markers) of 500 held-out pieces, against 0.150
-    for always guessing the most frequent character (the space); 0.28-0.31 across nearby settings. Asserted: at
-    least 0.23 and 1.5 times the unigram baseline.
+    Measured (3000 training pieces of 16 characters, 5 epochs, a code of 16 values: one per character; 8 s on an
+    idle core, 20 s on a loaded one): accuracy 0.444 over the non-pad positions (characters and end markers) of
+    500 held-out pieces, against 0.150 for always guessing the most frequent character (the space); 0.291 with
+    the code read from the final RNN state (latent "final"). Asserted: at least 0.38 and 2.5 times the unigram
+    baseline.
     """
     path = shared_data("text", "tinyshakespeare.txt")
     lines = load_text_lines(path, max_len=16)  # short pieces: long lines are wrapped
@@ -82,7 +83,7 @@ def test_recurrent_reconstructs_held_out_shakespeare_lines() -> None:
     most_frequent = np.bincount(chars.astype(np.int64)).argmax()
     unigram = float((X_test[scored] == most_frequent).mean())
     logger.warning("recurrent on tinyshakespeare: accuracy %.3f, unigram baseline %.3f", accuracy, unigram)
-    assert accuracy >= max(0.23, 1.5 * unigram), (accuracy, unigram)
+    assert accuracy >= max(0.38, 2.5 * unigram), (accuracy, unigram)
 
 
 def _window_mean_mse(windows: np.ndarray) -> float:

@@ -13,8 +13,8 @@ from aekit.presets import build_config
 VOCAB = 11
 
 
-def _model(length: int = 9, latent: int = 5, **options) -> Autoencoder:
-    config = AutoencoderConfig((length,), latent, backbone=PartSpec("recurrent", {"num_classes": VOCAB, **options}),
+def _model(length: int = 9, latent_dim: int = 5, **options) -> Autoencoder:
+    config = AutoencoderConfig((length,), latent_dim, backbone=PartSpec("recurrent", {"num_classes": VOCAB, **options}),
                                likelihood=PartSpec("ce", {"num_classes": VOCAB, "ignore_index": 0}))
     return Autoencoder(config)
 
@@ -27,7 +27,8 @@ def _tokens(n: int, length: int, lengths: list[int] | None = None) -> torch.Tens
 
 
 @pytest.mark.parametrize("options", [{"cell": "gru"}, {"cell": "lstm"}, {"cell": "lstm", "num_layers": 2},
-                                     {"cell": "gru", "num_layers": 2, "bidirectional": False}])
+                                     {"cell": "gru", "num_layers": 2, "bidirectional": False},
+                                     {"latent": "tokens"}, {"latent": "tokens", "cell": "lstm"}])
 def test_greedy_decoding_is_teacher_forcing_on_its_own_output(options: dict) -> None:
     """Free-running step t reads the argmax of step t-1: feeding those tokens as the target gives the same logits."""
     torch.manual_seed(0)
@@ -55,7 +56,7 @@ def test_forward_teacher_forces_and_decode_runs_free() -> None:
 def test_encoder_stops_at_the_last_non_pad_token() -> None:
     """Trailing padding never reaches the features: they equal an RNN run over the unpadded tokens only."""
     torch.manual_seed(0)
-    model = _model(length=10, ignore_index=0)
+    model = _model(length=10, ignore_index=0, latent="final")
     encoder = model.encoder.eval()
     x = _tokens(3, 10, lengths=[4, 10, 1])
     x[0, 1] = 0  # padding inside a row is read like any token: only trailing padding is skipped
@@ -66,9 +67,38 @@ def test_encoder_stops_at_the_last_non_pad_token() -> None:
             torch.testing.assert_close(features[row], hidden[-2:, 0].flatten(), rtol=1e-5, atol=1e-6)
 
 
+def test_token_features_are_each_position_projected_and_zero_past_the_end() -> None:
+    """latent="tokens": position t's features are the projection of the RNN's output at t over the unpadded row."""
+    torch.manual_seed(0)
+    model = _model(length=10, ignore_index=0, latent="tokens", token_dim=3)
+    encoder = model.encoder.eval()
+    assert encoder.out_features == 10 * 3
+    x = _tokens(3, 10, lengths=[4, 10, 1])
+    with torch.no_grad():
+        features = encoder(x).unflatten(1, (10, 3))  # (batch, T, token_dim)
+        for row, used in enumerate([4, 10, 1]):
+            out, _ = encoder.rnn(encoder.embedding(x[row:row + 1, :used].long()))  # (1, used, 2 * hidden)
+            torch.testing.assert_close(features[row, :used], encoder.token_projection(out[0]), rtol=1e-5,
+                                       atol=1e-6)
+            assert torch.equal(features[row, used:], torch.zeros(10 - used, 3))
+
+
+def test_token_layout_step_t_reads_slice_t_of_a_linear_map_of_the_code() -> None:
+    """latent="tokens": decoder step t reads the previous token beside its own token_dim slice of step_code(z)."""
+    torch.manual_seed(0)
+    decoder = _model(latent="tokens", token_dim=4).decoder.eval()
+    z, target = torch.randn(2, 5), _tokens(2, 9)
+    with torch.no_grad():
+        codes = decoder.step_code(z).reshape(2, 9, 4)  # (batch, T, token_dim)
+        previous = torch.cat([decoder.start.expand(2, 1, -1), decoder.embedding(target[:, :-1].long())], dim=1)
+        out, _ = decoder.rnn(torch.cat([previous, codes], dim=-1), torch.tanh(decoder.initial_state(z))[None])
+        expected = decoder.head(out).transpose(1, 2)  # (batch, VOCAB, T)
+        torch.testing.assert_close(decoder(z, target=target), expected)
+
+
 def test_without_ignore_index_every_position_is_read() -> None:
     torch.manual_seed(0)
-    encoder = _model(length=6).encoder.eval()
+    encoder = _model(length=6, latent="final").encoder.eval()
     x = _tokens(2, 6, lengths=[3, 3])
     with torch.no_grad():
         _, hidden = encoder.rnn(encoder.embedding(x.long()))
@@ -76,7 +106,9 @@ def test_without_ignore_index_every_position_is_read() -> None:
 
 
 @pytest.mark.parametrize(("options", "features"), [({}, 512), ({"bidirectional": False, "hidden_dim": 32}, 32),
-                                                   ({"cell": "lstm", "num_layers": 3, "hidden_dim": 16}, 32)])
+                                                   ({"cell": "lstm", "num_layers": 3, "hidden_dim": 16}, 32),
+                                                   ({"latent": "tokens"}, 9 * 8),
+                                                   ({"latent": "tokens", "token_dim": 2, "cell": "lstm"}, 9 * 2)])
 def test_options_build_and_train(options: dict, features: int) -> None:
     model = _model(**options, dropout=0.1)
     assert model.encoder.out_features == features
@@ -87,7 +119,7 @@ def test_options_build_and_train(options: dict, features: int) -> None:
 
 def test_preset_shares_vocabulary_and_padding_with_the_likelihood() -> None:
     config = build_config("recurrent", input_shape=(32,), latent_dim=16, options={"num_classes": 70})
-    assert config.backbone.options == {"ignore_index": 0, "num_classes": 70}
+    assert config.backbone.options == {"ignore_index": 0, "latent": "tokens", "num_classes": 70}
     assert config.likelihood == PartSpec("ce", {"ignore_index": 0, "num_classes": 70})
     moved = build_config("recurrent", input_shape=(32,), latent_dim=16, options={"ignore_index": 3})
     assert moved.backbone.options["ignore_index"] == moved.likelihood.options["ignore_index"] == 3
@@ -122,6 +154,8 @@ def test_rejects_values_that_are_not_token_ids(bad: torch.Tensor) -> None:
         ({"cell": "rnn"}, "'cell' parameter of RecurrentBackbone must be one of gru, lstm. Got 'rnn'"),
         ({"dropout": 1.0}, "'dropout'.*Got 1.0"),
         ({"ignore_index": 256}, "'ignore_index' parameter of RecurrentBackbone.*\\[0, 255\\]. Got 256"),
+        ({"latent": "pooled"}, "'latent' parameter of RecurrentBackbone must be one of tokens, final. Got 'pooled'"),
+        ({"token_dim": 0}, "'token_dim' parameter of RecurrentBackbone must be an int in \\[1, inf\\]. Got 0"),
     ],
 )
 def test_bad_options(options: dict, message: str) -> None:
