@@ -161,7 +161,9 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
 
 
 def _write_report(estimator: Any, data: str, X: np.ndarray, labels: np.ndarray | None,
-                  class_names: list[str] | None, path: Path, *, held_out: bool) -> Path:
+                  class_names: list[str] | None, path: Path, *, held_out: bool,
+                  tokenizer: dict[str, Any] | None = None) -> Path:
+    """The model report; text models' rows are read back with ``tokenizer`` (else the one in their metadata)."""
     from aekit.report import write_model_report
 
     params = estimator.get_params()
@@ -173,8 +175,9 @@ def _write_report(estimator: Any, data: str, X: np.ndarray, labels: np.ndarray |
         "training": f"{len(estimator.history_)} epochs, best epoch {estimator.best_epoch_}"
                     + (f" ({estimator.stopped_reason_})" if estimator.stopped_reason_ else ""),
     }
+    tokenizer = tokenizer or (getattr(estimator, "metadata_", None) or {}).get("tokenizer")
     return write_model_report(path, estimator, X, title=f"aekit: {params['model']} on {Path(str(data)).name}",
-                              labels=labels, class_names=class_names, notes=notes)
+                              labels=labels, class_names=class_names, notes=notes, tokenizer=tokenizer)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -299,7 +302,8 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
     _echo(f"Saved to {out}")
     if report and _is_main_process():
         shown = np.asarray(samples).reshape(n_samples, -1) if estimator.flat_input_ else samples
-        path = _write_report(estimator, data, shown, labels, class_names, out / "report.html", held_out=False)
+        path = _write_report(estimator, data, shown, labels, class_names, out / "report.html", held_out=False,
+                             tokenizer=metadata.get("tokenizer"))
         _echo(f"Report: {path}")
     if "WORLD_SIZE" in os.environ:
         import torch.distributed as dist
@@ -319,16 +323,20 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
     MSE, MAE (and PSNR for images) of RUN_DIR's model on DATA, beside PCA with the same code size.
 
     PCA is fitted on the model's training data when it can be read again, else on DATA (which flatters PCA).
+    Text models, for which PCA means nothing, report the characters and lines their greedy decoding rebuilds.
     """
     from aekit.estimator import AutoEncoder
-    from aekit.evaluation import compare_with_pca, format_table
+    from aekit.evaluation import compare_with_pca, format_table, token_metrics
 
     estimator = AutoEncoder.load(run_dir)
-    if "tokenizer" in (estimator.metadata_ or {}):
-        raise AekitError(f"'aekit evaluate' compares with PCA, which does not apply to the text model in '{run_dir}'. "
-                         "Use 'aekit reconstruct RUN_DIR DATA -o out.txt' to read its reconstructions.")
     X = _load_for(estimator, data, image_size, color)
     meta = estimator.metadata_
+    if "tokenizer" in (meta or {}):
+        ignore_index = getattr(estimator.model_.likelihood.config, "ignore_index", None)
+        rows = [{"method": f"autoencoder ({estimator.get_params()['model']})", "code_size": estimator.latent_dim,
+                 "rows": len(X), **token_metrics(X, estimator.reconstruct(X), ignore_index=ignore_index)}]
+        echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
+        return
     train_X, note = X, "PCA fitted on the evaluation data (the training data could not be read)."
     if meta.get("train_data"):
         try:

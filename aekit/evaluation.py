@@ -28,7 +28,8 @@ from sklearn.utils.validation import check_is_fitted
 from aekit.errors import AekitError, check_int, did_you_mean
 from aekit.io import atomic_path
 
-__all__ = ["compare_with_pca", "format_table", "pca_baseline", "reconstruction_metrics", "sweep", "sweep_plot"]
+__all__ = ["compare_with_pca", "format_table", "pca_baseline", "reconstruction_metrics", "sweep", "sweep_plot",
+           "token_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,33 @@ def reconstruction_metrics(X: Any, X_hat: Any, *, data_range: float | None = Non
             psnr = 10.0 * np.log10(float(peak) ** 2 / per_sample)  # (n,); inf where mse_i == 0
         metrics["psnr"] = float(np.mean(psnr))
     return metrics
+
+
+def token_metrics(X: Any, X_hat: Any, *, ignore_index: int | None = 0) -> dict[str, float]:
+    """How many tokens (characters, bytes) a sequence model rebuilt: rows of token ids against their decoding.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, length), token ids (floats holding integers are fine).
+    X_hat : array-like of the same shape, the reconstructed ids (``AutoEncoder.reconstruct``, greedy decoding).
+    ignore_index : int or None, default 0
+        The padding id (``aekit.text.PAD_ID``): its positions in ``X`` are not scored. None scores every position.
+
+    Returns
+    -------
+    dict with ``token_accuracy`` (the fraction of scored positions rebuilt exactly; end markers count) and
+    ``exact_rows`` (the fraction of rows whose scored positions are all right).
+    """
+    X = _as_samples(X, name="X")
+    X_hat = _as_samples(X_hat, name="X_hat")
+    if X.shape != X_hat.shape or X.ndim != 2:
+        raise AekitError(f"X and X_hat must be rows of token ids of one shape (n_samples, length). Got {X.shape} "
+                         f"and {X_hat.shape} instead. Pass the reconstructions of exactly the rows in X.")
+    scored = np.ones(X.shape, dtype=bool) if ignore_index is None else X != ignore_index  # (n, length)
+    right = np.rint(X_hat) == X  # (n, length)
+    total = int(scored.sum())
+    return {"token_accuracy": float(right[scored].sum() / total) if total else float("nan"),
+            "exact_rows": float(np.mean((right | ~scored).all(axis=1)))}
 
 
 # -------------------------------------------------------------------------------------------- PCA

@@ -26,7 +26,7 @@ import numpy as np
 
 from aekit._version import __version__
 from aekit.errors import AekitError
-from aekit.evaluation import _columns, _format_value
+from aekit.evaluation import _columns, _format_value, token_metrics
 from aekit.io import atomic_path
 
 __all__ = ["write_report", "write_model_report", "write_html"]
@@ -40,6 +40,8 @@ _COLUMNS_PER_BAND = 8
 _METRIC_NOTES = {
     "mse": "mse and mae: mean squared and absolute error in the data's original units (lower is better).",
     "psnr": "psnr: peak signal-to-noise ratio in dB, per sample then averaged (higher is better).",
+    "token_accuracy": "token_accuracy: the fraction of characters (or tokens, end markers included) that greedy "
+                      "decoding from the code rebuilt; exact_rows: the fraction of rows rebuilt whole.",
 }
 
 _CSS = """
@@ -58,6 +60,9 @@ figure { margin: 8px 0 16px; }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption, .caption { color: #555; font-size: 0.92em; margin-top: 4px; }
 .empty { color: #888; font-style: italic; }
+table.lines td { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: pre-wrap;
+                 overflow-wrap: anywhere; width: 50%; }
+table.lines mark { background: #fbd5d5; color: #a00; }
 footer { color: #888; font-size: 0.85em; margin-top: 40px; }
 """
 
@@ -263,6 +268,36 @@ def _reconstruction_section(samples: tuple[np.ndarray, np.ndarray] | None) -> st
     else:
         png, caption = _line_plots(originals, reconstructions)
     return _figure_html(png, "originals and reconstructions", caption)
+
+
+def _check_texts(texts: Any) -> list[tuple[str, str]] | None:
+    """(original, reconstruction) string pairs, or None."""
+    if texts is None:
+        return None
+    pairs = [tuple(pair) for pair in texts]
+    if not pairs or any(len(pair) != 2 or not all(isinstance(t, str) for t in pair) for pair in pairs):
+        raise AekitError("texts must be a non-empty list of (original, reconstruction) string pairs. Pass e.g. "
+                         "list(zip(tokenizer.decode(X), tokenizer.decode(estimator.reconstruct(X)))).")
+    return pairs  # type: ignore[return-value]
+
+
+def _marked(original: str, reconstruction: str) -> str:
+    """The reconstruction, escaped, with every character that differs from the original's (or is extra) marked."""
+    out = []
+    for i, char in enumerate(reconstruction):
+        text = _esc(char)
+        out.append(text if i < len(original) and original[i] == char else f"<mark>{text}</mark>")
+    missing = len(original) - len(reconstruction)
+    return "".join(out) + (f"<mark>{'·' * missing}</mark>" if missing > 0 else "")
+
+
+def _text_section(pairs: list[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><td>{_esc(original)}</td><td>{_marked(original, rebuilt)}</td></tr>"
+                   for original, rebuilt in pairs)
+    caption = (f"First {len(pairs)} rows and their greedy decoding from the code; characters that differ are "
+               "marked (· stands for characters the decoding left out).")
+    return (f'<table class="lines"><thead><tr><th>original</th><th>reconstruction</th></tr></thead>'
+            f'<tbody>{rows}</tbody></table><p class="caption">{_esc(caption)}</p>')
 
 
 def _is_image_batch(X: np.ndarray) -> bool:
@@ -495,6 +530,7 @@ def write_report(
     stats: dict[str, Any] | None = None,
     generated: np.ndarray | None = None,
     interpolation: np.ndarray | None = None,
+    texts: list[tuple[str, str]] | None = None,
 ) -> Path:
     """Write one self-contained HTML report (inline CSS, base64 PNG figures, no links) atomically.
 
@@ -526,12 +562,19 @@ def write_report(
     generated, interpolation : ndarray of shape (n, ...) or None
         Decoded prior samples (:meth:`aekit.AutoEncoder.sample`) and an interpolation path
         (:meth:`aekit.AutoEncoder.interpolate`), shown in a "Generation" section when given.
+    texts : list of (str, str) or None
+        Text rows and their reconstructions, shown as lines with the wrong characters marked; only with
+        ``originals=None`` (text models' samples are token ids, not values to plot).
 
     Returns
     -------
     Path of the written file.
     """
     samples = _check_samples(originals, reconstructions)  # every check before the first (slow) figure
+    pairs = _check_texts(texts)
+    if samples is not None and pairs is not None:
+        raise AekitError("write_report shows either originals and reconstructions or texts. Got both. Pass texts "
+                         "for text models and originals/reconstructions for the others.")
     coded = _check_codes(codes, labels)
     checked_stats = _check_stats(stats)
     generated, interpolation = _check_generated(generated, interpolation)
@@ -539,7 +582,7 @@ def write_report(
         ("Run", _notes_section(notes)),
         ("Metrics", _table_section(table)),
         ("Training", _loss_section(list(history or []))),
-        ("Reconstructions", _reconstruction_section(samples)),
+        ("Reconstructions", _text_section(pairs) if pairs else _reconstruction_section(samples)),
         ("Latent space", _latent_section(coded, class_names)),
         ("Code", _code_section(coded, checked_stats)),
     ]
@@ -581,13 +624,16 @@ def write_model_report(
     table: list[dict[str, Any]] | None = None,
     notes: dict[str, str] | None = None,
     max_codes: int = 2000,
+    tokenizer: Any = None,
 ) -> Path:
     """The report of a fitted :class:`aekit.AutoEncoder` on samples ``X`` (held-out ones, ideally).
 
     Gathers everything through the estimator's public methods and adds what fits the model: the code's
     sparsity and the bottleneck's statistics for every model (a VAE's KL per unit, a VQ codebook's usage), and
-    prior samples with an interpolation for generative models. Models of token sequences (text) get the
-    training curves, the latent map and the code statistics; their inputs are not drawn.
+    prior samples with an interpolation for generative models. Models of token sequences (text) get, besides
+    the training curves, the latent map and the code statistics, their first rows beside the greedy decoding
+    of their codes (read with ``tokenizer``, else shown as ids) and, unless ``table`` is given, the token
+    accuracy over the first ``max_codes`` rows (:func:`aekit.evaluation.token_metrics`).
 
     Parameters
     ----------
@@ -597,6 +643,8 @@ def write_model_report(
     title, labels, class_names, table, notes : as in :func:`write_report`; ``labels`` are those of ``X``.
     max_codes : int, default 2000
         At most this many samples are encoded for the latent map and the statistics.
+    tokenizer : aekit.text.Tokenizer, its ``to_dict()``, or None
+        Reads text models' rows back as text (``aekit train`` keeps it in the model's metadata).
     """
     X = np.asarray(X)
     if X.ndim < 2 or len(X) == 0:
@@ -612,10 +660,30 @@ def write_model_report(
         generated = estimator.sample(MAX_IMAGES, random_state=0)
         if len(subset) >= 2:
             interpolation = estimator.interpolate(subset[0], subset[1], steps=_COLUMNS_PER_BAND)
+    texts = None
+    if not drawable:  # token ids: the rows as text beside their decoding, and how many tokens came back
+        rebuilt = estimator.reconstruct(subset)
+        if table is None:
+            ignore_index = getattr(model.likelihood.config, "ignore_index", None)
+            table = [{"method": f"autoencoder ({estimator.get_params()['model']})", "code_size": model.config.latent_dim,
+                      "rows": len(subset), **token_metrics(subset, rebuilt, ignore_index=ignore_index)}]
+        texts = list(zip(*(_token_lines(rows, tokenizer) for rows in (subset[:MAX_IMAGES], rebuilt[:MAX_IMAGES]))))
     codes = estimator.transform(subset)
     return write_report(
         path, title=title, history=estimator.history_, originals=shown,
         reconstructions=None if shown is None else estimator.reconstruct(shown),
         codes=codes.reshape(len(codes), -1),  # sequence models may keep a code per position
         labels=labels, class_names=class_names, table=table, notes=notes,
-        stats=estimator.bottleneck_stats(subset), generated=generated, interpolation=interpolation)
+        stats=estimator.bottleneck_stats(subset), generated=generated, interpolation=interpolation, texts=texts)
+
+
+def _token_lines(rows: np.ndarray, tokenizer: Any) -> list[str]:
+    """Rows of token ids as text with ``tokenizer`` (a Tokenizer or its dict), else as space-separated ids."""
+    if tokenizer is None:
+        ids = np.rint(np.asarray(rows, dtype=np.float64)).astype(np.int64)
+        return [" ".join(map(str, np.trim_zeros(row, "b"))) for row in ids]  # trailing padding (id 0) left out
+    if isinstance(tokenizer, dict):
+        from aekit.text import tokenizer_from_dict
+
+        tokenizer = tokenizer_from_dict(tokenizer)
+    return tokenizer.decode(rows)

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DATA, json_options, machine_info, markdown_table, now, set_threads, write_results
 
 from aekit import AutoEncoder
+from aekit.evaluation import token_metrics
 from aekit.text import END_ID, PAD_ID, load_text_lines, make_tokenizer
 
 MAX_LEN, LATENT_DIM, TARGET = 64, 256, 0.95
@@ -85,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     fit_seconds = time.perf_counter() - fit_started
     reconstruction = estimator.reconstruct(X_test)  # greedy decoding from the code alone
 
-    scored = X_test != PAD_ID  # characters and end markers
-    accuracy = float((reconstruction == X_test)[scored].mean())
-    exact = float(np.mean([(r[s] == x[s]).all() for r, x, s in zip(reconstruction, X_test, scored)]))
+    metrics = token_metrics(X_test, reconstruction, ignore_index=PAD_ID)  # characters and end markers
+    accuracy, exact = metrics["token_accuracy"], metrics["exact_rows"]
+    scored = X_test != PAD_ID
     chars = X_train[(X_train != PAD_ID) & (X_train != END_ID)].astype(np.int64)
     unigram = float((X_test[scored] == np.bincount(chars).argmax()).mean())
     examples = [{"line": held_out[i], "reconstruction": tokenizer.decode(reconstruction[i:i + 1])[0]}

@@ -193,5 +193,9 @@ def test_text_models_train_on_a_text_file_and_decode_back(cli, tmp_path) -> None
     code, _, err = cli("reconstruct", out, text, "-o", tmp_path / "r.txt")
     assert code == 0, err
     assert len((tmp_path / "r.txt").read_text().splitlines()) == 40
-    code, _, err = cli("evaluate", out, text)
-    assert code == 1 and "does not apply to the text model" in err
+    code, printed, err = cli("evaluate", out, text, "--json")
+    assert code == 0, err
+    (row,) = json.loads(printed)
+    assert row["rows"] == 40 and row["code_size"] == 8 and 0.0 <= row["exact_rows"] <= row["token_accuracy"] <= 1.0
+    report = (out / "report.html").read_text()
+    assert "token_accuracy" in report and "<td>to be or not to be</td>" in report  # rows read back as text

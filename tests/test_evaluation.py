@@ -17,6 +17,7 @@ from aekit.evaluation import (
     reconstruction_metrics,
     sweep,
     sweep_plot,
+    token_metrics,
 )
 
 FAST = {"model": "conv", "max_epochs": 2, "batch_size": 64, "random_state": 0, "device": "cpu"}
@@ -65,6 +66,22 @@ def test_metric_errors_show_the_offending_values() -> None:
         reconstruction_metrics(np.ones((2, 3)), np.zeros((2, 3)), image=True)
     with pytest.raises(AekitError, match="NaN or Inf"):
         reconstruction_metrics(np.array([[np.nan]]), np.zeros((1, 1)), image=False)
+
+
+def test_token_metrics_score_only_non_pad_positions() -> None:
+    X = np.array([[5, 6, 7, 1, 0, 0], [5, 5, 1, 0, 0, 0], [8, 1, 0, 0, 0, 0]], dtype=np.float32)  # 0: padding
+    X_hat = np.array([[5, 6, 9, 1, 4, 4], [5, 5, 1, 0, 3, 0], [8, 1, 0, 0, 0, 0]], dtype=np.float32)
+    metrics = token_metrics(X, X_hat)  # 9 scored positions, one wrong (the 7); padding is never scored
+    assert metrics == {"token_accuracy": 8 / 9, "exact_rows": 2 / 3}
+    every = token_metrics(X, X_hat, ignore_index=None)  # 18 positions: the 7 and three pads are wrong
+    assert every == {"token_accuracy": 14 / 18, "exact_rows": 1 / 3}
+
+
+def test_token_metrics_need_rows_of_one_shape() -> None:
+    with pytest.raises(AekitError, match=r"rows of token ids of one shape.*Got \(2, 3\) and \(2, 4\)"):
+        token_metrics(np.ones((2, 3)), np.ones((2, 4)))
+    with pytest.raises(AekitError, match=r"rows of token ids.*Got \(2, 3, 1\)"):
+        token_metrics(np.ones((2, 3, 1)), np.ones((2, 3, 1)))
 
 
 # ---------------------------------------------------------------------------------------------- PCA

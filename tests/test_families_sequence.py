@@ -42,6 +42,19 @@ def test_recurrent_estimator_keeps_ids_unscaled_and_saves_its_tokenizer(tmp_path
     assert restored.decode(X) == lines and len(restored.decode(reconstruction)) == len(lines)
 
 
+    # the report reads the rows back as text with the tokenizer, else shows their ids, and scores the tokens
+    from aekit.evaluation import _format_value, token_metrics
+    from aekit.report import write_model_report
+
+    as_text = write_model_report(tmp_path / "t.html", loaded, X, title="text", tokenizer=tokenizer).read_text()
+    assert "<td>to be, or not to be</td>" in as_text and "token_accuracy" in as_text
+    accuracy = token_metrics(X, reconstruction)["token_accuracy"]
+    assert f'<td class="num">{_format_value(accuracy)}</td>' in as_text
+    as_ids = write_model_report(tmp_path / "i.html", loaded, X, title="ids").read_text()
+    first_ids = " ".join(str(int(i)) for i in X[0][X[0] != 0])
+    assert f"<td>{first_ids}</td>" in as_ids
+
+
 def test_transformer_estimator_on_windows_and_back_to_points() -> None:
     t = np.arange(300)
     series = np.stack([np.sin(t / 5), np.cos(t / 9)], axis=1)

@@ -145,3 +145,23 @@ def test_model_report_adds_what_fits_the_family(tmp_path, digits, model, options
         assert snippet in text
     if model != "vae":
         assert "<h2>Generation</h2>" not in text
+
+
+def test_text_rows_are_shown_as_lines_with_the_wrong_characters_marked(tmp_path) -> None:
+    pairs = [("to be or not", "to be or nut"), ("<b>&</b>", "<b>&</b>"), ("longer", "long")]
+    html = _report(tmp_path / "r.html", originals=None, reconstructions=None, texts=pairs)
+    assert '<table class="lines">' in html
+    assert "<td>to be or n<mark>u</mark>t</td>" in html  # only the wrong character is marked
+    assert "<td>&lt;b&gt;&amp;&lt;/b&gt;</td>" in html and "<b>&" not in html  # escaped, never markup
+    assert "<td>long<mark>··</mark></td>" in html  # characters the decoding left out
+
+
+@pytest.mark.parametrize("texts", [[], [("only one",)], [("a", 3)]])
+def test_bad_texts_say_what_is_expected(tmp_path, texts) -> None:
+    with pytest.raises(AekitError, match=r"texts must be a non-empty list of \(original, reconstruction\)"):
+        _report(tmp_path / "r.html", originals=None, reconstructions=None, texts=texts)
+
+
+def test_texts_and_originals_together_are_refused(tmp_path) -> None:
+    with pytest.raises(AekitError, match="either originals and reconstructions or texts. Got both"):
+        _report(tmp_path / "r.html", texts=[("a", "a")])
