@@ -43,7 +43,7 @@ def _images_of(data: Path, color: str | None) -> list[np.ndarray]:
               "--quality).")
 @click.option("--latent-dim", type=int, default=None, help="Code units (default 128 for images, <= 128 for rows).")
 @click.option("--epochs", type=int, default=None,
-              help="Passes over the data (default: enough for about 15,000 steps, 10 to 1,000 passes).")
+              help="Passes over the data (default: enough for about 45,000 steps, 10 to 3,500 passes).")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--tile", type=int, default=16, show_default=True, help="Images: tile size in pixels (a multiple of 8).")

@@ -55,9 +55,9 @@ def test_training_needs_a_positive_batch_size(tmp_path: Path) -> None:
 
 
 def test_the_default_budget_counts_steps_so_small_tables_get_more_passes(tmp_path: Path) -> None:
-    assert default_epochs(18_000, 64) == 54  # 282 steps a pass: 54 passes make 15,000 steps
+    assert default_epochs(18_000, 64) == 160  # 282 steps a pass: 160 passes make 45,000 steps
     assert default_epochs(2_896, 64) * 46 >= DEFAULT_STEPS > (default_epochs(2_896, 64) - 1) * 46
-    assert default_epochs(823, 64) == EPOCH_RANGE[1]  # a small table: capped
+    assert default_epochs(700, 64) == EPOCH_RANGE[1]  # a small table: capped
     assert default_epochs(10**6, 64) == EPOCH_RANGE[0]  # a large one: the floor
     train_codec(np.random.default_rng(0).random((22, 3), np.float32), tmp_path / "c", kind="array",
                 latent_dim=2)  # 20 training rows: one step a pass, so many passes
