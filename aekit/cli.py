@@ -309,6 +309,9 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         import torch.distributed as dist
 
         if dist.is_initialized():
+            # every rank leaves together: a rank that tore gloo down while rank 0 was still writing the model and
+            # its report was seen once to abort at exit ("terminate called without an active exception")
+            dist.barrier()
             dist.destroy_process_group()
 
 
