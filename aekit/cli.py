@@ -329,15 +329,13 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
     Text models, for which PCA means nothing, report the characters and lines their greedy decoding rebuilds.
     """
     from aekit.estimator import AutoEncoder
-    from aekit.evaluation import compare_with_pca, format_table, token_metrics
+    from aekit.evaluation import compare_tokens, compare_with_pca, format_table
 
     estimator = AutoEncoder.load(run_dir)
     X = _load_for(estimator, data, image_size, color)
     meta = estimator.metadata_
     if "tokenizer" in (meta or {}):
-        ignore_index = getattr(estimator.model_.likelihood.config, "ignore_index", None)
-        rows = [{"method": f"autoencoder ({estimator.get_params()['model']})", "code_size": estimator.latent_dim,
-                 "rows": len(X), **token_metrics(X, estimator.reconstruct(X), ignore_index=ignore_index)}]
+        rows = compare_tokens(estimator, X)
         echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
         return
     train_X, note = X, "PCA fitted on the evaluation data (the training data could not be read)."

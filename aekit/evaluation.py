@@ -28,8 +28,8 @@ from sklearn.utils.validation import check_is_fitted
 from aekit.errors import AekitError, check_int, did_you_mean
 from aekit.io import atomic_path
 
-__all__ = ["compare_with_pca", "format_table", "pca_baseline", "reconstruction_metrics", "sweep", "sweep_plot",
-           "token_metrics"]
+__all__ = ["compare_tokens", "compare_with_pca", "format_table", "pca_baseline", "reconstruction_metrics", "sweep",
+           "sweep_plot", "token_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +190,28 @@ def compare_with_pca(estimator: Any, X_train: Any, X_test: Any, *, image: bool) 
         {"method": f"autoencoder ({estimator.model})", "code_size": code_size, **ae},
         {"method": "PCA", "code_size": pca.pop("n_components"), **pca},
     ]
+
+
+def compare_tokens(estimator: Any, X: Any, reconstructions: Any = None) -> list[dict[str, Any]]:
+    """A fitted text (token-sequence) autoencoder's row of :func:`token_metrics`, the text models' counterpart of
+    :func:`compare_with_pca` (PCA means nothing for token ids). Padding is the model's own ``ignore_index``.
+
+    Parameters
+    ----------
+    estimator : fitted :class:`aekit.AutoEncoder` with a categorical likelihood.
+    X : array-like of shape (n_samples, length), token ids.
+    reconstructions : array-like like ``X`` or None
+        ``estimator.reconstruct(X)`` when the caller already has it; computed otherwise.
+
+    Returns
+    -------
+    list of one dict, ``{"method", "code_size", "rows", "token_accuracy", "exact_rows"}``.
+    """
+    check_is_fitted(estimator, "model_")
+    rebuilt = estimator.reconstruct(X) if reconstructions is None else reconstructions
+    ignore_index = getattr(estimator.model_.likelihood.config, "ignore_index", None)
+    return [{"method": f"autoencoder ({estimator.model})", "code_size": int(estimator.config_.latent_dim),
+             "rows": len(X), **token_metrics(X, rebuilt, ignore_index=ignore_index)}]
 
 
 # ------------------------------------------------------------------------------------------- sweep

@@ -26,7 +26,7 @@ import numpy as np
 
 from aekit._version import __version__
 from aekit.errors import AekitError
-from aekit.evaluation import _columns, _format_value, token_metrics
+from aekit.evaluation import _columns, _format_value, compare_tokens
 from aekit.io import atomic_path
 
 __all__ = ["write_report", "write_model_report", "write_html"]
@@ -663,11 +663,10 @@ def write_model_report(
     texts = None
     if not drawable:  # token ids: the rows as text beside their decoding, and how many tokens came back
         rebuilt = estimator.reconstruct(subset)
-        if table is None:
-            ignore_index = getattr(model.likelihood.config, "ignore_index", None)
-            table = [{"method": f"autoencoder ({estimator.get_params()['model']})", "code_size": model.config.latent_dim,
-                      "rows": len(subset), **token_metrics(subset, rebuilt, ignore_index=ignore_index)}]
-        texts = list(zip(*(_token_lines(rows, tokenizer) for rows in (subset[:MAX_IMAGES], rebuilt[:MAX_IMAGES]))))
+        table = compare_tokens(estimator, subset, rebuilt) if table is None else table
+        padding = getattr(model.likelihood.config, "ignore_index", None)
+        texts = list(zip(*(_token_lines(rows, tokenizer, padding) for rows in (subset[:MAX_IMAGES],
+                                                                               rebuilt[:MAX_IMAGES]))))
     codes = estimator.transform(subset)
     return write_report(
         path, title=title, history=estimator.history_, originals=shown,
@@ -677,11 +676,17 @@ def write_model_report(
         stats=estimator.bottleneck_stats(subset), generated=generated, interpolation=interpolation, texts=texts)
 
 
-def _token_lines(rows: np.ndarray, tokenizer: Any) -> list[str]:
-    """Rows of token ids as text with ``tokenizer`` (a Tokenizer or its dict), else as space-separated ids."""
+def _token_lines(rows: np.ndarray, tokenizer: Any, padding: int | None) -> list[str]:
+    """Rows of token ids as text with ``tokenizer`` (a Tokenizer or its dict), else as space-separated ids
+    without their trailing ``padding``."""
     if tokenizer is None:
-        ids = np.rint(np.asarray(rows, dtype=np.float64)).astype(np.int64)
-        return [" ".join(map(str, np.trim_zeros(row, "b"))) for row in ids]  # trailing padding (id 0) left out
+        lines = []
+        for row in np.rint(np.asarray(rows, dtype=np.float64)).astype(np.int64):
+            if padding is not None:
+                tokens = np.flatnonzero(row != padding)
+                row = row[:tokens[-1] + 1 if len(tokens) else 0]
+            lines.append(" ".join(map(str, row)))
+        return lines
     if isinstance(tokenizer, dict):
         from aekit.text import tokenizer_from_dict
 

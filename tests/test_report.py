@@ -165,3 +165,11 @@ def test_bad_texts_say_what_is_expected(tmp_path, texts) -> None:
 def test_texts_and_originals_together_are_refused(tmp_path) -> None:
     with pytest.raises(AekitError, match="either originals and reconstructions or texts. Got both"):
         _report(tmp_path / "r.html", texts=[("a", "a")])
+
+
+def test_token_rows_without_a_tokenizer_are_ids_without_their_trailing_padding() -> None:
+    from aekit.report import _token_lines
+
+    rows = np.array([[5, 3, 6, 3, 3], [3, 3, 3, 3, 3], [1, 2, 0, 4, 5]], dtype=np.float32)
+    assert _token_lines(rows, None, padding=3) == ["5 3 6", "", "1 2 0 4 5"]  # padding inside a row stays
+    assert _token_lines(rows[:1], None, padding=None) == ["5 3 6 3 3"]
