@@ -6,7 +6,7 @@ autoencoders' public methods (``fit``, ``reconstruct``, ``transform``, ``save``,
 
 Score of one sample, for each member::
 
-    u      = (x - median) / (IQR / 1.349)                 robust per-feature scaling (tables, series channels)
+    u      = (x - median) / min(IQR / 1.349, std)         robust per-feature scaling (tables, series channels)
     e_j    = |u_j - u_hat_j| / sigma_j                    per-feature error in units of the member's typical
                                                           residual sigma_j on the training rows
     recon  = mean_j e_j
@@ -164,8 +164,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     validation_fraction : float in [0, 1), default 0.1
         Rows of each member's subsample held out for early stopping.
     scaler : {"auto", "robust", "standard", "minmax", "none"}, default "auto"
-        ``"auto"``: robust per feature (median, IQR) for tables and series channels, one global min-max for
-        images.
+        ``"auto"``: robust per feature (median; IQR/1.349, capped at the std) for tables and series channels,
+        one global min-max for images.
     error : {"auto", "squared", "absolute", "standardized", "likelihood"}, default "auto"
         Per-feature reconstruction error. ``"standardized"``: the absolute residual divided by that feature's
         typical residual on the training rows (1.4826 x the median), so features that are hard to reconstruct

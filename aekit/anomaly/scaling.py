@@ -6,7 +6,13 @@ where the IQR is 0 (discrete columns that are mostly one value), and to know whi
 can warn and leave them out). All of that is about scoring, so it lives here, beside the detector.
 
 ``u = (x - offset_) / scale_``. ``"robust"`` uses the median and ``IQR / 1.349`` (the standard deviation of a
-normal distribution with that IQR), so a robust unit is comparable to a standard one on clean Gaussian data.
+normal distribution with that IQR), so a robust unit is comparable to a standard one on clean Gaussian data,
+but never more than the standard deviation: the IQR is the right unit for a heavy-tailed feature (its tails are
+what anomalies are made of), and too wide a unit for a two-valued or flat one (a pixel that is ink in 30% of
+the images has an IQR spanning its whole range). On the ODDS benchmark (5 seeds), capping the unit at the std
+raised the mean ROC-AUC from 85.0 to 85.5 (optdigits 48.2 to 52.6) and cost no set more than 0.3; in a 2-seed
+probe the plain std everywhere gave 85.0 (annthyroid 80.0 against 91.8) and the mean as centre instead of the
+median 0.6 less (on the 11 sets it finished).
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ __all__ = ["FEATURE_SCALERS", "FeatureScaler"]
 
 FEATURE_SCALERS = ("robust", "standard", "minmax", "none")
 _IQR_TO_STD = 1.3489795  # IQR of N(0, 1)
-_MEANAD_TO_STD = 1.2533141  # sqrt(pi / 2): E|x - mu| of N(0, 1) is sqrt(2 / pi)
 
 
 class FeatureScaler:
@@ -30,8 +35,8 @@ class FeatureScaler:
     Parameters
     ----------
     kind : {"robust", "standard", "minmax", "none"}
-        ``"robust"``: median and IQR/1.349, falling back to the mean absolute deviation from the median
-        (times sqrt(pi/2)) where the IQR is 0. ``"standard"``: mean and std. ``"minmax"``: min and range.
+        ``"robust"``: median and the smaller of IQR/1.349 and the standard deviation (the standard deviation
+        where the IQR is 0: sparse features, mostly one value). ``"standard"``: mean and std. ``"minmax"``: min and range.
     per_feature : bool
         One statistic per feature, or one for all values (images: keeps contrast between pixels).
 
@@ -53,8 +58,9 @@ class FeatureScaler:
         low, high = values.min(axis=0), values.max(axis=0)
         if self.kind == "robust":
             q25, median, q75 = np.percentile(values, [25, 50, 75], axis=0)
+            std = values.std(axis=0)
             scale = (q75 - q25) / _IQR_TO_STD
-            scale = np.where(scale > 0, scale, values.std(axis=0))
+            scale = np.where(scale > 0, np.minimum(scale, std), std)
             offset = median
         elif self.kind == "standard":
             offset, scale = values.mean(axis=0), values.std(axis=0)

@@ -11,12 +11,18 @@ from aekit.anomaly.series import read_table
 from aekit.errors import AekitError
 
 
-def test_robust_is_median_and_iqr_over_1_349() -> None:
-    X = np.column_stack([np.arange(1.0, 102.0), np.arange(101.0, 0.0, -1.0) * 3])  # 1..101 and its mirror
+def test_robust_is_median_and_iqr_over_1_349_capped_at_the_std() -> None:
+    ramp = np.arange(1.0, 102.0)  # 1..101: median 51, IQR 50, std 29.15 < 50 / 1.349 (a flat feature)
+    tailed = np.linspace(-1.0, 1.0, 101)
+    tailed[[0, 100]] = [-40.0, 40.0]  # IQR 1, std 5.6: heavy tails
+    X = np.column_stack([ramp, ramp[::-1] * 3, tailed])
     scaler = FeatureScaler("robust").fit(X)
-    np.testing.assert_allclose(scaler.offset_, [51.0, 153.0])
-    np.testing.assert_allclose(scaler.scale_, [50.0 / 1.3489795, 150.0 / 1.3489795])
-    np.testing.assert_allclose(scaler.transform(X)[50], [0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(scaler.offset_, [51.0, 153.0, np.median(X[:, 2])])
+    q25, q75 = np.percentile(X[:, 2], [25, 75])
+    assert (q75 - q25) / 1.3489795 < np.std(X[:, 2])  # the tailed column keeps its IQR unit
+    np.testing.assert_allclose(scaler.scale_, [np.std(ramp), 3 * np.std(ramp), (q75 - q25) / 1.3489795])
+    np.testing.assert_allclose(scaler.transform(X)[50], [0.0, 0.0, (X[50, 2] - np.median(X[:, 2])) / scaler.scale_[2]],
+                               atol=1e-6)
 
 
 def test_robust_falls_back_to_the_std_where_the_iqr_is_zero() -> None:
