@@ -35,9 +35,9 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/run.py
 
-# the shipped image codecs in aekit/pretrained/: 8 codecs, grayscale and RGB side by side on one thread each
-# (each colour: q4 from scratch, then q3, q2, q1 fine-tuned from the level above; 10 min wall on 2 cores)
-pretrained: $(VENV)/.installed-test
+# the shipped image codecs in aekit/pretrained/: linear block codecs at 5 quality levels, grayscale and RGB side
+# by side on one thread each (scikit-image's bundled photos are the training data, hence the bench extra)
+pretrained: $(VENV)/.installed-bench
 	$(PY) -m aekit.compression.pretrain --out aekit/pretrained --colors grayscale & gray=$$!; \
 	$(PY) -m aekit.compression.pretrain --out aekit/pretrained --colors rgb; rgb=$$?; \
 	wait $$gray && test $$rgb -eq 0

@@ -41,7 +41,8 @@ def _images_of(data: Path, color: str | None) -> list[np.ndarray]:
               help="1 (smallest files) to 5 (smallest errors): sets the rate weight lambda.")
 @click.option("--rate-weight", type=float, default=None, help="Lambda of loss = distortion + lambda * bits (overrides "
               "--quality).")
-@click.option("--latent-dim", type=int, default=None, help="Code units (default 128 for images, <= 128 for rows).")
+@click.option("--latent-dim", type=int, default=None, help="Code units (default 128 for images, <= 128 for rows; with "
+              "--transform pca, every component).")
 @click.option("--epochs", type=int, default=None,
               help="Passes over the data (default: enough for about 45,000 steps, 10 to 3,500 passes).")
 @click.option("--batch-size", type=int, default=64, show_default=True)
@@ -50,10 +51,14 @@ def _images_of(data: Path, color: str | None) -> list[np.ndarray]:
 @click.option("--patches", type=int, default=20000, show_default=True, help="Images: random training tiles.")
 @click.option("--color", type=click.Choice(["grayscale", "rgb"]), default=None,
               help="Images: colour mode (default: the first image's).")
+@click.option("--transform", type=click.Choice(["learned", "pca"]), default="learned", show_default=True,
+              help="learned: train the transforms with the entropy model; pca: a linear block codec, the data's "
+              "principal components at the quality's quantization step, training only the entropy model (how the "
+              "shipped image codecs are made).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float | None, latent_dim: int | None,
                         epochs: int | None, batch_size: int, lr: float, tile: int, patches: int, color: str | None,
-                        seed: int) -> None:
+                        transform: str, seed: int) -> None:
     """Train a codec on DATA: an image or a folder of images, or a .npy / CSV / Parquet file of rows."""
     from aekit.compression.api import input_kind
     from aekit.compression.codec import random_patches, train_codec
@@ -61,8 +66,8 @@ def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float 
     from aekit.errors import check_int
 
     started = time.perf_counter()
-    check_int(tile, name="tile", owner="train-codec", low=8)
-    if tile % 8:
+    check_int(tile, name="tile", owner="train-codec", low=8 if transform == "learned" else 1)
+    if tile % 8 and transform == "learned":
         raise DataError(f"The 'tile' parameter of train-codec must be a multiple of 8 (three stride-2 stages). Got "
                         f"{tile} instead.")
     if data.is_dir() or (data.exists() and input_kind(data) == "image"):
@@ -70,6 +75,7 @@ def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float 
         samples = random_patches(images, patches, tile, seed=seed)
         codec = train_codec(samples, out, kind="image", quality=quality, latent_dim=latent_dim,
                             rate_weight=rate_weight, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                            transform=transform,
                             data={"source": str(data), "images": len(images), "patches": len(samples)})
     else:
         from aekit.compression.api import read_array, read_numeric_table
@@ -82,7 +88,8 @@ def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float 
         scaler = Scaler("minmax").fit(rows)
         codec = train_codec(scaler.transform(rows).astype(np.float32), out, kind="array", quality=quality,
                             latent_dim=latent_dim, rate_weight=rate_weight, epochs=epochs, batch_size=batch_size,
-                            lr=lr, seed=seed, scaler=scaler, data={"source": str(data), "rows": len(rows)})
+                            lr=lr, seed=seed, scaler=scaler, transform=transform,
+                            data={"source": str(data), "rows": len(rows)})
     echo(f"trained codec ({codec.spec.kind}, quality {codec.spec.quality}, rate weight {codec.spec.rate_weight:.3g}, "
          f"{codec.latent_dim} code units) in {time.perf_counter() - started:.1f} s -> {out}")
     echo(f"fingerprint sha256 {codec.fingerprint}")

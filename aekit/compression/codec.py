@@ -235,12 +235,47 @@ def _start_from(model: Autoencoder, init: str | os.PathLike[str]) -> None:
     model.load_state_dict({name: value.float() for name, value in start.state_dict().items()})
 
 
+def _set_pca_transform(model: Autoencoder, samples: np.ndarray, lambda_per_value: float) -> None:
+    """Set a linear codec's encoder and decoder to the principal components of ``samples`` at the quantization
+    step that is optimal for ``lambda_per_value`` at high rate, and freeze them (training fits the densities).
+
+    Per value, uniform quantization with step s costs s^2 / 12 of squared error and -log2 s bits plus a constant;
+    the loss D + lambda' R is smallest at s = sqrt(6 lambda' / ln 2). The code is ``round(W (x - mean) / s)`` with
+    W the components (rows), the reconstruction ``s W^T z + mean``.
+    """
+    encoder, decoder, bottleneck = model.encoder, model.decoder, model.bottleneck
+    project, head = getattr(bottleneck, "project", None), getattr(decoder, "head", None)
+    decoder_parameters = {name for name, _ in decoder.named_parameters()}
+    if (any(True for _ in encoder.parameters()) or project is None or head is None
+            or decoder_parameters != {"head.weight", "head.bias"}):
+        raise AekitError(f"transform='pca' needs a linear codec (preset 'codec-linear'); this one's "
+                         f"'{model.config.backbone.name}' backbone has layers of its own. Pass preset='codec-linear' "
+                         "or transform='learned'.")
+    flat = samples.reshape(len(samples), -1).astype(np.float64)
+    mean = flat.mean(0)
+    _, _, components = np.linalg.svd(flat - mean, full_matrices=False)  # (min(n, d), d), rows by variance
+    components = components[:model.config.latent_dim]
+    if len(components) < model.config.latent_dim:
+        raise AekitError(f"transform='pca' needs at least latent_dim={model.config.latent_dim} samples; got "
+                         f"{len(samples)}. Pass more samples or a smaller latent_dim.")
+    step = math.sqrt(6 * lambda_per_value / math.log(2))
+    gain = bottleneck.config.code_gain
+    with torch.no_grad():
+        project.weight.copy_(torch.from_numpy(components / (step * gain)))  # (latent, d)
+        project.bias.copy_(torch.from_numpy(-(components @ mean) / (step * gain)))
+        head.weight.copy_(torch.from_numpy(components.T * step))  # (d, latent)
+        head.bias.copy_(torch.from_numpy(mean))
+    for parameter in (project.weight, project.bias, head.weight, head.bias):
+        parameter.requires_grad_(False)
+
+
 def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Literal["image", "array"],
                 quality: int = 3, latent_dim: int | None = None, rate_weight: float | None = None,
                 epochs: int | None = None, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                 scaler: Scaler | None = None, data: dict[str, Any] | None = None,
                 options: dict[str, Any] | None = None, preset: str | None = None,
-                half_precision: bool = False, init: str | os.PathLike[str] | None = None) -> Codec:
+                half_precision: bool = False, init: str | os.PathLike[str] | None = None,
+                transform: Literal["learned", "pca"] = "learned") -> Codec:
     """Train a codec on ``samples`` and save it to ``out``.
 
     Parameters
@@ -259,19 +294,31 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     half_precision : store the weights as float16 (half the size on disk; the shipped codecs use it).
     init : a codec directory to start from instead of random weights, of the same recipe and sample shape
         (typically the next higher quality level): a trained transform moves to another rate in a fraction
-        of the steps a fresh one needs, which is how the shipped ladder is trained.
+        of the steps a fresh one needs.
+    transform : "learned" trains the transforms and the entropy model together on distortion + lambda * rate.
+        "pca" (preset ``codec-linear`` only, the default preset then) sets the encoder and decoder to the
+        principal components of the samples, scaled to the quantization step that is optimal for lambda at
+        high rate, ``sqrt(6 lambda' / ln 2)`` with lambda' per value, keeps them fixed, and trains only the
+        entropy model: the linear transform that minimizes squared error, without the drift that training it
+        with the noise proxy for rounding causes (it cost china.jpg 2.4 dB at the same rate on 8x8 tiles).
+        The shipped image codecs use it. ``latent_dim`` defaults to every component.
     """
     from aekit.presets import build_config
     from aekit.training.sources import TensorSource
     from aekit.training.trainer import Trainer, TrainerConfig
 
     check_choice(kind, ["image", "array"], name="kind", owner="train_codec")
+    check_choice(transform, ["learned", "pca"], name="transform", owner="train_codec")
     check_int(batch_size, name="batch_size", owner="train_codec", low=1)
     if samples.ndim < 2 or len(samples) < 2:
         raise AekitError(f"train_codec needs at least 2 samples; got an array of shape {samples.shape}. Pass more "
                          "data.")
     sample_size = int(np.prod(samples.shape[1:]))
     weight = rate_weight if rate_weight is not None else rate_weight_for(quality, sample_size)
+    if transform == "pca":
+        latent_dim = latent_dim or sample_size
+        check_int(latent_dim, name="latent_dim", owner="train_codec", low=1, high=sample_size)
+        preset = preset or "codec-linear"
     if kind == "image":
         spec = CodecSpec("image", quality, weight, tile=int(samples.shape[-1]), channels=int(samples.shape[1]))
         # 128 units cap what a tile can keep however many bits it is given: a 128-component PCA of the training
@@ -289,6 +336,8 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     model = Autoencoder(config)
     if init is not None:
         _start_from(model, init)
+    if transform == "pca":
+        _set_pca_transform(model, samples, weight * sample_size)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(samples))
     n_val = max(1, len(samples) // 10)
@@ -301,6 +350,7 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     trainer = Trainer(TrainerConfig(max_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device="cpu",
                                     schedule="cosine", patience=max(5, epochs // 4), progress=False))
     result = trainer.fit(model, train, val)
+    model.requires_grad_(True)  # undo _set_pca_transform's freeze: the saved model is an ordinary one
     model.eval()
     if half_precision:
         model.half()

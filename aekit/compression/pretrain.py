@@ -1,15 +1,18 @@
 """Train the shipped image codecs (``make pretrained``): grayscale and RGB, one per quality level.
 
-    python -m aekit.compression.pretrain --out aekit/pretrained [--epochs 40] [--finetune-epochs 5]
-        [--qualities 1,2,3,4] [--colors grayscale,rgb]
+    python -m aekit.compression.pretrain --out aekit/pretrained [--epochs 8] [--qualities 1,2,3,4,5]
+        [--colors grayscale,rgb]
 
-The highest quality level of each colour is trained from scratch for ``--epochs``; every lower level starts
-from the level above it and is fine-tuned to its own rate for ``--finetune-epochs`` (a conv transform trained
-from scratch improves slowly, a trained one moves to another rate quickly, so the shared start buys each level
-several times the steps it could afford alone).
+Each codec is a linear block codec (preset ``codec-linear``, ``transform="pca"``): the principal components
+of 8x8 tiles (all channels together: a 192-point Karhunen-Loeve transform for RGB, 64 for grayscale) at the
+quantization step of its quality level, and a factorized entropy model fitted to the codes for ``--epochs``.
+Why not the conv codec of earlier releases: 128 units per 16x16 RGB tile capped its quality at about 25 dB on
+china.jpg whatever the rate (BD-rate +69% against JPEG), and a deeper, wider conv codec with a hyperprior
+needs far more training than two CPU cores give (see ``benchmarks/compression_images_bound.py`` for what
+block codecs can and cannot reach).
 
-The training data is random 16x16 patches of the images bundled with scikit-image, at full size and shrunk
-2x and 3x, flipped, transposed and (RGB) with their channels shuffled: a handful of photos is little data, and
+The training data is random 8x8 patches of the images bundled with scikit-image, at full size and shrunk 2x
+and 3x, flipped, transposed and (RGB) with their channels shuffled: a handful of photos is little data, and
 without these the codecs learn those photos' colours and scales. The run needs no download and gives the same
 codecs on the same machine (seeded, one torch thread). The benchmark photos (scikit-learn's china.jpg and
 flower.jpg) are not among them.
@@ -30,7 +33,7 @@ from aekit.io import write_json
 
 logger = logging.getLogger(__name__)
 
-TILE = 16
+TILE = 8
 SCALES = (1, 2, 3)  # each image also at half and a third of its size
 # natural photographs only: mostly-black or synthetic images (hubble_deep_field, retina, colorwheel) would fill
 # the training set with easy tiles and bias the codec away from photos
@@ -38,7 +41,7 @@ RGB_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry"
 GRAY_ONLY_IMAGES = ("camera", "coins", "moon", "page", "text", "grass", "gravel", "brick", "clock", "cell")
 
 
-def _images(color: str) -> list[np.ndarray]:
+def training_images(color: str) -> list[np.ndarray]:
     """The bundled images as (H, W, C) uint8: RGB ones for "rgb", all of them as luma for "grayscale"."""
     import skimage.data
     from skimage.color import rgb2gray
@@ -52,18 +55,17 @@ def _images(color: str) -> list[np.ndarray]:
 
 
 def patches(color: str, n: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` random tiles (n, C, 16, 16) in [0, 1] of the bundled images, augmented (see the module doc)."""
-    return random_patches(_images(color), n, TILE, seed=seed, scales=SCALES, permute_channels=True)
+    """``n`` random tiles (n, C, 8, 8) in [0, 1] of the bundled images, augmented (see the module doc)."""
+    return random_patches(training_images(color), n, TILE, seed=seed, scales=SCALES, permute_channels=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "pretrained")
-    parser.add_argument("--epochs", type=int, default=40, help="epochs of the highest quality level")
-    parser.add_argument("--finetune-epochs", type=int, default=5, help="epochs of each lower level")
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--patches", type=int, default=40000)
-    parser.add_argument("--qualities", default="1,2,3,4")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of each level's entropy model")
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--patches", type=int, default=60000)
+    parser.add_argument("--qualities", default="1,2,3,4,5")
     parser.add_argument("--colors", default="grayscale,rgb")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -71,16 +73,12 @@ def main(argv: list[str] | None = None) -> None:
     report = {}
     for color in args.colors.split(","):
         samples = patches(color, args.patches)
-        previous: Path | None = None
-        for quality in sorted((int(q) for q in args.qualities.split(",")), reverse=True):
+        for quality in sorted(int(q) for q in args.qualities.split(",")):
             started = time.perf_counter()
             name = f"{color}-q{quality}"
-            data = {"source": "skimage.data bundled images", "patches": len(samples), "tile": TILE,
-                    "started_from": previous.name if previous is not None else None}
+            data = {"source": "skimage.data bundled images", "patches": len(samples), "tile": TILE}
             codec = train_codec(samples, args.out / name, kind="image", quality=quality, lr=args.lr, seed=0,
-                                epochs=args.epochs if previous is None else args.finetune_epochs,
-                                half_precision=True, data=data, init=previous)
-            previous = args.out / name
+                                epochs=args.epochs, transform="pca", half_precision=True, data=data)
             seconds = round(time.perf_counter() - started, 1)
             report[name] = {"seconds": seconds, "fingerprint": codec.fingerprint}
             logger.info("%s: %.1f s", name, seconds)

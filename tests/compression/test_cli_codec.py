@@ -56,6 +56,18 @@ def test_png_with_an_image_codec(cli, tmp_path: Path) -> None:
     assert np.asarray(Image.open(tmp_path / "a.png")).shape == (40, 48, 3)
 
 
+def test_pca_image_codec_takes_any_tile(cli, tmp_path: Path) -> None:
+    Image.fromarray(gradient_image(40, 48)).save(tmp_path / "a.png")
+    code, out, err = cli("train-codec", tmp_path / "a.png", "--out", tmp_path / "codec", "--transform", "pca",
+                         "--tile", "4", "--epochs", "1", "--patches", "64", "--quality", "5")
+    assert code == 0, err
+    assert "48 code units" in out  # 4 x 4 x 3 values, every principal component
+    code, out, err = cli("compress", tmp_path / "a.png", "-o", tmp_path / "a.aez", "--codec", tmp_path / "codec")
+    assert code == 0, err
+    psnr = float(out.split("PSNR ")[1].split(" dB")[0])
+    assert psnr > 44  # quality 5's step is 4.2 levels of 255: 46.5 dB at high rate, more where codes are 0
+
+
 def test_truncated_file_is_one_line_on_stderr(cli, tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.ones((4, 4)))
     cli("compress", tmp_path / "x.npy", "-o", tmp_path / "x.aez", "--max-abs-error", "0.1")
