@@ -190,6 +190,15 @@ def fashion_mosaic(n: int) -> np.ndarray:
     return images.transpose(0, 2, 1, 3).reshape(side * 28, side * 28)[..., None]
 
 
+def benchmark_images(quick: bool) -> dict[str, np.ndarray]:
+    """The benchmark's images (H, W, C) uint8 by name: scikit-learn's two photos and the Fashion-MNIST test
+    mosaic (400 images with ``quick``); raises BenchmarkSkipped when Fashion-MNIST is absent."""
+    from sklearn.datasets import load_sample_image
+
+    return {"china.jpg": load_sample_image("china.jpg"), "flower.jpg": load_sample_image("flower.jpg"),
+            "fashion-mnist test": fashion_mosaic(400 if quick else 10_000)}
+
+
 def plot(curves: dict[str, dict[str, list[dict[str, float]]]], path: Path) -> None:
     import matplotlib
 
@@ -226,13 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args(argv)
     set_threads(args.threads)
-    from sklearn.datasets import load_sample_image
-
     info, started, clock = machine_info(), now(), time.perf_counter()
     qualities = QUALITIES[::2] if args.quick else QUALITIES
     try:
-        images = {"china.jpg": load_sample_image("china.jpg"), "flower.jpg": load_sample_image("flower.jpg"),
-                  "fashion-mnist test": fashion_mosaic(400 if args.quick else 10_000)}
+        images = benchmark_images(args.quick)
     except BenchmarkSkipped as exc:
         print(f"skipped: {exc}")
         return 0

@@ -34,10 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import BenchmarkSkipped, machine_info, markdown_table, now, write_results
-from benchmarks.compression_images import QUALITIES, TARGETS, bd_rate, fashion_mosaic, pillow_points, psnr
+from benchmarks.compression_images import QUALITIES, TARGETS, bd_rate, benchmark_images, pillow_points, psnr
 
 BLOCK = 8
-SCALES = (1, 2, 3)
 STEPS = (4, 6, 8, 12, 16, 24, 32, 48, 64)  # quantization steps, in 8-bit pixel units of the orthonormal KLT
 CLASSES = (1, 16)
 
@@ -50,18 +49,12 @@ def blocks(image: np.ndarray) -> np.ndarray:
 
 
 def training_blocks(color: str) -> np.ndarray:
-    from PIL import Image
+    """Blocks of the codec training images at every scale ``make pretrained`` uses."""
+    from aekit.compression.codec import shrink_image
+    from aekit.compression.pretrain import SCALES, training_images
 
-    from aekit.compression.pretrain import training_images
-
-    out = []
-    for image in training_images(color):
-        for factor in SCALES:
-            size = (image.shape[1] // factor, image.shape[0] // factor)
-            pil = Image.fromarray(image[..., 0] if image.shape[2] == 1 else image).resize(size, Image.LANCZOS)
-            shrunk = np.asarray(pil)
-            out.append(blocks(shrunk[..., None] if shrunk.ndim == 2 else shrunk))
-    return np.concatenate(out)
+    return np.concatenate([blocks(shrink_image(image, factor)) for image in training_images(color)
+                           for factor in SCALES])
 
 
 def activity(q: np.ndarray, classes: int) -> np.ndarray:
@@ -111,12 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="400 Fashion-MNIST images, fewer steps and qualities")
     args = parser.parse_args(argv)
-    from sklearn.datasets import load_sample_image
-
     info, started, clock = machine_info(), now(), time.perf_counter()
     try:
-        images = {"china.jpg": load_sample_image("china.jpg"), "flower.jpg": load_sample_image("flower.jpg"),
-                  "fashion-mnist test": fashion_mosaic(400 if args.quick else 10_000)}
+        images = benchmark_images(args.quick)
     except BenchmarkSkipped as exc:
         print(f"skipped: {exc}")
         return 0

@@ -36,7 +36,8 @@ class FeatureScaler:
     ----------
     kind : {"robust", "standard", "minmax", "none"}
         ``"robust"``: median and the smaller of IQR/1.349 and the standard deviation (the standard deviation
-        where the IQR is 0: sparse features, mostly one value). ``"standard"``: mean and std. ``"minmax"``: min and range.
+        where the IQR is 0: sparse features, mostly one value). ``"standard"``: mean and std. ``"minmax"``: min
+        and range.
     per_feature : bool
         One statistic per feature, or one for all values (images: keeps contrast between pixels).
 

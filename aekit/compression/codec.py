@@ -33,6 +33,7 @@ __all__ = [
     "from_tiles",
     "random_patches",
     "rate_weight_for",
+    "shrink_image",
     "to_tiles",
     "train_codec",
 ]
@@ -127,7 +128,7 @@ def random_patches(images: list[np.ndarray], n: int, tile: int, *, seed: int = 0
                         f"{small[0]}. Drop the small images or pass a smaller tile.")
     for factor in scales:
         check_int(factor, name="scales", owner="random_patches", low=1)
-    sources = [_shrink(image, factor) for image in images for factor in scales]
+    sources = [shrink_image(image, factor) for image in images for factor in scales]
     sources = [image for image in sources if image.shape[0] >= tile and image.shape[1] >= tile]
     if not sources:
         raise DataError(f"No image is at least {tile}x{tile} pixels at any of the scales {tuple(scales)}. Include "
@@ -153,7 +154,7 @@ def random_patches(images: list[np.ndarray], n: int, tile: int, *, seed: int = 0
     return stacked.astype(np.float32) / 255.0
 
 
-def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
+def shrink_image(image: np.ndarray, factor: int) -> np.ndarray:
     """``image`` (H, W, C) uint8 shrunk by an integer ``factor`` with a Lanczos filter (Pillow)."""
     if factor == 1:
         return image
