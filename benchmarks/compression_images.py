@@ -108,16 +108,16 @@ def _mean_log_rate(rate: np.ndarray, quality: np.ndarray, low: float, high: floa
     return float(np.trapezoid(np.interp(grid, quality, log_rate), grid) / (high - low)), "piecewise-linear"
 
 
-def bd_rate(anchor_bpp: list[float], anchor_psnr: list[float], test_bpp: list[float],
-            test_psnr: list[float]) -> tuple[float | None, str]:
-    """Bjontegaard delta rate of ``test`` against ``anchor`` in percent and the fit used, or (None, reason).
+def bd_rate(anchor: list[dict[str, float]], test: list[dict[str, float]]) -> tuple[float | None, str]:
+    """Bjontegaard delta rate of ``test`` against ``anchor`` (points with "bpp" and "psnr") in percent and the
+    fit used, or (None, reason).
 
     Both curves are reduced to their monotone front (:func:`monotone`); log(rate) is fitted as a cubic in PSNR
     on the points around the common PSNR interval (piecewise-linear with fewer than 4 points), integrated over
     that interval, and ``exp(mean difference) - 1`` is returned.
     """
-    a_rate, a_psnr = monotone(anchor_bpp, anchor_psnr)
-    t_rate, t_psnr = monotone(test_bpp, test_psnr)
+    a_rate, a_psnr = monotone([p["bpp"] for p in anchor], [p["psnr"] for p in anchor])
+    t_rate, t_psnr = monotone([p["bpp"] for p in test], [p["psnr"] for p in test])
     if len(a_psnr) < 2 or len(t_psnr) < 2:
         return None, "fewer than 2 points on a monotone front"
     low, high = max(a_psnr.min(), t_psnr.min()), min(a_psnr.max(), t_psnr.max())
@@ -253,8 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             entry: dict[str, Any] = {"shape": list(image.shape), "points": methods}
             ours = methods["aekit"]
             for anchor in ("jpeg", "webp"):
-                value, method = bd_rate([p["bpp"] for p in methods[anchor]], [p["psnr"] for p in methods[anchor]],
-                                        [p["bpp"] for p in ours], [p["psnr"] for p in ours])
+                value, method = bd_rate(methods[anchor], ours)
                 entry[f"bd_rate_vs_{anchor}_percent"] = None if value is None else round(value, 1)
                 entry[f"bd_rate_vs_{anchor}_method"] = method
                 entry[f"psnr_gain_at_matched_bpp_vs_{anchor}"] = psnr_at_matched_bpp(methods[anchor], ours)

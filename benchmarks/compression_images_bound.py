@@ -41,10 +41,15 @@ STEPS = (4, 6, 8, 12, 16, 24, 32, 48, 64)  # quantization steps, in 8-bit pixel 
 CLASSES = (1, 16)
 
 
+def crop(image: np.ndarray) -> np.ndarray:
+    """``image`` (H, W, C) without its ragged edge: whole 8x8 blocks only."""
+    return image[:image.shape[0] // BLOCK * BLOCK, :image.shape[1] // BLOCK * BLOCK]
+
+
 def blocks(image: np.ndarray) -> np.ndarray:
     """Whole 8x8 blocks (n, 64 * C) float64 of an image (H, W, C), row-major; the ragged edge is dropped."""
     rows, cols, channels = image.shape[0] // BLOCK, image.shape[1] // BLOCK, image.shape[2]
-    cropped = image[:rows * BLOCK, :cols * BLOCK].astype(np.float64)
+    cropped = crop(image).astype(np.float64)
     return cropped.reshape(rows, BLOCK, cols, BLOCK, channels).transpose(0, 2, 1, 3, 4).reshape(rows * cols, -1)
 
 
@@ -79,23 +84,23 @@ def ideal_bits(train: np.ndarray, test: np.ndarray, classes: int) -> float:
 
 
 def bound_points(image: np.ndarray, train: np.ndarray, steps: tuple[int, ...]) -> dict[int, list[dict[str, float]]]:
-    """Rate-distortion points of the KLT block codec on ``image`` for each number of classes."""
+    """Rate-distortion points of the KLT block codec on ``image`` (whole blocks, see :func:`crop`) for each
+    number of classes."""
     mean = train.mean(0)
     _, _, basis = np.linalg.svd(train - mean, full_matrices=False)  # rows: KLT basis vectors
     test = blocks(image)
     rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
-    cropped = image[:rows * BLOCK, :cols * BLOCK]
-    pixels = rows * cols * BLOCK * BLOCK
     coefficients, train_coefficients = (test - mean) @ basis.T, (train - mean) @ basis.T
     points: dict[int, list[dict[str, float]]] = {k: [] for k in CLASSES}
     for step in steps:
         q, q_train = np.round(coefficients / step), np.round(train_coefficients / step)
         rebuilt = (q * step) @ basis + mean
         decoded = np.clip(np.round(rebuilt), 0, 255).astype(np.uint8)
-        decoded = decoded.reshape(rows, cols, BLOCK, BLOCK, -1).transpose(0, 2, 1, 3, 4).reshape(cropped.shape)
-        quality = psnr(cropped, decoded)
+        decoded = decoded.reshape(rows, cols, BLOCK, BLOCK, -1).transpose(0, 2, 1, 3, 4).reshape(image.shape)
+        quality = psnr(image, decoded)
         for classes in CLASSES:
-            points[classes].append({"step": step, "bpp": ideal_bits(q_train, q, classes) / pixels, "psnr": quality})
+            points[classes].append({"step": step, "bpp": ideal_bits(q_train, q, classes) / image[..., 0].size,
+                                    "psnr": quality})
     return points
 
 
@@ -116,15 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": "quick" if args.quick else "full", "block": BLOCK, "images": {}}
     rows = []
     for name, image in images.items():
-        cropped = image[:image.shape[0] // BLOCK * BLOCK, :image.shape[1] // BLOCK * BLOCK]
+        cropped = crop(image)
         anchors = {"jpeg": pillow_points(cropped, "JPEG", qualities), "webp": pillow_points(cropped, "WEBP", qualities)}
-        ours = bound_points(image, train["grayscale" if image.shape[2] == 1 else "rgb"], steps)
+        ours = bound_points(cropped, train["grayscale" if image.shape[2] == 1 else "rgb"], steps)
         entry: dict[str, Any] = {"points": {**{f"klt_{k}_classes": p for k, p in ours.items()}, **anchors}}
         for classes, points in ours.items():
             cells = []
             for anchor in ("jpeg", "webp"):
-                value, method = bd_rate([p["bpp"] for p in anchors[anchor]], [p["psnr"] for p in anchors[anchor]],
-                                        [p["bpp"] for p in points], [p["psnr"] for p in points])
+                value, method = bd_rate(anchors[anchor], points)
                 entry[f"bd_rate_{classes}_classes_vs_{anchor}_percent"] = None if value is None else round(value, 1)
                 cells.append(f"n/a ({method})" if value is None else f"{value:+.1f}% (target {TARGETS[anchor]:+.0f}%)")
             rows.append([name, "static (1 class)" if classes == 1 else f"{classes} activity classes", *cells])

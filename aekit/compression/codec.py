@@ -317,7 +317,7 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     sample_size = int(np.prod(samples.shape[1:]))
     weight = rate_weight if rate_weight is not None else rate_weight_for(quality, sample_size)
     if transform == "pca":
-        latent_dim = latent_dim or sample_size
+        latent_dim = sample_size if latent_dim is None else latent_dim
         check_int(latent_dim, name="latent_dim", owner="train_codec", low=1, high=sample_size)
         preset = preset or "codec-linear"
     if kind == "image":

@@ -72,3 +72,5 @@ def test_pca_transform_needs_a_linear_codec(tiles: np.ndarray, tmp_path: Path) -
         train_codec(tiles, tmp_path / "x", kind="image", transform="kl", epochs=1)
     with pytest.raises(AekitError, match="The 'latent_dim' parameter of train_codec must be .*192"):
         train_codec(tiles, tmp_path / "x", kind="image", transform="pca", latent_dim=500, epochs=1)
+    with pytest.raises(AekitError, match="The 'latent_dim' parameter of train_codec must be .*1"):
+        train_codec(tiles, tmp_path / "x", kind="image", transform="pca", latent_dim=0, epochs=1)  # not "all"
