@@ -51,14 +51,14 @@ def _write_scores(path: Path, frame: pd.DataFrame) -> None:
         frame.to_csv(tmp, float_format="%.6g")
 
 
-def _latent_weight(text: str) -> float | str:
-    """``--latent-weight``: "auto" or a number (the detector checks its range)."""
+def _weight(text: str, option: str) -> float | str:
+    """``--latent-weight`` / ``--level-weight``: "auto" or a number (the detector checks its range)."""
     if text == "auto":
         return text
     try:
         return float(text)
     except ValueError:
-        raise AekitError(f"--latent-weight must be a number >= 0 or 'auto'. Got {text!r}.") from None
+        raise AekitError(f"{option} must be a number >= 0 or 'auto'. Got {text!r}.") from None
 
 
 def _image_options(command: Any) -> Any:
@@ -94,6 +94,8 @@ def detect() -> None:
                    "series, mahalanobis otherwise).")
 @click.option("--latent-weight", default="auto", show_default=True,
               help="Weight of the latent term, >= 0 (auto: 0.5 for tables and images, 5 for series).")
+@click.option("--level-weight", default="auto", show_default=True,
+              help="Series: weight of the level term (how unusual each channel's window mean is), >= 0.")
 @click.option("--trim", type=float, default=0.1, show_default=True,
               help="Share of the highest-scoring rows left out of the robust refit (0: one pass).")
 @click.option("--input-shape", default=None, help="Shape of one image for flat rows, e.g. 1,28,28.")
@@ -103,8 +105,9 @@ def detect() -> None:
 @click.option("--report/--no-report", default=True, show_default=True, help="Write RUN_DIR/report.html.")
 def fit_command(data: str, out: Path, model: str, contamination: float, fpr: float | None, clean: str | None,
                 fixed_threshold: float | None, window_size: int | None, window_stride: int, latent_dim: int | None,
-                epochs: int | None, n_estimators: int, error: str, latent_score: str, latent_weight: str, trim: float,
-                input_shape: str | None, image_size: int | None, color: str, seed: int, device: str, report: bool) -> None:
+                epochs: int | None, n_estimators: int, error: str, latent_score: str, latent_weight: str,
+                level_weight: str, trim: float, input_shape: str | None, image_size: int | None, color: str, seed: int,
+                device: str, report: bool) -> None:
     """Fit a detector on DATA (unlabeled) and save it to --out."""
     from aekit.anomaly import AnomalyDetector
     from aekit.cli import _parse_ints
@@ -117,7 +120,8 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     detector = AnomalyDetector(
         model=model, contamination=contamination, latent_dim=latent_dim, max_epochs=epochs,
         n_estimators=n_estimators, error=error, latent_score=latent_score,
-        latent_weight=_latent_weight(latent_weight), trim=trim, window_size=window_size,
+        latent_weight=_weight(latent_weight, "--latent-weight"),
+        level_weight=_weight(level_weight, "--level-weight"), trim=trim, window_size=window_size,
         window_stride=window_stride, input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed,
         device=device,
     )

@@ -50,6 +50,7 @@ def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path) -> None:
     assert len(scores) == len(values)
     html = (run_dir / "report.html").read_text()
     assert "Flagged windows" in html and "data:image/png;base64," in html
+    assert "level term with weight 1.5" in html
 
 
 def test_threshold_from_a_target_fpr_on_clean_data(cli, table, tmp_path) -> None:
@@ -71,8 +72,10 @@ def test_bad_contamination_is_one_line(cli, table, tmp_path) -> None:
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--latent-weight", "heavy", "error: --latent-weight must be a number >= 0 or 'auto'. Got 'heavy'."),
     ("--latent-score", "isolaton", "error: Unknown latent score 'isolaton'. Available: isolation, mahalanobis."),
+    ("--level-weight", "high", "error: --level-weight must be a number >= 0 or 'auto'. Got 'high'."),
+    ("--level-weight", "2", "error: The 'level_weight' parameter of AnomalyDetector weighs a term of series"),
 ])
-def test_a_bad_latent_option_is_one_line(cli, table, tmp_path, option, value, message) -> None:
+def test_a_bad_score_option_is_one_line(cli, table, tmp_path, option, value, message) -> None:
     code, out, err = cli("detect", "fit", table, option, value, "--out", tmp_path / "run", *FAST)
     assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith(message)
 
