@@ -14,11 +14,13 @@ and gets point scores by the same overlap averaging as aekit.
 
     .venv/bin/python benchmarks/anomaly_nab.py              # 3 seeds for the learned detectors
     .venv/bin/python benchmarks/anomaly_nab.py --quick      # 1 seed, dense only, 2 members
+    .venv/bin/python benchmarks/anomaly_nab.py --params '{"level_weight": 0}' --out anomaly_nab_no_level
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -88,6 +90,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="anomaly_nab")
+    parser.add_argument("--params", type=json.loads, default={},
+                        help="AnomalyDetector parameters (JSON) for both aekit detectors, e.g. an ablation")
     args = parser.parse_args()
     if not (DATA / "nab").is_dir():
         sys.exit(f"The NAB data is absent ({DATA / 'nab'}); nothing to run.")
@@ -98,12 +102,12 @@ def main() -> None:
     torch.set_num_threads(1)
     seeds = 1 if args.quick else args.seeds
     # name -> (preset, parameters beyond the defaults, seeds)
-    learned = {"aekit-dense": ("dense", {}, seeds)}
+    learned = {"aekit-dense": ("dense", {**args.params}, seeds)}
     if "transformer" in list_models() and not args.quick:
         # CPU budget: a transformer step costs ~30x a dense one here, so 2 members and one seed
-        learned["aekit-transformer"] = ("transformer", {"n_estimators": 2}, 1)
+        learned["aekit-transformer"] = ("transformer", {"n_estimators": 2, **args.params}, 1)
     if args.quick:
-        learned = {"aekit-dense": ("dense", {"n_estimators": 2}, 1)}
+        learned = {"aekit-dense": ("dense", {"n_estimators": 2, **args.params}, 1)}
     methods = [*learned, "rolling-zscore", "iforest-windows"]
     info = machine_info()
     rows: list[dict[str, Any]] = []
