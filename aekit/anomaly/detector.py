@@ -388,8 +388,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             return None
         means = samples.mean(axis=-1)  # (n_windows, channels)
         kept = slice(None) if kept_samples is None else kept_samples
-        self.level_models_ = [IsolationScore().fit(means[kept, j:j + 1], seed=self._seed() + j)
-                              for j in range(means.shape[1])]
+        seed = self._seed()
+        self.level_models_ = [IsolationScore().fit(means[kept, j:j + 1], seed=seed + j) for j in range(means.shape[1])]
         levels = self._level_terms(samples, starts, n_units)
         units = slice(None) if kept_units is None else kept_units
         self.level_centers_, self.level_spreads_ = (np.array(v) for v in zip(*map(_center_spread, levels[units].T)))
