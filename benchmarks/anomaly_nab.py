@@ -59,12 +59,12 @@ def rolling_zscore(values: np.ndarray) -> np.ndarray:
 def iforest_windows(values: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.ensemble import IsolationForest
 
-    from aekit.data.windows import make_windows, overlap_average
+    from aekit.data.windows import make_windows, spread_window_values
 
     windows, starts = make_windows(values, WINDOW, 1)  # (n, 1, WINDOW)
     flat = windows.reshape(len(windows), -1)
     window_scores = -IsolationForest(random_state=seed).fit(flat).score_samples(flat)
-    return overlap_average(np.repeat(window_scores[:, None], WINDOW, axis=1), starts, len(values))
+    return spread_window_values(window_scores, starts, WINDOW, len(values))
 
 
 def aekit_scores(values: pd.Series, model: str, seed: int, params: dict[str, Any]) -> np.ndarray:

@@ -32,12 +32,12 @@ def rotated_iforest(values: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.decomposition import PCA
     from sklearn.ensemble import IsolationForest
 
-    from aekit.data.windows import make_windows, overlap_average
+    from aekit.data.windows import make_windows, spread_window_values
 
     windows, starts = make_windows(values, WINDOW, 1)
     rotated = PCA(random_state=seed).fit_transform(windows.reshape(len(windows), -1))
     scores = -IsolationForest(random_state=seed).fit(rotated).score_samples(rotated)
-    return overlap_average(np.repeat(scores[:, None], WINDOW, axis=1), starts, len(values))
+    return spread_window_values(scores, starts, WINDOW, len(values))
 
 
 def level(values: np.ndarray) -> np.ndarray:

@@ -58,7 +58,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aekit._version import __version__
 from aekit.anomaly.latent import LATENT_SCORES, IsolationScore, LatentScore, MahalanobisScore
 from aekit.anomaly.scaling import FEATURE_SCALERS, FeatureScaler
-from aekit.data.windows import make_windows, overlap_average
+from aekit.data.windows import make_windows, overlap_average, spread_window_values
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int
 from aekit.estimator import AutoEncoder
 from aekit.io import load_state, read_config, save_state, write_json
@@ -402,7 +402,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         means = samples.mean(axis=-1)  # (n_windows, channels)
         window_levels = np.stack([model.score(means[:, j:j + 1]) for j, model in enumerate(self.level_models_)],
                                  axis=1)  # (n_windows, channels)
-        return overlap_average(np.repeat(window_levels[:, :, None], self.window_size, axis=2), starts, n_units)
+        return spread_window_values(window_levels, starts, self.window_size, n_units)
 
     @property
     def estimators_(self) -> list[AutoEncoder]:
@@ -558,7 +558,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         latent = member.latent_model.score(codes)
         if starts is not None:  # windows (channels, size) -> time steps
             errors = overlap_average(errors.reshape(len(errors), -1, self.window_size), starts, n_units)  # (T, C)
-            latent = overlap_average(np.repeat(latent[:, None], self.window_size, axis=1), starts, n_units)  # (T,)
+            latent = spread_window_values(latent, starts, self.window_size, n_units)  # (T,)
         return errors, latent
 
     # ------------------------------------------------------------------------------------------ data

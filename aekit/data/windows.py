@@ -3,6 +3,7 @@
     >>> windows, starts = make_windows(series, size=64, stride=8)      # series (T, C) -> (n, C, 64)
     >>> x_hat = estimator.reconstruct(windows)                          # any per-window, per-point values
     >>> point_values = overlap_average(x_hat, starts, len(series))      # (T, C): each point averaged over windows
+    >>> point_scores = spread_window_values(scores, starts, 64, len(series))  # one score per window -> (T,)
 
 The last window is aligned to the end of the series by default, so every point lies in at least one window and
 :func:`overlap_average` gives a value for every point (what a per-point anomaly score needs).
@@ -15,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from aekit.errors import AekitError, DataError, check_int
 
-__all__ = ["make_windows", "overlap_average", "window_starts"]
+__all__ = ["make_windows", "overlap_average", "spread_window_values", "window_starts"]
 
 
 def window_starts(length: int, size: int, stride: int = 1, *, cover_end: bool = True) -> np.ndarray:
@@ -137,3 +138,23 @@ def overlap_average(window_values: ArrayLike, starts: ArrayLike, length: int) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         points = sums / counts[:, None]  # uncovered points: 0 / 0 = NaN
     return points[:, 0] if squeeze else points
+
+
+def spread_window_values(window_values: ArrayLike, starts: ArrayLike, size: int, length: int) -> np.ndarray:
+    """Per-point values from one value per window (a window's anomaly score): each point gets the mean over the
+    windows that contain it, as :func:`overlap_average` with that value at every point of the window.
+
+    Parameters
+    ----------
+    window_values : array-like of shape (n_windows,) or (n_windows, channels)
+    starts : array-like of int, shape (n_windows,), as returned by :func:`make_windows`.
+    size : int, points per window.
+    length : int, number of points of the series.
+
+    Returns
+    -------
+    ndarray of float64, shape (length,) or (length, channels), like ``window_values`` without its window axis.
+    """
+    values = np.asarray(window_values, dtype=np.float64)
+    check_int(size, name="size", owner="spread_window_values", low=1)
+    return overlap_average(np.repeat(values[..., None], size, axis=-1), starts, length)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aekit.data.windows import make_windows, overlap_average, window_starts
+from aekit.data.windows import make_windows, overlap_average, spread_window_values, window_starts
 from aekit.errors import AekitError, DataError
 
 
@@ -42,6 +42,13 @@ def test_overlap_average_of_windows_gives_back_the_series(length: int, size: int
 def test_overlap_average_is_the_mean_over_covering_windows() -> None:
     values = np.array([[1.0, 1.0, 1.0], [4.0, 4.0, 4.0]])  # windows at 0 and 2 overlap at point 2
     np.testing.assert_array_equal(overlap_average(values, [0, 2], 6), [1.0, 1.0, 2.5, 4.0, 4.0, np.nan])
+
+
+def test_one_value_per_window_is_spread_over_its_points() -> None:
+    # windows of 3 at 0 and 2: point 2 is in both, point 5 in none
+    np.testing.assert_array_equal(spread_window_values([1.0, 4.0], [0, 2], 3, 6), [1.0, 1.0, 2.5, 4.0, 4.0, np.nan])
+    per_channel = spread_window_values([[1.0, 10.0], [4.0, 40.0]], [0, 2], 3, 5)  # (n_windows, channels)
+    np.testing.assert_array_equal(per_channel, [[1, 10], [1, 10], [2.5, 25], [4, 40], [4, 40]])
 
 
 def test_series_shorter_than_a_window_is_an_error() -> None:
