@@ -142,7 +142,8 @@ class IsolationScore(LatentScore):
                 node = np.where(left, self.left_.take(node), self.right_.take(node))
             total += self.path_.take(node)
         mean_path = total / len(self.offsets_)
-        return 2.0 ** (-mean_path / float(_average_path_length(np.array([self.max_samples_]))[0]))
+        # c(1) = 0: a forest on one sample isolates nothing, and every score is 2^0 = 1 (not 0/0)
+        return 2.0 ** (-mean_path / max(float(_average_path_length(np.array([self.max_samples_]))[0]), 1.0))
 
     def state(self) -> dict[str, np.ndarray]:
         return {"offsets": self.offsets_, "feature": self.feature_, "threshold": self.threshold_, "left": self.left_,

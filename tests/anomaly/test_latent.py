@@ -34,6 +34,17 @@ def test_isolation_score_equals_scikit_learns_and_survives_its_arrays(codes) -> 
     np.testing.assert_array_equal(IsolationScore.from_state(state).score(test), scorer.score(test))
 
 
+def test_an_isolation_score_fitted_on_one_code_is_finite() -> None:
+    # a trimmed fit can leave one window; c(1) = 0 would make every score 0/0
+    scores = IsolationScore().fit(np.zeros((1, 3), np.float32)).score(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(scores, [1.0, 1.0])
+
+
+def test_a_series_of_two_windows_gets_finite_scores() -> None:
+    detector = AnomalyDetector(window_size=16, window_stride=2, **FAST).fit(np.sin(np.arange(17) / 3.0))
+    assert np.isfinite(detector.decision_scores_).all()
+
+
 def test_isolation_follows_two_clusters_where_mahalanobis_sees_one(codes) -> None:
     train, _ = codes
     between = np.full((1, 5), 3.0, dtype=np.float32)  # between the clusters: no training code is near it
