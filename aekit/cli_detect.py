@@ -61,6 +61,16 @@ def _weight(text: str, option: str) -> float | str:
         raise AekitError(f"{option} must be a number >= 0 or 'auto'. Got {text!r}.") from None
 
 
+def _factor(text: str) -> int | str:
+    """``--coarse-factor``: "auto" or a whole number (the detector checks its range)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise AekitError(f"--coarse-factor must be a whole number >= 1 or 'auto'. Got {text!r}.") from None
+
+
 def _image_options(command: Any) -> Any:
     command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default="grayscale",
                            show_default=True, help="Channels of images read from a folder.")(command)
@@ -96,6 +106,8 @@ def detect() -> None:
               help="Weight of the latent term, >= 0 (auto: 0.5 for tables and images, 5 for series).")
 @click.option("--level-weight", default="auto", show_default=True,
               help="Series: weight of the level term (how unusual each channel's window mean is), >= 0.")
+@click.option("--coarse-factor", default="auto", show_default=True,
+              help="Series: also score the series averaged over blocks of this many steps, 1 for none (auto: 4).")
 @click.option("--trim", type=float, default=0.1, show_default=True,
               help="Share of the highest-scoring rows left out of the robust refit (0: one pass).")
 @click.option("--input-shape", default=None, help="Shape of one image for flat rows, e.g. 1,28,28.")
@@ -106,8 +118,8 @@ def detect() -> None:
 def fit_command(data: str, out: Path, model: str, contamination: float, fpr: float | None, clean: str | None,
                 fixed_threshold: float | None, window_size: int | None, window_stride: int, latent_dim: int | None,
                 epochs: int | None, n_estimators: int, error: str, latent_score: str, latent_weight: str,
-                level_weight: str, trim: float, input_shape: str | None, image_size: int | None, color: str, seed: int,
-                device: str, report: bool) -> None:
+                level_weight: str, coarse_factor: str, trim: float, input_shape: str | None, image_size: int | None,
+                color: str, seed: int, device: str, report: bool) -> None:
     """Fit a detector on DATA (unlabeled) and save it to --out."""
     from aekit.anomaly import AnomalyDetector
     from aekit.cli import _parse_ints
@@ -121,9 +133,9 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         model=model, contamination=contamination, latent_dim=latent_dim, max_epochs=epochs,
         n_estimators=n_estimators, error=error, latent_score=latent_score,
         latent_weight=_weight(latent_weight, "--latent-weight"),
-        level_weight=_weight(level_weight, "--level-weight"), trim=trim, window_size=window_size,
-        window_stride=window_stride, input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed,
-        device=device,
+        level_weight=_weight(level_weight, "--level-weight"), coarse_factor=_factor(coarse_factor),
+        trim=trim, window_size=window_size, window_stride=window_stride,
+        input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
     )
     started = time.perf_counter()
     detector.fit(X)

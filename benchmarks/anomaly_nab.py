@@ -14,7 +14,7 @@ and gets point scores by the same overlap averaging as aekit.
 
     .venv/bin/python benchmarks/anomaly_nab.py              # 3 seeds for the learned detectors
     .venv/bin/python benchmarks/anomaly_nab.py --quick      # 1 seed, dense only, 2 members
-    .venv/bin/python benchmarks/anomaly_nab.py --params '{"level_weight": 0}' --out anomaly_nab_no_level
+    .venv/bin/python benchmarks/anomaly_nab.py --params '{"coarse_factor": 1}' --out anomaly_nab_no_coarse
 """
 
 from __future__ import annotations

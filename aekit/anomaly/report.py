@@ -180,8 +180,10 @@ def write_detection_report(path: str | os.PathLike[str], detector: AnomalyDetect
                f"set by {info.get('method')} ({', '.join(f'{a}={b}' for a, b in info.items() if a != 'method')}). "
                f"Model: {detector.model}, {len(detector.members_)} member(s), error '{detector.error_}', "
                f"latent term '{detector.latent_score_}' with weight {detector.latent_weight_:g}"
-               + (f", level term with weight {detector.level_weight_:g} (in each channel's contribution)."
-                  if detector.level_models_ else "."))
+               + (f", level term with weight {detector.level_weight_:g} (in each channel's contribution)"
+                  if detector.level_models_ else "")
+               + (f", coarse scale: a second detector on the means of blocks of {detector.coarse_factor_} steps, its "
+                  "terms added." if detector.coarse_ is not None else "."))
     sections = [f"<h1>{_esc(title)}</h1><p class='subtitle'>aekit {__version__}</p><p>{_esc(summary)}</p>"]
     if detector.constant_features_:
         sections.append(f"<p>Left out (constant in training): {_esc(', '.join(detector.constant_features_))}.</p>")

@@ -4,6 +4,7 @@
     >>> x_hat = estimator.reconstruct(windows)                          # any per-window, per-point values
     >>> point_values = overlap_average(x_hat, starts, len(series))      # (T, C): each point averaged over windows
     >>> point_scores = spread_window_values(scores, starts, 64, len(series))  # one score per window -> (T,)
+    >>> coarse = block_means(series, 4)                                 # (T, C) -> (ceil(T / 4), C)
 
 The last window is aligned to the end of the series by default, so every point lies in at least one window and
 :func:`overlap_average` gives a value for every point (what a per-point anomaly score needs).
@@ -16,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from aekit.errors import AekitError, DataError, check_int
 
-__all__ = ["make_windows", "overlap_average", "spread_window_values", "window_starts"]
+__all__ = ["block_means", "make_windows", "overlap_average", "spread_window_values", "window_starts"]
 
 
 def window_starts(length: int, size: int, stride: int = 1, *, cover_end: bool = True) -> np.ndarray:
@@ -158,3 +159,29 @@ def spread_window_values(window_values: ArrayLike, starts: ArrayLike, size: int,
     values = np.asarray(window_values, dtype=np.float64)
     check_int(size, name="size", owner="spread_window_values", low=1)
     return overlap_average(np.repeat(values[..., None], size, axis=-1), starts, length)
+
+
+def block_means(series: ArrayLike, factor: int) -> np.ndarray:
+    """The series at a coarser time scale: the mean of each block of ``factor`` consecutive points.
+
+    Blocks start at the first point; a last, shorter block (when ``factor`` does not divide the length) is the
+    mean of the points it has. ``np.repeat(coarse, factor, axis=0)[:len(series)]`` maps block values back onto
+    the points.
+
+    Parameters
+    ----------
+    series : array of shape (T,) or (T, C).
+    factor : points per block, >= 1.
+
+    Returns
+    -------
+    ndarray of float64, shape (ceil(T / factor),) or (ceil(T / factor), C).
+    """
+    factor = check_int(factor, name="factor", owner="block_means", low=1)
+    values = np.asarray(series, dtype=np.float64)
+    if values.ndim not in (1, 2) or len(values) == 0:
+        raise DataError(f"block_means needs a non-empty series of shape (T,) or (T, C). Got shape {values.shape}.")
+    starts = np.arange(0, len(values), factor)
+    sums = np.add.reduceat(values, starts, axis=0)
+    counts = np.diff(np.append(starts, len(values))).reshape((-1,) + (1,) * (values.ndim - 1))
+    return sums / counts

@@ -51,6 +51,7 @@ def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path) -> None:
     html = (run_dir / "report.html").read_text()
     assert "Flagged windows" in html and "data:image/png;base64," in html
     assert "level term with weight 1.5" in html
+    assert "coarse scale: a second detector on the means of blocks of 4 steps" in html
 
 
 def test_threshold_from_a_target_fpr_on_clean_data(cli, table, tmp_path) -> None:
@@ -74,6 +75,8 @@ def test_bad_contamination_is_one_line(cli, table, tmp_path) -> None:
     ("--latent-score", "isolaton", "error: Unknown latent score 'isolaton'. Available: isolation, mahalanobis."),
     ("--level-weight", "high", "error: --level-weight must be a number >= 0 or 'auto'. Got 'high'."),
     ("--level-weight", "2", "error: The 'level_weight' parameter of AnomalyDetector weighs a term of series"),
+    ("--coarse-factor", "1.5", "error: --coarse-factor must be a whole number >= 1 or 'auto'. Got '1.5'."),
+    ("--coarse-factor", "4", "error: The 'coarse_factor' parameter of AnomalyDetector sets a second time scale"),
 ])
 def test_a_bad_score_option_is_one_line(cli, table, tmp_path, option, value, message) -> None:
     code, out, err = cli("detect", "fit", table, option, value, "--out", tmp_path / "run", *FAST)

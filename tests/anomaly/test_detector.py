@@ -202,6 +202,13 @@ def test_series_shorter_than_one_window() -> None:
         AnomalyDetector(window_size=32, **FAST).fit(np.arange(20.0))
 
 
+def test_a_series_of_one_window_is_too_short_to_fit() -> None:
+    with pytest.raises(AekitError) as info:
+        AnomalyDetector(window_size=16, window_stride=2, **FAST).fit(np.sin(np.arange(16.0)))
+    assert str(info.value) == ("AnomalyDetector needs at least 2 windows to fit; the series has 16 time steps, one "
+                               "window of 16. Pass at least 17 steps or a smaller window_size.")
+
+
 def test_wrong_number_of_features(fitted, planted_data) -> None:
     X, _ = planted_data
     with pytest.raises(ValueError, match="X has 5 features, but AnomalyDetector is expecting 6 features"):

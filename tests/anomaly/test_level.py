@@ -32,8 +32,9 @@ def two_channels() -> np.ndarray:
 def test_the_level_term_is_an_isolation_forest_on_window_means(two_channels) -> None:
     X = two_channels
     # trim=0: the members train the same with or without the level term, so the scores differ by it alone
-    without = AnomalyDetector(level_weight=0, trim=0, **WINDOW, **FAST).fit(X)
-    weighted = AnomalyDetector(level_weight=2.0, trim=0, **WINDOW, **FAST).fit(X)
+    # (coarse_factor=1: a coarse detector would have a level term of its own)
+    without = AnomalyDetector(level_weight=0, trim=0, coarse_factor=1, **WINDOW, **FAST).fit(X)
+    weighted = AnomalyDetector(level_weight=2.0, trim=0, coarse_factor=1, **WINDOW, **FAST).fit(X)
     assert without.level_models_ == [] and len(weighted.level_models_) == 2
     windows, starts = make_windows(weighted.scaler_.transform(X), 20, 5)
     means = windows.mean(axis=-1)  # (n_windows, 2)

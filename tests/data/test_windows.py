@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aekit.data.windows import make_windows, overlap_average, spread_window_values, window_starts
+from aekit.data.windows import block_means, make_windows, overlap_average, spread_window_values, window_starts
 from aekit.errors import AekitError, DataError
 
 
@@ -83,3 +83,22 @@ def test_bad_windowing_input(series: np.ndarray, options: dict, error: type, mes
 def test_bad_overlap_average_input(values: np.ndarray, starts: list, length: int, message: str) -> None:
     with pytest.raises(AekitError, match=message):
         overlap_average(values, np.asarray(starts), length)
+
+
+def test_block_means_average_each_block_and_the_short_last_one() -> None:
+    series = np.arange(10.0).reshape(-1, 1) * [1.0, -2.0]  # (10, 2)
+    coarse = block_means(series, 4)
+    np.testing.assert_allclose(coarse, [[1.5, -3.0], [5.5, -11.0], [8.5, -17.0]])  # blocks 0-3, 4-7, 8-9
+    np.testing.assert_allclose(block_means(series[:, 0], 1), series[:, 0])
+    assert block_means(series[:, 0], 4).shape == (3,)
+
+
+@pytest.mark.parametrize(("series", "factor", "message"), [
+    (np.zeros(5), 0, "The 'factor' parameter of block_means must be an int in [1, inf]"),
+    (np.zeros(0), 2, "block_means needs a non-empty series of shape (T,) or (T, C). Got shape (0,)."),
+    (np.zeros((4, 2, 2)), 2, "block_means needs a non-empty series"),
+])
+def test_bad_block_means_input(series: np.ndarray, factor: int, message: str) -> None:
+    with pytest.raises(AekitError) as info:
+        block_means(series, factor)
+    assert str(info.value).startswith(message)
