@@ -375,8 +375,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             levels = self._fit_levels(samples, starts, len(X), kept_samples, kept_units)
             terms = self._fit_members(samples, starts, len(X), rng, kept_samples, kept_units)
         self.n_train_samples_ = len(X)
+        scores = self._combine(terms, levels, samples, len(X)).scores
         self._fit_coarse(X)
-        self.decision_scores_ = self._with_coarse(self._combine(terms, levels, samples, len(X)), X).scores
+        if self.coarse_ is not None:  # its training scores are on this series' block means
+            scores = scores + self._to_steps(self.coarse_.decision_scores_, len(X))
+        self.decision_scores_ = scores
         self.set_threshold(contamination=self.contamination)
         return self
 
@@ -439,7 +442,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             return int(self.coarse_factor)
         if self.kind_ != "series":
             return 1
-        if math.ceil(n_steps / _SERIES_COARSE_FACTOR) <= self.window_size:
+        if n_steps < self._coarse_min_steps(_SERIES_COARSE_FACTOR, fit=True):
             logger.info("No coarse scale: %d steps is too short for windows of %d blocks of %d steps.", n_steps,
                         self.window_size, _SERIES_COARSE_FACTOR)
             return 1
@@ -457,32 +460,37 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             coarse.fit(block_means(X[:, self.keep_], factor))
         self.coarse_ = coarse
 
+    def _coarse_min_steps(self, factor: int, *, fit: bool) -> int:
+        """Steps a series needs at the coarse scale: one window of blocks to score, two to fit (as the fine
+        scale: see ``_samples``), the last block possibly short."""
+        return factor * (self.window_size if fit else self.window_size - 1) + 1
+
     def _check_coarse_length(self, n_steps: int, factor: int, *, fit: bool = False) -> None:
-        """Scoring needs one window of blocks, fitting two (as the fine scale: see ``_samples``)."""
-        blocks = self.window_size + 1 if fit else self.window_size
-        if math.ceil(n_steps / factor) < blocks:
+        needed = self._coarse_min_steps(factor, fit=fit)
+        if n_steps < needed:
             raise DataError(f"The series has {n_steps} time steps; {'fitting' if fit else 'scoring'} it also at the "
                             f"coarse scale (coarse_factor={factor}, windows of {self.window_size} blocks of {factor} "
-                            f"steps) needs at least {factor * (blocks - 1) + 1}. Pass a longer series, or "
+                            f"steps) needs at least {needed}. Pass a longer series, or "
                             f"{'set' if fit else 'fit with'} coarse_factor=1.")
+
+    def _to_steps(self, block_values: np.ndarray, n_steps: int) -> np.ndarray:
+        """Values per coarse block -> per time step (each block's value repeated over its steps)."""
+        return np.repeat(block_values, self.coarse_factor_, axis=0)[:n_steps]
 
     def _with_coarse(self, explanation: Explanation, X: np.ndarray) -> Explanation:
         """Add the coarse detector's terms on ``X``'s block means, repeated over each block's steps."""
         if self.coarse_ is None:
             return explanation
-        factor = self.coarse_factor_
-        self._check_coarse_length(len(X), factor)
+        factor, n_steps = self.coarse_factor_, len(X)
+        self._check_coarse_length(n_steps, factor)
         coarse = self.coarse_._explain_samples(*self.coarse_._samples(block_means(X[:, self.keep_], factor)),
-                                               math.ceil(len(X) / factor))
-
-        def fine(values: np.ndarray) -> np.ndarray:
-            return np.repeat(values, factor, axis=0)[:len(X)]
-
+                                               math.ceil(n_steps / factor))
         contributions = np.zeros((len(coarse.scores), len(self.feature_names_)))
         contributions[:, self.coarse_.keep_] = coarse.contributions  # a channel constant only when coarse: 0
-        return Explanation(scores=explanation.scores + fine(coarse.scores),
-                           contributions=explanation.contributions + fine(contributions),
-                           latent=explanation.latent + fine(coarse.latent), offset=explanation.offset + coarse.offset,
+        return Explanation(scores=explanation.scores + self._to_steps(coarse.scores, n_steps),
+                           contributions=explanation.contributions + self._to_steps(contributions, n_steps),
+                           latent=explanation.latent + self._to_steps(coarse.latent, n_steps),
+                           offset=explanation.offset + coarse.offset,
                            feature_names=explanation.feature_names, index=explanation.index)
 
     @property
@@ -506,14 +514,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                                  f"{weight!r} instead. Pass 0 to {off}.")
         if self.coarse_factor != "auto":
             check_int(self.coarse_factor, name="coarse_factor", owner=_OWNER, low=1)
-            if self.window_size is None and self.coarse_factor != 1:
-                raise AekitError(f"The 'coarse_factor' parameter of {_OWNER} sets a second time scale for series "
-                                 f"windows, but window_size is None (got coarse_factor={self.coarse_factor!r}). "
-                                 "Set window_size for a series, or leave coarse_factor at 'auto'.")
-        if self.window_size is None and self.level_weight not in ("auto", 0):
-            raise AekitError(f"The 'level_weight' parameter of {_OWNER} weighs a term of series windows, but "
-                             f"window_size is None (got level_weight={self.level_weight!r}). Set window_size for a "
-                             "series, or leave level_weight at 'auto'.")
+        for name, value, off, role in (("level_weight", self.level_weight, 0, "weighs a term of"),
+                                       ("coarse_factor", self.coarse_factor, 1, "sets a second time scale for")):
+            if self.window_size is None and value not in ("auto", off):
+                raise AekitError(f"The '{name}' parameter of {_OWNER} {role} series windows, but window_size is None "
+                                 f"(got {name}={value!r}). Set window_size for a series, or leave {name} at 'auto'.")
         check_float(self.trim, name="trim", owner=_OWNER, low=0.0, high=0.5, high_inclusive=False)
         check_int(self.batch_size, name="batch_size", owner=_OWNER, low=1)
         if self.latent_dim is not None:
