@@ -51,24 +51,16 @@ def _write_scores(path: Path, frame: pd.DataFrame) -> None:
         frame.to_csv(tmp, float_format="%.6g")
 
 
-def _weight(text: str, option: str) -> float | str:
-    """``--latent-weight`` / ``--level-weight``: "auto" or a number (the detector checks its range)."""
+def _number_or_auto(text: str, option: str, number: type[float] | type[int] = float) -> float | int | str:
+    """``--latent-weight`` / ``--level-weight`` (numbers) and ``--coarse-factor`` (whole numbers): "auto" or a
+    number; the detector checks its range."""
     if text == "auto":
         return text
     try:
-        return float(text)
+        return number(text)
     except ValueError:
-        raise AekitError(f"{option} must be a number >= 0 or 'auto'. Got {text!r}.") from None
-
-
-def _factor(text: str) -> int | str:
-    """``--coarse-factor``: "auto" or a whole number (the detector checks its range)."""
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise AekitError(f"--coarse-factor must be a whole number >= 1 or 'auto'. Got {text!r}.") from None
+        expected = "a whole number >= 1" if number is int else "a number >= 0"
+        raise AekitError(f"{option} must be {expected} or 'auto'. Got {text!r}.") from None
 
 
 def _image_options(command: Any) -> Any:
@@ -132,8 +124,9 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     detector = AnomalyDetector(
         model=model, contamination=contamination, latent_dim=latent_dim, max_epochs=epochs,
         n_estimators=n_estimators, error=error, latent_score=latent_score,
-        latent_weight=_weight(latent_weight, "--latent-weight"),
-        level_weight=_weight(level_weight, "--level-weight"), coarse_factor=_factor(coarse_factor),
+        latent_weight=_number_or_auto(latent_weight, "--latent-weight"),
+        level_weight=_number_or_auto(level_weight, "--level-weight"),
+        coarse_factor=_number_or_auto(coarse_factor, "--coarse-factor", int),
         trim=trim, window_size=window_size, window_stride=window_stride,
         input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
     )
