@@ -221,7 +221,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         and add its terms, repeated over each block's steps, to every step's; 1 leaves it out. Fitting needs
         at least ``coarse_factor * window_size + 1`` steps (two windows of blocks), scoring
         ``coarse_factor * (window_size - 1) + 1`` (one). ``"auto"``: 4 for series long enough to fit it (else
-        1; picked on NAB), 1 for tables and images. A series takes 2 to 3 times as long to fit.
+        1; picked on NAB), 1 for tables and images. A series takes about twice as long to fit.
     trim : float in [0, 0.5), default 0.1
         Robust refit: the share of training samples (windows for series) with the highest first-pass scores
         that the second ensemble neither trains on nor calibrates on; 0 fits one ensemble. Scores and
