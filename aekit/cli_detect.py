@@ -156,7 +156,8 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.argument("data")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="CSV of id (row or timestamp), score, label and the top contributing features.")
+              help="CSV of id (row or timestamp), score, label, the label's confidence and the top contributing "
+                   "features.")
 @click.option("--top", type=int, default=3, show_default=True, help="Contributing features listed per row.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also write an HTML report here.")
@@ -165,6 +166,7 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
                   image_size: int | None, color: str) -> None:
     """Score DATA with the detector in RUN_DIR and write one CSV row per sample (or time step)."""
     from aekit.anomaly import AnomalyDetector
+    from aekit.anomaly.calibration import label_confidence
 
     if top < 1:
         raise AekitError(f"--top must be at least 1. Got {top} instead.")
@@ -173,6 +175,8 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     explanation = detector.explain(X)
     labels = (explanation.scores > detector.threshold_).astype(int)
     frame = explanation.to_frame(top, labels=labels)
+    frame.insert(frame.columns.get_loc("label") + 1, "confidence",
+                 label_confidence(explanation.scores, detector.decision_scores_, detector.threshold_))
     frame.index.name = "timestamp" if detector.kind_ == "series" and np.asarray(explanation.index).dtype.kind in "OM" \
         else "id"
     _write_scores(output, frame)

@@ -59,6 +59,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit._version import __version__
+from aekit.anomaly.calibration import PROBABILITY_METHODS, label_confidence, outlier_probability
 from aekit.anomaly.latent import LATENT_SCORES, IsolationScore, LatentScore, MahalanobisScore
 from aekit.anomaly.scaling import FEATURE_SCALERS, FeatureScaler
 from aekit.data.windows import block_means, make_windows, overlap_average, spread_window_values
@@ -160,8 +161,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     """Unsupervised anomaly detection with an ensemble of autoencoders, PyOD's API and meanings.
 
     ``decision_function`` gives anomaly scores (higher = more anomalous); ``predict`` gives 0 for inliers and
-    1 for outliers (PyOD's convention, not scikit-learn's -1/+1); ``predict_proba`` is PyOD's linear
-    min-max of the scores against the training scores.
+    1 for outliers (PyOD's convention, not scikit-learn's -1/+1); ``predict_proba`` is PyOD's linear min-max
+    (or ``"unify"`` Gaussian) scaling of the scores against the training scores, and ``predict_confidence``
+    PyOD's ExCeeD confidence in each label.
 
     Parameters
     ----------
@@ -759,22 +761,44 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         """scikit-learn's sign: ``-decision_function(X)``, higher is more normal."""
         return -self.decision_function(X)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """0 for inliers, 1 for outliers (score above ``threshold_``)."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
+    def predict(self, X: Any, return_confidence: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """0 for inliers, 1 for outliers (score above ``threshold_``); with ``return_confidence``, also each
+        label's confidence (:meth:`predict_confidence`)."""
+        scores = self.decision_function(X)
+        labels = (scores > self.threshold_).astype(int)
+        return (labels, self._confidence(scores)) if return_confidence else labels
 
-    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
-        """Outlier probability as PyOD's ``method="linear"``: scores min-max scaled by the training scores.
+    def predict_proba(self, X: Any, method: str = "linear",
+                      return_confidence: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Outlier probability as PyOD computes it, against the training scores (``decision_scores_``).
+
+        Parameters
+        ----------
+        method : {"linear", "unify"}, default "linear"
+            ``"linear"``: min-max scaled by the training scores, clipped to [0, 1]. ``"unify"``: Kriegel et al.'s
+            Gaussian scaling, ``erf((score - mean) / (std * sqrt 2))`` clipped to [0, 1]
+            (:mod:`aekit.anomaly.calibration`).
+        return_confidence : bool, default False
+            Also return each label's confidence (:meth:`predict_confidence`).
 
         Returns
         -------
         ndarray of shape (n_samples, 2): columns are P(inlier), P(outlier).
         """
-        check_choice(method, ["linear"], name="method", owner="AnomalyDetector.predict_proba")
+        check_is_fitted(self, "decision_scores_")
+        check_choice(method, PROBABILITY_METHODS, name="method", owner="AnomalyDetector.predict_proba")
         scores = self.decision_function(X)
-        low, high = float(self.decision_scores_.min()), float(self.decision_scores_.max())
-        outlier = np.clip((scores - low) / (high - low if high > low else 1.0), 0.0, 1.0)
-        return np.column_stack([1.0 - outlier, outlier])
+        probability = outlier_probability(scores, self.decision_scores_, method)
+        return (probability, self._confidence(scores)) if return_confidence else probability
+
+    def predict_confidence(self, X: Any) -> np.ndarray:
+        """How likely each row would get the same label from a detector fitted on another draw of the training
+        data, in [0, 1] (ExCeeD, PyOD's ``predict_confidence``; see :mod:`aekit.anomaly.calibration`). Low
+        values mark rows near the threshold, whose label a retrained detector could flip."""
+        return self._confidence(self.decision_function(X))
+
+    def _confidence(self, scores: np.ndarray) -> np.ndarray:
+        return label_confidence(scores, self.decision_scores_, self.threshold_)
 
     # ------------------------------------------------------------------------------------- thresholds
     def set_threshold(self, *, contamination: float | None = None, fpr: float | None = None,

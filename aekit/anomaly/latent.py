@@ -155,7 +155,8 @@ class IsolationScore(LatentScore):
         scorer = cls()
         for key in ("offsets", "feature", "left", "right"):
             setattr(scorer, f"{key}_", np.asarray(state[key], np.int64))
-        scorer.threshold_, scorer.path_ = np.asarray(state["threshold"], np.float64), np.asarray(state["path"], np.float64)
+        scorer.threshold_ = np.asarray(state["threshold"], np.float64)
+        scorer.path_ = np.asarray(state["path"], np.float64)
         scorer.max_depth_ = int(np.asarray(state["max_depth"]).ravel()[0])
         scorer.max_samples_ = float(np.asarray(state["max_samples"]).ravel()[0])
         return scorer

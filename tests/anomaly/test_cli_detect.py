@@ -28,8 +28,13 @@ def test_fit_then_score_a_table(cli, table, tmp_path) -> None:
                          "--report", tmp_path / "scored.html")
     assert code == 0, err
     scores = pd.read_csv(tmp_path / "scores.csv")
-    assert list(scores.columns) == ["id", "score", "label", "latent", "top_features"]
+    assert list(scores.columns) == ["id", "score", "label", "confidence", "latent", "top_features"]
     assert scores["label"].isin([0, 1]).all() and scores["label"].sum() > 0
+    # ExCeeD confidence: in [0, 1], growing with the distance from the threshold on either side of it
+    assert scores["confidence"].between(0, 1).all()
+    for label, side in scores.sort_values("score").groupby("label"):
+        steps = np.diff(side["confidence"].to_numpy())
+        assert (steps >= -1e-12).all() if label == 1 else (steps <= 1e-12).all()
     assert scores["top_features"].str.match(r"f\d=[-\d.e+]+; f\d=").all()
     assert (tmp_path / "scored.html").read_text().startswith("<!DOCTYPE html>")
 

@@ -253,3 +253,41 @@ def test_likelihood_error_needs_a_posterior(planted_data) -> None:
     X, _ = planted_data
     with pytest.raises(AekitError, match="error='likelihood' needs a model with a posterior, like 'vae'"):
         AnomalyDetector(error="likelihood", **FAST).fit(X)
+
+
+def test_unify_probabilities_and_label_confidence(fitted, planted_data) -> None:
+    from scipy.special import erf
+    from scipy.stats import binom
+
+    X, _ = planted_data
+    X_new = np.vstack([X[:40], X[:1] * 50])
+    scores = fitted.decision_function(X_new)
+    train = fitted.decision_scores_
+    # "unify": Kriegel et al.'s Gaussian scaling against the training scores, as PyOD computes it
+    unify = fitted.predict_proba(X_new, method="unify")
+    reference = erf((scores - train.mean()) / (train.std() * np.sqrt(2))).clip(0, 1)
+    np.testing.assert_allclose(unify[:, 1], reference, atol=1e-12)
+    np.testing.assert_allclose(unify.sum(axis=1), 1.0)
+    assert unify[-1, 1] == pytest.approx(1.0) and (unify[scores <= train.mean(), 1] == 0).all()
+    # ExCeeD, written out one row at a time as PyOD does; m = the training rows the threshold flags
+    n, m = len(train), int(fitted.labels_.sum())
+    labels, confidence = fitted.predict(X_new, return_confidence=True)
+    for score, label, value in zip(scores, labels, confidence):
+        outlier = 1 - binom.cdf(n - m, n, (1 + np.count_nonzero(train <= score)) / (2 + n))
+        assert value == pytest.approx(outlier if label else 1 - outlier, abs=1e-12)
+    np.testing.assert_array_equal(labels, fitted.predict(X_new))
+    np.testing.assert_allclose(fitted.predict_confidence(X_new), confidence)
+    probability, again = fitted.predict_proba(X_new, method="linear", return_confidence=True)
+    np.testing.assert_allclose(again, confidence)
+    np.testing.assert_allclose(probability, fitted.predict_proba(X_new))
+    # labels far from the threshold are sure, the least sure labels are the ones next to it
+    assert confidence[-1] > 0.999 and ((0 <= confidence) & (confidence <= 1)).all()
+    nearest = np.argsort(np.abs(scores - fitted.threshold_))[:2]
+    assert confidence[nearest].max() < np.median(confidence)
+
+
+def test_predict_proba_names_a_bad_method(fitted, planted_data) -> None:
+    X, _ = planted_data
+    with pytest.raises(AekitError, match="'method' parameter of AnomalyDetector.predict_proba must be one of "
+                                         "linear, unify"):
+        fitted.predict_proba(X[:3], method="logistic")
