@@ -487,7 +487,8 @@ def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int,
     """
     from sklearn.model_selection import train_test_split
 
-    from aekit.evaluation import format_table, sweep as run_sweep, sweep_plot
+    from aekit.evaluation import format_table, sweep_plot
+    from aekit.evaluation import sweep as run_sweep
     from aekit.io import write_json
 
     dims = _parse_ints(latent_dims, name="latent-dims") or ()

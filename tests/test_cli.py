@@ -10,7 +10,6 @@ import pytest
 
 from aekit.cli import main
 
-
 FAST = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "3", "--hidden-dims", "16", "--no-report"]
 
 

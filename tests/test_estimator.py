@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import pandas as pd
 import pytest
+import torch
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline

@@ -12,7 +12,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from aekit import Autoencoder, AutoEncoder, AutoencoderConfig, PartSpec, build_config, list_models
+from aekit import AutoEncoder, Autoencoder, AutoencoderConfig, PartSpec, build_config, list_models
 from aekit.cli import main
 from aekit.errors import AekitError
 

@@ -16,7 +16,6 @@ from aekit import AutoEncoder, Autoencoder, AutoencoderConfig, PartSpec, build_c
 from aekit.errors import AekitError
 from aekit.estimator import _torch_generator
 
-
 NO_PRIOR = ("Model with bottleneck 'deterministic' has no prior to sample from. Use a variational preset such as "
             "'vae'.")
 

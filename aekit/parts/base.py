@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-
 from torch import Tensor, nn
 
 from aekit.config import from_dict, to_dict
