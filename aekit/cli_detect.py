@@ -139,8 +139,10 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         detector.set_threshold(value=fixed_threshold)
     detector.save(out)
     unit = "time steps" if detector.kind_ == "series" else "rows"
-    echo(f"Fitted {n_estimators} {model} autoencoder(s) on {len(detector.decision_scores_)} {unit} of {source} in "
-         f"{seconds:.1f}s; threshold {detector.threshold_:.4g} ({detector.threshold_info_['method']}) flags "
+    coarse = (f" (and {n_estimators} more on its blocks of {detector.coarse_factor_} steps, the coarse scale)"
+              if detector.coarse_ is not None else "")
+    echo(f"Fitted {n_estimators} {model} autoencoder(s) on {len(detector.decision_scores_)} {unit} of {source}{coarse} "
+         f"in {seconds:.1f}s; threshold {detector.threshold_:.4g} ({detector.threshold_info_['method']}) flags "
          f"{int(detector.labels_.sum())} training {unit}.")
     if detector.constant_features_:
         echo(f"Left out constant feature(s): {', '.join(detector.constant_features_)}.")

@@ -45,9 +45,10 @@ def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path) -> None:
     pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=len(values), freq="5min"),
                   "value": values}).to_csv(path, index=False)
     run_dir = tmp_path / "run"
-    code, _, err = cli("detect", "fit", path, "--window-size", "25", "--window-stride", "5", "--out", run_dir,
-                       "--n-estimators", "1", "--epochs", "5", "--device", "cpu")
+    code, out, err = cli("detect", "fit", path, "--window-size", "25", "--window-stride", "5", "--out", run_dir,
+                         "--n-estimators", "1", "--epochs", "5", "--device", "cpu")
     assert code == 0, err
+    assert "series.csv (and 1 more on its blocks of 4 steps, the coarse scale) in " in out
     code, _, err = cli("detect", "score", run_dir, path, "-o", tmp_path / "scores.csv")
     assert code == 0, err
     scores = pd.read_csv(tmp_path / "scores.csv")
