@@ -144,10 +144,13 @@ class Trainer:
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         cfg = self.config
         params = [p for p in model.parameters() if p.requires_grad]
+        # Adam's foreach form: a few calls per step for all parameters instead of a Python loop over them (torch
+        # picks it by itself only on CUDA); same updates bit for bit, 10-15% off a small model's fit on CPU.
+        # (SGD's loop is short: no gain measured.)
         if cfg.optimizer == "adam":
-            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         if cfg.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
     def _scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
@@ -320,7 +323,11 @@ class Trainer:
         # Restoration models are validated on what they are trained for: corrupted input, clean target. The
         # corruption draws from a fixed seed (and leaves the global RNG as it was), so epochs compare fairly.
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            torch.manual_seed(self.config.seed + ctx.rank)
+            # Only the generators this pass draws from: torch.manual_seed also queues a seed for every CUDA
+            # device, capturing a stack trace each time, about 1 ms a call, once per epoch (10% of a small fit).
+            torch.random.default_generator.manual_seed(self.config.seed + ctx.rank)
+            if device.type == "cuda":
+                torch.cuda.default_generators[device.index or 0].manual_seed(self.config.seed + ctx.rank)
             for start in range(0, len(positions), max(self.config.batch_size, 1024)):
                 local = positions[start:start + max(self.config.batch_size, 1024)]
                 with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
