@@ -145,7 +145,7 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
 
     Text models (their tokenizer is in the model's metadata) read DATA as text with that tokenizer.
     """
-    from aekit.data import check_features
+    from aekit.data import check_column_names, check_features
 
     meta = getattr(estimator, "metadata_", {}) or {}
     if "tokenizer" in meta:
@@ -156,6 +156,7 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
         return text.X, None, None
     dataset = _load_data(data, image_size, color)
     samples = check_features(dataset, estimator.input_shape_)
+    check_column_names(dataset.feature_names, meta.get("feature_names"), dataset.source)
     samples = samples.reshape(len(samples), -1) if estimator.flat_input_ else samples
     return samples, dataset.y, dataset.class_names
 
@@ -280,6 +281,8 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         dataset = _load_data(data, image_size, color)
         samples, n_samples, sample_shape = dataset.X, dataset.n_samples, dataset.sample_shape
         labels, class_names = dataset.y, dataset.class_names
+        if dataset.feature_names is not None:  # later commands check a table's columns against these
+            metadata["feature_names"] = list(dataset.feature_names)
     estimator = AutoEncoder(
         model=model, latent_dim=latent_dim, hidden_dims=_parse_ints(hidden_dims, name="hidden-dims"),
         model_options=options or None, loss=loss, max_epochs=epochs, batch_size=batch_size,

@@ -169,11 +169,14 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     """Score DATA with the detector in RUN_DIR and write one CSV row per sample (or time step)."""
     from aekit.anomaly import AnomalyDetector
     from aekit.anomaly.calibration import label_confidence
+    from aekit.data import check_column_names
 
     if top < 1:
         raise AekitError(f"--top must be at least 1. Got {top} instead.")
     detector = AnomalyDetector.load(run_dir)
-    X, _ = _load(data, image_size, color)
+    X, source = _load(data, image_size, color)
+    if isinstance(X, pd.DataFrame):
+        check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
     explanation = detector.explain(X)
     labels = (explanation.scores > detector.threshold_).astype(int)
     frame = explanation.to_frame(top, labels=labels)

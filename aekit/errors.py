@@ -11,7 +11,8 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["AekitError", "DataError", "ModelFileError", "check_int", "check_float", "check_choice", "did_you_mean"]
+__all__ = ["AekitError", "DataError", "ModelFileError", "check_int", "check_float", "check_choice", "did_you_mean",
+           "name_list"]
 
 
 class AekitError(ValueError):
@@ -24,6 +25,13 @@ class DataError(AekitError):
 
 class ModelFileError(AekitError):
     """A saved model directory is missing, truncated, tampered with or from an incompatible version."""
+
+
+def name_list(names: Iterable[Any], limit: int = 8) -> str:
+    """``'a', 'b' and 3 more``: names for a message, at most ``limit`` of them shown."""
+    names = [str(n) for n in names]
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -148,6 +148,19 @@ def test_wrong_feature_count_for_a_trained_model(cli, trained, tmp_path, digits)
     assert code == 1 and "expects 64 features per sample; the data has 63" in err and err.count("\n") == 1
 
 
+def test_columns_in_another_order_are_refused(cli, trained, table, tmp_path) -> None:
+    # a model reads columns by position: reordered columns would be encoded silently wrong
+    frame = pd.read_csv(table)
+    frame[list(reversed(frame.columns))].to_csv(tmp_path / "reversed.csv", index=False)
+    for command in ("encode", "reconstruct"):
+        code, _, err = cli(command, trained, tmp_path / "reversed.csv", "-o", tmp_path / "out.npy")
+        assert code == 1 and err.count("\n") == 1, err
+        assert "has the model's columns in another order ('px63', 'px62'" in err
+    assert not (tmp_path / "out.npy").exists()
+    code, _, err = cli("evaluate", trained, tmp_path / "reversed.csv")
+    assert code == 1 and "Pass a table with the model's columns in its order: 'px0', 'px1'" in err
+
+
 @pytest.mark.parametrize(("damage", "message"), [("missing", "has no model.safetensors"),
                                                   ("truncated", "does not match the checksum"),
                                                   ("tampered", "does not match the checksum")])

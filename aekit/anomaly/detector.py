@@ -63,7 +63,7 @@ from aekit.anomaly.calibration import PROBABILITY_METHODS, label_confidence, out
 from aekit.anomaly.latent import LATENT_SCORES, IsolationScore, LatentScore, MahalanobisScore
 from aekit.anomaly.scaling import FEATURE_SCALERS, FeatureScaler
 from aekit.data.windows import block_means, make_windows, overlap_average, spread_window_values
-from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int
+from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, name_list
 from aekit.estimator import AutoEncoder
 from aekit.io import load_state, read_config, save_state, write_json
 from aekit.parts import BACKBONES, LIKELIHOODS
@@ -339,11 +339,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         names = self._input_feature_names(rows.shape[1])
         self.constant_features_ = [names[j] for j in np.flatnonzero(self.scaler_.constant_)]
         if kind != "image" and len(self.constant_features_) == rows.shape[1]:
-            raise DataError(f"Every feature of the training data is constant ({_name_list(names)}), so nothing "
+            raise DataError(f"Every feature of the training data is constant ({name_list(names)}), so nothing "
                             "tells an anomaly from a typical row. Pass data whose features vary.")
         if self.constant_features_:
             message = (f"{len(self.constant_features_)} feature(s) are constant in the training data "
-                       f"({_name_list(self.constant_features_)}); they carry no information and are left out "
+                       f"({name_list(self.constant_features_)}); they carry no information and are left out "
                        "of the scores. Drop them to silence this warning.")
             logger.warning(message)
             warnings.warn(message, UserWarning, stacklevel=2)
@@ -658,6 +658,12 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------ data
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
         """Numeric float64 array, NaN rows reported by number; series come back as (n_timesteps, n_channels)."""
+        index = getattr(X, "index", None)
+        if self.window_size is not None and isinstance(index, pd.DatetimeIndex) and not index.is_monotonic_increasing:
+            step = int(np.flatnonzero(~(index[1:] >= index[:-1]))[0]) + 1  # NaT compares False: caught too
+            raise DataError(f"The series' timestamps are not in time order: step {step} ({index[step]}) comes after "
+                            f"{index[step - 1]}. Windows need consecutive steps; sort the series by time first "
+                            "(pandas: X.sort_index()).")
         if self.window_size is not None:
             if isinstance(X, pd.Series):
                 X = X.to_frame()
@@ -1013,11 +1019,6 @@ def _index_of(X: Any) -> np.ndarray | None:
     if index is None or isinstance(index, pd.RangeIndex):
         return None
     return np.asarray(index)
-
-
-def _name_list(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _pixel_names(shape: tuple[int, ...], samples: np.ndarray) -> list[str]:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, DTypeLike
 
-from aekit.errors import AekitError, DataError, check_choice, check_int, did_you_mean
+from aekit.errors import AekitError, DataError, check_choice, check_int, did_you_mean, name_list
 from aekit.registry import Registry
 
 __all__ = [
@@ -271,6 +271,28 @@ def check_features(
             "Use data with the same columns as the training data."
         )
     return X.reshape((X.shape[0], *expected_shape))
+
+
+def check_column_names(names: list[str] | None, expected: list[str] | None, source: str) -> None:
+    """Raise a one-line :class:`DataError` when a table's column names are not the ones a model was fitted on,
+    in the same order (a model reads columns by position, so reordered columns would be scored silently
+    wrong). Nothing to compare when either side has no names (arrays)."""
+    if names is None or expected is None:
+        return
+    names, expected = [str(n) for n in names], [str(n) for n in expected]
+    if names == expected:
+        return
+    missing = [n for n in expected if n not in names]
+    unseen = [n for n in names if n not in expected]
+    if not missing and not unseen:
+        problem = f"has the model's columns in another order ({name_list(names)})"
+    else:
+        counts = f"has {len(names)} columns, the model {len(expected)}: it " if len(names) != len(expected) else ""
+        problem = counts + "; ".join(part for part in (
+            f"lacks {name_list(missing)}" if missing else "",
+            f"has columns the model never saw ({name_list(unseen)})" if unseen else "") if part)
+    raise DataError(f"The data ({source}) {problem}. Pass a table with the model's columns in its order: "
+                    f"{name_list(expected)}.")
 
 
 # ----------------------------------------------------------------------------------------------- readers

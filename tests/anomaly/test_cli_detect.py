@@ -60,6 +60,26 @@ def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path) -> None:
     assert "coarse scale: a second detector on the means of blocks of 4 steps" in html
 
 
+def test_scoring_other_columns_or_unsorted_time_is_one_line(cli, table, sine_series, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    code, _, err = cli("detect", "fit", table, "--out", run_dir, "--no-report", *FAST)
+    assert code == 0, err
+    frame = pd.read_csv(table)
+    frame[list(reversed(frame.columns))].to_csv(tmp_path / "reversed.csv", index=False)
+    code, out, err = cli("detect", "score", run_dir, tmp_path / "reversed.csv", "-o", tmp_path / "scores.csv")
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("error: The data (file ") and "has the model's columns in another order" in err
+    assert not (tmp_path / "scores.csv").exists()
+    # a series whose timestamps are out of order cannot be windowed
+    values, _ = sine_series
+    times = np.array(pd.date_range("2024-01-01", periods=len(values), freq="5min"))
+    times[[10, 11]] = times[[11, 10]]
+    pd.DataFrame({"timestamp": times, "value": values}).to_csv(tmp_path / "series.csv", index=False)
+    code, _, err = cli("detect", "fit", tmp_path / "series.csv", "--window-size", "25", "--out", tmp_path / "s")
+    assert code == 1 and err.count("\n") == 1, err
+    assert "timestamps are not in time order: step 11 (2024-01-01 00:50:00) comes after 2024-01-01 00:55:00" in err
+
+
 def test_threshold_from_a_target_fpr_on_clean_data(cli, table, tmp_path) -> None:
     X, y = planted()
     clean = tmp_path / "clean.csv"

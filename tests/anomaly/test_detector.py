@@ -12,7 +12,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from aekit import AnomalyDetector
 from aekit.anomaly.metrics import roc_auc
-from aekit.errors import AekitError, ModelFileError
+from aekit.errors import AekitError, DataError, ModelFileError
 
 from .conftest import FAST
 
@@ -291,3 +291,14 @@ def test_predict_proba_names_a_bad_method(fitted, planted_data) -> None:
     with pytest.raises(AekitError, match="'method' parameter of AnomalyDetector.predict_proba must be one of "
                                          "linear, unify"):
         fitted.predict_proba(X[:3], method="logistic")
+
+
+def test_a_series_out_of_time_order_is_refused_before_training(sine_series) -> None:
+    values, _ = sine_series
+    times = pd.date_range("2024-01-01", periods=len(values), freq="h")
+    shuffled = pd.Series(values, index=times[np.r_[1, 0, 2:len(values)]])
+    with pytest.raises(DataError, match=r"^The series' timestamps are not in time order: step 1 "
+                                        r"\(2024-01-01 00:00:00\) comes after 2024-01-01 01:00:00\..*X\.sort_index"):
+        AnomalyDetector(window_size=16, **FAST).fit(shuffled)
+    repeated = pd.Series(values, index=times.sort_values().where(np.arange(len(values)) != 1, times[0]))
+    AnomalyDetector(window_size=16, **FAST).fit(repeated)  # a repeated timestamp is in order

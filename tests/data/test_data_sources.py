@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from aekit.data import BUILTIN_DATASETS, Dataset, check_features, load_dataset, validate_finite
+from aekit.data import BUILTIN_DATASETS, Dataset, check_column_names, check_features, load_dataset, validate_finite
 from aekit.errors import AekitError, DataError
 
 
@@ -307,3 +307,22 @@ def test_folder_without_images(tmp_path: Path) -> None:
 def test_bad_options(options: dict[str, object], message: str) -> None:
     with pytest.raises(AekitError, match=message):
         load_dataset("digits", **options)
+
+
+@pytest.mark.parametrize(("names", "message"), [
+    (["b", "a", "c"], "The data (file t.csv) has the model's columns in another order ('b', 'a', 'c'). Pass a table "
+                      "with the model's columns in its order: 'a', 'b', 'c'."),
+    (["a", "c"], "The data (file t.csv) has 2 columns, the model 3: it lacks 'b'. Pass"),
+    (["a", "b", "c", "d"], "The data (file t.csv) has 4 columns, the model 3: it has columns the model never saw "
+                           "('d'). Pass"),
+    (["a", "B", "c"], "lacks 'b'; has columns the model never saw ('B'). Pass"),
+])
+def test_column_names_must_be_the_models_in_order(names: list[str], message: str) -> None:
+    with pytest.raises(DataError, match=re.escape(message)):
+        check_column_names(names, ["a", "b", "c"], "file t.csv")
+
+
+def test_column_names_without_names_on_either_side_pass() -> None:
+    check_column_names(["a", "b"], ["a", "b"], "file t.csv")
+    check_column_names(None, ["a", "b"], "array")  # an array has no names to compare
+    check_column_names(["a", "b"], None, "file t.csv")  # a model fitted on an array
