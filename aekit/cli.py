@@ -27,8 +27,8 @@ echo = click.echo
 def _parse_ints(value: str | None, *, name: str) -> tuple[int, ...] | None:
     if value is None or value == "":
         return None
-    try:
-        return tuple(int(v) for v in value.replace("x", ",").split(",") if v.strip())
+    try:  # every piece a number: "2,x" or "8,,4" is a typo, not (2,) or (8, 4)
+        return tuple(int(v) for v in value.replace("x", ",").split(","))
     except ValueError:
         raise AekitError(f"--{name} must be comma-separated integers like 256,128. Got {value!r} instead.") from None
 

@@ -19,7 +19,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from aekit.errors import AekitError, DataError
+from aekit.errors import AekitError
 
 echo = click.echo
 _TABLES = (".csv", ".tsv", ".parquet", ".pq")
@@ -28,16 +28,9 @@ _TABLES = (".csv", ".tsv", ".parquet", ".pq")
 def _load(data: str, image_size: int | None, color: str) -> tuple[Any, str]:
     """The samples (a DataFrame for tables, keeping names and timestamps; an array otherwise) and a description."""
     if Path(data).suffix.lower() in _TABLES:
-        from aekit.anomaly.series import read_table
+        from aekit.anomaly.series import read_numeric_frame
 
-        frame = read_table(data)
-        if frame.empty:
-            raise DataError(f"The data from file {data} is empty (0 rows). Pass data with at least one row.")
-        bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-        if bad:
-            raise DataError(f"Column(s) {', '.join(repr(c) for c in bad)} of {data} are not numeric. Drop them or "
-                            "encode them as numbers (a time column must be named timestamp, time, date or ds).")
-        return frame.astype(np.float64), f"file {data}"
+        return read_numeric_frame(data), f"file {data}"
     from aekit.data import load_dataset
 
     dataset = load_dataset(data, image_size=image_size, color_mode=color)

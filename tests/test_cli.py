@@ -130,12 +130,14 @@ def _bad_files(tmp_path, digits) -> dict[str, str]:
         ("latent", "'latent_dim' parameter of AutoEncoder must be an int in [1, inf]. Got 0 instead."),
         ("model", "Unknown model 'dens'. Available:"),
         ("set", "Unknown option 'droput'"),
+        ("dims", "--hidden-dims must be comma-separated integers like 256,128. Got '32,x' instead."),
     ],
 )
 def test_bad_training_input_is_one_line(cli, tmp_path, digits, table, case: str, message: str) -> None:
     files = _bad_files(tmp_path, digits)
     args = {"missing": ["missing.csv"], "latent": [table, "--latent-dim", "0"], "model": [table, "--model", "dens"],
-            "set": [table, "--set", "droput=0.1"]}.get(case, [files.get(case, "")])
+            "set": [table, "--set", "droput=0.1"], "dims": [table, "--hidden-dims", "32,x"]
+            }.get(case, [files.get(case, "")])
     code, _, err = cli("train", *args, "--out", tmp_path / "out", "--epochs", "1")
     assert code == 1
     assert message in err

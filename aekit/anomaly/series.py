@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from aekit.errors import DataError
 
-__all__ = ["TIME_COLUMNS", "read_table"]
+__all__ = ["TIME_COLUMNS", "read_numeric_frame", "read_table"]
 
 TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "ds")
 
@@ -39,3 +40,23 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
                                 f"dates ({exc}). Fix the values or rename the column.") from None
             return frame.drop(columns=[column]).set_index(index)
     return frame
+
+
+def read_numeric_frame(path: str | os.PathLike[str], *, keep_time: bool = True, purpose: str = "") -> pd.DataFrame:
+    """:func:`read_table` as float64, refusing (one line each) a table without rows or value columns and
+    non-numeric columns. ``keep_time=False``: a time column is refused too (the caller has no use for it);
+    ``purpose`` ends the advice (" before compressing")."""
+    frame = read_table(path)
+    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if len(frame) == 0:
+        raise DataError(f"The table {path} is empty (0 rows). Pass a table with at least one row.")
+    if not keep_time and isinstance(frame.index, pd.DatetimeIndex):
+        bad.insert(0, str(frame.index.name))
+    if bad:
+        hint = "" if not keep_time else f" (a time column must be named {', '.join(TIME_COLUMNS[:-1])} or ds)"
+        raise DataError(f"Column(s) {', '.join(repr(c) for c in bad)} of {path} are not numeric. Drop them or encode "
+                        f"them as numbers{purpose}{hint}.")
+    if frame.shape[1] == 0:
+        raise DataError(f"The table {path} has no value columns, only its time column. Pass a table with at least "
+                        "one numeric column.")
+    return frame.astype(np.float64)

@@ -242,19 +242,9 @@ def read_array(path: Path) -> np.ndarray:
 
 def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     """The values (n, columns) float64 of a CSV/TSV/Parquet table and ``{"columns": [...]}``."""
-    import pandas as pd
+    from aekit.anomaly.series import read_numeric_frame
 
-    from aekit.anomaly.series import read_table
-
-    frame = read_table(path)
-    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if isinstance(frame.index, pd.DatetimeIndex):
-        bad.insert(0, str(frame.index.name))
-    if bad:
-        raise DataError(f"Column(s) {', '.join(repr(c) for c in bad)} of {path} are not numeric. Drop them or encode "
-                        "them as numbers before compressing.")
-    if frame.empty:
-        raise DataError(f"The table {path} is empty (0 rows). Pass a table with at least one row.")
+    frame = read_numeric_frame(path, keep_time=False, purpose=" before compressing")
     return frame.to_numpy(np.float64), {"columns": [str(c) for c in frame.columns]}
 
 

@@ -80,6 +80,16 @@ def test_scoring_other_columns_or_unsorted_time_is_one_line(cli, table, sine_ser
     assert "timestamps are not in time order: step 11 (2024-01-01 00:50:00) comes after 2024-01-01 00:55:00" in err
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("a,b\n", "is empty (0 rows). Pass a table with at least one row."),
+    ("timestamp\n2024-01-01\n2024-01-02\n", "has no value columns, only its time column."),
+])
+def test_tables_without_values_are_one_line(cli, tmp_path, text: str, message: str) -> None:
+    (tmp_path / "t.csv").write_text(text)
+    code, _, err = cli("detect", "fit", tmp_path / "t.csv", "--out", tmp_path / "run")
+    assert code == 1 and err.count("\n") == 1 and message in err, err
+
+
 def test_threshold_from_a_target_fpr_on_clean_data(cli, table, tmp_path) -> None:
     X, y = planted()
     clean = tmp_path / "clean.csv"

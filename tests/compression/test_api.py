@@ -113,6 +113,14 @@ def test_non_numeric_table_columns_are_rejected(tmp_path: Path) -> None:
         compress(source, tmp_path / "t.aez", max_abs_error=0.1)
 
 
+def test_a_table_without_rows_is_called_empty(tmp_path: Path) -> None:
+    source = tmp_path / "t.csv"
+    source.write_text("a,b\n")  # a header only: pandas reads its columns as text, but the table is empty
+    with pytest.raises(DataError, match="The table .*t.csv is empty \\(0 rows\\)"):
+        compress(source, tmp_path / "t.aez", max_abs_error=0.1)
+    assert not (tmp_path / "t.aez").exists()
+
+
 # ----------------------------------------------------------------------------------------- images
 def test_image_round_trip_with_a_codec(tmp_path: Path, image_codec: Codec, png: Path) -> None:
     from PIL import Image
