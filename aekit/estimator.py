@@ -277,7 +277,8 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
     # -------------------------------------------------------------------------------------- inference
     def transform(self, X: Any) -> np.ndarray:
         """Latent codes, shape (n_samples, latent_dim); deterministic."""
-        return self._run(self.model_.encode, self._samples(X))
+        samples = self._samples(X)  # first: it raises NotFittedError on an unfitted estimator
+        return self._run(self.model_.encode, samples)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes (n_samples, latent_dim) into the original units, shaped like the training rows."""

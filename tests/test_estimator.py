@@ -166,3 +166,17 @@ def test_bottleneck_stats_average_over_batches_like_one_big_batch(digits, model,
     if "code_frequency" in stats:
         assert stats["code_frequency"].shape == (16,) and stats["code_frequency"].sum() == pytest.approx(1.0)
     assert AutoEncoder(latent_dim=2, **FAST).fit(digits[:100]).bottleneck_stats(digits[:10]) == {}
+
+
+@pytest.mark.parametrize("call", [
+    lambda ae, X: ae.transform(X), lambda ae, X: ae.inverse_transform(X[:, :2]), lambda ae, X: ae.reconstruct(X),
+    lambda ae, X: ae.score_samples(X), lambda ae, X: ae.score(X), lambda ae, X: ae.bottleneck_stats(X),
+    lambda ae, X: ae.sample(2), lambda ae, X: ae.interpolate(X[0], X[1]), lambda ae, X: ae.log_likelihood(X),
+    lambda ae, X: ae.save("never-written"),
+], ids=["transform", "inverse_transform", "reconstruct", "score_samples", "score", "bottleneck_stats", "sample",
+        "interpolate", "log_likelihood", "save"])
+def test_an_unfitted_estimator_says_so(call, tmp_path) -> None:
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="This AutoEncoder instance is not fitted yet"):
+        call(AutoEncoder(), np.ones((3, 4)))

@@ -232,7 +232,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         Time-series mode: rows of ``X`` are time steps (``X`` of shape (n_timesteps,) or (n_timesteps,
         n_channels)), cut into windows of this many steps; scores are per time step.
     window_stride : int, default 1
-        Steps between window starts.
+        Steps between window starts, at most ``window_size`` (every step needs a window to be scored).
     random_state : int, RandomState or None, default None
         Seeds the subsamples and every member: same seed, same detector on CPU.
     verbose : bool, default False
@@ -529,7 +529,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             check_int(self.max_epochs, name="max_epochs", owner=_OWNER, low=1)
         if self.window_size is not None:
             check_int(self.window_size, name="window_size", owner=_OWNER, low=2)
-        check_int(self.window_stride, name="window_stride", owner=_OWNER, low=1)
+            # a stride longer than the window skips steps, which then have no score
+            check_int(self.window_stride, name="window_stride", owner=_OWNER, low=1, high=self.window_size)
+        else:
+            check_int(self.window_stride, name="window_stride", owner=_OWNER, low=1)
         samples = self.max_samples
         ok = (samples == "auto" or (isinstance(samples, Integral) and not isinstance(samples, bool) and samples >= 2)
               or (isinstance(samples, float) and 0 < samples <= 1))

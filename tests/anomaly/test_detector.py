@@ -209,6 +209,15 @@ def test_a_series_of_one_window_is_too_short_to_fit() -> None:
                                "window of 16. Pass at least 17 steps or a smaller window_size.")
 
 
+def test_a_stride_longer_than_the_window_is_refused() -> None:
+    # windows 8 steps apart of 4 steps each would leave half the steps without a score
+    with pytest.raises(AekitError, match=r"^The 'window_stride' parameter of AnomalyDetector must be an int in "
+                                         r"\[1, 4\]. Got 8 instead.$"):
+        AnomalyDetector(window_size=4, window_stride=8, **FAST).fit(np.arange(100.0))
+    edge = AnomalyDetector(window_size=4, window_stride=4, coarse_factor=1, **FAST).fit(np.sin(np.arange(101.0)))
+    assert len(edge.decision_scores_) == 101 and np.isfinite(edge.decision_scores_).all()
+
+
 def test_wrong_number_of_features(fitted, planted_data) -> None:
     X, _ = planted_data
     with pytest.raises(ValueError, match="X has 5 features, but AnomalyDetector is expecting 6 features"):
