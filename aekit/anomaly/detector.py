@@ -529,10 +529,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             check_int(self.max_epochs, name="max_epochs", owner=_OWNER, low=1)
         if self.window_size is not None:
             check_int(self.window_size, name="window_size", owner=_OWNER, low=2)
-            # a stride longer than the window skips steps, which then have no score
-            check_int(self.window_stride, name="window_stride", owner=_OWNER, low=1, high=self.window_size)
-        else:
-            check_int(self.window_stride, name="window_stride", owner=_OWNER, low=1)
+        # a stride longer than the window would skip steps, which then have no score
+        check_int(self.window_stride, name="window_stride", owner=_OWNER, low=1, high=self.window_size)
         samples = self.max_samples
         ok = (samples == "auto" or (isinstance(samples, Integral) and not isinstance(samples, bool) and samples >= 2)
               or (isinstance(samples, float) and 0 < samples <= 1))
