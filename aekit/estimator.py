@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -32,11 +32,13 @@ SCALERS = ("auto", "minmax", "standard", "none")
 _INFERENCE_BATCH = 256
 
 
-class AutoEncoder(TransformerMixin, BaseEstimator):
+class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """An autoencoder with scikit-learn's estimator API.
 
     ``transform`` gives latent codes, ``inverse_transform`` decodes them, ``reconstruct`` and ``score_samples``
-    work in the caller's original units (the scaler fitted on the training split is undone).
+    work in the caller's original units (the scaler fitted on the training split is undone). The codes are named
+    ``autoencoder0``, ``autoencoder1``, ... (``get_feature_names_out``, as PCA's ``pca0``...), so
+    ``set_output(transform="pandas")`` gives them as a DataFrame, in a Pipeline too.
 
     Parameters
     ----------
@@ -480,6 +482,12 @@ class AutoEncoder(TransformerMixin, BaseEstimator):
         estimator.n_train_samples_ = saved.training.get("n_train_samples", 0)
         estimator.metadata_ = saved.extra
         return estimator
+
+    @property
+    def _n_features_out(self) -> int:
+        """Width of the codes ``transform`` returns (``get_feature_names_out`` names them)."""
+        check_is_fitted(self, "config_")
+        return int(self.config_.latent_dim)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -84,6 +84,17 @@ def test_dataframe_feature_names_kept(digits) -> None:
     assert list(model.feature_names_in_) == list(frame.columns)
 
 
+def test_codes_are_named_and_come_out_as_dataframes(digits) -> None:
+    frame = pd.DataFrame(digits[:200], columns=[f"px{i}" for i in range(64)], index=[f"r{i}" for i in range(200)])
+    pipe = make_pipeline(StandardScaler(), AutoEncoder(latent_dim=3, **{**FAST, "max_epochs": 2}))
+    codes = pipe.set_output(transform="pandas").fit(frame).transform(frame)
+    assert isinstance(codes, pd.DataFrame) and list(codes.columns) == ["autoencoder0", "autoencoder1", "autoencoder2"]
+    assert list(codes.index) == list(frame.index)
+    np.testing.assert_array_equal(codes.to_numpy(), pipe[-1].set_output(transform="default").transform(
+        pipe[0].transform(frame)))
+    assert list(pipe.get_feature_names_out()) == list(codes.columns)
+
+
 def test_save_and_load_round_trip(digits, fitted, tmp_path) -> None:
     fitted.save(tmp_path / "m", metadata={"source": "digits"})
     loaded = AutoEncoder.load(tmp_path / "m")
