@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -649,7 +650,10 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="aekit", standalone_mode=False)
+        with warnings.catch_warnings():
+            # aekit says each warning on its logger too (aekit.errors.warn), which is the one line shown here
+            warnings.filterwarnings("ignore", module="aekit")
+            cli.main(args=args, prog_name="aekit", standalone_mode=False)
     except click.exceptions.Abort:
         echo("Aborted.", err=True)
         raise SystemExit(130) from None

@@ -8,11 +8,13 @@ which is also a :class:`ValueError` so scikit-learn's conventions keep working.
 from __future__ import annotations
 
 import difflib
+import logging
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["AekitError", "DataError", "ModelFileError", "check_int", "check_float", "check_choice", "did_you_mean",
-           "name_list"]
+           "name_list", "warn"]
 
 
 class AekitError(ValueError):
@@ -32,6 +34,13 @@ def name_list(names: Iterable[Any], limit: int = 8) -> str:
     names = [str(n) for n in names]
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def warn(logger: logging.Logger, message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
+    """Say a warning both ways: on ``logger`` (what the CLI shows, one line) and as a Python warning (what library
+    users filter or catch). ``stacklevel`` counts from the caller, as for :func:`warnings.warn`."""
+    logger.warning(message)
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from aekit.config import from_dict, to_dict
-from aekit.errors import AekitError
+from aekit.errors import AekitError, warn
 from aekit.parts import (
     BACKBONES,
     BOTTLENECKS,
@@ -120,8 +119,7 @@ def _warn_if_it_can_copy(model: Autoencoder) -> None:
     message = (f"latent_dim={model.config.latent_dim} exceeds the {n_inputs} input features and nothing constrains "
                "the code, so the model can learn the identity. Add a sparsity regularizer or a corruption (e.g. "
                "model='overcomplete' or 'sparse-l1'), or use latent_dim < the number of features.")
-    logger.warning(message)
-    warnings.warn(message, UserWarning, stacklevel=3)
+    warn(logger, message, stacklevel=3)
 
 
 class Autoencoder(nn.Module):

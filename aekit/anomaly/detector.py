@@ -63,7 +63,7 @@ from aekit.anomaly.calibration import PROBABILITY_METHODS, label_confidence, out
 from aekit.anomaly.latent import LATENT_SCORES, IsolationScore, LatentScore, MahalanobisScore
 from aekit.anomaly.scaling import FEATURE_SCALERS, FeatureScaler
 from aekit.data.windows import block_means, make_windows, overlap_average, spread_window_values
-from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, name_list
+from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, name_list, warn
 from aekit.estimator import AutoEncoder
 from aekit.io import load_state, read_config, save_state, write_json
 from aekit.parts import BACKBONES, LIKELIHOODS
@@ -345,8 +345,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             message = (f"{len(self.constant_features_)} feature(s) are constant in the training data "
                        f"({name_list(self.constant_features_)}); they carry no information and are left out "
                        "of the scores. Drop them to silence this warning.")
-            logger.warning(message)
-            warnings.warn(message, UserWarning, stacklevel=2)
+            warn(logger, message, stacklevel=2)
         self.keep_ = ~self.scaler_.constant_ if kind != "image" else np.ones(rows.shape[1], dtype=bool)
         self.kind_ = kind
         self.latent_weight_ = (float(self.latent_weight) if self.latent_weight != "auto"
@@ -661,10 +660,12 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         """Numeric float64 array, NaN rows reported by number; series come back as (n_timesteps, n_channels)."""
         index = getattr(X, "index", None)
         if self.window_size is not None and isinstance(index, pd.DatetimeIndex) and not index.is_monotonic_increasing:
+            # Real logs have clock glitches (NAB's machine temperature repeats an hour): the rows are windowed in
+            # the order given, as they were recorded, and the user hears of it once.
             step = int(np.flatnonzero(~(index[1:] >= index[:-1]))[0]) + 1  # NaT compares False: caught too
-            raise DataError(f"The series' timestamps are not in time order: step {step} ({index[step]}) comes after "
-                            f"{index[step - 1]}. Windows need consecutive steps; sort the series by time first "
-                            "(pandas: X.sort_index()).")
+            warn(logger, f"The series' timestamps go back in time at step {step} ({index[step]} after "
+                 f"{index[step - 1]}); it is windowed in row order, as given. If its rows are out of order, sort "
+                 "them first (pandas: X.sort_index()).", stacklevel=3)
         if self.window_size is not None:
             if isinstance(X, pd.Series):
                 X = X.to_frame()

@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from aekit.config import from_dict, to_dict
-from aekit.errors import AekitError, check_choice, check_float, check_int
+from aekit.errors import AekitError, check_choice, check_float, check_int, warn
 from aekit.io import atomic_path, load_state, save_state
 from aekit.training.distributed import DistributedContext, all_reduce_sum, context
 from aekit.training.pretraining import pretrain
@@ -301,8 +300,7 @@ class Trainer:
                 ) from None
             message = (f"Training stopped: {result.stopped_reason}; keeping the best weights "
                        f"(epoch {result.best_epoch}). Lower the learning rate or set grad_clip.")
-            logger.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            warn(logger, message, RuntimeWarning, stacklevel=2)
         finally:
             bar.close()
         if best_state is not None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from aekit.errors import check_float
+from aekit.errors import check_float, warn
 from aekit.parts.base import REGULARIZERS, Regularizer, RegularizerContext
 
 logger = logging.getLogger(__name__)
@@ -66,5 +65,4 @@ class KLSparsityRegularizer(Regularizer):
         if bool((z < 0).any()) or bool((z > 1).any()):
             message = (f"kl_sparsity expects codes in [0, 1], but they span [{float(z.min()):.3g}, "
                        f"{float(z.max()):.3g}]; their means are clamped. Use code_activation='sigmoid'.")
-            logger.warning(message)
-            warnings.warn(message, UserWarning, stacklevel=3)
+            warn(logger, message, stacklevel=3)
