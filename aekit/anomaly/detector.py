@@ -175,7 +175,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         Expected share of anomalies in the training data; sets ``threshold_`` (see :meth:`set_threshold` for a
         target false-positive rate on clean data or a fixed value).
     latent_dim : int or None, default None
-        Code size; None: a quarter of the features, between 2 and 16 (see ``_auto_latent_dim``).
+        Code size; None: a quarter of the features, between 2 and 16, and fewer than the features (see
+        ``_auto_latent_dim``).
     hidden_dims : tuple of int or None, default None
         Backbone widths; None sizes a flattening backbone (dense) to the data, other backbones keep the preset's.
     model_options, loss, input_shape, device :
@@ -981,7 +982,8 @@ def _auto_latent_dim(n_features: int, kind: str) -> int:
     # keep the main structure; picked on the ODDS benchmark (benchmarks/anomaly_odds.py).
     if kind == "image":
         return 16
-    return int(np.clip(round(n_features / 4), 2, 16))
+    # ... and narrower than the input, else a two-feature table gets a code as wide as itself (identity)
+    return min(int(np.clip(round(n_features / 4), 2, 16)), max(1, n_features - 1))
 
 
 def _auto_hidden_dims(n_features: int, latent_dim: int) -> tuple[int, ...]:

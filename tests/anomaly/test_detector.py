@@ -316,3 +316,10 @@ def test_a_series_going_back_in_time_is_windowed_as_given_with_a_warning(sine_se
         warnings.simplefilter("error")  # a repeated timestamp is not going back
         AnomalyDetector(window_size=16, **FAST).fit(pd.Series(values, index=times.where(
             np.arange(len(values)) != 1, times[0])))
+
+
+@pytest.mark.parametrize(("n_features", "expected"), [(1, 1), (2, 1), (3, 2), (8, 2), (40, 10), (400, 16)])
+def test_the_automatic_code_is_narrower_than_the_table(n_features: int, expected: int) -> None:
+    X = np.random.default_rng(0).normal(size=(60, n_features))
+    detector = AnomalyDetector(n_estimators=1, max_epochs=1, random_state=0, trim=0).fit(X)
+    assert detector.estimators_[0].config_.latent_dim == expected
