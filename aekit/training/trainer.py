@@ -325,7 +325,8 @@ class Trainer:
             # device, capturing a stack trace each time, about 1 ms a call, once per epoch (10% of a small fit).
             torch.random.default_generator.manual_seed(self.config.seed + ctx.rank)
             if device.type == "cuda":
-                torch.cuda.default_generators[device.index or 0].manual_seed(self.config.seed + ctx.rank)
+                with torch.cuda.device(device):  # the model is on it, so CUDA is initialized: no queued call
+                    torch.cuda.manual_seed(self.config.seed + ctx.rank)
             for start in range(0, len(positions), max(self.config.batch_size, 1024)):
                 local = positions[start:start + max(self.config.batch_size, 1024)]
                 with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
