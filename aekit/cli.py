@@ -19,7 +19,7 @@ from typing import Any
 import click
 import numpy as np
 
-from aekit.errors import AekitError, did_you_mean
+from aekit.errors import AekitError, AekitWarning, did_you_mean
 
 echo = click.echo
 
@@ -651,8 +651,8 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     try:
         with warnings.catch_warnings():
-            # aekit says each warning on its logger too (aekit.errors.warn), which is the one line shown here
-            warnings.filterwarnings("ignore", module="aekit")
+            # aekit says each of its warnings on its logger too (aekit.errors.warn): that is the one line shown
+            warnings.filterwarnings("ignore", category=AekitWarning)
             cli.main(args=args, prog_name="aekit", standalone_mode=False)
     except click.exceptions.Abort:
         echo("Aborted.", err=True)

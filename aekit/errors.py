@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["AekitError", "DataError", "ModelFileError", "check_int", "check_float", "check_choice", "did_you_mean",
-           "name_list", "warn"]
+           "name_list", "warn", "AekitWarning"]
 
 
 class AekitError(ValueError):
@@ -36,11 +36,28 @@ def name_list(names: Iterable[Any], limit: int = 8) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+class AekitWarning(Warning):
+    """A warning aekit also writes to its logger (:func:`warn`): the CLI shows the log line and drops this copy."""
+
+
+class AekitUserWarning(AekitWarning, UserWarning):
+    pass
+
+
+class AekitRuntimeWarning(AekitWarning, RuntimeWarning):
+    pass
+
+
+_TAGGED = {UserWarning: AekitUserWarning, RuntimeWarning: AekitRuntimeWarning}
+
+
 def warn(logger: logging.Logger, message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
-    """Say a warning both ways: on ``logger`` (what the CLI shows, one line) and as a Python warning (what library
-    users filter or catch). ``stacklevel`` counts from the caller, as for :func:`warnings.warn`."""
+    """Say a warning both ways: on ``logger`` (what the CLI shows, one line) and as a Python warning of
+    ``category``, UserWarning or RuntimeWarning (what library users filter or catch; an :class:`AekitWarning`
+    too, so the CLI can drop it).
+    ``stacklevel`` counts from the caller, as for :func:`warnings.warn`."""
     logger.warning(message)
-    warnings.warn(message, category, stacklevel=stacklevel + 1)
+    warnings.warn(message, _TAGGED[category], stacklevel=stacklevel + 1)
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

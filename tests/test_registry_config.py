@@ -62,3 +62,16 @@ def test_config_errors(data: dict, message: str) -> None:
     with pytest.raises(AekitError) as info:
         from_dict(Example, data)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("category", [UserWarning, RuntimeWarning])
+def test_a_warning_is_logged_once_and_raised_as_an_aekit_warning(category, caplog) -> None:
+    import logging
+
+    from aekit.errors import AekitWarning, warn
+
+    with pytest.warns(category, match="^mind the gap$") as record:
+        warn(logging.getLogger("aekit.test"), "mind the gap", category, stacklevel=1)
+    assert len(record) == 1 and isinstance(record[0].message, AekitWarning)
+    assert record[0].filename == __file__  # stacklevel 1: this line, as warnings.warn would (not aekit.errors)
+    assert [r.getMessage() for r in caplog.records if r.name == "aekit.test"] == ["mind the gap"]
