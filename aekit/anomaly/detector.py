@@ -659,15 +659,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------ data
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
         """Numeric float64 array, NaN rows reported by number; series come back as (n_timesteps, n_channels)."""
-        index = getattr(X, "index", None)
-        if self.window_size is not None and isinstance(index, pd.DatetimeIndex) and not index.is_monotonic_increasing:
-            # Real logs have clock glitches (NAB's machine temperature repeats an hour): the rows are windowed in
-            # the order given, as they were recorded, and the user hears of it once.
-            step = int(np.flatnonzero(~(index[1:] >= index[:-1]))[0]) + 1  # NaT compares False: caught too
-            warn(logger, f"The series' timestamps go back in time at step {step} ({index[step]} after "
-                 f"{index[step - 1]}); it is windowed in row order, as given. If its rows are out of order, sort "
-                 "them first (pandas: X.sort_index()).", stacklevel=3)
         if self.window_size is not None:
+            index = getattr(X, "index", None)
+            if isinstance(index, pd.DatetimeIndex) and not index.is_monotonic_increasing:
+                # Real logs have clock glitches (NAB's machine temperature repeats an hour): the rows are windowed
+                # in the order given, as they were recorded, and the user hears of it.
+                step = int(np.flatnonzero(~(index[1:] >= index[:-1]))[0]) + 1  # NaT compares False: caught too
+                warn(logger, f"The series' timestamps go back in time at step {step} ({index[step]} after "
+                     f"{index[step - 1]}); it is windowed in row order, as given. If its rows are out of order, "
+                     "sort them first (pandas: X.sort_index()).", stacklevel=3)
             if isinstance(X, pd.Series):
                 X = X.to_frame()
             elif not hasattr(X, "iloc") and np.ndim(X) == 1:

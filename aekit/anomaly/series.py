@@ -47,9 +47,9 @@ def read_numeric_frame(path: str | os.PathLike[str], *, keep_time: bool = True, 
     non-numeric columns. ``keep_time=False``: a time column is refused too (the caller has no use for it);
     ``purpose`` ends the advice (" before compressing")."""
     frame = read_table(path)
-    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if len(frame) == 0:
         raise DataError(f"The table {path} is empty (0 rows). Pass a table with at least one row.")
+    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if not keep_time and isinstance(frame.index, pd.DatetimeIndex):
         bad.insert(0, str(frame.index.name))
     if bad:

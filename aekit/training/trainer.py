@@ -323,10 +323,11 @@ class Trainer:
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
             # Only the generators this pass draws from: torch.manual_seed also queues a seed for every CUDA
             # device, capturing a stack trace each time, about 1 ms a call, once per epoch (10% of a small fit).
-            torch.random.default_generator.manual_seed(self.config.seed + ctx.rank)
+            seed = self.config.seed + ctx.rank
+            torch.random.default_generator.manual_seed(seed)
             if device.type == "cuda":
                 with torch.cuda.device(device):  # the model is on it, so CUDA is initialized: no queued call
-                    torch.cuda.manual_seed(self.config.seed + ctx.rank)
+                    torch.cuda.manual_seed(seed)
             for start in range(0, len(positions), max(self.config.batch_size, 1024)):
                 local = positions[start:start + max(self.config.batch_size, 1024)]
                 with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
