@@ -2,7 +2,8 @@
 
 Every source goes through the same two steps: a reader turns it into a ``pandas.DataFrame`` or a
 :class:`Dataset`, then :func:`load_dataset` converts tables and checks the result with :func:`validate_finite`.
-Adding a file format is one reader function and one entry in ``_READERS``; nothing else changes.
+Adding a file format is one reader function and one entry in ``_READERS`` (``_TABLE_READERS`` for a table
+format, which :func:`read_table_file` then reads too); nothing else changes.
 
 ``.npy`` files are memory-mapped and every check here reads them chunk by chunk, so a file larger than RAM
 can be validated, scaled and trained on.
@@ -35,6 +36,7 @@ __all__ = [
     "Dataset",
     "check_features",
     "load_dataset",
+    "read_table_file",
     "validate_finite",
 ]
 
@@ -378,15 +380,14 @@ def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np
         ) from None
 
 
-_READERS: dict[str, Callable[[Path], pd.DataFrame | Dataset]] = {
-    ".npy": _read_npy,
-    ".npz": _read_npz,
+_TABLE_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     ".csv": partial(pd.read_csv, sep=","),
     ".tsv": partial(pd.read_csv, sep="\t"),
     ".txt": partial(pd.read_csv, sep=None, engine="python"),  # sniff commas, tabs or spaces
     ".parquet": _read_parquet,
     ".pq": _read_parquet,
 }
+_READERS: dict[str, Callable[[Path], pd.DataFrame | Dataset]] = {".npy": _read_npy, ".npz": _read_npz, **_TABLE_READERS}
 
 
 # ----------------------------------------------------------------------------------------------- built-ins
@@ -453,11 +454,28 @@ def _load_path(source: str | os.PathLike, size: tuple[int, int] | None, color_mo
         )
     if path.is_dir():
         return _read_image_folder(path, size, color_mode)
-    reader = _READERS.get(path.suffix.lower())
+    return _read_file(path, source, _READERS, " or a directory of images")
+
+
+def read_table_file(source: str | os.PathLike) -> pd.DataFrame:
+    """A CSV, TSV, TXT (delimiter sniffed) or Parquet file as read, every failure one :class:`DataError` line.
+
+    The table readers of :func:`load_dataset`, for callers that need the frame itself (its time column, say).
+    """
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise DataError(f"No such file: '{source}'. Check the path.")
+    return _read_file(path, source, _TABLE_READERS, "")
+
+
+def _read_file(path: Path, source: str | os.PathLike, readers: dict[str, Callable[[Path], Any]],
+               alternative: str) -> Any:
+    """One file by the reader of its suffix; ``alternative`` ends the list of suffixes in the refusal."""
+    reader = readers.get(path.suffix.lower())
     if reader is None:
         raise DataError(
             f"Unsupported file type '{path.suffix}' for '{source}'. "
-            f"Use one of {', '.join(sorted(_READERS))} or a directory of images."
+            f"Use one of {', '.join(sorted(readers))}{alternative}."
         )
     if path.stat().st_size == 0:
         raise _empty_error(_describe(source))

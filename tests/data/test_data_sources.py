@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from aekit.data import BUILTIN_DATASETS, Dataset, check_column_names, check_features, load_dataset, validate_finite
+from aekit.data.sources import read_table_file
 from aekit.errors import AekitError, DataError
 
 
@@ -261,6 +262,24 @@ def test_unknown_extension(tmp_path: Path) -> None:
         ".parquet, .pq, .tsv, .txt or a directory of images."
     )):
         load_dataset(str(tmp_path / "data.xlsx"))
+
+
+def test_read_table_file_reads_what_load_dataset_reads(tmp_path: Path, frame: pd.DataFrame) -> None:
+    frame.to_csv(tmp_path / "t.txt", sep=" ", index=False)  # the delimiter is sniffed, as in load_dataset
+    pd.testing.assert_frame_equal(read_table_file(tmp_path / "t.txt"), frame)
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("t.npy", b"x", "Unsupported file type '.npy' for '.*t.npy'. Use one of .csv, .parquet, .pq, .tsv, .txt."),
+    ("t.csv", b"", "The data from file .*t.csv is empty"),
+    ("t.parquet", b"PAR1", "Cannot read file .*t.parquet .*Check that it is a valid .parquet file."),
+])
+def test_read_table_file_refuses_in_one_line(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        read_table_file(tmp_path / name)
+    with pytest.raises(DataError, match="No such file: 'absent.csv'. Check the path."):
+        read_table_file("absent.csv")
 
 
 def test_parquet_without_pyarrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
