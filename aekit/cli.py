@@ -213,6 +213,26 @@ RUN_DIR = click.argument("run_dir", type=click.Path(path_type=Path, file_okay=Fa
 def cli(debug: bool, log_level: str) -> None:
     """Autoencoders for every job: train, evaluate against PCA, encode, reconstruct, export."""
     logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_SAY_ONCE)
+
+
+class _SayOnce(logging.Filter):
+    """A command says each distinct warning once: ``detect fit --report`` scores its data a second time for the
+    report, and a warning about that data (its clock going back, say) would otherwise come twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: dict[tuple[str, str], logging.LogRecord] = {}  # each warning -> the record that said it
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        # every handler of the root logger sees the first record (it is the same object); none sees a repeat
+        return self.said.setdefault((record.name, record.getMessage()), record) is record
+
+
+_SAY_ONCE = _SayOnce()
 
 
 @cli.command()
@@ -675,6 +695,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         echo(f"internal error: {type(exc).__name__}: {exc}. Rerun with --debug and report it.", err=True)
         raise SystemExit(1) from None
+    finally:  # the next command (in the same process: tests, notebooks) starts with nothing said
+        _SAY_ONCE.said.clear()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(_SAY_ONCE)
 from aekit.cli_detect import detect; cli.add_command(detect)  # noqa: E402, E702 - 'aekit detect' group
 from aekit.cli_codec import register; register(cli)  # noqa: E402, E702 - train-codec, compress, decompress
 from aekit.cli_sae import sae; cli.add_command(sae)  # noqa: E402, E702 - 'aekit sae' group
