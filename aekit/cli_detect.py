@@ -107,12 +107,14 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
                 color: str, seed: int, device: str, report: bool) -> None:
     """Fit a detector on DATA (unlabeled) and save it to --out."""
     from aekit.anomaly import AnomalyDetector
+    from aekit.anomaly.detector import check_save_path
     from aekit.cli import _parse_ints
 
     if fpr is not None and clean is None:
         raise AekitError("--fpr needs --clean DATA, data known to hold no anomalies. Pass --clean, or drop --fpr.")
     if fpr is not None and fixed_threshold is not None:
         raise AekitError("Pass at most one of --fpr and --threshold. Drop one of them.")
+    check_save_path(out)  # before training, not after
     X, source = _load(data, image_size, color)
     detector = AnomalyDetector(
         model=model, contamination=contamination, latent_dim=latent_dim, max_epochs=epochs,

@@ -69,7 +69,7 @@ from aekit.io import load_state, read_config, save_state, write_json
 from aekit.parts import BACKBONES, LIKELIHOODS
 from aekit.presets import PRESETS
 
-__all__ = ["ERRORS", "AnomalyDetector", "Explanation"]
+__all__ = ["ERRORS", "AnomalyDetector", "Explanation", "check_save_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,21 @@ FORMAT = "aekit.anomaly_detector"
 FORMAT_VERSION = 4
 _OWNER = "AnomalyDetector"
 _COARSE_DIR = "coarse"  # the coarse-scale detector's directory inside a saved detector
+
+
+def check_save_path(path: str | os.PathLike[str]) -> Path:
+    """Refuse (one line) a path :meth:`AnomalyDetector.save` may not write: something there that is neither a
+    saved detector nor an empty directory. Callers that train first check it before training."""
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / DETECTOR_FILE).is_file())):
+        raise AekitError(f"'{path}' exists and is not a saved detector or an empty directory; saving there would "
+                         "replace it. Pass a new path, or move it away first.")
+    return path
+
+
+def _is_detector_part(name: str) -> bool:
+    """Whether an entry of a saved detector's directory is written by :meth:`AnomalyDetector.save`."""
+    return name in (DETECTOR_FILE, STATE_FILE, _COARSE_DIR) or (name.startswith("member_") and name[7:].isdigit())
 # Optimizer steps per member when max_epochs is None (see _make_autoencoder).
 _TARGET_STEPS = 500
 # latent_weight="auto". NAB mean ROC-AUC by weight (isolation latent score, 1 seed): 0.68 at 0.5, 0.725 at 2,
@@ -857,9 +872,13 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write a detector directory: ``detector.json``, ``detector.safetensors`` and one model directory per
         member (safetensors + JSON, never pickle). The directory is built beside ``path`` and renamed into
-        place, so an interrupted save leaves any previous detector there intact."""
+        place, so an interrupted save leaves any previous detector there intact.
+
+        ``path`` must be new, an empty directory or a saved detector, whose parts are replaced while other files
+        in it (a report, scores) stay. Anything else there is refused, never deleted."""
         check_is_fitted(self, "members_")
         path = Path(path)
+        check_save_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
@@ -898,6 +917,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
                 os.replace(path, old / "detector")
                 os.replace(staging, path)
+                for entry in (old / "detector").iterdir():  # not the detector's: the user's, kept
+                    if not _is_detector_part(entry.name) and not (path / entry.name).exists():
+                        os.replace(entry, path / entry.name)
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(staging, path)

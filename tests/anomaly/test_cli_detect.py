@@ -140,3 +140,12 @@ def test_text_columns_are_named(cli, tmp_path) -> None:
     pd.DataFrame({"a": np.arange(10.0), "city": ["x"] * 10}).to_csv(path, index=False)
     code, _, err = cli("detect", "fit", path, "--out", tmp_path / "run")
     assert code == 1 and "Column(s) 'city'" in err and "are not numeric" in err
+
+
+def test_an_out_folder_that_is_not_a_detector_is_refused_before_training(cli, table, tmp_path) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "data.csv").write_text("1,2")
+    code, out, err = cli("detect", "fit", table, "--out", tmp_path / "work", *FAST)
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert "work' exists and is not a saved detector or an empty directory" in err
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["data.csv"]

@@ -112,6 +112,28 @@ def test_save_and_load_give_the_same_detector(fitted, planted_data, tmp_path) ->
         fitted.set_threshold(contamination=fitted.contamination)
 
 
+def test_saving_replaces_a_detector_but_never_what_is_not_one(fitted, tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(AekitError, match="notes.txt' exists and is not a saved detector or an empty directory; "
+                                         "saving there would replace it. Pass a new path"):
+        fitted.save(tmp_path / "notes.txt")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "data.csv").write_text("1,2")
+    with pytest.raises(AekitError, match="work' exists and is not a saved detector"):
+        fitted.save(tmp_path / "work")
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "work" / "data.csv").read_text() == "1,2"
+    (tmp_path / "empty").mkdir()
+    fitted.save(tmp_path / "empty")
+    # a saved detector is replaced part by part; a report or scores kept beside its parts stay
+    (tmp_path / "empty" / "scores.csv").write_text("id,score")
+    (tmp_path / "empty" / "member_99").mkdir()  # an old member: the detector's own, so it goes
+    fitted.save(tmp_path / "empty")
+    assert (tmp_path / "empty" / "scores.csv").read_text() == "id,score"
+    assert not (tmp_path / "empty" / "member_99").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "notes.txt", "work"]  # no staging left
+    assert AnomalyDetector.load(tmp_path / "empty").threshold_ == fitted.threshold_
+
+
 def test_load_names_a_missing_detector(tmp_path) -> None:
     with pytest.raises(ModelFileError, match="is not an aekit detector directory"):
         AnomalyDetector.load(tmp_path)
