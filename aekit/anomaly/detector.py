@@ -687,6 +687,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 X = X.to_frame()
             elif not hasattr(X, "iloc") and np.ndim(X) == 1:
                 X = np.asarray(X).reshape(-1, 1)
+        elif isinstance(X, (np.ndarray, pd.Series, list, tuple)) and np.ndim(X) == 1:  # else sklearn's message
+            raise DataError(f"X is one-dimensional ({len(X)} values). Reshape your data with X.reshape(-1, 1) to "
+                            "score each value as a row of one feature, or pass window_size=N (CLI: --window-size N) "
+                            "to score it as a time series.")
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
         if self.window_size is not None and X.ndim != 2:
@@ -1002,10 +1006,11 @@ def _check_contamination(value: Any) -> float:
 def _auto_latent_dim(n_features: int, kind: str) -> int:
     # A quarter of the features: small enough that the code cannot copy an anomaly through, large enough to
     # keep the main structure; picked on the ODDS benchmark (benchmarks/anomaly_odds.py).
-    if kind == "image":
-        return 16
-    # ... and narrower than the input, else a two-feature table gets a code as wide as itself (identity)
-    return min(int(np.clip(round(n_features / 4), 2, 16)), max(1, n_features - 1))
+    # Images: 16 whatever their size.
+    width = 16 if kind == "image" else int(np.clip(round(n_features / 4), 2, 16))
+    # ... and narrower than the input, else a two-feature table (or a 2x3 signal) gets a code as wide as itself
+    # or wider: the identity
+    return min(width, max(1, n_features - 1))
 
 
 def _auto_hidden_dims(n_features: int, latent_dim: int) -> tuple[int, ...]:

@@ -12,7 +12,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from aekit import AnomalyDetector
 from aekit.anomaly.metrics import roc_auc
-from aekit.errors import AekitError, ModelFileError
+from aekit.errors import AekitError, DataError, ModelFileError
 
 from .conftest import FAST
 
@@ -219,6 +219,13 @@ def test_only_constant_columns(planted_data) -> None:
             AnomalyDetector(**FAST).fit(np.ones((20, 3)))
 
 
+@pytest.mark.parametrize("X", [np.arange(50.0), pd.Series(np.arange(50.0)), list(range(50))])
+def test_a_one_dimensional_table_says_how_to_read_it(X) -> None:
+    with pytest.raises(DataError, match=r"^X is one-dimensional \(50 values\). Reshape your data with "
+                                        r"X.reshape\(-1, 1\) .*, or pass window_size=N \(CLI: --window-size N\)"):
+        AnomalyDetector(**FAST).fit(X)
+
+
 def test_series_shorter_than_one_window() -> None:
     with pytest.raises(AekitError, match=r"The series has 20 time steps, shorter than one window \(window_size=32\)"):
         AnomalyDetector(window_size=32, **FAST).fit(np.arange(20.0))
@@ -340,8 +347,13 @@ def test_a_series_going_back_in_time_is_windowed_as_given_with_a_warning(sine_se
             np.arange(len(values)) != 1, times[0])))
 
 
-@pytest.mark.parametrize(("n_features", "expected"), [(1, 1), (2, 1), (3, 2), (8, 2), (40, 10), (400, 16)])
-def test_the_automatic_code_is_narrower_than_the_table(n_features: int, expected: int) -> None:
-    X = np.random.default_rng(0).normal(size=(60, n_features))
-    detector = AnomalyDetector(n_estimators=1, max_epochs=1, random_state=0, trim=0).fit(X)
+@pytest.mark.parametrize(("shape", "expected"), [
+    ((1,), 1), ((2,), 1), ((3,), 2), ((8,), 2), ((40,), 10), ((400,), 16),
+    ((2, 3), 5), ((1, 8, 8), 16),  # small images and signals: narrower than their pixels too
+])
+def test_the_automatic_code_is_narrower_than_the_sample(shape: tuple[int, ...], expected: int) -> None:
+    X = np.random.default_rng(0).normal(size=(60, *shape))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # in particular, no "can learn the identity" from the autoencoder
+        detector = AnomalyDetector(n_estimators=1, max_epochs=1, random_state=0, trim=0).fit(X)
     assert detector.estimators_[0].config_.latent_dim == expected
