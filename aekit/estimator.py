@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 SCALERS = ("auto", "minmax", "standard", "none")
 _INFERENCE_BATCH = 256
+_SAMPLE_KINDS = {1: "rows (n_features,)", 2: "signals or windows (channels, length)",
+                 3: "images (channels, height, width)"}  # a backbone's sample_ndims, in words
 
 
 class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -212,8 +214,11 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         side = math.isqrt(n_features)
         if 3 in wanted and side * side == n_features:  # flattened square grayscale images (digits, MNIST)
             return (1, side, side)
-        raise AekitError(f"Model {self.model!r} needs samples shaped like images or signals, but the data has "
-                         f"{n_features} flat features. Pass input_shape, e.g. input_shape=(1, H, W).")
+        needs = " or ".join(_SAMPLE_KINDS[n] for n in wanted)
+        advice = ("Pass input_shape, e.g. input_shape=(1, H, W)." if len(shape) == 1 and 1 not in wanted
+                  else "Pick a model for these samples: see 'aekit list-models'.")
+        raise AekitError(f"Model {self.model!r} needs samples shaped as {needs}, but the data's samples have shape "
+                         f"{shape}. {advice}")
 
     def _make_scaler(self, config: AutoencoderConfig) -> Scaler:
         kind = self.scaler

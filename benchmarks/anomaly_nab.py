@@ -15,6 +15,7 @@ and gets point scores by the same overlap averaging as aekit.
     .venv/bin/python benchmarks/anomaly_nab.py              # 3 seeds for the learned detectors
     .venv/bin/python benchmarks/anomaly_nab.py --quick      # 1 seed, dense only, 2 members
     .venv/bin/python benchmarks/anomaly_nab.py --params '{"coarse_factor": 1}' --out anomaly_nab_no_coarse
+    .venv/bin/python benchmarks/anomaly_nab.py --models recurrent-series --out anomaly_nab_recurrent
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def main() -> None:
     parser.add_argument("--out", default="anomaly_nab")
     parser.add_argument("--params", type=json.loads, default={},
                         help="AnomalyDetector parameters (JSON) for both aekit detectors, e.g. an ablation")
+    parser.add_argument("--models", default="dense,transformer",
+                        help="aekit presets to run, comma-separated: dense gets the seeds and the detector's "
+                             "defaults; sequence models (transformer, recurrent-series) 2 members and one seed")
     args = parser.parse_args()
     if not (DATA / "nab").is_dir():
         sys.exit(f"The NAB data is absent ({DATA / 'nab'}); nothing to run.")
@@ -101,11 +105,14 @@ def main() -> None:
 
     torch.set_num_threads(1)
     seeds = 1 if args.quick else args.seeds
-    # name -> (preset, parameters beyond the defaults, seeds)
-    learned = {"aekit-dense": ("dense", {**args.params}, seeds)}
-    if "transformer" in list_models() and not args.quick:
-        # CPU budget: a transformer step costs ~30x a dense one here, so 2 members and one seed
-        learned["aekit-transformer"] = ("transformer", {"n_estimators": 2, **args.params}, 1)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in list_models()]
+    if unknown:
+        sys.exit(f"Unknown model(s) {', '.join(unknown)}; see 'aekit list-models'.")
+    # name -> (preset, parameters beyond the defaults, seeds); CPU budget: a transformer or GRU step costs ~30x a
+    # dense one here, so the sequence models get 2 members and one seed
+    learned = {f"aekit-{m}": (m, {**args.params}, seeds) if m == "dense" else (m, {"n_estimators": 2, **args.params}, 1)
+               for m in models}
     if args.quick:
         learned = {"aekit-dense": ("dense", {"n_estimators": 2, **args.params}, 1)}
     methods = [*learned, "rolling-zscore", "iforest-windows"]

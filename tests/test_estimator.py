@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,8 +66,14 @@ def test_conv_on_flat_square_images_and_on_image_arrays(digits) -> None:
 
 
 def test_conv_needs_a_shape_for_non_square_rows() -> None:
-    with pytest.raises(AekitError, match="Pass input_shape"):
+    with pytest.raises(AekitError, match=re.escape(
+            "Model 'conv' needs samples shaped as signals or windows (channels, length) or images (channels, height, "
+            "width), but the data's samples have shape (10,). Pass input_shape, e.g. input_shape=(1, H, W).")):
         AutoEncoder("conv", max_epochs=1).fit(np.random.rand(10, 10))
+    with pytest.raises(AekitError, match=re.escape(  # windows of a series given to the text model
+            "Model 'recurrent' needs samples shaped as rows (n_features,), but the data's samples have shape (1, 16). "
+            "Pick a model for these samples: see 'aekit list-models'.")):
+        AutoEncoder("recurrent", max_epochs=1).fit(np.random.rand(10, 1, 16))
     model = AutoEncoder("conv", latent_dim=2, input_shape=(2, 5), max_epochs=1).fit(np.random.rand(10, 10))
     assert model.input_shape_ == (2, 5)
 

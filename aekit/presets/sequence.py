@@ -1,4 +1,5 @@
-"""The sequence presets: a recurrent autoencoder for text and token sequences, a transformer for time series."""
+"""The sequence presets: a recurrent autoencoder for text and token sequences; a recurrent one and a transformer
+for windows of time series."""
 
 from aekit.parts import PartSpec
 from aekit.presets import PRESETS, Preset
@@ -20,3 +21,9 @@ def recurrent() -> Preset:
 def transformer() -> Preset:
     return Preset("Patch transformer autoencoder for windows (channels, length) of multivariate time series.",
                   backbone=PartSpec("transformer"))
+
+
+@PRESETS.register("recurrent-series")
+def recurrent_series() -> Preset:
+    return Preset("GRU/LSTM autoencoder for windows (channels, length) of multivariate time series.",
+                  backbone=PartSpec("recurrent-series"))

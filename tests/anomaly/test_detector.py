@@ -159,6 +159,18 @@ def test_series_scores_every_time_step_and_keeps_timestamps(sine_series) -> None
         assert detector.decision_function(values).shape == (600,)  # a plain 1-D array works too
 
 
+@pytest.mark.parametrize(("model", "options"), [
+    ("transformer", {"d_model": 16, "num_heads": 2, "num_layers": 1, "patch_size": 5}),
+    ("recurrent-series", {"hidden_dim": 16}),
+])
+def test_window_models_find_the_level_shift(sine_series, model: str, options: dict) -> None:
+    values, labels = sine_series
+    detector = AnomalyDetector(model=model, model_options=options, window_size=25, window_stride=5,
+                               **{**FAST, "max_epochs": 5}).fit(values)
+    assert detector.estimators_[0].input_shape_ == (1, 25)  # the models read windows, not flattened rows
+    assert roc_auc(labels, detector.decision_scores_) > 0.9
+
+
 def test_images_get_per_pixel_contributions(digits) -> None:
     images = digits[:240].reshape(-1, 1, 8, 8)
     detector = AnomalyDetector(model="conv", n_estimators=1, max_epochs=3, random_state=0, device="cpu")

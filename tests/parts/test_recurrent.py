@@ -166,3 +166,45 @@ def test_bad_options(options: dict, message: str) -> None:
 def test_misspelled_cell_suggests_the_closest() -> None:
     with pytest.raises(AekitError, match="Did you mean 'lstm'"):
         Autoencoder(AutoencoderConfig((9,), 4, backbone=PartSpec("recurrent", {"cell": "lstn"})))
+
+
+# ------------------------------------------------------------------------------------- recurrent-series
+def _series_model(channels: int = 2, length: int = 13, likelihood: str = "mse", **options) -> Autoencoder:
+    config = AutoencoderConfig((channels, length), 4, backbone=PartSpec("recurrent-series", options),
+                               likelihood=PartSpec(likelihood))
+    return Autoencoder(config).eval()
+
+
+@pytest.mark.parametrize("options", [{}, {"cell": "lstm"}, {"latent": "final"}, {"bidirectional": False},
+                                     {"cell": "lstm", "num_layers": 2, "latent": "final", "dropout": 0.1}])
+def test_series_windows_come_back_at_their_shape_from_the_code_alone(options: dict) -> None:
+    model = _series_model(**options)
+    x = torch.randn(3, 2, 13)
+    with torch.no_grad():
+        out = model(x).x_hat
+        assert out.shape == (3, 2, 13)
+        torch.testing.assert_close(out, model.decode(model.encode(x)))  # no teacher forcing: one function
+
+
+def test_series_encoder_reads_steps_in_order_and_its_features_follow_the_layout() -> None:
+    tokens = _series_model(token_dim=3)
+    assert tokens.encoder.out_features == 13 * 3
+    assert _series_model(hidden_dim=10, latent="final").encoder.out_features == 20  # final states, both directions
+    x = torch.randn(1, 2, 13)
+    with torch.no_grad():  # reversing the steps changes the code: the RNN reads a sequence, not a set
+        assert not torch.allclose(tokens.encode(x), tokens.encode(x.flip(-1)))
+
+
+def test_series_decoder_emits_every_parameter_of_the_likelihood() -> None:
+    model = _series_model(channels=3, length=7, likelihood="gaussian")
+    with torch.no_grad():
+        params = model.decoder(torch.zeros(2, 4))
+    assert params.shape == (2, *model.likelihood.param_shape((3, 7)))
+
+
+def test_series_backbone_needs_windows_and_names_the_text_model() -> None:
+    with pytest.raises(AekitError, match=r"needs windows shaped \(channels, length\). Got \(12,\) instead.*"
+                                         "for text, use the 'recurrent' model"):
+        Autoencoder(AutoencoderConfig((12,), 4, backbone=PartSpec("recurrent-series")))
+    with pytest.raises(AekitError, match="Did you mean 'lstm'"):
+        Autoencoder(AutoencoderConfig((1, 12), 4, backbone=PartSpec("recurrent-series", {"cell": "lstn"})))

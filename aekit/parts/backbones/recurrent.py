@@ -19,10 +19,17 @@ The code is also fed to every decoder step, beside the previous token (besides s
 usual guard against a decoder that drifts away from its code over a long sequence: the whole code
 (``latent="final"``), or, with ``"tokens"``, the step's own ``token_dim`` values of a learned linear map of the
 code to ``T`` of them, which mirrors the encoder's layout.
+
+``recurrent-series`` is the same pair for windows (channels, length) of real-valued time series, the LSTM
+autoencoder of the time-series literature: the encoder reads each step's channel values (no embedding, no
+padding); the decoder has no previous-value input, only the code (its initial state, and the code or the step's
+slice of it at every step) and emits each step's values, so ``forward`` and ``decode`` are one function and
+there is no teacher forcing whose absence at scoring time the model would have to survive.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -91,38 +98,22 @@ class RecurrentEncoder(nn.Module):
             inside = torch.arange(ids.shape[1], device=ids.device) < lengths.to(ids.device)[:, None]  # (batch, T)
             tokens = self.token_projection(out) * inside[..., None]  # (batch, T, token_dim), zeros past the end
             return tokens.flatten(1)  # (batch, T * token_dim)
-        hidden = state[0] if isinstance(state, tuple) else state  # (layers * directions, batch, hidden_dim)
-        last = hidden[-self.directions:]  # (directions, batch, hidden_dim), the last layer
-        return last.transpose(0, 1).flatten(1)  # (batch, hidden_dim * directions)
+        return _encoder_features(out, state, self.directions, None)
 
 
-class RecurrentDecoder(nn.Module):
-    """Code (batch, latent_dim) -> logits (batch, num_classes, T); teacher-forced given ``target``, else greedy."""
+class _CodedDecoder(nn.Module):
+    """What both decoders share: the code sets the RNN's initial state and is read at every step (all of it, or
+    with ``latent="tokens"`` the step's own slice of a linear map of it)."""
 
-    needs_target = True
-
-    def __init__(self, latent_dim: int, input_shape: tuple[int, ...], output_shape: tuple[int, ...],
-                 config: RecurrentBackbone.Config) -> None:
+    def __init__(self, latent_dim: int, length: int, config: RecurrentBackbone.Config | RecurrentSeriesBackbone.Config
+                 ) -> None:
         super().__init__()
-        length = _check_shape(input_shape)
-        if tuple(output_shape) != (config.num_classes, length):
-            raise AekitError(
-                f"The recurrent backbone emits num_classes={config.num_classes} logits per position, shape "
-                f"{(config.num_classes, length)}, but the likelihood expects {tuple(output_shape)}. Use the 'ce' "
-                "likelihood and set num_classes once (a flat option sets it on both)."
-            )
         self.config = config
         self.length = length
         self.state_layers = config.num_layers * (2 if config.cell == "lstm" else 1)  # LSTM: hidden and cell
         self.initial_state = nn.Linear(latent_dim, self.state_layers * config.hidden_dim)
-        self.embedding = nn.Embedding(config.num_classes, config.embedding_dim)
-        self.start = nn.Parameter(torch.randn(config.embedding_dim) * 0.1)  # the input of step 0
-        # what each step reads of the code: all of it, or (tokens) its own slice of a linear map of it
         self.step_code = nn.Linear(latent_dim, length * config.token_dim) if config.latent == "tokens" else None
-        code_size = config.token_dim if self.step_code is not None else latent_dim
-        self.rnn = _make_rnn(config, config.embedding_dim + code_size, bidirectional=False)
-        self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(config.hidden_dim, config.num_classes)
+        self.code_size = config.token_dim if self.step_code is not None else latent_dim
 
     def _state(self, z: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         state = self.initial_state(z).unflatten(-1, (self.state_layers, self.config.hidden_dim))
@@ -137,6 +128,38 @@ class RecurrentDecoder(nn.Module):
         if self.step_code is None:
             return z[:, None].expand(-1, self.length, -1)  # (batch, T, latent)
         return self.step_code(z).unflatten(-1, (self.length, self.config.token_dim))  # (batch, T, token_dim)
+
+
+def _encoder_features(out: Tensor, state: Tensor | tuple[Tensor, Tensor], directions: int,
+                      projection: nn.Linear | None) -> Tensor:
+    """The encoder's features from its RNN: every step's output projected and flattened (``projection``, the
+    "tokens" layout; ``out`` is (batch, T, hidden * directions)), or the last layer's final states."""
+    if projection is not None:
+        return projection(out).flatten(1)  # (batch, T * token_dim)
+    hidden = state[0] if isinstance(state, tuple) else state  # (layers * directions, batch, hidden_dim)
+    return hidden[-directions:].transpose(0, 1).flatten(1)  # (batch, hidden_dim * directions), the last layer
+
+
+class RecurrentDecoder(_CodedDecoder):
+    """Code (batch, latent_dim) -> logits (batch, num_classes, T); teacher-forced given ``target``, else greedy."""
+
+    needs_target = True
+
+    def __init__(self, latent_dim: int, input_shape: tuple[int, ...], output_shape: tuple[int, ...],
+                 config: RecurrentBackbone.Config) -> None:
+        length = _check_shape(input_shape)
+        if tuple(output_shape) != (config.num_classes, length):
+            raise AekitError(
+                f"The recurrent backbone emits num_classes={config.num_classes} logits per position, shape "
+                f"{(config.num_classes, length)}, but the likelihood expects {tuple(output_shape)}. Use the 'ce' "
+                "likelihood and set num_classes once (a flat option sets it on both)."
+            )
+        super().__init__(latent_dim, length, config)
+        self.embedding = nn.Embedding(config.num_classes, config.embedding_dim)
+        self.start = nn.Parameter(torch.randn(config.embedding_dim) * 0.1)  # the input of step 0
+        self.rnn = _make_rnn(config, config.embedding_dim + self.code_size, bidirectional=False)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_dim, config.num_classes)
 
     def _step_inputs(self, tokens: Tensor, codes: Tensor) -> Tensor:
         """Embedded previous tokens beside the steps' codes: (batch, steps) -> (batch, steps, emb + code_size)."""
@@ -177,7 +200,8 @@ def _check_shape(input_shape: tuple[int, ...]) -> int:
     if len(input_shape) != 1:
         raise AekitError(
             f"The recurrent backbone needs samples that are rows of token ids, shape (length,). Got {input_shape} "
-            "instead. Encode text with aekit.text; for signals (channels, length) use 'conv' or 'transformer'."
+            "instead. Encode text with aekit.text; for signals (channels, length) use 'recurrent-series', 'conv' or "
+            "'transformer'."
         )
     return input_shape[0]
 
@@ -232,3 +256,95 @@ class RecurrentBackbone(Backbone):
     def build_decoder(self, latent_dim: int, input_shape: tuple[int, ...],
                       output_shape: tuple[int, ...]) -> nn.Module:
         return RecurrentDecoder(latent_dim, input_shape, output_shape, self.config)
+
+
+# ------------------------------------------------------------------------------------- real-valued series
+def _check_series_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(input_shape) != 2:
+        raise AekitError(
+            f"The recurrent-series backbone needs windows shaped (channels, length). Got {input_shape} instead. Cut "
+            "the series with aekit.data.windows.make_windows, or pass input_shape=(channels, length); for text, "
+            "use the 'recurrent' model."
+        )
+    return input_shape[0], input_shape[1]
+
+
+class RecurrentSeriesEncoder(nn.Module):
+    """Windows (batch, C, L) -> per-step features (batch, L * token_dim) or final states (batch, hidden * dirs)."""
+
+    def __init__(self, input_shape: tuple[int, ...], config: RecurrentSeriesBackbone.Config) -> None:
+        super().__init__()
+        channels, length = _check_series_shape(input_shape)
+        self.config = config
+        self.rnn = _make_rnn(config, channels, bidirectional=config.bidirectional)
+        self.directions = 2 if config.bidirectional else 1
+        self.token_projection = (nn.Linear(config.hidden_dim * self.directions, config.token_dim)
+                                 if config.latent == "tokens" else None)
+        self.out_features = (length * config.token_dim if self.token_projection is not None
+                             else config.hidden_dim * self.directions)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out, state = self.rnn(x.transpose(1, 2))  # steps (batch, L, C) -> (batch, L, hidden * directions)
+        return _encoder_features(out, state, self.directions, self.token_projection)
+
+
+class RecurrentSeriesDecoder(_CodedDecoder):
+    """Code (batch, latent_dim) -> likelihood parameters (batch, *output_shape), output_shape = (..., L): the RNN
+    reads only the code, so training and scoring run the same function."""
+
+    def __init__(self, latent_dim: int, input_shape: tuple[int, ...], output_shape: tuple[int, ...],
+                 config: RecurrentSeriesBackbone.Config) -> None:
+        _, length = _check_series_shape(input_shape)
+        if not output_shape or output_shape[-1] != length:
+            raise AekitError(
+                f"The recurrent-series backbone rebuilds windows of length {length}, but the likelihood expects "
+                f"output shape {tuple(output_shape)}. Use a likelihood whose parameters end with the window length."
+            )
+        super().__init__(latent_dim, length, config)
+        self.output_shape = tuple(output_shape)
+        self.rnn = _make_rnn(config, self.code_size, bidirectional=False)
+        self.dropout = nn.Dropout(config.dropout)
+        # channels, times classes for categorical likelihoods, times 2 for a Gaussian with its own scale
+        self.head = nn.Linear(config.hidden_dim, math.prod(output_shape[:-1]))
+
+    def forward(self, z: Tensor) -> Tensor:
+        out, _ = self.rnn(self._codes(z), self._state(z))  # (batch, L, hidden_dim)
+        values = self.head(self.dropout(out)).transpose(1, 2)  # (batch, C', L)
+        return values.reshape(z.shape[0], *self.output_shape)
+
+
+@BACKBONES.register("recurrent-series")
+class RecurrentSeriesBackbone(Backbone):
+    """(Bi)GRU/LSTM encoder over a window's steps; code-driven GRU/LSTM decoder back to the steps' values."""
+
+    sample_ndims = (2,)
+
+    @dataclass(frozen=True)
+    class Config:
+        hidden_dim: int = 64  # windows of tens of steps and a few channels; 64 units train in seconds on a CPU
+        num_layers: int = 1
+        cell: Cell = "gru"
+        bidirectional: bool = True  # the code sees the start and the end of the window alike
+        dropout: float = 0.0  # between stacked layers and before the output layer
+        # "tokens": every step's output projected to token_dim values, so the code keeps where things happen in
+        # the window; "final": the last layer's final states, the classic LSTM autoencoder's one-vector summary.
+        # Held-out MSE / window-mean MSE (tests/test_families_sequence.py's data, latent 16, 8 and 6 epochs):
+        # 0.060 vs 0.463 on mixed sines, 0.028 vs 0.179 on NAB nyc_taxi.
+        latent: Latent = "tokens"
+        token_dim: int = 4
+
+        def __post_init__(self) -> None:
+            owner = "RecurrentSeriesBackbone"
+            check_int(self.hidden_dim, name="hidden_dim", owner=owner, low=1)
+            check_int(self.num_layers, name="num_layers", owner=owner, low=1)
+            check_choice(self.cell, list(_RNN), name="cell", owner=owner)
+            check_float(self.dropout, name="dropout", owner=owner, low=0.0, high=1.0, high_inclusive=False)
+            check_choice(self.latent, ["tokens", "final"], name="latent", owner=owner)
+            check_int(self.token_dim, name="token_dim", owner=owner, low=1)
+
+    def build_encoder(self, input_shape: tuple[int, ...]) -> nn.Module:
+        return RecurrentSeriesEncoder(input_shape, self.config)
+
+    def build_decoder(self, latent_dim: int, input_shape: tuple[int, ...],
+                      output_shape: tuple[int, ...]) -> nn.Module:
+        return RecurrentSeriesDecoder(latent_dim, input_shape, output_shape, self.config)
