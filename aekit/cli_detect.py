@@ -83,7 +83,9 @@ def detect() -> None:
 @click.option("--latent-dim", type=int, default=None, help="Code size (default: from the number of features).")
 @click.option("--epochs", type=int, default=None, help="Epochs per member (default: about 1500 steps).")
 @click.option("--n-estimators", type=int, default=10, show_default=True, help="Autoencoders in the ensemble.")
-@click.option("--error", default="auto", show_default=True, help="auto, squared, absolute or standardized.")
+@click.option("--error", default="auto", show_default=True,
+              help="auto, squared, absolute or standardized; for VAEs also likelihood (-log p(x) bound, their auto) "
+                   "or reconstruction_probability.")
 @click.option("--latent-score", default="auto", show_default=True,
               help="Latent term: isolation (isolation forest on the codes), mahalanobis, or auto (isolation for "
                    "series, mahalanobis otherwise).")

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aekit.data import Dataset, Scaler, check_features, validate_finite
 from aekit.errors import AekitError, DataError, check_choice, check_float, check_int
 from aekit.io import load_model, save_model
-from aekit.model import Autoencoder, AutoencoderConfig
+from aekit.model import LOG_LIKELIHOOD_TERMS, Autoencoder, AutoencoderConfig
 from aekit.parts import BACKBONES, LIKELIHOODS
 from aekit.presets import PRESETS, build_config
 from aekit.training import FitResult, Trainer, TrainerConfig, make_source, resolve_device
@@ -411,8 +411,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             out = self.scaler_.inverse_transform(self.model_.interpolate(x[0], x[1], steps)).float().cpu().numpy()
         return out.reshape(steps, -1) if self.flat_input_ else out
 
-    def log_likelihood(self, X: Any, k: int = 100, random_state: int | np.random.RandomState | None = None
-                       ) -> np.ndarray:
+    def log_likelihood(self, X: Any, k: int = 100, random_state: int | np.random.RandomState | None = None,
+                       term: str = "bound") -> np.ndarray:
         """Importance-weighted lower bound on log p(x) per sample, in nats (Burda et al., 2016).
 
         Parameters
@@ -423,6 +423,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             one-sample ELBO estimate.
         random_state : int, RandomState or None, default None
             Seeds the importance samples.
+        term : {"bound", "reconstruction"}, default "bound"
+            ``"reconstruction"``: instead of the bound, the mean of ``log p(x|z)`` over ``k`` codes drawn from the
+            posterior, the "reconstruction probability" of An and Cho (2015), which leaves the prior out.
 
         Returns
         -------
@@ -433,6 +436,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         samples = self._samples(X)
         check_int(k, name="k", owner="AutoEncoder.log_likelihood", low=1)
+        check_choice(term, LOG_LIKELIHOOD_TERMS, name="term", owner="AutoEncoder.log_likelihood")
         generator = _torch_generator(random_state)
         device = next(self.model_.parameters()).device
         self.model_.eval()
@@ -440,7 +444,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         for start in range(0, len(samples), _INFERENCE_BATCH):
             chunk = torch.from_numpy(np.array(samples[start:start + _INFERENCE_BATCH], dtype=np.float32)).to(device)
             x = self.scaler_.transform(chunk)  # (batch, *input_shape)
-            outputs.append(self.model_.log_likelihood(x, k, generator=generator).double().cpu().numpy())
+            outputs.append(self.model_.log_likelihood(x, k, generator=generator, term=term).double().cpu().numpy())
         log_p = np.concatenate(outputs) if outputs else np.zeros(0)
         if getattr(self.model_.likelihood, "density", False):
             # x_scaled = (x - offset) / scale, so log p(x) = log p(x_scaled) - sum(log scale) over the elements

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from aekit.config import from_dict, to_dict
-from aekit.errors import AekitError, warn
+from aekit.errors import AekitError, check_choice, warn
 from aekit.parts import (
     BACKBONES,
     BOTTLENECKS,
@@ -25,9 +25,11 @@ from aekit.parts import (
 )
 from aekit.parts.base import build_config
 
-__all__ = ["AutoencoderConfig", "Autoencoder", "AutoencoderOutput"]
+__all__ = ["LOG_LIKELIHOOD_TERMS", "AutoencoderConfig", "Autoencoder", "AutoencoderOutput"]
 
 logger = logging.getLogger(__name__)
+
+LOG_LIKELIHOOD_TERMS = ("bound", "reconstruction")  # what Autoencoder.log_likelihood computes (its 'term')
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ class Autoencoder(nn.Module):
         return self.decode(z[0] + t * (z[1] - z[0]))  # (steps, latent_dim) -> (steps, *input_shape)
 
     def log_likelihood(self, x: Tensor, k: int = 100, *, chunk_size: int = 8192,
-                       generator: torch.Generator | None = None) -> Tensor:
+                       generator: torch.Generator | None = None, term: str = "bound") -> Tensor:
         """Importance-weighted lower bound on ``log p(x)`` in nats (Burda et al., 2016), shape (batch,).
 
         ``log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)`` with ``z_i ~ q(z|x)``. With ``k=1`` it is a one-sample
@@ -245,11 +247,15 @@ class Autoencoder(nn.Module):
         k : importance samples per input.
         chunk_size : at most this many (input, draw) pairs are decoded at once, which bounds memory for any k.
         generator : a CPU ``torch.Generator`` for reproducible draws; None uses torch's global RNG.
+        term : ``"bound"``, the bound above; or ``"reconstruction"``, the reconstruction term alone,
+            ``(1/k) sum_i log p(x|z_i)``: An and Cho's (2015) "reconstruction probability", the anomaly score of
+            VAEs that leaves out how unusual the code is (no prior, no KL).
         """
         for name, value, low in (("k", k, 1), ("chunk_size", chunk_size, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise AekitError(f"The '{name}' parameter of Autoencoder.log_likelihood must be an int in [{low}, inf]."
                                  f" Got {value!r} instead.")
+        check_choice(term, LOG_LIKELIHOOD_TERMS, name="term", owner="Autoencoder.log_likelihood")
         posterior = self._bottleneck_hook("posterior", "to importance-sample from")
         prior = self._bottleneck_hook("prior", "to score codes against")()
         log_prob = getattr(self.likelihood, "log_prob", None)
@@ -275,9 +281,15 @@ class Autoencoder(nn.Module):
                     codes = z.flatten(0, 1)  # (m * b, ..., latent_dim)
                     params = self.decoder(codes, target=target) if teacher_forced else self.decoder(codes)
                     log_px = log_prob(params, target).view(m, len(rows))  # (m, b)
-                    log_w.append(log_px + _sum_to_2d(prior.log_prob(z)) - _sum_to_2d(q.log_prob(z)))
+                    if term == "reconstruction":
+                        log_w.append(log_px)
+                    else:
+                        log_w.append(log_px + _sum_to_2d(prior.log_prob(z)) - _sum_to_2d(q.log_prob(z)))
                 weights = torch.cat(log_w).double()  # (k, b)
-                results.append(torch.logsumexp(weights, 0) - math.log(k))
+                if term == "reconstruction":
+                    results.append(weights.mean(0))
+                else:
+                    results.append(torch.logsumexp(weights, 0) - math.log(k))
         return torch.cat(results).to(x.dtype) if results else x.new_zeros(0)
 
     def _device(self) -> torch.device:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 from torch import nn
-from torch.distributions import MultivariateNormal
+from torch.distributions import MultivariateNormal, Normal
 
 from aekit import AutoEncoder, Autoencoder, AutoencoderConfig, PartSpec, build_config, list_models
 from aekit.errors import AekitError
@@ -83,6 +83,28 @@ def test_k_1_is_the_elbo_and_larger_k_tightens_the_bound() -> None:
     iwae = model.log_likelihood(x.repeat(50, 1), k=64, generator=generator).double().view(50, -1).mean(0)
     assert (iwae > elbo.mean(0)).all() and (iwae <= exact + 0.02).all()  # 0.02: Monte Carlo noise of 50 runs
     assert ((exact - iwae) < 0.15 * gap).all()  # k=64 closes most of the gap (about 0.05 of it, measured)
+
+
+def test_the_reconstruction_term_is_the_expected_log_likelihood_of_x_given_z() -> None:
+    """E_q[log p(x|z)] = log N(x; W mu + b, SIGMA^2 I) - tr(W Sigma_q W^T) / (2 SIGMA^2), in closed form here;
+    with the exact posterior, it minus KL(q || p(z)) is log p(x)."""
+    model, marginal, posterior_var = linear_gaussian()
+    x = marginal.sample((8,)).float()
+    with torch.no_grad():
+        mu = model.bottleneck.mu(x).double()  # (8, LATENT)
+        weight, bias = model.decoder.weight.double(), model.decoder.bias.double()
+    mean = mu @ weight.T + bias
+    spread = (posterior_var.double() * weight.square().sum(0)).sum() / (2 * SIGMA**2)
+    expected = Normal(mean, SIGMA).log_prob(x.double()).sum(1) - spread
+    generator = torch.Generator().manual_seed(2)
+    draws = model.log_likelihood(x.repeat(200, 1), k=20, generator=generator, term="reconstruction")
+    estimate = draws.double().view(200, -1).mean(0)  # 4000 draws per row
+    assert torch.allclose(estimate, expected, atol=0.05)
+    kl = 0.5 * (posterior_var.double() + mu.square() - 1 - posterior_var.double().log()).sum(1)
+    assert torch.allclose(expected - kl, marginal.log_prob(x.double()), atol=1e-3)
+    with pytest.raises(AekitError, match="'term' parameter of Autoencoder.log_likelihood must be one of bound, "
+                                         "reconstruction. Got 'elbo' instead."):
+        model.log_likelihood(x, term="elbo")
 
 
 def test_log_likelihood_chunks_rows_and_draws_without_mixing_them() -> None:

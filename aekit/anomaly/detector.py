@@ -30,7 +30,8 @@ detector of the same kind, fitted on the series averaged over blocks of that man
 span that many times more time, which is where slow faults (a drift, a weeks-long change of regime) show; its
 terms, repeated over each block's steps, are added to the fine ones. Every part of the score is a sum of
 per-feature terms plus a constant plus the latent term, so :meth:`AnomalyDetector.explain` gives exact
-contributions. Models with a posterior (VAEs) replace ``recon`` by their bound on ``-log p(x)``.
+contributions. Models with a posterior (VAEs) replace ``recon`` by their bound on ``-log p(x)`` or, with
+``error="reconstruction_probability"``, by ``-E_q log p(x|z)``.
 
 Fitting is two passes (``trim``): an ensemble on all rows, then a second ensemble trained and calibrated
 without the 10% of rows the first one scores highest, which are mostly the anomalies hiding in unlabeled data.
@@ -73,7 +74,9 @@ __all__ = ["ERRORS", "AnomalyDetector", "Explanation", "check_save_path"]
 
 logger = logging.getLogger(__name__)
 
-ERRORS = ("auto", "squared", "absolute", "standardized", "likelihood")
+ERRORS = ("auto", "squared", "absolute", "standardized", "likelihood", "reconstruction_probability")
+# the errors computed from the model's posterior: -log p(x) bounds or -E_q log p(x|z), term of log_likelihood
+_POSTERIOR_ERRORS = {"likelihood": "bound", "reconstruction_probability": "reconstruction"}
 SCALERS = ("auto", *FEATURE_SCALERS)
 DETECTOR_FILE = "detector.json"
 STATE_FILE = "detector.safetensors"
@@ -110,8 +113,9 @@ _SERIES_LEVEL_WEIGHT = 1.5
 # coarse_factor="auto" for series. NAB, dense windows, seed 0, mean ROC-AUC / event F1 with the coarse detector's
 # scores added at factor 4 / 8 / 16: 0.808 / 0.698, 0.809 / 0.662, 0.778 / 0.557, against 0.743 / 0.714 without.
 _SERIES_COARSE_FACTOR = 4
-# Importance samples per row for the "likelihood" error: a tighter bound than the 1-sample ELBO at 10x the cost
-# of one decode; the draws are seeded, so scores are deterministic.
+# Posterior draws per row for the "likelihood" and "reconstruction_probability" errors: for the first a tighter
+# bound than the 1-sample ELBO, for the second a steadier mean, at 10x the cost of one decode; the draws are
+# seeded, so scores are deterministic.
 _LIKELIHOOD_SAMPLES = 10
 
 
@@ -164,7 +168,7 @@ class _Member:
     autoencoder: AutoEncoder
     residual_scale: np.ndarray  # (n_features,) typical |residual| per feature, for "standardized"
     latent_model: LatentScore  # how unusual a code is among the member's training codes
-    term_floor: float = 0.0  # "likelihood": the lowest training -log p(x), so the apportioned term is >= 0
+    term_floor: float = 0.0  # posterior errors: the lowest training value, so the apportioned term is >= 0
     recon_center: float = 0.0
     recon_spread: float = 1.0
     latent_center: float = 0.0
@@ -206,13 +210,16 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     scaler : {"auto", "robust", "standard", "minmax", "none"}, default "auto"
         ``"auto"``: robust per feature (median; IQR/1.349, capped at the std) for tables and series channels,
         one global min-max for images.
-    error : {"auto", "squared", "absolute", "standardized", "likelihood"}, default "auto"
-        Per-feature reconstruction error. ``"standardized"``: the absolute residual divided by that feature's
-        typical residual on the training rows (1.4826 x the median), so features that are hard to reconstruct
-        for every row do not drown the others. ``"likelihood"``: the model's importance-weighted bound on
-        ``-log p(x)`` (10 seeded draws; needs a posterior), apportioned to the features by their squared
-        residuals. ``"auto"``: likelihood for models with a posterior, else squared error for images and
-        standardized error for tables and series.
+    error : str, default "auto"
+        Per-feature reconstruction error, one of ``ERRORS``: ``"squared"``, ``"absolute"``, ``"standardized"``
+        (the absolute residual divided by that feature's typical residual on the training rows, 1.4826 x the
+        median, so features that are hard to reconstruct for every row do not drown the others). Models with a
+        posterior (VAEs) also have ``"likelihood"``, the importance-weighted bound on ``-log p(x)`` (a tighter
+        negative ELBO), and ``"reconstruction_probability"``, ``-(1/L) sum_l log p(x|z_l)`` over codes drawn
+        from the posterior (An and Cho, 2015: how well x is explained, whatever its code's prior density);
+        both use 10 seeded draws and are apportioned to the features by their squared residuals. ``"auto"``:
+        likelihood for models with a posterior, else squared error for images and standardized error for
+        tables and series.
     n_estimators : int, default 10
         Autoencoders in the ensemble; their standardized scores are averaged.
     max_samples : int, float or "auto", default "auto"
@@ -607,13 +614,13 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def _resolve_error(self, autoencoder: AutoEncoder, samples: np.ndarray) -> str:
         """``error="auto"``: the model's own likelihood bound when it has a posterior (VAEs), else squared
         error for images and standardized error for tables and series."""
-        if self.error == "likelihood" or self.error == "auto":
+        if self.error in _POSTERIOR_ERRORS or self.error == "auto":
             try:
                 autoencoder.log_likelihood(samples[:1], k=1, random_state=0)
-                return "likelihood"
+                return "likelihood" if self.error == "auto" else self.error
             except AekitError as exc:
-                if self.error == "likelihood":
-                    raise AekitError(f"error='likelihood' needs a model with a posterior, like 'vae'; model "
+                if self.error != "auto":
+                    raise AekitError(f"error={self.error!r} needs a model with a posterior, like 'vae'; model "
                                      f"{self.model!r} has none ({exc}). Use error='auto' or a variational "
                                      "model.") from None
         if self.error != "auto":
@@ -621,12 +628,13 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return "squared" if self.kind_ == "image" else "standardized"
 
     def _raw_terms(self, autoencoder: AutoEncoder, samples: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Residuals (n, n_features) in the scaled units, codes (n, latent_dim), and -log p(x) bounds (n,)
-        for the "likelihood" error (else None)."""
+        """Residuals (n, n_features) in the scaled units, codes (n, latent_dim), and the posterior error (n,):
+        -log p(x) bounds or -E_q log p(x|z) (else None)."""
         residual, codes = _residuals_and_codes(autoencoder, samples)
         nll = None
-        if self.error_ == "likelihood":
-            nll = -autoencoder.log_likelihood(samples, k=_LIKELIHOOD_SAMPLES, random_state=0)
+        if self.error_ in _POSTERIOR_ERRORS:
+            nll = -autoencoder.log_likelihood(samples, k=_LIKELIHOOD_SAMPLES, random_state=0,
+                                              term=_POSTERIOR_ERRORS[self.error_])
         return residual, codes, nll
 
     def _member_statistics(self, autoencoder: AutoEncoder, samples: np.ndarray, starts: np.ndarray | None,

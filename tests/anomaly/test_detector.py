@@ -288,10 +288,12 @@ def test_paths_are_pathlike(tmp_path, fitted) -> None:
     assert isinstance(fitted.save(str(tmp_path / "d")), Path)
 
 
-def test_variational_models_are_scored_by_their_likelihood(planted_data) -> None:
+@pytest.mark.parametrize("error", ["auto", "reconstruction_probability"])
+def test_variational_models_are_scored_by_their_likelihood(planted_data, error: str) -> None:
     X, y = planted_data
-    detector = AnomalyDetector(model="vae", **FAST).fit(X)
-    assert detector.error_ == "likelihood"  # -log p(x) bound, importance-sampled with seeded draws
+    detector = AnomalyDetector(model="vae", error=error, **FAST).fit(X)
+    # auto: the -log p(x) bound; or -E_q log p(x|z), An and Cho's reconstruction probability; seeded draws
+    assert detector.error_ == ("likelihood" if error == "auto" else error)
     explanation = detector.explain(X)
     np.testing.assert_allclose(explanation.offset + explanation.latent + explanation.contributions.sum(axis=1),
                                explanation.scores, rtol=1e-9)
@@ -299,10 +301,21 @@ def test_variational_models_are_scored_by_their_likelihood(planted_data) -> None
     assert roc_auc(y, explanation.scores) > 0.9
 
 
-def test_likelihood_error_needs_a_posterior(planted_data) -> None:
+def test_the_two_posterior_errors_differ_by_the_code_terms(planted_data) -> None:
     X, _ = planted_data
-    with pytest.raises(AekitError, match="error='likelihood' needs a model with a posterior, like 'vae'"):
-        AnomalyDetector(error="likelihood", **FAST).fit(X)
+    member = AnomalyDetector(model="vae", **FAST).fit(X).members_[0].autoencoder
+    bound = member.log_likelihood(X[:50], k=1, random_state=0)
+    reconstruction = member.log_likelihood(X[:50], k=1, random_state=0, term="reconstruction")
+    # the same draw: the ELBO is the reconstruction term plus log p(z) - log q(z|x), a density ratio that is
+    # not zero for every row
+    assert not np.allclose(bound, reconstruction) and np.isfinite(bound - reconstruction).all()
+
+
+@pytest.mark.parametrize("error", ["likelihood", "reconstruction_probability"])
+def test_likelihood_error_needs_a_posterior(planted_data, error: str) -> None:
+    X, _ = planted_data
+    with pytest.raises(AekitError, match=f"error='{error}' needs a model with a posterior, like 'vae'"):
+        AnomalyDetector(error=error, **FAST).fit(X)
 
 
 def test_unify_probabilities_and_label_confidence(fitted, planted_data) -> None:
