@@ -112,8 +112,14 @@ class _CodedDecoder(nn.Module):
         self.length = length
         self.state_layers = config.num_layers * (2 if config.cell == "lstm" else 1)  # LSTM: hidden and cell
         self.initial_state = nn.Linear(latent_dim, self.state_layers * config.hidden_dim)
-        self.step_code = nn.Linear(latent_dim, length * config.token_dim) if config.latent == "tokens" else None
+
+    def _add_step_code(self, latent_dim: int) -> int:
+        """Create the map to the steps' codes ("tokens"); returns the size each step reads. A call of its own so
+        that a subclass creates its layers in the order that keeps a seed's initial weights."""
+        config = self.config
+        self.step_code = nn.Linear(latent_dim, self.length * config.token_dim) if config.latent == "tokens" else None
         self.code_size = config.token_dim if self.step_code is not None else latent_dim
+        return self.code_size
 
     def _state(self, z: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         state = self.initial_state(z).unflatten(-1, (self.state_layers, self.config.hidden_dim))
@@ -157,7 +163,8 @@ class RecurrentDecoder(_CodedDecoder):
         super().__init__(latent_dim, length, config)
         self.embedding = nn.Embedding(config.num_classes, config.embedding_dim)
         self.start = nn.Parameter(torch.randn(config.embedding_dim) * 0.1)  # the input of step 0
-        self.rnn = _make_rnn(config, config.embedding_dim + self.code_size, bidirectional=False)
+        code_size = self._add_step_code(latent_dim)
+        self.rnn = _make_rnn(config, config.embedding_dim + code_size, bidirectional=False)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_dim, config.num_classes)
 
@@ -302,7 +309,7 @@ class RecurrentSeriesDecoder(_CodedDecoder):
             )
         super().__init__(latent_dim, length, config)
         self.output_shape = tuple(output_shape)
-        self.rnn = _make_rnn(config, self.code_size, bidirectional=False)
+        self.rnn = _make_rnn(config, self._add_step_code(latent_dim), bidirectional=False)
         self.dropout = nn.Dropout(config.dropout)
         # channels, times classes for categorical likelihoods, times 2 for a Gaussian with its own scale
         self.head = nn.Linear(config.hidden_dim, math.prod(output_shape[:-1]))
