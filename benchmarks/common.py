@@ -38,13 +38,14 @@ class BenchmarkSkipped(Exception):
 
 
 # --------------------------------------------------------------------------------------------- data
-def mnist_dir(data: Path | None = None) -> Path:
-    """The MNIST folder, or :class:`BenchmarkSkipped` naming the files that are missing."""
-    folder = (data or DATA) / "mnist"
+def mnist_dir(data: Path | None = None, dataset: str = "mnist") -> Path:
+    """The folder of MNIST (or ``dataset="fashion-mnist"``, the same files), or :class:`BenchmarkSkipped` naming
+    the files that are missing."""
+    folder = (data or DATA) / dataset
     missing = [name for pair in MNIST_FILES.values() for name in pair if not (folder / name).is_file()]
     if missing:
-        raise BenchmarkSkipped(f"MNIST is absent: {', '.join(missing)} not found in {folder}. Put the four IDX "
-                               ".gz files from http://yann.lecun.com/exdb/mnist/ there to run this benchmark.")
+        raise BenchmarkSkipped(f"{dataset} is absent: {', '.join(missing)} not found in {folder}. Put its four IDX "
+                               ".gz files there to run this benchmark.")
     return folder
 
 
@@ -69,9 +70,10 @@ def read_idx_images(folder: Path, split: str) -> np.ndarray:
     return pixels.reshape(dims)
 
 
-def load_mnist(split: str = "train", data: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST images (n, 28, 28) uint8 and labels (n,) uint8 of ``split`` ("train": 60,000, "test": 10,000)."""
-    folder = mnist_dir(data)
+def load_mnist(split: str = "train", data: Path | None = None, dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """MNIST images (n, 28, 28) uint8 and labels (n,) uint8 of ``split`` ("train": 60,000, "test": 10,000);
+    ``dataset="fashion-mnist"`` reads Fashion-MNIST, which has the same layout."""
+    folder = mnist_dir(data, dataset)
     images = read_idx_images(folder, split)
     _, labels = _read_idx(folder / MNIST_FILES[split][1], _IDX_LABELS_MAGIC, 2)  # magic, n: labels at 8
     if len(labels) != len(images):
