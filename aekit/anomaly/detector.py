@@ -87,20 +87,6 @@ FORMAT_VERSION = 4
 _OWNER = "AnomalyDetector"
 _COARSE_DIR = "coarse"  # the coarse-scale detector's directory inside a saved detector
 
-
-def check_save_path(path: str | os.PathLike[str]) -> Path:
-    """Refuse (one line) a path :meth:`AnomalyDetector.save` may not write: something there that is neither a
-    saved detector nor an empty directory. Callers that train first check it before training."""
-    path = Path(path)
-    if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / DETECTOR_FILE).is_file())):
-        raise AekitError(f"'{path}' exists and is not a saved detector or an empty directory; saving there would "
-                         "replace it. Pass a new path, or move it away first.")
-    return path
-
-
-def _is_detector_part(name: str) -> bool:
-    """Whether an entry of a saved detector's directory is written by :meth:`AnomalyDetector.save`."""
-    return name in (DETECTOR_FILE, STATE_FILE, _COARSE_DIR) or (name.startswith("member_") and name[7:].isdigit())
 # Optimizer steps per member when max_epochs is None (see _make_autoencoder).
 _TARGET_STEPS = 500
 # latent_weight="auto". NAB mean ROC-AUC by weight (isolation latent score, 1 seed): 0.68 at 0.5, 0.725 at 2,
@@ -117,6 +103,21 @@ _SERIES_COARSE_FACTOR = 4
 # bound than the 1-sample ELBO, for the second a steadier mean, at 10x the cost of one decode; the draws are
 # seeded, so scores are deterministic.
 _LIKELIHOOD_SAMPLES = 10
+
+
+def check_save_path(path: str | os.PathLike[str]) -> Path:
+    """Refuse (one line) a path :meth:`AnomalyDetector.save` may not write: something there that is neither a
+    saved detector nor an empty directory. Callers that train first check it before training."""
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / DETECTOR_FILE).is_file())):
+        raise AekitError(f"'{path}' exists and is not a saved detector or an empty directory; saving there would "
+                         "replace it. Pass a new path, or move it away first.")
+    return path
+
+
+def _is_detector_part(name: str) -> bool:
+    """Whether an entry of a saved detector's directory is written by :meth:`AnomalyDetector.save`."""
+    return name in (DETECTOR_FILE, STATE_FILE, _COARSE_DIR) or (name.startswith("member_") and name[7:].isdigit())
 
 
 # ------------------------------------------------------------------------------------------- explanation

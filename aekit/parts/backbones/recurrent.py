@@ -57,6 +57,16 @@ def _check_ids(x: Tensor, num_classes: int) -> Tensor:
     return ids
 
 
+def _check_rnn_options(config: RecurrentBackbone.Config | RecurrentSeriesBackbone.Config, owner: str) -> None:
+    """The options both recurrent backbones share: sizes, cell, dropout and the code's layout."""
+    check_int(config.hidden_dim, name="hidden_dim", owner=owner, low=1)
+    check_int(config.num_layers, name="num_layers", owner=owner, low=1)
+    check_choice(config.cell, list(_RNN), name="cell", owner=owner)
+    check_float(config.dropout, name="dropout", owner=owner, low=0.0, high=1.0, high_inclusive=False)
+    check_choice(config.latent, ["tokens", "final"], name="latent", owner=owner)
+    check_int(config.token_dim, name="token_dim", owner=owner, low=1)
+
+
 def _make_rnn(config: RecurrentBackbone.Config, input_size: int, *, bidirectional: bool) -> nn.RNNBase:
     # dropout between stacked layers only: PyTorch ignores (and warns about) it for a single layer
     return _RNN[config.cell](input_size, config.hidden_dim, config.num_layers, batch_first=True,
@@ -246,14 +256,7 @@ class RecurrentBackbone(Backbone):
             owner = "RecurrentBackbone"
             check_int(self.num_classes, name="num_classes", owner=owner, low=2)
             check_int(self.embedding_dim, name="embedding_dim", owner=owner, low=1)
-            check_int(self.hidden_dim, name="hidden_dim", owner=owner, low=1)
-            check_int(self.num_layers, name="num_layers", owner=owner, low=1)
-            if self.cell not in _RNN:
-                raise AekitError(f"The 'cell' parameter of RecurrentBackbone must be one of gru, lstm. Got "
-                                 f"{self.cell!r} instead.")
-            check_float(self.dropout, name="dropout", owner=owner, low=0.0, high=1.0, high_inclusive=False)
-            check_choice(self.latent, ["tokens", "final"], name="latent", owner=owner)
-            check_int(self.token_dim, name="token_dim", owner=owner, low=1)
+            _check_rnn_options(self, owner)
             if self.ignore_index is not None:
                 check_int(self.ignore_index, name="ignore_index", owner=owner, low=0, high=self.num_classes - 1)
 
@@ -341,13 +344,7 @@ class RecurrentSeriesBackbone(Backbone):
         token_dim: int = 4
 
         def __post_init__(self) -> None:
-            owner = "RecurrentSeriesBackbone"
-            check_int(self.hidden_dim, name="hidden_dim", owner=owner, low=1)
-            check_int(self.num_layers, name="num_layers", owner=owner, low=1)
-            check_choice(self.cell, list(_RNN), name="cell", owner=owner)
-            check_float(self.dropout, name="dropout", owner=owner, low=0.0, high=1.0, high_inclusive=False)
-            check_choice(self.latent, ["tokens", "final"], name="latent", owner=owner)
-            check_int(self.token_dim, name="token_dim", owner=owner, low=1)
+            _check_rnn_options(self, "RecurrentSeriesBackbone")
 
     def build_encoder(self, input_shape: tuple[int, ...]) -> nn.Module:
         return RecurrentSeriesEncoder(input_shape, self.config)
