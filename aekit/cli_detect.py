@@ -4,7 +4,7 @@
     aekit detect fit series.csv --window-size 64 --out RUN_DIR          # time series: scores per time step
     aekit detect score RUN_DIR DATA -o scores.csv --report report.html
 
-DATA is a CSV/TSV/Parquet table (a ``timestamp``/``time``/``date`` column becomes the row id), a ``.npy`` /
+DATA is a CSV/TSV/TXT/Parquet table (a ``timestamp``/``time``/``date`` column becomes the row id), a ``.npy`` /
 ``.npz`` array, a folder of images, or a built-in data set name. Registered on the main group in
 :mod:`aekit.cli`; errors end as one line on stderr through its ``main``.
 """
@@ -22,12 +22,13 @@ import pandas as pd
 from aekit.errors import AekitError
 
 echo = click.echo
-_TABLES = (".csv", ".tsv", ".parquet", ".pq")
 
 
 def _load(data: str, image_size: int | None, color: str) -> tuple[Any, str]:
     """The samples (a DataFrame for tables, keeping names and timestamps; an array otherwise) and a description."""
-    if Path(data).suffix.lower() in _TABLES:
+    from aekit.data.sources import TABLE_SUFFIXES
+
+    if Path(data).suffix.lower() in TABLE_SUFFIXES:
         from aekit.anomaly.series import read_numeric_frame
 
         return read_numeric_frame(data), f"file {data}"

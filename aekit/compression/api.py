@@ -39,6 +39,7 @@ from aekit.compression.entropy import (
     unpack,
 )
 from aekit.compression.pretrained import DEFAULT_QUALITY, load_pretrained
+from aekit.data.sources import TABLE_SUFFIXES
 from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int
 from aekit.io import atomic_path
 
@@ -48,14 +49,13 @@ __all__ = ["IMAGE_SUFFIXES", "TABLE_SUFFIXES", "Summary", "compress", "decompres
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 # Rows per chunk aim at this many raw bytes: big enough to amortize the per-chunk side information, small
 # enough that an array larger than RAM streams through in bounded memory.
 CHUNK_BYTES = 16 << 20
 
 
 def input_kind(path: str | os.PathLike[str]) -> str:
-    """"array" (.npy), "table" (CSV/TSV/Parquet) or "image" (PNG/JPEG/...), from the file name."""
+    """"array" (.npy), "table" (CSV/TSV/TXT/Parquet) or "image" (PNG/JPEG/...), from the file name."""
     suffix = Path(path).suffix.lower()
     if suffix == ".npy":
         return "array"
@@ -241,7 +241,7 @@ def read_array(path: Path) -> np.ndarray:
 
 
 def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """The values (n, columns) float64 of a CSV/TSV/Parquet table and ``{"columns": [...]}``."""
+    """The values (n, columns) float64 of a CSV/TSV/TXT/Parquet table and ``{"columns": [...]}``."""
     from aekit.anomaly.series import read_numeric_frame
 
     frame = read_numeric_frame(path, keep_time=False, purpose=" before compressing")
@@ -301,8 +301,8 @@ def _check_codec(codec: Codec, kind: str, sample_shape: tuple[int, ...], path: P
     spec = codec.spec
     if kind == "image":
         if spec.kind != "image":
-            raise DataError(f"The codec {codec.source} compresses arrays, but '{path}' is an image. Pass an image codec "
-                            "(or none, for the shipped one).")
+            raise DataError(f"The codec {codec.source} compresses arrays, but '{path}' is an image. Pass an image "
+                            "codec (or none, for the shipped one).")
         if spec.channels != sample_shape[-1]:
             raise DataError(f"The codec {codec.source} expects {spec.channels}-channel images; '{path}' has "
                             f"{sample_shape[-1]}. Pass a codec trained on images of that colour mode.")
@@ -379,7 +379,7 @@ def _row_chunks(n_rows: int, row_bytes: int, chunk_rows: int | None) -> Iterator
 def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
              codec: str | os.PathLike[str] | Codec | None = None, quality: int | None = None,
              max_abs_error: float | None = None, chunk_rows: int | None = None) -> Summary:
-    """Compress ``source`` (.npy, CSV/TSV/Parquet, PNG/JPEG...) into the ``.aez`` file ``output``.
+    """Compress ``source`` (.npy, CSV/TSV/TXT/Parquet, PNG/JPEG...) into the ``.aez`` file ``output``.
 
     Parameters
     ----------

@@ -33,6 +33,7 @@ __all__ = [
     "BUILTIN_DATASETS",
     "COLOR_MODES",
     "IMAGE_EXTENSIONS",
+    "TABLE_SUFFIXES",
     "Dataset",
     "check_features",
     "load_dataset",
@@ -387,6 +388,7 @@ _TABLE_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     ".parquet": _read_parquet,
     ".pq": _read_parquet,
 }
+TABLE_SUFFIXES = tuple(_TABLE_READERS)  # what every command that reads a table file accepts
 _READERS: dict[str, Callable[[Path], pd.DataFrame | Dataset]] = {".npy": _read_npy, ".npz": _read_npz, **_TABLE_READERS}
 
 

@@ -39,16 +39,17 @@ def test_fit_then_score_a_table(cli, table, tmp_path) -> None:
     assert (tmp_path / "scored.html").read_text().startswith("<!DOCTYPE html>")
 
 
-def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path) -> None:
+@pytest.mark.parametrize("suffix", [".csv", ".txt"])  # .txt: any delimiter, sniffed as load_dataset does
+def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path, suffix: str) -> None:
     values, _ = sine_series
-    path = tmp_path / "series.csv"
+    path = tmp_path / f"series{suffix}"
     pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=len(values), freq="5min"),
-                  "value": values}).to_csv(path, index=False)
+                  "value": values}).to_csv(path, index=False, sep="," if suffix == ".csv" else "\t")
     run_dir = tmp_path / "run"
     code, out, err = cli("detect", "fit", path, "--window-size", "25", "--window-stride", "5", "--out", run_dir,
                          "--n-estimators", "1", "--epochs", "5", "--device", "cpu")
     assert code == 0, err
-    assert "series.csv (and 1 more on its blocks of 4 steps, the coarse scale) in " in out
+    assert f"series{suffix} (and 1 more on its blocks of 4 steps, the coarse scale) in " in out
     code, _, err = cli("detect", "score", run_dir, path, "-o", tmp_path / "scores.csv")
     assert code == 0, err
     scores = pd.read_csv(tmp_path / "scores.csv")
