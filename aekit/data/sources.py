@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, DTypeLike
 
-from aekit.errors import AekitError, DataError, check_choice, check_int, did_you_mean, name_list
+from aekit.errors import AekitError, DataError, check_choice, check_int, did_you_mean, name_list, warn
 from aekit.registry import Registry
 
 __all__ = [
@@ -381,10 +381,27 @@ def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np
         ) from None
 
 
+def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
+    """A CSV/TSV/TXT table (``sep=None``: commas, tabs or spaces, sniffed). A first row of numbers only is data,
+    not column names: ``np.savetxt`` and many loggers write no header, and reading its first row as names would
+    drop a sample. Such a table's columns are named x0, x1, ... as arrays' features are. The exception is the
+    header 0, 1, ..., n-1 that pandas writes for a frame without column names, which stays a header."""
+    options: dict[str, Any] = {"sep": sep} if sep is not None else {"sep": None, "engine": "python"}
+    first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
+    cells = first.iloc[0].str.strip() if len(first) else pd.Series(dtype=str)
+    if (len(first) == 0 or not pd.to_numeric(cells, errors="coerce").notna().all()
+            or cells.tolist() == [str(j) for j in range(len(cells))]):
+        return pd.read_csv(path, **options)
+    warn(logger, f"The first row of {_describe(path)} holds only numbers, so it is read as data, not as column "
+         "names; its columns are named x0, x1, ... Add a header row of names to name them.", stacklevel=4)
+    frame = pd.read_csv(path, header=None, **options)
+    return frame.set_axis([f"x{j}" for j in range(frame.shape[1])], axis=1)
+
+
 _TABLE_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    ".csv": partial(pd.read_csv, sep=","),
-    ".tsv": partial(pd.read_csv, sep="\t"),
-    ".txt": partial(pd.read_csv, sep=None, engine="python"),  # sniff commas, tabs or spaces
+    ".csv": partial(_read_delimited, sep=","),
+    ".tsv": partial(_read_delimited, sep="\t"),
+    ".txt": partial(_read_delimited, sep=None),
     ".parquet": _read_parquet,
     ".pq": _read_parquet,
 }

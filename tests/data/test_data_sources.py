@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,24 @@ def test_delimited_tables(tmp_path: Path, frame: pd.DataFrame, suffix: str, sep:
     np.testing.assert_array_equal(ds.y, [1, 2, 1, 0, 2, 1])
     np.testing.assert_allclose(ds.X, frame[["a", "b", "c"]].to_numpy(dtype=np.float32), rtol=1e-6)
     assert ds.source == f"file {tmp_path / f't{suffix}'}"
+
+
+@pytest.mark.parametrize(("suffix", "delimiter"), [(".csv", ","), (".txt", " ")])
+def test_a_table_without_header_keeps_its_first_row(tmp_path: Path, suffix: str, delimiter: str) -> None:
+    values = np.arange(12.0).reshape(4, 3)
+    np.savetxt(tmp_path / f"t{suffix}", values, delimiter=delimiter)  # no header: every row is a sample
+    with pytest.warns(UserWarning, match=r"first row of file .*t\.... holds only numbers, so it is read as data"):
+        ds = load_dataset(tmp_path / f"t{suffix}")
+    assert ds.feature_names == ["x0", "x1", "x2"]
+    np.testing.assert_array_equal(ds.X, values)
+
+
+def test_pandas_default_column_names_stay_a_header(tmp_path: Path) -> None:
+    pd.DataFrame(np.arange(6.0).reshape(2, 3)).to_csv(tmp_path / "t.csv", index=False)  # header "0,1,2"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = load_dataset(tmp_path / "t.csv")
+    assert ds.feature_names == ["0", "1", "2"] and ds.X.shape == (2, 3)
 
 
 def test_parquet_and_column_selection(tmp_path: Path, frame: pd.DataFrame) -> None:
