@@ -385,13 +385,16 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
     """A CSV/TSV/TXT table (``sep=None``: commas, tabs or spaces, sniffed). A first row of numbers only is data,
     not column names: ``np.savetxt`` and many loggers write no header, and reading its first row as names would
     drop a sample. Such a table's columns are named x0, x1, ... as arrays' features are. The exception is the
-    header 0, 1, ..., n-1 that pandas writes for a frame without column names, which stays a header."""
+    header 0, 1, ..., n-1 that pandas writes for a frame without column names, which stays a header. A first
+    column without a name is the row index that ``DataFrame.to_csv`` writes by default: it becomes the frame's
+    index, not a feature (a row number as a feature would make late rows look unusual)."""
     options: dict[str, Any] = {"sep": sep} if sep is not None else {"sep": None, "engine": "python"}
     first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
     cells = first.iloc[0].str.strip() if len(first) else pd.Series(dtype=str)
     if (len(first) == 0 or not pd.to_numeric(cells, errors="coerce").notna().all()
             or cells.tolist() == [str(j) for j in range(len(cells))]):
-        return pd.read_csv(path, **options)
+        index = 0 if len(cells) > 1 and cells.iloc[0] == "" else None
+        return pd.read_csv(path, index_col=index, **options).rename_axis(None)
     warn(logger, f"The first row of {_describe(path)} holds only numbers, so it is read as data, not as column "
          "names; its columns are named x0, x1, ... Add a header row of names to name them.", stacklevel=4)
     frame = pd.read_csv(path, header=None, **options)

@@ -112,6 +112,15 @@ def test_pandas_default_column_names_stay_a_header(tmp_path: Path) -> None:
     assert ds.feature_names == ["0", "1", "2"] and ds.X.shape == (2, 3)
 
 
+def test_an_unnamed_first_column_is_the_row_index(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]}, index=[10, 11, 12])
+    frame.to_csv(tmp_path / "t.csv")  # pandas' default: the index first, under an empty name
+    ds = load_dataset(tmp_path / "t.csv")
+    assert ds.feature_names == ["a", "b"]  # the row number is not a feature
+    np.testing.assert_array_equal(ds.X, frame.to_numpy())
+    pd.testing.assert_frame_equal(read_table_file(tmp_path / "t.csv"), frame)  # kept as the row ids
+
+
 def test_parquet_and_column_selection(tmp_path: Path, frame: pd.DataFrame) -> None:
     frame.to_parquet(tmp_path / "t.parquet")
     ds = load_dataset(tmp_path / "t.parquet", columns=["c", "a"])
