@@ -242,9 +242,14 @@ def read_array(path: Path) -> np.ndarray:
 
 def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     """The values (n, columns) float64 of a CSV/TSV/TXT/Parquet table and ``{"columns": [...]}``."""
+    import pandas as pd
+
     from aekit.anomaly.series import read_numeric_frame
 
     frame = read_numeric_frame(path, keep_time=False, purpose=" before compressing")
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # an unnamed first column other than 0..n-1 (ids)
+        raise DataError(f"The first column of {path} has no name, so it is read as row ids, and compress does not "
+                        "store row ids. Give the column a name to compress it as values, or drop it.")
     return frame.to_numpy(np.float64), {"columns": [str(c) for c in frame.columns]}
 
 

@@ -110,6 +110,19 @@ def test_table_round_trip_keeps_the_columns(tmp_path: Path, array_codec: Codec, 
     assert np.abs(back.to_numpy() - frame.to_numpy()).max() <= 0.25
 
 
+def test_a_tables_row_index_column(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    frame = pd.DataFrame(digits[:50], columns=[f"pixel_{i}" for i in range(64)])
+    frame.to_csv(tmp_path / "t.csv")  # pandas' default: the index 0..49 first, under an empty name
+    compress(tmp_path / "t.csv", tmp_path / "t.aez", codec=array_codec, max_abs_error=0.25)  # rows in order: no loss
+    decompress(tmp_path / "t.aez", tmp_path / "back.csv")
+    assert list(pd.read_csv(tmp_path / "back.csv").columns) == list(frame.columns)
+    frame.set_axis(np.arange(100, 150)).to_csv(tmp_path / "ids.csv")  # ids that the rows' order cannot rebuild
+    with pytest.raises(DataError, match="first column of .*ids.csv has no name, so it is read as row ids, and "
+                                        "compress does not store row ids. Give the column a name"):
+        compress(tmp_path / "ids.csv", tmp_path / "ids.aez", codec=array_codec, max_abs_error=0.25)
+    assert not (tmp_path / "ids.aez").exists()
+
+
 def test_non_numeric_table_columns_are_rejected(tmp_path: Path) -> None:
     source = tmp_path / "t.csv"
     pd.DataFrame({"a": [1.0, 2.0], "name": ["x", "y"]}).to_csv(source, index=False)
