@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from aekit.data import Dataset, Scaler, check_features, validate_finite
+from aekit.data import Dataset, Scaler, check_features, check_numeric_columns, validate_finite
 from aekit.errors import AekitError, DataError, check_choice, check_float, check_int
 from aekit.io import load_model, save_model
 from aekit.model import LOG_LIKELIHOOD_TERMS, Autoencoder, AutoencoderConfig
@@ -248,6 +249,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             if reset:
                 self.n_features_in_ = math.prod(X.shape[1:])
         else:
+            if isinstance(X, pd.DataFrame):  # else sklearn's "could not convert string to float", without the column
+                check_numeric_columns(X, "X")
             X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64])
         if not reset:
             expected = self.input_shape_

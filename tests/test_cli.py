@@ -125,7 +125,7 @@ def _bad_files(tmp_path, digits) -> dict[str, str]:
     [
         ("nan", "The data has 1 NaN/Inf value(s), first in row 4"),
         ("empty", "is empty"),
-        ("text", "Column(s) 'city' are not numeric"),
+        ("text", "Column(s) 'city' of file"),
         ("missing", "No such file or directory: 'missing.csv'"),
         ("latent", "'latent_dim' parameter of AutoEncoder must be an int in [1, inf]. Got 0 instead."),
         ("model", "Unknown model 'dens'. Available:"),

@@ -63,6 +63,7 @@ from aekit._version import __version__
 from aekit.anomaly.calibration import PROBABILITY_METHODS, label_confidence, outlier_probability
 from aekit.anomaly.latent import LATENT_SCORES, IsolationScore, LatentScore, MahalanobisScore
 from aekit.anomaly.scaling import FEATURE_SCALERS, FeatureScaler
+from aekit.data import check_numeric_columns
 from aekit.data.windows import block_means, make_windows, overlap_average, spread_window_values
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, name_list, warn
 from aekit.estimator import AutoEncoder
@@ -700,6 +701,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             raise DataError(f"X is one-dimensional ({len(X)} values). Reshape your data with X.reshape(-1, 1) to "
                             "score each value as a row of one feature, or pass window_size=N (CLI: --window-size N) "
                             "to score it as a time series.")
+        if isinstance(X, pd.DataFrame):  # else sklearn's "could not convert string to float", without the column
+            check_numeric_columns(X, "X")
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
         if self.window_size is not None and X.ndim != 2:

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from aekit.data import check_numeric_columns
 from aekit.data.sources import read_table_file
 from aekit.errors import DataError
 
@@ -40,13 +41,9 @@ def read_numeric_frame(path: str | os.PathLike[str], *, keep_time: bool = True, 
     frame = read_table(path)
     if len(frame) == 0:
         raise DataError(f"The table {path} is empty (0 rows). Pass a table with at least one row.")
-    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if not keep_time and isinstance(frame.index, pd.DatetimeIndex):
-        bad.insert(0, str(frame.index.name))
-    if bad:
-        hint = "" if not keep_time else f" (a time column must be named {', '.join(TIME_COLUMNS[:-1])} or ds)"
-        raise DataError(f"Column(s) {', '.join(repr(c) for c in bad)} of {path} are not numeric. Drop them or encode "
-                        f"them as numbers{purpose}{hint}.")
+    time = [str(frame.index.name)] if not keep_time and isinstance(frame.index, pd.DatetimeIndex) else []
+    hint = "" if not keep_time else f" (a time column must be named {', '.join(TIME_COLUMNS[:-1])} or ds)"
+    check_numeric_columns(frame, str(path), also=time, advice=f"{purpose}{hint}")
     if frame.shape[1] == 0:
         raise DataError(f"The table {path} has no value columns, only its time column. Pass a table with at least "
                         "one numeric column.")

@@ -13,6 +13,7 @@ from aekit.data.sources import (
     Dataset,
     check_column_names,
     check_features,
+    check_numeric_columns,
     load_dataset,
     validate_finite,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Scaler",
     "check_column_names",
     "check_features",
+    "check_numeric_columns",
     "load_dataset",
     "validate_finite",
 ]

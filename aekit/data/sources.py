@@ -36,6 +36,7 @@ __all__ = [
     "TABLE_SUFFIXES",
     "Dataset",
     "check_features",
+    "check_numeric_columns",
     "load_dataset",
     "read_table_file",
     "validate_finite",
@@ -522,6 +523,16 @@ def _from_array(X: np.ndarray, y: np.ndarray | None, source: str) -> Dataset:
     return Dataset(X, y, kind=_KIND_BY_NDIM[X.ndim], source=source)
 
 
+def check_numeric_columns(frame: pd.DataFrame, where: str, *, also: Sequence[str] = (), advice: str = "") -> None:
+    """Refuse, in one line naming them, the columns of ``frame`` that are not numbers (bool ones are), plus the
+    names in ``also`` (a caller's own refusals, a time column say). ``where`` names the data ("X", "file t.csv");
+    ``advice`` ends the sentence (" before training")."""
+    bad = [*also, *(str(c) for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype))]
+    if bad:
+        raise DataError(f"Column(s) {name_list(bad)} of {where} are not numeric. Drop them or encode them as numbers "
+                        f"(categories: pandas.get_dummies){advice}.")
+
+
 def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: str | None, source: str) -> Dataset:
     if frame.empty:  # before the dtype check: columns of a header-only CSV are read as text
         raise _empty_error(source)
@@ -533,12 +544,7 @@ def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: st
                 f"Use one of: {', '.join(available)}.{did_you_mean(str(name), available)}"
             )
     features = [c for c in (columns or frame.columns) if c != label_column]
-    bad = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
-    if bad:
-        raise DataError(
-            f"Column(s) {', '.join(repr(str(c)) for c in bad)} are not numeric. "
-            "Drop them or encode them as numbers before training."
-        )
+    check_numeric_columns(frame[features], source, advice=" before training")
     y, class_names = None, None
     if label_column is not None:
         labels = frame[label_column]

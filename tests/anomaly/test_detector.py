@@ -207,6 +207,16 @@ def test_nan_rows_at_scoring_time(fitted, planted_data) -> None:
         fitted.decision_function(X)
 
 
+def test_text_columns_of_a_frame_are_named(fitted, planted_data) -> None:
+    X, _ = planted_data
+    frame = pd.DataFrame(X, columns=list("abcdef")).assign(city=["x", "y"] * (len(X) // 2), flag=True)
+    with pytest.raises(DataError, match=r"^Column\(s\) 'city' of X are not numeric. Drop them or encode them as "
+                                        r"numbers \(categories: pandas.get_dummies\).$"):
+        AnomalyDetector(**FAST).fit(frame)  # bool columns ('flag') are numbers
+    with pytest.raises(DataError, match="Column\\(s\\) 'city' of X are not numeric"):
+        fitted.decision_function(frame[["city"]])
+
+
 def test_a_single_sample(planted_data) -> None:
     X, _ = planted_data
     with pytest.raises(AekitError, match="needs at least 2 samples to fit; got 1 sample"):

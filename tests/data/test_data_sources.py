@@ -234,8 +234,8 @@ def test_table_without_rows(tmp_path: Path) -> None:
 
 def test_non_numeric_columns_are_named(tmp_path: Path) -> None:
     pd.DataFrame({"name": ["x", "y"], "age": [1, 2], "city": ["p", "q"]}).to_csv(tmp_path / "t.csv", index=False)
-    with pytest.raises(DataError, match=re.escape(
-        "Column(s) 'name', 'city' are not numeric. Drop them or encode them as numbers before training."
+    with pytest.raises(DataError, match=re.escape("Column(s) 'name', 'city' of file ") + r".*t\.csv" + re.escape(
+        " are not numeric. Drop them or encode them as numbers (categories: pandas.get_dummies) before training."
     )):
         load_dataset(tmp_path / "t.csv")
 
