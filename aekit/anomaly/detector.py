@@ -702,7 +702,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                             "score each value as a row of one feature, or pass window_size=N (CLI: --window-size N) "
                             "to score it as a time series.")
         if isinstance(X, pd.DataFrame):  # else sklearn's "could not convert string to float", without the column
-            check_numeric_columns(X, "X")
+            time = "; a time column goes in the index: X.set_index('timestamp')" if self.window_size else ""
+            check_numeric_columns(X, "X", advice=time)
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
         if self.window_size is not None and X.ndim != 2:

@@ -215,6 +215,10 @@ def test_text_columns_of_a_frame_are_named(fitted, planted_data) -> None:
         AnomalyDetector(**FAST).fit(frame)  # bool columns ('flag') are numbers
     with pytest.raises(DataError, match="Column\\(s\\) 'city' of X are not numeric"):
         fitted.decision_function(frame[["city"]])
+    series = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=50, freq="h"), "value": np.arange(50.0)})
+    with pytest.raises(DataError, match=r"'timestamp' of X are not numeric. .*; a time column goes in the index: "
+                                        r"X.set_index\('timestamp'\).$"):
+        AnomalyDetector(window_size=8, **FAST).fit(series)
 
 
 def test_a_single_sample(planted_data) -> None:
