@@ -46,8 +46,8 @@ def _write_scores(path: Path, frame: pd.DataFrame) -> None:
 
 
 def _number_or_auto(text: str, option: str, number: type[float] | type[int] = float) -> float | int | str:
-    """``--latent-weight`` / ``--level-weight`` (numbers) and ``--coarse-factor`` (whole numbers): "auto" or a
-    number; the detector checks its range."""
+    """``--latent-weight`` / ``--level-weight`` (numbers), ``--coarse-factor`` and ``--n-estimators`` (whole
+    numbers): "auto" or a number; the detector checks its range."""
     if text == "auto":
         return text
     try:
@@ -82,8 +82,9 @@ def detect() -> None:
 @click.option("--window-size", type=int, default=None, help="Time series: window length in steps.")
 @click.option("--window-stride", type=int, default=1, show_default=True, help="Time series: steps between windows.")
 @click.option("--latent-dim", type=int, default=None, help="Code size (default: from the number of features).")
-@click.option("--epochs", type=int, default=None, help="Epochs per member (default: about 1500 steps).")
-@click.option("--n-estimators", type=int, default=10, show_default=True, help="Autoencoders in the ensemble.")
+@click.option("--epochs", type=int, default=None, help="Epochs per member (default: about 500 steps).")
+@click.option("--n-estimators", default="auto", show_default=True,
+              help="Autoencoders in the ensemble (auto: 10 for tables and series, 3 for images).")
 @click.option("--error", default="auto", show_default=True,
               help="auto, squared, absolute or standardized; for VAEs also likelihood (-log p(x) bound, their auto) "
                    "or reconstruction_probability.")
@@ -105,7 +106,7 @@ def detect() -> None:
 @click.option("--report/--no-report", default=True, show_default=True, help="Write RUN_DIR/report.html.")
 def fit_command(data: str, out: Path, model: str, contamination: float, fpr: float | None, clean: str | None,
                 fixed_threshold: float | None, window_size: int | None, window_stride: int, latent_dim: int | None,
-                epochs: int | None, n_estimators: int, error: str, latent_score: str, latent_weight: str,
+                epochs: int | None, n_estimators: str, error: str, latent_score: str, latent_weight: str,
                 level_weight: str, coarse_factor: str, trim: float, input_shape: str | None, image_size: int | None,
                 color: str, seed: int, device: str, report: bool) -> None:
     """Fit a detector on DATA (unlabeled) and save it to --out."""
@@ -121,7 +122,7 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     X, source = _load(data, image_size, color)
     detector = AnomalyDetector(
         model=model, contamination=contamination, latent_dim=latent_dim, max_epochs=epochs,
-        n_estimators=n_estimators, error=error, latent_score=latent_score,
+        n_estimators=_number_or_auto(n_estimators, "--n-estimators", int), error=error, latent_score=latent_score,
         latent_weight=_number_or_auto(latent_weight, "--latent-weight"),
         level_weight=_number_or_auto(level_weight, "--level-weight"),
         coarse_factor=_number_or_auto(coarse_factor, "--coarse-factor", int),
@@ -137,9 +138,10 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         detector.set_threshold(value=fixed_threshold)
     detector.save(out)
     unit = "time steps" if detector.kind_ == "series" else "rows"
-    coarse = (f" (and {n_estimators} more on its blocks of {detector.coarse_factor_} steps, the coarse scale)"
-              if detector.coarse_ is not None else "")
-    echo(f"Fitted {n_estimators} {model} autoencoder(s) on {len(detector.decision_scores_)} {unit} of {source}{coarse} "
+    coarse = (f" (and {detector.coarse_.n_estimators_} more on its blocks of {detector.coarse_factor_} steps, the "
+              "coarse scale)" if detector.coarse_ is not None else "")
+    echo(f"Fitted {detector.n_estimators_} {model} autoencoder(s) on {len(detector.decision_scores_)} {unit} of "
+         f"{source}{coarse} "
          f"in {seconds:.1f}s; threshold {detector.threshold_:.4g} ({detector.threshold_info_['method']}) flags "
          f"{int(detector.labels_.sum())} training {unit}.")
     if detector.constant_features_:

@@ -125,6 +125,12 @@ def test_a_bad_score_option_is_one_line(cli, table, tmp_path, option, value, mes
     assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith(message)
 
 
+def test_a_bad_member_count_is_one_line(cli, table, tmp_path) -> None:
+    code, out, err = cli("detect", "fit", table, "--n-estimators", "many", "--out", tmp_path / "run")
+    assert code == 1 and out == ""
+    assert err == "error: --n-estimators must be a whole number >= 1 or 'auto'. Got 'many'.\n"
+
+
 def test_fpr_without_clean_data(cli, table, tmp_path) -> None:
     code, _, err = cli("detect", "fit", table, "--fpr", "0.01", "--out", tmp_path / "run")
     assert code == 1 and err == "error: --fpr needs --clean DATA, data known to hold no anomalies. Pass --clean, " \

@@ -221,6 +221,17 @@ def test_text_columns_of_a_frame_are_named(fitted, planted_data) -> None:
         AnomalyDetector(window_size=8, **FAST).fit(series)
 
 
+def test_members_auto_by_kind(tmp_path) -> None:
+    fast = {"max_epochs": 1, "device": "cpu", "random_state": 0}
+    images = np.random.default_rng(0).random((40, 1, 8, 8))
+    detector = AnomalyDetector(**fast).fit(images)
+    assert detector.n_estimators_ == len(detector.members_) == 3  # image members are the costly ones
+    assert AnomalyDetector(**fast).fit(images.reshape(40, -1)).n_estimators_ == 10
+    assert AnomalyDetector(n_estimators=2, **fast).fit(images).n_estimators_ == 2
+    detector.save(tmp_path / "d")
+    assert AnomalyDetector.load(tmp_path / "d").n_estimators_ == 3
+
+
 def test_a_single_sample(planted_data) -> None:
     X, _ = planted_data
     with pytest.raises(AekitError, match="needs at least 2 samples to fit; got 1 sample"):
