@@ -388,9 +388,14 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
     drop a sample. Such a table's columns are named x0, x1, ... as arrays' features are. The exception is the
     header 0, 1, ..., n-1 that pandas writes for a frame without column names, which stays a header. A first
     column without a name is the row index that ``DataFrame.to_csv`` writes by default: it becomes the frame's
-    index, not a feature (a row number as a feature would make late rows look unusual)."""
-    options: dict[str, Any] = {"sep": sep} if sep is not None else {"sep": None, "engine": "python"}
+    index, not a feature (a row number as a feature would make late rows look unusual). A ``.csv`` whose first
+    line has no comma but a semicolon, tab or bar (Excel writes ``;`` in many locales) is sniffed like a ``.txt``."""
+    sniff: dict[str, Any] = {"sep": None, "engine": "python"}
+    options: dict[str, Any] = {"sep": sep} if sep is not None else sniff
     first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
+    if sep == "," and first.shape[1] == 1 and any(d in str(first.iloc[0, 0]) for d in ";\t|"):
+        options = sniff
+        first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
     cells = first.iloc[0].str.strip() if len(first) else pd.Series(dtype=str)
     if (len(first) == 0 or not pd.to_numeric(cells, errors="coerce").notna().all()
             or cells.tolist() == [str(j) for j in range(len(cells))]):
@@ -506,9 +511,13 @@ def _read_file(path: Path, source: str | os.PathLike, readers: dict[str, Callabl
         return reader(path)
     except AekitError:
         raise
+    except UnicodeDecodeError as exc:
+        raise DataError(f"Cannot read {_describe(source)}: it is not UTF-8 text ({exc.reason} at byte {exc.start}). "
+                        "Save it as UTF-8 (Excel: 'CSV UTF-8').") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # pandas/pyarrow parse errors are ValueErrors
+        detail = " ".join(str(exc).split())  # pandas' tokenizer errors end with a newline: keep one line
         raise DataError(
-            f"Cannot read {_describe(source)} ({exc}). Check that it is a valid {path.suffix} file."
+            f"Cannot read {_describe(source)} ({detail}). Check that it is a valid {path.suffix} file."
         ) from None
 
 

@@ -121,6 +121,13 @@ def test_an_unnamed_first_column_is_the_row_index(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(read_table_file(tmp_path / "t.csv"), frame)  # kept as the row ids
 
 
+def test_a_csv_with_semicolons_is_sniffed(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a;b;c\n1;2;3\n4;5;6\n")  # Excel's CSV in many locales
+    ds = load_dataset(tmp_path / "t.csv")
+    assert ds.feature_names == ["a", "b", "c"]
+    np.testing.assert_array_equal(ds.X, [[1, 2, 3], [4, 5, 6]])
+
+
 def test_parquet_and_column_selection(tmp_path: Path, frame: pd.DataFrame) -> None:
     frame.to_parquet(tmp_path / "t.parquet")
     ds = load_dataset(tmp_path / "t.parquet", columns=["c", "a"])
@@ -301,6 +308,10 @@ def test_read_table_file_reads_what_load_dataset_reads(tmp_path: Path, frame: pd
     ("t.npy", b"x", "Unsupported file type '.npy' for '.*t.npy'. Use one of .csv, .parquet, .pq, .tsv, .txt."),
     ("t.csv", b"", "The data from file .*t.csv is empty"),
     ("t.parquet", b"PAR1", "Cannot read file .*t.parquet .*Check that it is a valid .parquet file."),
+    ("t.csv", b"a,b\n1,2\n3,4,5\n", r"Cannot read file .*t.csv \(Error tokenizing data. C error: Expected 2 fields "
+                                     r"in line 3, saw 3\). Check that it is a valid .csv file.$"),
+    ("t.csv", "caf\xe9,b\n1,2\n".encode("latin-1"), r"Cannot read file .*t.csv: it is not UTF-8 text \(.*\). Save "
+                                                    r"it as UTF-8 \(Excel: 'CSV UTF-8'\).$"),
 ])
 def test_read_table_file_refuses_in_one_line(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     (tmp_path / name).write_bytes(content)
