@@ -16,6 +16,8 @@ and gets point scores by the same overlap averaging as aekit.
     .venv/bin/python benchmarks/anomaly_nab.py --quick      # 1 seed, dense only, 2 members
     .venv/bin/python benchmarks/anomaly_nab.py --params '{"coarse_factor": 1}' --out anomaly_nab_no_coarse
     .venv/bin/python benchmarks/anomaly_nab.py --models recurrent-series --out anomaly_nab_recurrent
+    .venv/bin/python benchmarks/anomaly_nab.py --models transformer --params '{"n_estimators": 10}' --jobs 2 \
+        --out anomaly_nab_transformer10         # the transformer detector with 10 members instead of 2
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +89,31 @@ def evaluate(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
             "event_precision": at_top.precision, "event_recall": at_top.recall, "best_event_f1": best.f1}
 
 
+def run_one(name: str, method: str, learned: tuple[str, dict[str, Any], int] | None, seed: int) -> dict[str, Any]:
+    """One method on one series with one seed (a worker process, one torch thread)."""
+    import torch
+
+    torch.set_num_threads(1)
+    values, labels = load(name)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if learned is not None:
+            scores = aekit_scores(values, learned[0], seed, learned[1])
+        elif method == "rolling-zscore":
+            scores = rolling_zscore(values.to_numpy())
+        else:
+            scores = iforest_windows(values.to_numpy(), seed)
+    return {"series": name, "method": method, "seed": seed, "n_steps": len(values),
+            "seconds": time.perf_counter() - started, **evaluate(labels, scores)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="anomaly_nab")
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one torch thread each")
     parser.add_argument("--params", type=json.loads, default={},
                         help="AnomalyDetector parameters (JSON) for both aekit detectors, e.g. an ablation")
     parser.add_argument("--models", default="dense,transformer",
@@ -99,11 +122,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (DATA / "nab").is_dir():
         sys.exit(f"The NAB data is absent ({DATA / 'nab'}); nothing to run.")
-    import torch
-
     from aekit import list_models
 
-    torch.set_num_threads(1)
     seeds = 1 if args.quick else args.seeds
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in list_models()]
@@ -117,27 +137,14 @@ def main() -> None:
         learned = {"aekit-dense": ("dense", {"n_estimators": 2, **args.params}, 1)}
     methods = [*learned, "rolling-zscore", "iforest-windows"]
     info = machine_info()
-    rows: list[dict[str, Any]] = []
     started_all = time.perf_counter()
-    for name in SERIES:
-        values, labels = load(name)
-        for method in methods:
-            n_seeds = learned[method][2] if method in learned else (seeds if method == "iforest-windows" else 1)
-            for seed in range(n_seeds):
-                started = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    if method in learned:
-                        model, params, _ = learned[method]
-                        scores = aekit_scores(values, model, seed, params)
-                    elif method == "rolling-zscore":
-                        scores = rolling_zscore(values.to_numpy())
-                    else:
-                        scores = iforest_windows(values.to_numpy(), seed)
-                row = {"series": name, "method": method, "seed": seed, "n_steps": len(values),
-                       "seconds": time.perf_counter() - started, **evaluate(labels, scores)}
-                rows.append(row)
-                print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+    n_seeds = {m: learned[m][2] if m in learned else (seeds if m == "iforest-windows" else 1) for m in methods}
+    runs = [(name, m, learned.get(m), seed) for name in SERIES for m in methods for seed in range(n_seeds[m])]
+    rows: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for row in pool.map(run_one, *zip(*runs)):
+            rows.append(row)
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     frame = pd.DataFrame(rows)
     summary = frame.groupby(["series", "method"])[["roc_auc", "event_f1", "best_event_f1", "seconds"]].agg(
         ["mean", "std"]).fillna(0.0)
