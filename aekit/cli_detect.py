@@ -84,7 +84,8 @@ def detect() -> None:
 @click.option("--latent-dim", type=int, default=None, help="Code size (default: from the number of features).")
 @click.option("--epochs", type=int, default=None, help="Epochs per member (default: about 500 steps).")
 @click.option("--n-estimators", default="auto", show_default=True,
-              help="Autoencoders in the ensemble (auto: 10 for tables and series, 3 for images).")
+              help="Autoencoders in the ensemble (auto: 10 for tables and dense windows, 3 for images and "
+                   "sequence models).")
 @click.option("--error", default="auto", show_default=True,
               help="auto, squared, absolute or standardized; for VAEs also likelihood (-log p(x) bound, their auto) "
                    "or reconstruction_probability.")

@@ -88,12 +88,15 @@ FORMAT_VERSION = 4
 _OWNER = "AnomalyDetector"
 _COARSE_DIR = "coarse"  # the coarse-scale detector's directory inside a saved detector
 
-# n_estimators="auto": members for tables and series, and for images, whose members train on half the images
-# each and cost the most. One-class MNIST / Fashion-MNIST, seed 0, mean ROC-AUC with 3 members
-# (benchmarks/results/anomaly_images_conv3.md, _dense3.md) against 10 (anomaly_images_mnist.md, _fashion.md):
-# conv 0.944 / 0.915 against 0.947 / 0.915; dense on images 0.928 / 0.908 against 0.929 / 0.908.
+# n_estimators="auto": members for tables and dense series windows, and for costly members: images (each member
+# trains on half the images) and models that read windows as sequences (a transformer or GRU step costs ~30x a
+# dense one), where more members did not score better. One-class MNIST / Fashion-MNIST, seed 0, mean ROC-AUC with
+# 3 members (benchmarks/results/anomaly_images_conv3.md, _dense3.md) against 10 (anomaly_images_mnist.md,
+# _fashion.md): conv 0.944 / 0.915 against 0.947 / 0.915; dense on images 0.928 / 0.908 against 0.929 / 0.908.
+# NAB transformer, seed 0, mean ROC-AUC / event F1: 0.787 / 0.690 with 10 members (anomaly_nab_transformer10.md,
+# 374 s a series) against 0.789 / 0.711 with 2 (anomaly_nab.md, 68 s).
 _ESTIMATORS = 10
-_IMAGE_ESTIMATORS = 3
+_COSTLY_ESTIMATORS = 3
 # Optimizer steps per member when max_epochs is None (see _make_autoencoder).
 _TARGET_STEPS = 500
 # latent_weight="auto". NAB mean ROC-AUC by weight (isolation latent score, 1 seed): 0.68 at 0.5, 0.725 at 2,
@@ -230,8 +233,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         tables and series.
     n_estimators : int or "auto", default "auto"
         Autoencoders in the ensemble; their standardized scores are averaged. ``"auto"``: 10 for tables and
-        series, 3 for images (each image member trains on half the images; one-class MNIST / Fashion-MNIST mean
-        ROC-AUC with the conv detector 0.944 / 0.915 with 3, 0.947 / 0.915 with 10, at 3/10 of the time).
+        dense series windows; 3 where members are costly and more did not score better: images (one-class
+        MNIST / Fashion-MNIST, conv: mean ROC-AUC 0.944 / 0.915 with 3, 0.947 / 0.915 with 10) and sequence
+        models on windows (NAB, transformer: 0.787 with 10, 0.789 with 2, at 5x the time).
     max_samples : int, float or "auto", default "auto"
         Rows (windows for series) each member trains on, drawn without replacement. A float is a share of the
         rows. ``"auto"``: all rows for a single member; else 256 rows for tables (as IsolationForest, against
@@ -382,8 +386,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             warn(logger, message, stacklevel=2)
         self.keep_ = ~self.scaler_.constant_ if kind != "image" else np.ones(rows.shape[1], dtype=bool)
         self.kind_ = kind
+        costly = kind == "image" or BACKBONES.get(PRESETS.get(self.model)().backbone.name).sample_ndims is not None
         self.n_estimators_ = (int(self.n_estimators) if self.n_estimators != "auto"
-                              else _IMAGE_ESTIMATORS if kind == "image" else _ESTIMATORS)
+                              else _COSTLY_ESTIMATORS if costly else _ESTIMATORS)
         self.latent_weight_ = (float(self.latent_weight) if self.latent_weight != "auto"
                                else _SERIES_LATENT_WEIGHT if kind == "series" else _LATENT_WEIGHT)
         self.latent_score_ = (self.latent_score if self.latent_score != "auto"

@@ -228,6 +228,8 @@ def test_members_auto_by_kind(tmp_path) -> None:
     assert detector.n_estimators_ == len(detector.members_) == 3  # image members are the costly ones
     assert AnomalyDetector(**fast).fit(images.reshape(40, -1)).n_estimators_ == 10
     assert AnomalyDetector(n_estimators=2, **fast).fit(images).n_estimators_ == 2
+    series = np.sin(np.arange(60.0))
+    assert AnomalyDetector(model="transformer", window_size=8, coarse_factor=1, **fast).fit(series).n_estimators_ == 3
     detector.save(tmp_path / "d")
     assert AnomalyDetector.load(tmp_path / "d").n_estimators_ == 3
 
