@@ -532,11 +532,21 @@ def _from_array(X: np.ndarray, y: np.ndarray | None, source: str) -> Dataset:
     return Dataset(X, y, kind=_KIND_BY_NDIM[X.ndim], source=source)
 
 
+def _holds_numbers(column: pd.Series) -> bool:
+    """A numeric or bool column, or text / categories that are all numbers ("1.5"), as NumPy would convert."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return True
+    if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_timedelta64_dtype(column.dtype):
+        return False
+    values = column.astype(object) if isinstance(column.dtype, pd.CategoricalDtype) else column
+    return bool(pd.to_numeric(values, errors="coerce").notna().sum() == column.notna().sum())
+
+
 def check_numeric_columns(frame: pd.DataFrame, where: str, *, also: Sequence[str] = (), advice: str = "") -> None:
     """Refuse, in one line naming them, the columns of ``frame`` that are not numbers (bool ones are), plus the
     names in ``also`` (a caller's own refusals, a time column say). ``where`` names the data ("X", "file t.csv");
     ``advice`` ends the sentence (" before training")."""
-    bad = [*also, *(str(c) for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype))]
+    bad = [*also, *(str(c) for c in frame.columns if not _holds_numbers(frame[c]))]
     if bad:
         raise DataError(f"Column(s) {name_list(bad)} of {where} are not numeric. Drop them or encode them as numbers "
                         f"(categories: pandas.get_dummies){advice}.")

@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from aekit.data import BUILTIN_DATASETS, Dataset, check_column_names, check_features, load_dataset, validate_finite
+from aekit.data import (
+    BUILTIN_DATASETS,
+    Dataset,
+    check_column_names,
+    check_features,
+    check_numeric_columns,
+    load_dataset,
+    validate_finite,
+)
 from aekit.data.sources import read_table_file
 from aekit.errors import AekitError, DataError
 
@@ -126,6 +134,14 @@ def test_a_csv_with_semicolons_is_sniffed(tmp_path: Path) -> None:
     ds = load_dataset(tmp_path / "t.csv")
     assert ds.feature_names == ["a", "b", "c"]
     np.testing.assert_array_equal(ds.X, [[1, 2, 3], [4, 5, 6]])
+
+
+def test_check_numeric_columns_takes_numbers_as_text() -> None:
+    frame = pd.DataFrame({"text_numbers": ["1", "2.5", None], "codes": pd.Categorical([1, 2, 1]), "flag": True,
+                          "city": ["x", "1", "2"], "when": pd.Timestamp("2024-01-01")})
+    with pytest.raises(DataError, match=r"^Column\(s\) 'city', 'when' of X are not numeric"):
+        check_numeric_columns(frame, "X")  # NumPy converts the first three, so they pass
+    check_numeric_columns(frame[["text_numbers", "codes", "flag"]], "X")
 
 
 def test_parquet_and_column_selection(tmp_path: Path, frame: pd.DataFrame) -> None:
