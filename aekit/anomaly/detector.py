@@ -386,7 +386,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             warn(logger, message, stacklevel=2)
         self.keep_ = ~self.scaler_.constant_ if kind != "image" else np.ones(rows.shape[1], dtype=bool)
         self.kind_ = kind
-        costly = kind == "image" or BACKBONES.get(PRESETS.get(self.model)().backbone.name).sample_ndims is not None
+        costly = kind == "image" or self._sample_ndims() is not None
         self.n_estimators_ = (int(self.n_estimators) if self.n_estimators != "auto"
                               else _COSTLY_ESTIMATORS if costly else _ESTIMATORS)
         self.latent_weight_ = (float(self.latent_weight) if self.latent_weight != "auto"
@@ -606,8 +606,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         n_features = math.prod(sample_shape)
         latent_dim = self.latent_dim if self.latent_dim is not None else _auto_latent_dim(n_features, self.kind_)
         hidden_dims = self.hidden_dims
-        backbone = BACKBONES.get(PRESETS.get(self.model)().backbone.name)
-        if hidden_dims is None and backbone.sample_ndims is None and self.kind_ != "image":
+        if hidden_dims is None and self._sample_ndims() is None and self.kind_ != "image":
             hidden_dims = _auto_hidden_dims(n_features, latent_dim)
         loss = self.loss
         likelihood = LIKELIHOODS.get(PRESETS.get(self.model)().likelihood.name)
@@ -745,8 +744,12 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             return "series"
         if X.ndim > 2 or self.input_shape is not None:
             return "image"
-        wanted = BACKBONES.get(PRESETS.get(self.model)().backbone.name).sample_ndims
+        wanted = self._sample_ndims()
         return "tabular" if wanted is None or 1 in wanted else "image"
+
+    def _sample_ndims(self) -> tuple[int, ...] | None:
+        """The sample dimensions the model's backbone reads (None: any, flattened; dense)."""
+        return BACKBONES.get(PRESETS.get(self.model)().backbone.name).sample_ndims
 
     def _input_feature_names(self, n_features: int) -> list[str]:
         if hasattr(self, "feature_names_in_"):

@@ -392,10 +392,11 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
     line has no comma but a semicolon, tab or bar (Excel writes ``;`` in many locales) is sniffed like a ``.txt``."""
     sniff: dict[str, Any] = {"sep": None, "engine": "python"}
     options: dict[str, Any] = {"sep": sep} if sep is not None else sniff
-    first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
+    first_line = partial(pd.read_csv, path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    first = first_line(**options)
     if sep == "," and first.shape[1] == 1 and any(d in str(first.iloc[0, 0]) for d in ";\t|"):
         options = sniff
-        first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
+        first = first_line(**options)
     cells = first.iloc[0].str.strip() if len(first) else pd.Series(dtype=str)
     if (len(first) == 0 or not pd.to_numeric(cells, errors="coerce").notna().all()
             or cells.tolist() == [str(j) for j in range(len(cells))]):
