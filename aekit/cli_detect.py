@@ -38,6 +38,17 @@ def _load(data: str, image_size: int | None, color: str) -> tuple[Any, str]:
     return np.asarray(dataset.X), dataset.source
 
 
+def _check_like(X: Any, source: str, X_train: Any) -> None:
+    """One line when ``X`` (clean data for --fpr) is not shaped like the training data."""
+    from aekit.data import check_column_names
+
+    if isinstance(X, pd.DataFrame) and isinstance(X_train, pd.DataFrame):
+        check_column_names(list(X.columns), list(X_train.columns), source)
+    elif np.shape(X)[1:] != np.shape(X_train)[1:]:
+        raise AekitError(f"The data ({source}) has samples of shape {np.shape(X)[1:]}, the training data "
+                         f"{np.shape(X_train)[1:]}. Pass data shaped like the training data.")
+
+
 def _write_scores(path: Path, frame: pd.DataFrame) -> None:
     from aekit.io import atomic_path
 
@@ -119,8 +130,14 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         raise AekitError("--fpr needs --clean DATA, data known to hold no anomalies. Pass --clean, or drop --fpr.")
     if fpr is not None and fixed_threshold is not None:
         raise AekitError("Pass at most one of --fpr and --threshold. Drop one of them.")
+    if clean is not None and fpr is None:
+        raise AekitError("--clean is only read to set the threshold by --fpr. Pass --fpr RATE, or drop --clean.")
     check_save_path(out)  # before training, not after
     X, source = _load(data, image_size, color)
+    X_clean = None
+    if clean is not None:  # read and checked before training, not after
+        X_clean, clean_source = _load(clean, image_size, color)
+        _check_like(X_clean, clean_source, X)
     detector = AnomalyDetector(
         model=model, contamination=contamination, latent_dim=latent_dim, max_epochs=epochs,
         n_estimators=_number_or_auto(n_estimators, "--n-estimators", int), error=error, latent_score=latent_score,
@@ -134,7 +151,7 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     detector.fit(X)
     seconds = time.perf_counter() - started
     if fpr is not None:
-        detector.set_threshold(fpr=fpr, X_clean=_load(clean, image_size, color)[0])
+        detector.set_threshold(fpr=fpr, X_clean=X_clean)
     elif fixed_threshold is not None:
         detector.set_threshold(value=fixed_threshold)
     detector.save(out)
@@ -170,10 +187,16 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     """Score DATA with the detector in RUN_DIR and write one CSV row per sample (or time step)."""
     from aekit.anomaly import AnomalyDetector
     from aekit.anomaly.calibration import label_confidence
+    from aekit.anomaly.detector import detector_files
     from aekit.data import check_column_names
+    from aekit.io import check_output_path
 
     if top < 1:
         raise AekitError(f"--top must be at least 1. Got {top} instead.")
+    reads = [data, *detector_files(run_dir)]
+    check_output_path(output, option="--output", protect=reads)
+    if report_path is not None:
+        check_output_path(report_path, option="--report", protect=[*reads, output])
     detector = AnomalyDetector.load(run_dir)
     X, source = _load(data, image_size, color)
     if isinstance(X, pd.DataFrame):
@@ -183,8 +206,8 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     frame = explanation.to_frame(top, labels=labels)
     frame.insert(frame.columns.get_loc("label") + 1, "confidence",
                  label_confidence(explanation.scores, detector.decision_scores_, detector.threshold_))
-    frame.index.name = "timestamp" if detector.kind_ == "series" and np.asarray(explanation.index).dtype.kind in "OM" \
-        else "id"
+    dates = detector.kind_ == "series" and np.asarray(explanation.index).dtype.kind in "OM"
+    frame.index.name = getattr(X, "index", pd.Index([])).name or ("timestamp" if dates else "id")  # the file's name
     _write_scores(output, frame)
     echo(f"Scored {len(frame)} {'time steps' if detector.kind_ == 'series' else 'rows'}: {int(labels.sum())} above "
          f"the threshold {detector.threshold_:.4g}. Wrote {output}")

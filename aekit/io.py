@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,8 @@ from aekit._version import __version__
 from aekit.errors import AekitError, ModelFileError
 from aekit.model import Autoencoder, AutoencoderConfig
 
-__all__ = ["atomic_path", "write_json", "save_state", "load_state", "SavedModel", "save_model", "load_model",
+__all__ = ["atomic_path", "check_output_path", "write_json",
+           "save_state", "load_state", "SavedModel", "save_model", "load_model",
            "CONFIG_FILE", "WEIGHTS_FILE"]
 
 CONFIG_FILE = "config.json"
@@ -39,10 +40,29 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def check_output_path(path: str | os.PathLike[str], *, option: str,
+                      protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """Refuse (one line) an output path that cannot be written, or that would replace what the command uses:
+    ``protect`` lists those files and folders (its input data, the model it loads, its other outputs). Commands
+    call it before their work, so a bad path costs nothing."""
+    path = Path(path).expanduser()
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise AekitError(f"{option} {path}: '{blocking}' is a file, not a folder, so nothing can be written inside "
+                         "it. Pass a path in a folder.")
+    target = path.resolve()
+    for kept in protect:
+        kept = Path(kept).expanduser().resolve()
+        if target == kept or kept in target.parents:
+            raise AekitError(f"{option} {path} would overwrite {'' if target == kept else 'a file in '}'{kept}', "
+                             "which this command also uses. Pass another path.")
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on error removed."""
-    path = Path(path)
+    path = check_output_path(path, option="Output")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -63,15 +63,15 @@ from aekit._version import __version__
 from aekit.anomaly.calibration import PROBABILITY_METHODS, label_confidence, outlier_probability
 from aekit.anomaly.latent import LATENT_SCORES, IsolationScore, LatentScore, MahalanobisScore
 from aekit.anomaly.scaling import FEATURE_SCALERS, FeatureScaler
-from aekit.data import check_numeric_columns
+from aekit.data import check_column_names, check_numeric_columns
 from aekit.data.windows import block_means, make_windows, overlap_average, spread_window_values
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, name_list, warn
 from aekit.estimator import AutoEncoder
-from aekit.io import load_state, read_config, save_state, write_json
+from aekit.io import check_output_path, load_state, read_config, save_state, write_json
 from aekit.parts import BACKBONES, LIKELIHOODS
 from aekit.presets import PRESETS
 
-__all__ = ["ERRORS", "AnomalyDetector", "Explanation", "check_save_path"]
+__all__ = ["ERRORS", "AnomalyDetector", "Explanation", "check_save_path", "detector_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ _LIKELIHOOD_SAMPLES = 10
 def check_save_path(path: str | os.PathLike[str]) -> Path:
     """Refuse (one line) a path :meth:`AnomalyDetector.save` may not write: something there that is neither a
     saved detector nor an empty directory. Callers that train first check it before training."""
-    path = Path(path)
+    path = check_output_path(path, option="The detector's folder")
     if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / DETECTOR_FILE).is_file())):
         raise AekitError(f"'{path}' exists and is not a saved detector or an empty directory; saving there would "
                          "replace it. Pass a new path, or move it away first.")
@@ -128,6 +128,13 @@ def check_save_path(path: str | os.PathLike[str]) -> Path:
 def _is_detector_part(name: str) -> bool:
     """Whether an entry of a saved detector's directory is written by :meth:`AnomalyDetector.save`."""
     return name in (DETECTOR_FILE, STATE_FILE, _COARSE_DIR) or (name.startswith("member_") and name[7:].isdigit())
+
+
+def detector_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files and folders of the saved detector in ``path`` (none when it is not a folder): what a command
+    that loads it must not overwrite."""
+    path = Path(path)
+    return [entry for entry in path.iterdir() if _is_detector_part(entry.name)] if path.is_dir() else []
 
 
 # ------------------------------------------------------------------------------------------- explanation
@@ -720,6 +727,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         if isinstance(X, pd.DataFrame):  # else sklearn's "could not convert string to float", without the column
             time = "; a time column goes in the index: X.set_index('timestamp')" if self.window_size else ""
             check_numeric_columns(X, "X", advice=time)
+        if not reset and hasattr(self, "input_shape_full_") and isinstance(X, (np.ndarray, pd.DataFrame)):
+            self._check_sample_shape(X)
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
         if self.window_size is not None and X.ndim != 2:
@@ -732,12 +741,23 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
                 raise DataError(f"{len(rows)} row(s) of X contain NaN or Inf (rows {shown}). Remove or impute "
                                 "them before calling the detector, e.g. X[~np.isnan(X).any(axis=1)].")
-        if not reset and hasattr(self, "input_shape_full_") and X.shape[1:] != self.input_shape_full_:
-            raise DataError(f"This detector was fitted on samples of shape {self.input_shape_full_}; X has samples "
-                            f"of shape {X.shape[1:]}. Pass data shaped like the training data.")
         if reset:
             self.input_shape_full_ = tuple(X.shape[1:])
         return X.astype(np.float64, copy=False)
+
+    def _check_sample_shape(self, X: Any) -> None:
+        """One line, before scikit-learn's multi-line checks, when ``X`` is not shaped like the training data:
+        other columns (by name for frames fitted on frames) or another sample shape."""
+        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+            check_column_names(list(X.columns), list(self.feature_names_in_), "X")
+        shape = tuple(X.shape[1:])
+        if shape == self.input_shape_full_:
+            return
+        if len(shape) == len(self.input_shape_full_) == 1:  # scikit-learn's words, which its checks look for
+            raise DataError(f"X has {shape[0]} features, but {_OWNER} is expecting {self.input_shape_full_[0]} "
+                            "features as input. Pass data with the training data's columns.")
+        raise DataError(f"This detector was fitted on samples of shape {self.input_shape_full_}; X has samples of "
+                        f"shape {shape}. Pass data shaped like the training data.")
 
     def _kind(self, X: np.ndarray) -> str:
         if self.window_size is not None:
@@ -760,7 +780,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     def _samples(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Scaled model inputs: rows (tables), images, or windows (series, with their start steps)."""
-        rows = self.scaler_.transform(X.reshape(len(X), -1))[:, self.keep_]
+        with np.errstate(over="ignore", invalid="ignore"):
+            rows = self.scaler_.transform(X.reshape(len(X), -1))[:, self.keep_]
+        too_large = ~(np.abs(rows) <= np.finfo(np.float32).max).all(axis=1)
+        if too_large.any():
+            bad = np.flatnonzero(too_large)
+            shown = ", ".join(str(r) for r in bad[:5]) + (", ..." if len(bad) > 5 else "")
+            raise DataError(f"{len(bad)} row(s) of X hold values too large for the model once scaled (rows {shown}, "
+                            f"up to {np.nanmax(np.abs(X.reshape(len(X), -1)[bad])):.3g}); they are "
+                            "probably wrong. Fix or remove them.")
         if self.kind_ == "image":
             return rows.reshape(X.shape).astype(np.float32), None
         if self.kind_ == "series":
@@ -1080,8 +1108,10 @@ def _center_spread(values: np.ndarray) -> tuple[float, float]:
 
 
 def _index_of(X: Any) -> np.ndarray | None:
+    """The ids of ``X``'s rows: its index, unless that is the row numbers 0..n-1 a frame has by default (a
+    slice such as ``X.iloc[100:200]`` keeps its ids 100..199)."""
     index = getattr(X, "index", None)
-    if index is None or isinstance(index, pd.RangeIndex):
+    if index is None or (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
         return None
     return np.asarray(index)
 

@@ -247,9 +247,11 @@ def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     from aekit.anomaly.series import read_numeric_frame
 
     frame = read_numeric_frame(path, keep_time=False, purpose=" before compressing")
-    if not frame.index.equals(pd.RangeIndex(len(frame))):  # an unnamed first column other than 0..n-1 (ids)
-        raise DataError(f"The first column of {path} has no name, so it is read as row ids, and compress does not "
-                        "store row ids. Give the column a name to compress it as values, or drop it.")
+    if frame.index.name is not None or not frame.index.equals(pd.RangeIndex(len(frame))):  # ids: an id column, or
+        # an unnamed first column other than 0..n-1 (0..n-1 is DataFrame.to_csv's default index, rebuilt on decompress)
+        column = f"column {frame.index.name!r}" if frame.index.name is not None else "first column, which has no name,"
+        raise DataError(f"The {column} of {path} holds row ids, and compress does not store row ids. Drop the "
+                        "column, or rename it to compress it as values.")
     return frame.to_numpy(np.float64), {"columns": [str(c) for c in frame.columns]}
 
 

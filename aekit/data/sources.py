@@ -322,9 +322,21 @@ def _read_npz(path: Path) -> Dataset:
         return _from_array(archive[key], y, _describe(path))
 
 
+def _id_column_as_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """A column named ``id`` (any case) that holds one distinct value per row names the rows: it becomes the
+    index, as an unnamed first column does, when the table has no other ids. An id is not a feature: as one, new
+    ids (higher numbers) would look unusual."""
+    if frame.shape[1] < 2 or not frame.index.equals(pd.RangeIndex(len(frame))):
+        return frame
+    ids = [c for c in frame.columns if str(c).strip().lower() == "id"]
+    if len(ids) == 1 and frame[ids[0]].notna().all() and frame[ids[0]].is_unique:
+        return frame.set_index(ids[0])
+    return frame
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_parquet(path)
+        return _id_column_as_index(pd.read_parquet(path))
     except ImportError:
         raise DataError(
             f"Reading {_describe(path)} needs pyarrow, which is not installed. Run: pip install 'aekit[parquet]'."
@@ -401,7 +413,7 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
     if (len(first) == 0 or not pd.to_numeric(cells, errors="coerce").notna().all()
             or cells.tolist() == [str(j) for j in range(len(cells))]):
         index = 0 if len(cells) > 1 and cells.iloc[0] == "" else None
-        return pd.read_csv(path, index_col=index, **options).rename_axis(None)
+        return _id_column_as_index(pd.read_csv(path, index_col=index, **options).rename_axis(None))
     warn(logger, f"The first row of {_describe(path)} holds only numbers, so it is read as data, not as column "
          "names; its columns are named x0, x1, ... Add a header row of names to name them.", stacklevel=4)
     frame = pd.read_csv(path, header=None, **options)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,3 +158,101 @@ def test_an_out_folder_that_is_not_a_detector_is_refused_before_training(cli, ta
     assert code == 1 and out == "" and err.count("\n") == 1, err
     assert "work' exists and is not a saved detector or an empty directory" in err
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["data.csv"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(table, tmp_path_factory) -> str:
+    from aekit.cli import main
+
+    path = tmp_path_factory.mktemp("run") / "run"
+    main(["detect", "fit", table, "--out", str(path), "--no-report", *FAST])  # an error would exit
+    return str(path)
+
+
+def test_score_never_writes_over_what_it_reads(cli, table, run_dir, tmp_path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_bytes(Path(table).read_bytes())
+    detector_json = Path(run_dir) / "detector.json"
+    before = detector_json.read_bytes()
+    for extra, name in ((["-o", data], "--output"), (["-o", detector_json], "--output"),
+                        (["-o", tmp_path / "s.csv", "--report", data], "--report"),
+                        (["-o", tmp_path / "s.csv", "--report", tmp_path / "s.csv"], "--report")):
+        code, out, err = cli("detect", "score", run_dir, data, *extra)
+        assert code == 1 and out == "" and err.count("\n") == 1, err
+        assert err.startswith(f"error: {name} ") and "which this command also uses. Pass another path." in err
+    assert data.read_bytes() == Path(table).read_bytes() and detector_json.read_bytes() == before
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_an_output_inside_a_file_is_one_line(cli, table, run_dir, tmp_path) -> None:
+    (tmp_path / "afile").write_text("x")
+    code, _, err = cli("detect", "score", run_dir, table, "-o", tmp_path / "afile" / "s.csv")
+    assert code == 1 and err.count("\n") == 1 and "afile' is a file, not a folder" in err
+    code, out, err = cli("detect", "fit", table, "--out", tmp_path / "afile" / "run", *FAST)  # before training
+    assert code == 1 and out == "" and "afile' is a file, not a folder" in err
+
+
+def test_clean_data_is_checked_before_training(cli, table, tmp_path) -> None:
+    frame = pd.read_csv(table)
+    frame[frame.columns[::-1]].to_csv(tmp_path / "reordered.csv", index=False)
+    code, out, err = cli("detect", "fit", table, "--fpr", "0.05", "--clean", tmp_path / "reordered.csv",
+                         "--out", tmp_path / "run", *FAST)
+    assert code == 1 and out == "" and err.count("\n") == 1 and "columns in another order" in err
+    code, out, err = cli("detect", "fit", table, "--clean", table, "--out", tmp_path / "run", *FAST)
+    assert code == 1 and err == "error: --clean is only read to set the threshold by --fpr. Pass --fpr RATE, or " \
+                                "drop --clean.\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_id_column_names_the_rows(cli, tmp_path) -> None:
+    X, _ = planted()
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame.insert(0, "ID", np.arange(1000, 1000 + len(X)))  # ids a row number cannot give
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    code, _, err = cli("detect", "fit", tmp_path / "ids.csv", "--out", tmp_path / "run", "--no-report", *FAST)
+    assert code == 0, err
+    frame.iloc[:50].assign(ID=np.arange(50) + 9000).to_csv(tmp_path / "new.csv", index=False)
+    code, _, err = cli("detect", "score", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / "s.csv")
+    assert code == 0, err
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert scores["ID"].tolist() == list(range(9000, 9050))  # the file's ids, not a feature
+    assert not scores["top_features"].str.contains("ID=").any()
+
+
+def test_a_numeric_time_column_is_the_index_not_a_feature(cli, sine_series, tmp_path) -> None:
+    values, _ = sine_series
+    seconds = 1_700_000_000 + 300 * np.arange(len(values))  # epoch seconds, every 5 minutes
+    pd.DataFrame({"time": seconds, "value": values}).to_csv(tmp_path / "s.csv", index=False)
+    code, _, err = cli("detect", "fit", tmp_path / "s.csv", "--window-size", "25", "--coarse-factor", "1",
+                       "--out", tmp_path / "run", "--no-report", "--n-estimators", "1", "--epochs", "5")
+    assert code == 0, err
+    later = tmp_path / "later.csv"  # a week later, the same values: nothing new
+    pd.DataFrame({"time": seconds + 7 * 86400, "value": values}).to_csv(later, index=False)
+    code, out, err = cli("detect", "score", tmp_path / "run", later, "-o", tmp_path / "scores.csv")
+    assert code == 0, err
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert scores["time"].tolist() == (seconds + 7 * 86400).tolist()
+    assert scores["top_features"].str.startswith("value=").all()
+    assert scores["label"].mean() < 0.2
+
+
+@pytest.mark.parametrize(("stamps", "second"), [
+    ([t.isoformat() for t in pd.date_range("2024-03-31", periods=300, freq="5min", tz="Europe/Berlin")],
+     "2024-03-30 23:05:00+00:00"),  # offsets change at the daylight-saving switch: read as UTC
+    ([f"{1 + i % 28:02d}/{1 + i // 28:02d}/2024" for i in range(300)], "2024-01-02 00:00:00"),  # day first
+])
+def test_time_columns_as_people_write_them(stamps, second: str, tmp_path) -> None:
+    from aekit.anomaly.series import read_table
+
+    pd.DataFrame({"date": stamps, "value": np.arange(300.0)}).to_csv(tmp_path / "t.csv", index=False)
+    frame = read_table(tmp_path / "t.csv")
+    assert isinstance(frame.index, pd.DatetimeIndex) and str(frame.index[1]) == second
+    assert list(frame.columns) == ["value"]
+
+
+def test_a_time_column_that_does_not_parse_is_one_line(cli, tmp_path) -> None:
+    pd.DataFrame({"timestamp": ["2024-01-01", "garbage", "2024-01-03"] * 20, "value": np.arange(60.0)}).to_csv(
+        tmp_path / "t.csv", index=False)
+    code, _, err = cli("detect", "fit", tmp_path / "t.csv", "--window-size", "8", "--out", tmp_path / "run")
+    assert code == 1 and err.count("\n") == 1, err
+    assert "Column 'timestamp' of" in err and "does not parse as dates" in err and "garbage" in err

@@ -288,8 +288,38 @@ def test_a_stride_longer_than_the_window_is_refused() -> None:
 
 def test_wrong_number_of_features(fitted, planted_data) -> None:
     X, _ = planted_data
-    with pytest.raises(ValueError, match="X has 5 features, but AnomalyDetector is expecting 6 features"):
+    with pytest.raises(DataError, match="X has 5 features, but AnomalyDetector is expecting 6 features") as error:
         fitted.predict(X[:, :5])
+    assert "\n" not in str(error.value)
+
+
+def test_images_of_another_shape_are_one_line(digits) -> None:
+    images = digits[:120].reshape(-1, 1, 8, 8)
+    detector = AnomalyDetector(model="conv", n_estimators=1, max_epochs=1, random_state=0, device="cpu").fit(images)
+    for other in (digits[:5], digits[:5].reshape(-1, 1, 4, 16)):
+        with pytest.raises(DataError, match=r"fitted on samples of shape \(1, 8, 8\); X has samples of shape"):
+            detector.decision_function(other)
+
+
+def test_a_frame_with_other_columns_is_one_line(planted_data) -> None:
+    X, _ = planted_data
+    names = [f"f{i}" for i in range(X.shape[1])]
+    detector = AnomalyDetector(**FAST).fit(pd.DataFrame(X, columns=names))
+    with pytest.raises(DataError, match=r"The data \(X\) has the model's columns in another order"):
+        detector.decision_function(pd.DataFrame(X, columns=names)[names[::-1]])
+
+
+def test_values_too_large_to_scale_are_named(fitted, planted_data) -> None:
+    X = planted_data[0][:10].copy()
+    X[3, 0] = 1e308  # finite, but not once scaled, nor in float32
+    with pytest.raises(DataError, match=r"1 row\(s\) of X hold values too large for the model once scaled \(rows 3"):
+        fitted.decision_function(X)
+
+
+def test_a_slice_keeps_its_row_ids(fitted, planted_data) -> None:
+    frame = pd.DataFrame(planted_data[0])
+    assert fitted.explain(frame.iloc[100:103]).index.tolist() == [100, 101, 102]
+    assert fitted.explain(frame.iloc[:3]).index.tolist() == [0, 1, 2]
 
 
 def test_unknown_model(planted_data) -> None:

@@ -117,10 +117,13 @@ def test_a_tables_row_index_column(tmp_path: Path, array_codec: Codec, digits: n
     decompress(tmp_path / "t.aez", tmp_path / "back.csv")
     assert list(pd.read_csv(tmp_path / "back.csv").columns) == list(frame.columns)
     frame.set_axis(np.arange(100, 150)).to_csv(tmp_path / "ids.csv")  # ids that the rows' order cannot rebuild
-    with pytest.raises(DataError, match="first column of .*ids.csv has no name, so it is read as row ids, and "
-                                        "compress does not store row ids. Give the column a name"):
+    with pytest.raises(DataError, match="first column, which has no name, of .*ids.csv holds row ids, and "
+                                        "compress does not store row ids. Drop the column, or rename it"):
         compress(tmp_path / "ids.csv", tmp_path / "ids.aez", codec=array_codec, max_abs_error=0.25)
     assert not (tmp_path / "ids.aez").exists()
+    frame.rename_axis("ID").to_csv(tmp_path / "named.csv")  # an id column, even 0..n-1: its name would be lost
+    with pytest.raises(DataError, match="column 'ID' of .*named.csv holds row ids"):
+        compress(tmp_path / "named.csv", tmp_path / "named.aez", codec=array_codec, max_abs_error=0.25)
 
 
 def test_non_numeric_table_columns_are_rejected(tmp_path: Path) -> None:
