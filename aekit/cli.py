@@ -182,6 +182,20 @@ def _write_report(estimator: Any, data: str, X: np.ndarray, labels: np.ndarray |
                               labels=labels, class_names=class_names, notes=notes, tokenizer=tokenizer)
 
 
+def _check_output(output: Path, run_dir: Path, *data: str | None, suffixes: tuple[str, ...] = (),
+                  option: str = "--output") -> None:
+    """Before any work: ``output`` ends in one of ``suffixes`` and would overwrite neither the model in
+    ``run_dir`` nor the data files the command reads."""
+    from aekit.io import CONFIG_FILE, WEIGHTS_FILE, check_output_path
+    from aekit.training.trainer import CHECKPOINT_FILE
+
+    if suffixes and output.suffix.lower() not in suffixes:
+        raise AekitError(f"{option} must end in {' or '.join(suffixes)}. Got '{output}' instead.")
+    files = [Path(d) for d in data if d is not None and Path(d).exists()]  # not built-in names (digits)
+    check_output_path(output, option=option,
+                      protect=[*(run_dir / name for name in (CONFIG_FILE, WEIGHTS_FILE, CHECKPOINT_FILE)), *files])
+
+
 def _save_npy(path: Path, array: np.ndarray) -> None:
     from aekit.io import atomic_path
 
@@ -393,9 +407,10 @@ def report(run_dir: Path, data: str, image_size: int | None, color: str, output:
     """
     from aekit.estimator import AutoEncoder
 
+    path = output or run_dir / f"report-{Path(str(data)).stem}.html"
+    _check_output(path, run_dir, data, suffixes=(".html", ".htm"))
     estimator = AutoEncoder.load(run_dir)
     X, labels, class_names = _load_labelled_for(estimator, data, image_size, color)
-    path = output or run_dir / f"report-{Path(str(data)).stem}.html"
     _echo(f"Report: {_write_report(estimator, data, X, labels, class_names, path, held_out=True)}")
 
 
@@ -412,6 +427,7 @@ def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color
     """
     from aekit.estimator import AutoEncoder
 
+    _check_output(output, run_dir, data, suffixes=(".npy",))
     estimator = AutoEncoder.load(run_dir)
     codes = estimator.transform(_load_for(estimator, data, image_size, color))
     _save_npy(output, codes)
@@ -431,6 +447,7 @@ def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, 
     """
     from aekit.estimator import AutoEncoder
 
+    _check_output(output, run_dir, data, suffixes=(".npy", ".txt"))
     estimator = AutoEncoder.load(run_dir)
     recon = estimator.reconstruct(_load_for(estimator, data, image_size, color))
     tokenizer = (estimator.metadata_ or {}).get("tokenizer")
@@ -443,6 +460,8 @@ def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, 
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         echo(f"Wrote {len(lines)} reconstructed lines to {output}")
         return
+    if output.suffix.lower() != ".npy":
+        raise AekitError(f"--output must end in .npy (.txt only for text models). Got '{output}' instead.")
     _save_npy(output, recon)
     echo(f"Wrote reconstructions of shape {recon.shape} to {output}")
 
@@ -603,6 +622,7 @@ def generate(run_dir: Path, output: Path, n_samples: int, seed: int, interpolate
     suffix = output.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise AekitError(f"--output must end in .png (an image grid) or .npy (the array). Got '{output}' instead.")
+    _check_output(output, run_dir, interpolate_data)
     estimator = AutoEncoder.load(run_dir)
     shape = tuple(estimator.input_shape_)
     if suffix == ".png" and not _is_image_shape(shape):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -161,6 +162,30 @@ def test_columns_in_another_order_are_refused(cli, trained, table, tmp_path) -> 
     assert not (tmp_path / "out.npy").exists()
     code, _, err = cli("evaluate", trained, tmp_path / "reversed.csv")
     assert code == 1 and "Pass a table with the model's columns in its order: 'px0', 'px1'" in err
+
+
+def test_outputs_never_replace_what_the_command_reads(cli, trained, table, tmp_path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_bytes(Path(table).read_bytes())
+    config = Path(trained) / "config.json"
+    before = config.read_bytes()
+    for args in (("encode", trained, data, "-o", data), ("reconstruct", trained, data, "-o", data),
+                 ("encode", trained, data, "-o", config), ("report", trained, data, "-o", data)):
+        code, out, err = cli(*args)
+        assert code == 1 and out == "" and err.count("\n") == 1, err
+        assert "which this command also uses. Pass another path." in err or "must end in" in err, err
+    assert data.read_bytes() == Path(table).read_bytes() and config.read_bytes() == before
+
+
+@pytest.mark.parametrize(("command", "name", "message"), [
+    ("encode", "codes.csv", "--output must end in .npy. Got"),
+    ("reconstruct", "recon.parquet", "--output must end in .npy or .txt. Got"),
+    ("reconstruct", "recon.txt", "--output must end in .npy (.txt only for text models)."),
+])
+def test_an_output_in_a_format_not_written_is_refused(cli, trained, table, tmp_path, command, name, message) -> None:
+    code, _, err = cli(command, trained, table, "-o", tmp_path / name)
+    assert code == 1 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / name).exists()
 
 
 @pytest.mark.parametrize(("damage", "message"), [("missing", "has no model.safetensors"),

@@ -41,7 +41,7 @@ from aekit.compression.entropy import (
 from aekit.compression.pretrained import DEFAULT_QUALITY, load_pretrained
 from aekit.data.sources import TABLE_SUFFIXES
 from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int
-from aekit.io import atomic_path
+from aekit.io import atomic_path, check_output_path
 
 __all__ = ["IMAGE_SUFFIXES", "TABLE_SUFFIXES", "Summary", "compress", "decompress", "image_color", "input_kind",
            "read_array", "read_image", "read_numeric_table"]
@@ -219,6 +219,23 @@ def image_color(path: Path) -> str:
         raise DataError(f"Cannot read the image '{path}' ({exc}). Pass a valid PNG or JPEG file.") from None
 
 
+def _check_image_is_8_bit(path: Path) -> None:
+    """Refuse (one line) an image the 8-bit grayscale / RGB codec would change beyond its error: more than 8 bits
+    a pixel (16-bit PNG or TIFF, float) or an alpha channel."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        mode = image.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        raise DataError(f"'{path}' has more than 8 bits a pixel (mode {mode}); the image codecs store 8. To keep "
+                        "every bit, compress its pixels as an array: save np.asarray(Image.open(path)) as .npy and "
+                        "pass --max-abs-error.")
+    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
+        raise DataError(f"'{path}' has an alpha channel (mode {mode}), which the image codecs do not store. Flatten "
+                        "it onto a background first (Pillow: image.convert('RGB')), or compress its pixels as an "
+                        "array (.npy).")
+
+
 def read_image(path: Path, color: str | None = None) -> np.ndarray:
     """Pixels (H, W, C) uint8 of an image, in its own colour mode or in ``color`` ("grayscale" or "rgb")."""
     from aekit.data.sources import _read_image
@@ -383,6 +400,11 @@ def _row_chunks(n_rows: int, row_bytes: int, chunk_rows: int | None) -> Iterator
 
 
 # ------------------------------------------------------------------------------------------ compress
+def _codec_paths(codec: str | os.PathLike[str] | Codec | None) -> list[Path]:
+    """A codec directory given by path, which compress and decompress must not write into."""
+    return [Path(codec)] if isinstance(codec, (str, os.PathLike)) else []
+
+
 def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
              codec: str | os.PathLike[str] | Codec | None = None, quality: int | None = None,
              max_abs_error: float | None = None, chunk_rows: int | None = None) -> Summary:
@@ -397,6 +419,9 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     chunk_rows : rows per chunk for arrays and tables (default: about 16 MB of raw data per chunk).
     """
     source, output = Path(source), Path(output)
+    if output.suffix.lower() != ".aez":
+        raise AekitError(f"The compressed file is an .aez file; its name must end in .aez, not {output.name!r}.")
+    check_output_path(output, option="output", protect=[source, *_codec_paths(codec)])
     kind = input_kind(source)
     if max_abs_error is not None:
         max_abs_error = check_float(max_abs_error, name="max_abs_error", owner="compress", low=0.0,
@@ -408,7 +433,8 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     started = time.perf_counter()
     extra: dict[str, Any] = {}
     if kind == "image":
-        data = read_image(source)
+        data = read_image(source)  # first: a missing or broken file is its one line
+        _check_image_is_8_bit(source)
         sample_shape: tuple[int, ...] = tuple(data.shape)
     elif kind == "table":
         data, extra = read_numeric_table(source)
@@ -479,6 +505,8 @@ def decompress(source: str | os.PathLike[str], output: str | os.PathLike[str], *
     against it.
     """
     source, output = Path(source), Path(output)
+    check_output_path(output, option="output", protect=[source, *_codec_paths(codec),
+                                                        *([original] if original is not None else [])])
     started = time.perf_counter()
     reader = AezReader(source)
     header = reader.header

@@ -378,12 +378,20 @@ def _read_image_folder(folder: Path, size: tuple[int, int] | None, color_mode: s
     return Dataset(X, y, kind="image", class_names=class_names, source=f"image folder {folder}")
 
 
+# Pillow's modes of one channel deeper than 8 bits -> the divisor to 0..255: 16-bit PNGs and TIFFs open as I;16*,
+# or as I (32-bit) in some Pillow versions, still holding 0..65535
+_DEEP_MODES = {"I;16": 257.0, "I;16B": 257.0, "I;16L": 257.0, "I;16N": 257.0, "I": 257.0}
+
+
 def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np.ndarray:
     """Pixels of one image as a uint8 array of shape (height, width, channels)."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
+            if image.mode in _DEEP_MODES:  # 16 bits a pixel: Pillow's convert would clip at 255, not scale
+                deep = np.asarray(image, dtype=np.float64) / _DEEP_MODES[image.mode]
+                image = Image.fromarray(np.rint(deep.clip(0, 255)).astype(np.uint8), "L")
             image = image.convert(COLOR_MODES[color_mode])
             if size is not None:
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)  # Pillow wants (W, H)

@@ -28,6 +28,19 @@ def _npy(path: Path, array: np.ndarray) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- arrays
+def test_outputs_never_replace_the_inputs(tmp_path: Path, digits: np.ndarray) -> None:
+    source = _npy(tmp_path / "digits.npy", digits)
+    before = source.read_bytes()
+    with pytest.raises(AekitError, match="its name must end in .aez, not 'digits.npy'"):
+        compress(source, source, max_abs_error=0.5)
+    with pytest.raises(AekitError, match=r"output .*a.aez would overwrite .*a.aez', which this command also uses"):
+        compress(tmp_path / "a.aez", tmp_path / "a.aez", max_abs_error=0.5)
+    compress(source, tmp_path / "d.aez", max_abs_error=0.5)
+    with pytest.raises(AekitError, match=r"output .*digits.npy would overwrite .*digits.npy', which this command"):
+        decompress(tmp_path / "d.aez", source, original=source)  # would compare the decoded file with itself
+    assert source.read_bytes() == before
+
+
 def test_array_round_trip_with_a_codec(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
     source = _npy(tmp_path / "digits.npy", digits)
     summary = compress(source, tmp_path / "d.aez", codec=array_codec)
@@ -299,6 +312,19 @@ def test_a_plain_model_is_not_a_codec(tmp_path: Path, digits: np.ndarray) -> Non
     save_model(tmp_path / "plain", Autoencoder(AutoencoderConfig((64,), 4)))
     with pytest.raises(ModelFileError, match="is an aekit model but not a codec .* Train one with 'aekit train-codec'"):
         compress(_npy(tmp_path / "x.npy", digits), tmp_path / "x.aez", codec=tmp_path / "plain")
+
+
+@pytest.mark.parametrize(("pixels", "message"), [
+    (np.full((8, 8), 40000, np.uint16), r"has more than 8 bits a pixel \(mode I;16\)"),
+    (np.zeros((8, 8, 4), np.uint8), r"has an alpha channel \(mode RGBA\), which the image codecs do not store"),
+])
+def test_images_the_codecs_would_change_are_refused(tmp_path: Path, pixels: np.ndarray, message: str) -> None:
+    from PIL import Image
+
+    Image.fromarray(pixels).save(tmp_path / "deep.png")
+    with pytest.raises(DataError, match=message):
+        compress(tmp_path / "deep.png", tmp_path / "deep.aez")
+    assert not (tmp_path / "deep.aez").exists()
 
 
 def test_unreadable_image_is_reported(tmp_path: Path) -> None:

@@ -166,6 +166,13 @@ def test_image_folder_with_classes(image_folder: Path) -> None:
     assert 0 <= ds.X.min() and ds.X.max() <= 1
 
 
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path: Path) -> None:
+    (tmp_path / "deep").mkdir()
+    Image.fromarray(np.array([[0, 257 * 100, 65535]], np.uint16)).save(tmp_path / "deep" / "a.png")
+    dataset = load_dataset(tmp_path / "deep")
+    assert np.allclose(dataset.X.ravel() * 255, [0, 100, 255])  # Pillow's convert('L') clips at 255
+
+
 def test_image_folder_resized_rgb(image_folder: Path) -> None:
     ds = load_dataset(image_folder, image_size=(3, 5), color_mode="rgb")
     assert ds.X.shape == (3, 3, 3, 5)
