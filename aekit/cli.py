@@ -121,10 +121,17 @@ def _echo(message: str) -> None:
         echo(message)
 
 
-def _load_data(data: str, image_size: int | None, color: str) -> Any:
+def _load_data(data: str, image_size: int | None, color: str | None) -> Any:
     from aekit.data import load_dataset
 
-    return load_dataset(data, image_size=image_size, color_mode=color)
+    return load_dataset(data, image_size=image_size, color_mode=color or "grayscale")
+
+
+def _where(data: str) -> str:
+    """DATA as stored with a model: a file or folder by its absolute path (later commands may run elsewhere), a
+    built-in data set by its name."""
+    path = Path(data).expanduser()
+    return str(path.resolve()) if path.exists() else data
 
 
 def _reads_tokens(model: str) -> bool:
@@ -135,12 +142,12 @@ def _reads_tokens(model: str) -> bool:
     return BACKBONES.get(PRESETS.get(model)().backbone.name).input_kind == "tokens"
 
 
-def _load_for(estimator: Any, data: str, image_size: int | None, color: str) -> np.ndarray:
+def _load_for(estimator: Any, data: str, image_size: int | None, color: str | None) -> np.ndarray:
     """DATA loaded and checked against a trained model's sample shape, the file named in any error."""
     return _load_labelled_for(estimator, data, image_size, color)[0]
 
 
-def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color: str
+def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color: str | None
                        ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """:func:`_load_for`, with the data set's labels and class names when it has them.
 
@@ -155,11 +162,32 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
         text = load_text(data, max_len=estimator.input_shape_[0], tokenizer=tokenizer_from_dict(meta["tokenizer"]),
                          split=meta.get("split", "lines"))
         return text.X, None, None
-    dataset = _load_data(data, image_size, color)
+    # images from a folder: read as the model's training images were, unless the flags say otherwise
+    image_size = image_size if image_size is not None else meta.get("image_size")
+    dataset = _load_data(data, image_size, color or meta.get("color"))
     samples = check_features(dataset, estimator.input_shape_)
     check_column_names(dataset.feature_names, meta.get("feature_names"), dataset.source)
     samples = samples.reshape(len(samples), -1) if estimator.flat_input_ else samples
     return samples, dataset.y, dataset.class_names
+
+
+def _against_pca(estimator: Any, X: np.ndarray, train_X: np.ndarray | None = None) -> tuple[list[dict[str, Any]], str]:
+    """The autoencoder's errors on ``X`` beside PCA's with as many components (``evaluate``'s table), and a note
+    on the data PCA was fitted on: ``train_X``, else the model's training data read again, else ``X``."""
+    from aekit.evaluation import compare_with_pca
+
+    meta = getattr(estimator, "metadata_", None) or {}
+    note = "PCA fitted on the training data."
+    if train_X is None:
+        train_X, note = X, "PCA fitted on the evaluation data (the training data could not be read)."
+        if meta.get("train_data"):
+            try:
+                train_X = _load_for(estimator, meta["train_data"], meta.get("image_size"), meta.get("color"))
+                note = f"PCA fitted on the training data ({meta['train_data']})."
+            except AekitError:
+                pass
+    image = len(estimator.input_shape_) > 1
+    return compare_with_pca(estimator, np.asarray(train_X), np.asarray(X), image=image), note
 
 
 def _write_report(estimator: Any, data: str, X: np.ndarray, labels: np.ndarray | None,
@@ -178,8 +206,11 @@ def _write_report(estimator: Any, data: str, X: np.ndarray, labels: np.ndarray |
                     + (f" ({estimator.stopped_reason_})" if estimator.stopped_reason_ else ""),
     }
     tokenizer = tokenizer or (getattr(estimator, "metadata_", None) or {}).get("tokenizer")
+    table = None
+    if tokenizer is None:  # numbers: the errors beside PCA's, as 'aekit evaluate' prints them
+        table, notes["metrics"] = _against_pca(estimator, X, None if held_out else X)
     return write_model_report(path, estimator, X, title=f"aekit: {params['model']} on {Path(str(data)).name}",
-                              labels=labels, class_names=class_names, notes=notes, tokenizer=tokenizer)
+                              labels=labels, class_names=class_names, table=table, notes=notes, tokenizer=tokenizer)
 
 
 def _check_output(output: Path, run_dir: Path, *data: str | None, suffixes: tuple[str, ...] = (),
@@ -210,9 +241,12 @@ def config_option(command: Any) -> Any:
 
 
 def image_options(command: Any) -> Any:
-    command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default="grayscale",
-                           show_default=True, help="Channels of images read from a folder.")(command)
-    return click.option("--image-size", type=int, default=None, help="Resize images from a folder to N x N.")(command)
+    command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default=None,
+                           help="Channels of images read from a folder (default: grayscale; for a trained model, "
+                                "its training images').")(command)
+    return click.option("--image-size", type=int, default=None,
+                        help="Resize images from a folder to N x N (default: as read; for a trained model, as its "
+                             "training images were).")(command)
 
 
 RUN_DIR = click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
@@ -290,7 +324,7 @@ _SAY_ONCE = _SayOnce()
 def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | None, set_: tuple[str, ...],
           loss: str | None, epochs: int, batch_size: int, lr: float, optimizer: str, weight_decay: float,
           schedule: str, grad_clip: float | None, validation_fraction: float, patience: int, early_stopping: bool,
-          scaler: str, input_shape: str | None, image_size: int | None, color: str, max_len: int, tokenizer: str,
+          scaler: str, input_shape: str | None, image_size: int | None, color: str | None, max_len: int, tokenizer: str,
           split: str, seed: int, device: str, precision: str, devices: int, resume: bool, report: bool) -> None:
     """Train an autoencoder on DATA.
 
@@ -303,7 +337,7 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
     from aekit.estimator import AutoEncoder
 
     options = _parse_sets(list(set_))
-    metadata: dict[str, Any] = {"train_data": str(data), "image_size": image_size, "color": color}
+    metadata: dict[str, Any] = {"train_data": _where(data), "image_size": image_size, "color": color or "grayscale"}
     if _reads_tokens(model):  # text: tokenize DATA, size the vocabulary, keep the tokenizer with the model
         from aekit.text import load_text
 
@@ -358,7 +392,7 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
 @click.argument("data")
 @image_options
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_json: bool) -> None:
+def evaluate(run_dir: Path, data: str, image_size: int | None, color: str | None, as_json: bool) -> None:
     """Compare reconstruction error with PCA.
 
     MSE, MAE (and PSNR for images) of RUN_DIR's model on DATA, beside PCA with the same code size.
@@ -367,7 +401,7 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
     Text models, for which PCA means nothing, report the characters and lines their greedy decoding rebuilds.
     """
     from aekit.estimator import AutoEncoder
-    from aekit.evaluation import compare_tokens, compare_with_pca, format_table
+    from aekit.evaluation import compare_tokens, format_table
 
     estimator = AutoEncoder.load(run_dir)
     X = _load_for(estimator, data, image_size, color)
@@ -376,15 +410,7 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
         rows = compare_tokens(estimator, X)
         echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
         return
-    train_X, note = X, "PCA fitted on the evaluation data (the training data could not be read)."
-    if meta.get("train_data"):
-        try:
-            train_X = _load_for(estimator, meta["train_data"], meta.get("image_size"), meta.get("color", "grayscale"))
-            note = f"PCA fitted on the training data ({meta['train_data']})."
-        except AekitError:
-            pass
-    image = len(estimator.input_shape_) > 1
-    rows = compare_with_pca(estimator, np.asarray(train_X), np.asarray(X), image=image)
+    rows, note = _against_pca(estimator, X)
     if as_json:
         echo(json.dumps(rows, indent=2))
         return
@@ -398,7 +424,7 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str, as_js
 @image_options
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="The HTML file to write (default RUN_DIR/report-DATA.html).")
-def report(run_dir: Path, data: str, image_size: int | None, color: str, output: Path | None) -> None:
+def report(run_dir: Path, data: str, image_size: int | None, color: str | None, output: Path | None) -> None:
     """Write an HTML report of RUN_DIR's model on DATA (held-out data, ideally).
 
     Training curves, originals beside reconstructions, the latent map (coloured by class when DATA has
@@ -420,7 +446,7 @@ def report(run_dir: Path, data: str, image_size: int | None, color: str, output:
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Where to write the codes (.npy).")
 @image_options
-def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color: str) -> None:
+def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color: str | None) -> None:
     """Write latent codes of DATA to a .npy file.
 
     The array has shape (n_samples, latent_dim).
@@ -440,7 +466,7 @@ def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Where to write the reconstructions (.npy).")
 @image_options
-def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, color: str) -> None:
+def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, color: str | None) -> None:
     """Write reconstructions of DATA to a .npy file.
 
     Reconstructions are in DATA's original units and shape; text models may write decoded lines to a .txt file.
@@ -523,7 +549,7 @@ def info(run_dir: Path) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @config_option
 def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int, lr: float, out: Path | None,
-          image_size: int | None, color: str, seed: int) -> None:
+          image_size: int | None, color: str | None, seed: int) -> None:
     """Elbow curve: error against code size, AE vs PCA.
 
     DATA is split 80/20; each code size trains an autoencoder and fits PCA on the 80%.
@@ -610,7 +636,7 @@ def list_models_command(pattern: str) -> None:
 @click.option("--steps", type=int, default=8, show_default=True, help="With --interpolate: images on the line.")
 @image_options
 def generate(run_dir: Path, output: Path, n_samples: int, seed: int, interpolate_data: str | None, from_index: int,
-             to_index: int, steps: int, image_size: int | None, color: str) -> None:
+             to_index: int, steps: int, image_size: int | None, color: str | None) -> None:
     """Sample new data from a generative model, or interpolate.
 
     Draws N samples from the prior of RUN_DIR's model (a variational preset such as 'vae') and decodes them; with

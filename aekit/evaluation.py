@@ -127,7 +127,8 @@ def _pca_reconstruct(X_train: np.ndarray, X_test: np.ndarray, n_components: int)
     used = min(n_components, limit)
     if used < n_components:
         logger.info("PCA: n_components=%d clipped to %d = min(n_samples, n_features)", n_components, used)
-    pca = PCA(n_components=used, random_state=0).fit(flat_train)
+    with np.errstate(divide="ignore", invalid="ignore"):  # one training row: its explained variance is 0/0
+        pca = PCA(n_components=used, random_state=0).fit(flat_train)
     restored = pca.inverse_transform(pca.transform(flat_test))  # (n_test, n_features)
     return restored.reshape(X_test.shape), used
 

@@ -54,9 +54,11 @@ def test_train_writes_a_report_and_report_describes_other_data(cli, tmp_path) ->
     assert code == 0 and f"Report: {out / 'report.html'}" in text
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "the training data" in html and "<h2>Generation</h2>" in html and "kl_by_unit" in html
+    assert "PCA fitted on the training data." in html and "No metrics." not in html  # evaluate's table
     code, text, _ = cli("report", out, "digits", "-o", tmp_path / "held_out.html")
-    assert code == 0 and (tmp_path / "held_out.html").is_file() and "the training data" not in (
-        tmp_path / "held_out.html").read_text(encoding="utf-8")
+    held_out = (tmp_path / "held_out.html").read_text(encoding="utf-8")
+    assert code == 0 and "the training data: reconstructions of seen samples" not in held_out
+    assert "PCA fitted on the training data (digits)." in held_out and "<td>autoencoder (vae)</td>" in held_out
     code, _, err = cli("report", tmp_path / "missing", "digits")
     assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
@@ -76,6 +78,31 @@ def test_resume_continues_training(cli, table, tmp_path) -> None:
     code, text, _ = cli("train", table, "--out", out, *FAST[2:], "--epochs", "4", "--resume")
     assert code == 0 and "4 epochs" in text
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
+    out = tmp_path / "run"
+    assert cli("train", table, "--out", out, *FAST)[0] == 0
+    code, _, err = cli("train", table, "--out", out, *FAST[:4], "--latent-dim", "5", "--no-report", "--resume")
+    assert code == 1 and err.count("\n") == 1, err
+    assert "Cannot resume: the checkpoint in" in err and "this model's (5,)" in err
+
+
+def test_image_models_read_images_as_they_were_trained_on(cli, tmp_path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):  # mixed sizes: training resized them to 8 x 8, in colour
+        Image.fromarray(rng.integers(0, 255, (10 + i, 12, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    code, _, err = cli("train", folder, "--image-size", "8", "--color", "rgb", "--out", run, *FAST)
+    assert code == 0, err
+    assert json.loads((run / "config.json").read_text())["extra"]["train_data"] == str(folder.resolve())
+    code, _, err = cli("encode", run, folder, "-o", tmp_path / "codes.npy")  # no flags: the model's
+    assert code == 0, err
+    assert np.load(tmp_path / "codes.npy").shape == (12, 3)
 
 
 def test_config_file_sets_defaults_and_flags_override(cli, table, tmp_path) -> None:

@@ -198,6 +198,14 @@ class Trainer:
 
         if resume:
             state = self._load_checkpoint()
+            expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+            saved = {name: tuple(value.shape) for name, value in state["model"].items()}
+            if saved != expected:  # else torch's multi-line "size mismatch" list
+                differ = sorted(n for n in expected.keys() | saved.keys() if expected.get(n) != saved.get(n))
+                raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' is of another model (its "
+                                 f"{differ[0]} has shape {saved.get(differ[0])}, this model's {expected.get(differ[0])}"
+                                 f"; {len(differ)} tensor(s) differ). Resume with the settings and data it was "
+                                 "trained with, or train without --resume into a new --out.")
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None and state.get("scheduler") is not None:
