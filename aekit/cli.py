@@ -723,6 +723,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         echo("Aborted.", err=True)
         raise SystemExit(130) from None
+    except click.exceptions.UsageError as exc:  # Click shows usage, a hint and the error over four lines
+        command = exc.ctx.command_path if exc.ctx is not None else "aekit"
+        echo(f"error: {' '.join(exc.format_message().split())} (see '{command} --help')", err=True)
+        raise SystemExit(exc.exit_code) from None
     except click.exceptions.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None

@@ -80,6 +80,17 @@ def test_resume_continues_training(cli, table, tmp_path) -> None:
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["trian"], "error: No such command 'trian'. Did you mean 'train'? (see 'aekit --help')"),
+    (["train"], "error: Missing argument 'DATA'. (see 'aekit train --help')"),
+    (["train", "digits", "--out", "x", "--epochs", "many"],
+     "error: Invalid value for '--epochs': 'many' is not a valid integer. (see 'aekit train --help')"),
+])
+def test_usage_errors_are_one_line(cli, args: list[str], message: str) -> None:
+    code, out, err = cli(*args)
+    assert code == 2 and out == "" and err == message + "\n"
+
+
 def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     out = tmp_path / "run"
     assert cli("train", table, "--out", out, *FAST)[0] == 0

@@ -925,7 +925,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             threshold = float(np.quantile(clean, 1 - fpr, method="higher"))
             info = {"method": "fpr", "fpr": float(fpr), "n_clean": len(clean)}
         else:
-            check_float(value, name="value", owner="set_threshold")
+            check_float(value, name="value", owner="set_threshold", low=-math.inf, high=math.inf, low_inclusive=False,
+                        high_inclusive=False)  # a finite score: inf would flag nothing and is not JSON
             threshold = float(value)
             info = {"method": "value", "value": threshold}
         self.threshold_ = threshold

@@ -322,6 +322,22 @@ def _read_npz(path: Path) -> Dataset:
         return _from_array(archive[key], y, _describe(path))
 
 
+_DECIMAL_COMMA = r"\s*[-+]?(?:\d+|\d*,\d+)(?:[eE][-+]?\d+)?\s*"
+
+
+def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every value is a number written with a decimal comma (``3,14``: Excel in many locales,
+    with ``;`` between columns) as numbers. Thousands separators (``1.234,5``) are not guessed: such a column stays
+    text and is refused by name."""
+    for column in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            continue
+        values = frame[column].dropna().astype(str)
+        if len(values) and values.str.fullmatch(_DECIMAL_COMMA).all() and values.str.contains(",").any():
+            frame[column] = pd.to_numeric(frame[column].astype(str).str.replace(",", ".", regex=False))
+    return frame
+
+
 def _id_column_as_index(frame: pd.DataFrame) -> pd.DataFrame:
     """A column named ``id`` (any case) that holds one distinct value per row names the rows: it becomes the
     index, as an unnamed first column does, when the table has no other ids. An id is not a feature: as one, new
@@ -421,7 +437,8 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
     if (len(first) == 0 or not pd.to_numeric(cells, errors="coerce").notna().all()
             or cells.tolist() == [str(j) for j in range(len(cells))]):
         index = 0 if len(cells) > 1 and cells.iloc[0] == "" else None
-        return _id_column_as_index(pd.read_csv(path, index_col=index, **options).rename_axis(None))
+        frame = pd.read_csv(path, index_col=index, **options).rename_axis(None)
+        return _id_column_as_index(_decimal_commas(frame) if options.get("sep") != "," else frame)
     warn(logger, f"The first row of {_describe(path)} holds only numbers, so it is read as data, not as column "
          "names; its columns are named x0, x1, ... Add a header row of names to name them.", stacklevel=4)
     frame = pd.read_csv(path, header=None, **options)

@@ -65,6 +65,12 @@ def test_thresholds_from_contamination_fpr_or_value(fitted, planted_data) -> Non
     assert detector.labels_.mean() == pytest.approx(0.2, abs=0.01)
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_a_fixed_threshold_is_finite(fitted, value: float) -> None:
+    with pytest.raises(AekitError, match=r"The 'value' parameter of set_threshold must be a float in \(-inf, inf\)"):
+        fitted.set_threshold(value=value)
+
+
 def test_set_threshold_takes_exactly_one_way(fitted) -> None:
     with pytest.raises(AekitError, match="exactly one of contamination, fpr"):
         fitted.set_threshold(contamination=0.1, value=2.0)

@@ -136,6 +136,16 @@ def test_a_csv_with_semicolons_is_sniffed(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds.X, [[1, 2, 3], [4, 5, 6]])
 
 
+def test_decimal_commas_are_numbers(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a;b;c;id\n1,5;-2;3,25e1;7\n,5;4;1.234,5;8\n")  # Excel's CSV in many locales
+    frame = read_table_file(tmp_path / "t.csv")
+    np.testing.assert_array_equal(frame[["a", "b"]].to_numpy(), [[1.5, -2], [0.5, 4]])
+    assert not pd.api.types.is_numeric_dtype(frame["c"])  # 1.234,5: thousands separators are not guessed
+    assert frame.index.tolist() == [7, 8]  # the id column names the rows
+    (tmp_path / "comma.csv").write_text('a,b\n"1,5",2\n')  # comma-separated: a quoted comma is not a decimal
+    assert not pd.api.types.is_numeric_dtype(read_table_file(tmp_path / "comma.csv")["a"])
+
+
 def test_check_numeric_columns_takes_numbers_as_text() -> None:
     frame = pd.DataFrame({"text_numbers": ["1", "2.5", None], "codes": pd.Categorical([1, 2, 1]), "flag": True,
                           "city": ["x", "1", "2"], "when": pd.Timestamp("2024-01-01")})
