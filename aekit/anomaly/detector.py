@@ -406,11 +406,12 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         kept_names = [n for n, keep in zip(names, self.keep_) if keep]
         self.feature_names_ = kept_names
 
-        samples, starts = self._samples(X)
-        if len(samples) < 2:  # one window: nothing to compare it with (as one row of a table)
-            raise DataError(f"{_OWNER} needs at least 2 windows to fit; the series has {len(X)} time steps, one "
-                            f"window of {self.window_size}. Pass at least {self.window_size + 1} steps or a smaller "
+        if kind == "series" and len(X) <= self.window_size:  # one window: nothing to compare it with
+            raise DataError(f"{_OWNER} needs at least 2 windows to fit; the series has {len(X)} time steps, "
+                            f"{'one window' if len(X) == self.window_size else 'less than one window'} of "
+                            f"{self.window_size}. Pass at least {self.window_size + 1} steps or a smaller "
                             "window_size.")
+        samples, starts = self._samples(X)
         rng = np.random.default_rng(self._seed())
         levels = self._fit_levels(samples, starts, len(X), None, None)
         terms = self._fit_members(samples, starts, len(X), rng, None, None)
@@ -793,9 +794,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             return rows.reshape(X.shape).astype(np.float32), None
         if self.kind_ == "series":
             if len(rows) < self.window_size:
-                raise DataError(f"The series has {len(rows)} time steps, shorter than one window (window_size="
-                                f"{self.window_size}). Pass a series of at least {self.window_size} steps or a smaller "
-                                "window_size.")
+                raise DataError(f"The series has {len(rows)} time steps, shorter than one window of this detector "
+                                f"(window_size={self.window_size}). Pass a series of at least {self.window_size} "
+                                "steps, or fit a detector with a smaller window_size.")
             return make_windows(rows, self.window_size, self.window_stride)  # (n_windows, channels, size)
         return rows, None
 

@@ -272,8 +272,13 @@ def test_a_one_dimensional_table_says_how_to_read_it(X) -> None:
 
 
 def test_series_shorter_than_one_window() -> None:
-    with pytest.raises(AekitError, match=r"The series has 20 time steps, shorter than one window \(window_size=32\)"):
+    with pytest.raises(AekitError, match=r"the series has 20 time steps, less than one window of 32. Pass at least 33 "
+                                         "steps or a smaller window_size."):
         AnomalyDetector(window_size=32, **FAST).fit(np.arange(20.0))
+    detector = AnomalyDetector(window_size=8, coarse_factor=1, **FAST).fit(np.sin(np.arange(60.0)))
+    with pytest.raises(AekitError, match=r"The series has 5 time steps, shorter than one window of this detector "
+                                         r"\(window_size=8\). Pass a series of at least 8 steps, or fit a detector"):
+        detector.decision_function(np.arange(5.0))
 
 
 def test_a_series_of_one_window_is_too_short_to_fit() -> None:
