@@ -15,7 +15,8 @@ and gets point scores by the same overlap averaging as aekit.
     .venv/bin/python benchmarks/anomaly_nab.py              # 3 seeds for the learned detectors
     .venv/bin/python benchmarks/anomaly_nab.py --quick      # 1 seed, dense only, 2 members
     .venv/bin/python benchmarks/anomaly_nab.py --params '{"coarse_factor": 1}' --out anomaly_nab_no_coarse
-    .venv/bin/python benchmarks/anomaly_nab.py --models recurrent-series --out anomaly_nab_recurrent
+    .venv/bin/python benchmarks/anomaly_nab.py --models transformer,recurrent-series --jobs 2 \
+        --out anomaly_nab_sequence              # the sequence models with the detector's defaults (3 members)
     .venv/bin/python benchmarks/anomaly_nab.py --models transformer --params '{"n_estimators": 10}' --jobs 2 \
         --out anomaly_nab_transformer10         # the transformer detector with 10 members instead of 2
 """
@@ -117,8 +118,8 @@ def main() -> None:
     parser.add_argument("--params", type=json.loads, default={},
                         help="AnomalyDetector parameters (JSON) for both aekit detectors, e.g. an ablation")
     parser.add_argument("--models", default="dense,transformer",
-                        help="aekit presets to run, comma-separated: dense gets the seeds and the detector's "
-                             "defaults; sequence models (transformer, recurrent-series) 2 members and one seed")
+                        help="aekit presets to run, comma-separated, each with the detector's defaults; dense "
+                             "gets the seeds, sequence models (transformer, recurrent-series) one seed")
     args = parser.parse_args()
     if not (DATA / "nab").is_dir():
         sys.exit(f"The NAB data is absent ({DATA / 'nab'}); nothing to run.")
@@ -130,9 +131,8 @@ def main() -> None:
     if unknown:
         sys.exit(f"Unknown model(s) {', '.join(unknown)}; see 'aekit list-models'.")
     # name -> (preset, parameters beyond the defaults, seeds); CPU budget: a transformer or GRU step costs ~30x a
-    # dense one here, so the sequence models get 2 members and one seed
-    learned = {f"aekit-{m}": (m, {**args.params}, seeds) if m == "dense" else (m, {"n_estimators": 2, **args.params}, 1)
-               for m in models}
+    # dense one here, so the sequence models get one seed (and, by the detector's default, 3 members to dense's 10)
+    learned = {f"aekit-{m}": (m, {**args.params}, seeds if m == "dense" else 1) for m in models}
     if args.quick:
         learned = {"aekit-dense": ("dense", {"n_estimators": 2, **args.params}, 1)}
     methods = [*learned, "rolling-zscore", "iforest-windows"]
