@@ -71,7 +71,8 @@ def _load_config_file(ctx: click.Context, param: click.Parameter, path: Path | N
 
             values = yaml.safe_load(text) or {}
     except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
-        raise AekitError(f"Cannot parse config file '{path}': {exc}. Fix the file (YAML or TOML).") from None
+        detail = " ".join(str(exc).split())  # PyYAML quotes the offending lines over several
+        raise AekitError(f"Cannot parse config file '{path}': {detail}. Fix the file (YAML or TOML).") from None
     if not isinstance(values, dict):
         raise AekitError(f"Config file '{path}' must hold a mapping of option names to values.")
     # file keys are the long flag names: latent_dim / latent-dim, set (a mapping), hidden_dims (a list)

@@ -91,6 +91,12 @@ def test_usage_errors_are_one_line(cli, args: list[str], message: str) -> None:
     assert code == 2 and out == "" and err == message + "\n"
 
 
+def test_a_config_file_that_does_not_parse_is_one_line(cli, table, tmp_path) -> None:
+    (tmp_path / "bad.yaml").write_text("epochs: [2\n")
+    code, _, err = cli("train", table, "--out", tmp_path / "run", "--config", tmp_path / "bad.yaml")
+    assert code == 1 and err.count("\n") == 1 and "Cannot parse config file" in err, err
+
+
 def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     out = tmp_path / "run"
     assert cli("train", table, "--out", out, *FAST)[0] == 0

@@ -227,7 +227,7 @@ def validate_finite(dataset: Dataset) -> Dataset:
     if X.dtype.kind not in "biuf":
         raise DataError(
             f"The data from {source} has dtype {X.dtype}, which is not numeric. "
-            "Convert it to numbers (bool, int or float) before training."
+            "Convert it to numbers (bool, int or float) first."
         )
     if X.dtype.kind != "f":  # bool and int values are always finite
         return dataset
@@ -239,8 +239,8 @@ def validate_finite(dataset: Dataset) -> Dataset:
             first_row = start + int(np.argmax(bad_rows)) if first_row is None else first_row
     if n_bad:
         raise DataError(
-            f"The data has {n_bad} NaN/Inf value(s), first in row {first_row} ({source}). "
-            "Remove or impute them before training."
+            f"The data has {n_bad} NaN/Inf value(s), first in row {first_row} (counting from 0; {source}). "
+            "Remove or impute them first."
         )
     return dataset
 
@@ -437,6 +437,11 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
     if (len(first) == 0 or not pd.to_numeric(cells, errors="coerce").notna().all()
             or cells.tolist() == [str(j) for j in range(len(cells))]):
         index = 0 if len(cells) > 1 and cells.iloc[0] == "" else None
+        names = [c for c in cells if c != ""]
+        repeated = sorted({c for c in names if names.count(c) > 1})
+        if repeated:  # pandas would rename the second 'a' to 'a.1', and a model's columns would not be the file's
+            raise DataError(f"{_describe(path)} has more than one column named {name_list(repeated)}. Give every "
+                            "column its own name.")
         frame = pd.read_csv(path, index_col=index, **options).rename_axis(None)
         return _id_column_as_index(_decimal_commas(frame) if options.get("sep") != "," else frame)
     warn(logger, f"The first row of {_describe(path)} holds only numbers, so it is read as data, not as column "

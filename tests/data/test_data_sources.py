@@ -136,6 +136,12 @@ def test_a_csv_with_semicolons_is_sniffed(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds.X, [[1, 2, 3], [4, 5, 6]])
 
 
+def test_repeated_column_names_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,b,a\n1,2,3\n")  # pandas would read the second a as 'a.1'
+    with pytest.raises(DataError, match=r"t.csv has more than one column named 'a'. Give every column its own"):
+        load_dataset(tmp_path / "t.csv")
+
+
 def test_decimal_commas_are_numbers(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("a;b;c;id\n1,5;-2;3,25e1;7\n,5;4;1.234,5;8\n")  # Excel's CSV in many locales
     frame = read_table_file(tmp_path / "t.csv")
@@ -296,8 +302,8 @@ def test_nan_reports_count_and_first_row(tmp_path: Path) -> None:
     frame.loc[18, :] = [np.inf, -np.inf]
     frame.to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(DataError, match=re.escape(
-        f"The data has 3 NaN/Inf value(s), first in row 17 (file {tmp_path / 'x.csv'}). "
-        "Remove or impute them before training."
+        f"The data has 3 NaN/Inf value(s), first in row 17 (counting from 0; file {tmp_path / 'x.csv'}). "
+        "Remove or impute them first."
     )):
         load_dataset(tmp_path / "x.csv")
 
@@ -307,7 +313,7 @@ def test_inf_in_memmap_is_found_across_chunks(tmp_path: Path) -> None:
     X[33, 1] = np.inf
     np.save(tmp_path / "x.npy", X)
     ds = Dataset(np.load(tmp_path / "x.npy", mmap_mode="r"), source="file x.npy")
-    with pytest.raises(DataError, match=r"1 NaN/Inf value\(s\), first in row 33 \(file x\.npy\)"):
+    with pytest.raises(DataError, match=r"1 NaN/Inf value\(s\), first in row 33 \(counting from 0; file x\.npy\)"):
         validate_finite(ds)
 
 
