@@ -476,8 +476,10 @@ def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, 
 
     _check_output(output, run_dir, data, suffixes=(".npy", ".txt"))
     estimator = AutoEncoder.load(run_dir)
-    recon = estimator.reconstruct(_load_for(estimator, data, image_size, color))
     tokenizer = (estimator.metadata_ or {}).get("tokenizer")
+    if tokenizer is None and output.suffix.lower() != ".npy":
+        raise AekitError(f"--output must end in .npy (.txt only for text models). Got '{output}' instead.")
+    recon = estimator.reconstruct(_load_for(estimator, data, image_size, color))
     if tokenizer is not None and output.suffix.lower() == ".txt":  # text models: decoded lines
         from aekit.io import atomic_path
         from aekit.text import tokenizer_from_dict
@@ -487,8 +489,6 @@ def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, 
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         echo(f"Wrote {len(lines)} reconstructed lines to {output}")
         return
-    if output.suffix.lower() != ".npy":
-        raise AekitError(f"--output must end in .npy (.txt only for text models). Got '{output}' instead.")
     _save_npy(output, recon)
     echo(f"Wrote reconstructions of shape {recon.shape} to {output}")
 
@@ -712,6 +712,10 @@ def _save_image_grid(path: Path, images: np.ndarray, *, columns: int, value_rang
         image.save(tmp, format="PNG")
 
 
+# Click >= 8.2 raises this UsageError for a group called without a command; its message is the whole help
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr (``--debug`` shows tracebacks)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -724,6 +728,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         echo("Aborted.", err=True)
         raise SystemExit(130) from None
+    except _NO_ARGS_IS_HELP as exc:  # 'aekit' or 'aekit detect' alone: the help, as Click shows it
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
     except click.exceptions.UsageError as exc:  # Click shows usage, a hint and the error over four lines
         command = exc.ctx.command_path if exc.ctx is not None else "aekit"
         echo(f"error: {' '.join(exc.format_message().split())} (see '{command} --help')", err=True)

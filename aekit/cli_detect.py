@@ -24,14 +24,15 @@ from aekit.errors import AekitError
 echo = click.echo
 
 
-def _load(data: str, image_size: int | None, color: str) -> tuple[Any, str]:
-    """The samples (a DataFrame for tables, keeping names and timestamps; an array otherwise) and a description."""
+def _load(data: str, image_size: int | None, color: str, *, series: bool = False) -> tuple[Any, str]:
+    """The samples (a DataFrame for tables, keeping names and timestamps, and for a series a numeric time too;
+    an array otherwise) and a description."""
     from aekit.data.sources import TABLE_SUFFIXES
 
     if Path(data).suffix.lower() in TABLE_SUFFIXES:
         from aekit.anomaly.series import read_numeric_frame
 
-        return read_numeric_frame(data), f"file {data}"
+        return read_numeric_frame(data, numeric_time=series), f"file {data}"
     from aekit.data import load_dataset
 
     dataset = load_dataset(data, image_size=image_size, color_mode=color)
@@ -133,10 +134,10 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     if clean is not None and fpr is None:
         raise AekitError("--clean is only read to set the threshold by --fpr. Pass --fpr RATE, or drop --clean.")
     check_save_path(out)  # before training, not after
-    X, source = _load(data, image_size, color)
+    X, source = _load(data, image_size, color, series=window_size is not None)
     X_clean = None
     if clean is not None:  # read and checked before training, not after
-        X_clean, clean_source = _load(clean, image_size, color)
+        X_clean, clean_source = _load(clean, image_size, color, series=window_size is not None)
         _check_like(X_clean, clean_source, X)
     detector = AnomalyDetector(
         model=model, contamination=contamination, latent_dim=latent_dim, max_epochs=epochs,
@@ -198,7 +199,7 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     if report_path is not None:
         check_output_path(report_path, option="--report", protect=[*reads, output])
     detector = AnomalyDetector.load(run_dir)
-    X, source = _load(data, image_size, color)
+    X, source = _load(data, image_size, color, series=detector.kind_ == "series")
     if isinstance(X, pd.DataFrame):
         check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
     explanation = detector.explain(X)

@@ -54,7 +54,7 @@ def check_output_path(path: str | os.PathLike[str], *, option: str,
     for kept in protect:
         kept = Path(kept).expanduser().resolve()
         if target == kept or kept in target.parents:
-            raise AekitError(f"{option} {path} would overwrite {'' if target == kept else 'a file in '}'{kept}', "
+            raise AekitError(f"{option} {path} would {'overwrite' if target == kept else 'write into'} '{kept}', "
                              "which this command also uses. Pass another path.")
     return path
 

@@ -91,6 +91,12 @@ def test_usage_errors_are_one_line(cli, args: list[str], message: str) -> None:
     assert code == 2 and out == "" and err == message + "\n"
 
 
+@pytest.mark.parametrize("args", [[], ["detect"]])
+def test_a_group_alone_shows_its_help(cli, args: list[str]) -> None:
+    code, out, err = cli(*args)
+    assert "Usage: aekit" in out + err and "Commands:" in out + err and "error:" not in out + err
+
+
 def test_a_config_file_that_does_not_parse_is_one_line(cli, table, tmp_path) -> None:
     (tmp_path / "bad.yaml").write_text("epochs: [2\n")
     code, _, err = cli("train", table, "--out", tmp_path / "run", "--config", tmp_path / "bad.yaml")
@@ -102,7 +108,7 @@ def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     assert cli("train", table, "--out", out, *FAST)[0] == 0
     code, _, err = cli("train", table, "--out", out, *FAST[:4], "--latent-dim", "5", "--no-report", "--resume")
     assert code == 1 and err.count("\n") == 1, err
-    assert "Cannot resume: the checkpoint in" in err and "this model's (5,)" in err
+    assert "Cannot resume: the checkpoint in" in err and "this model's shape (5,)" in err
 
 
 def test_image_models_read_images_as_they_were_trained_on(cli, tmp_path) -> None:
@@ -213,12 +219,19 @@ def test_outputs_never_replace_what_the_command_reads(cli, trained, table, tmp_p
     data.write_bytes(Path(table).read_bytes())
     config = Path(trained) / "config.json"
     before = config.read_bytes()
-    for args in (("encode", trained, data, "-o", data), ("reconstruct", trained, data, "-o", data),
-                 ("encode", trained, data, "-o", config), ("report", trained, data, "-o", data)):
+    for args in (("encode", trained, data, "-o", data), ("encode", trained, data, "-o", config)):
+        code, out, err = cli(*args)  # names it does not write
+        assert code == 1 and out == "" and "--output must end in .npy" in err, err
+    array = tmp_path / "data.npy"
+    np.save(array, pd.read_csv(table).to_numpy())
+    array_bytes = array.read_bytes()
+    for args in (("encode", trained, array, "-o", array), ("reconstruct", trained, array, "-o", array),
+                 ("generate", trained, "--interpolate", array, "-o", array)):
         code, out, err = cli(*args)
         assert code == 1 and out == "" and err.count("\n") == 1, err
-        assert "which this command also uses. Pass another path." in err or "must end in" in err, err
+        assert "would overwrite" in err and "which this command also uses. Pass another path." in err, err
     assert data.read_bytes() == Path(table).read_bytes() and config.read_bytes() == before
+    assert array.read_bytes() == array_bytes
 
 
 @pytest.mark.parametrize(("command", "name", "message"), [

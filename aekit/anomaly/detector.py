@@ -733,6 +733,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             self._check_sample_shape(X)
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
+        if not reset and hasattr(self, "input_shape_full_") and X.shape[1:] != self.input_shape_full_:
+            self._check_sample_shape(X)  # lists: scikit-learn compares the second axis only
         if self.window_size is not None and X.ndim != 2:
             raise DataError(f"In time-series mode (window_size={self.window_size}) X must be a series of shape "
                             f"(n_timesteps,) or (n_timesteps, n_channels). Got shape {X.shape} instead.")
@@ -740,9 +742,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
             if bad.any():
                 rows = np.flatnonzero(bad)
-                shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
-                raise DataError(f"{len(rows)} row(s) of X contain NaN or Inf (rows {shown}). Remove or impute "
-                                "them before calling the detector, e.g. X[~np.isnan(X).any(axis=1)].")
+                raise DataError(f"{len(rows)} row(s) of X contain NaN or Inf (rows {_first_rows(rows)}). Remove or "
+                                "impute them before calling the detector, e.g. X[~np.isnan(X).any(axis=1)].")
         if reset:
             self.input_shape_full_ = tuple(X.shape[1:])
         return X.astype(np.float64, copy=False)
@@ -787,8 +788,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         too_large = ~(np.abs(rows) <= np.finfo(np.float32).max).all(axis=1)
         if too_large.any():
             bad = np.flatnonzero(too_large)
-            shown = ", ".join(str(r) for r in bad[:5]) + (", ..." if len(bad) > 5 else "")
-            raise DataError(f"{len(bad)} row(s) of X hold values too large for the model once scaled (rows {shown}, "
+            raise DataError(f"{len(bad)} row(s) of X hold values too large for the model once scaled (rows "
+                            f"{_first_rows(bad)}, "
                             f"up to {np.nanmax(np.abs(X.reshape(len(X), -1)[bad])):.3g}); they are "
                             "probably wrong. Fix or remove them.")
         if self.kind_ == "image":
@@ -1108,6 +1109,11 @@ def _center_spread(values: np.ndarray) -> tuple[float, float]:
     if not spread > 1e-12:
         spread = 1.0
     return float(median), float(spread)
+
+
+def _first_rows(rows: np.ndarray) -> str:
+    """'3, 7, 9' or, beyond five rows, '3, 7, 9, 12, 15, ...'."""
+    return ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
 
 
 def _index_of(X: Any) -> np.ndarray | None:

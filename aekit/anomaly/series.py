@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
@@ -10,17 +11,20 @@ import pandas as pd
 
 from aekit.data import check_numeric_columns
 from aekit.data.sources import read_table_file
-from aekit.errors import DataError
+from aekit.errors import DataError, warn
 
 __all__ = ["TIME_COLUMNS", "read_numeric_frame", "read_table"]
+
+logger = logging.getLogger(__name__)
 
 TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "ds")
 
 
-def read_table(path: str | os.PathLike[str], *, numeric_time: bool = True) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], *, numeric_time: bool = False) -> pd.DataFrame:
     """A table file (:func:`aekit.data.sources.read_table_file`) with its time column (``timestamp``, ``time``,
-    ``date``...) as its index: a DatetimeIndex for dates and, with ``numeric_time``, the numbers themselves for a
-    numeric time (epoch seconds, seconds since the start), which says when a row was taken, not what it holds.
+    ``date``...) as its index: a DatetimeIndex for dates and, with ``numeric_time`` (series), the numbers
+    themselves for a numeric time (epoch seconds), which says when a step was taken, not what it holds. In a
+    table of rows a numeric 'time' may be a feature (time spent), so it stays one.
 
     Tables without a time column come back as read; the caller keeps row numbers as ids.
     """
@@ -30,6 +34,9 @@ def read_table(path: str | os.PathLike[str], *, numeric_time: bool = True) -> pd
         if str(column).strip().lower() in TIME_COLUMNS and (numeric_time or not pd.api.types.is_numeric_dtype(values)):
             index = (pd.Index(values, name=str(column)) if pd.api.types.is_numeric_dtype(values)
                      else pd.DatetimeIndex(_parse_dates(values, column, path), name=str(column)))
+            if frame.index.name is not None:  # an id column: the time names the rows now
+                warn(logger, f"{path} has an id column ({frame.index.name!r}) and a time column ({column!r}); its "
+                     "rows are named by their time, and the ids are not kept.", stacklevel=3)
             return frame.drop(columns=[column]).set_index(index)
     return frame
 
@@ -37,12 +44,16 @@ def read_table(path: str | os.PathLike[str], *, numeric_time: bool = True) -> pd
 def _parse_dates(values: pd.Series, column: object, path: str | os.PathLike[str]) -> pd.Series:
     """Dates as pandas reads them; else as UTC (offsets that change, at a daylight-saving switch), else day first
     (13/01/2024); else one line naming the column."""
-    error = None
+    error: Exception | None = None
     for options in ({}, {"utc": True}, {"dayfirst": True}):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format" / "dayfirst"
-                return pd.to_datetime(values, **options)
+                warnings.simplefilter("ignore", FutureWarning)  # pandas 2: mixed offsets give objects, and warn
+                dates = pd.to_datetime(values, **options)
+            if pd.api.types.is_datetime64_any_dtype(dates):
+                return dates
+            error = error or ValueError("the offsets from UTC differ between rows")
         except (ValueError, TypeError) as exc:
             error = error or exc
     detail = str(error).split(". You might")[0].splitlines()[0]  # pandas adds ways out, over several lines
@@ -50,11 +61,12 @@ def _parse_dates(values: pd.Series, column: object, path: str | os.PathLike[str]
                     f"({detail}). Fix the values or rename the column.")
 
 
-def read_numeric_frame(path: str | os.PathLike[str], *, keep_time: bool = True, purpose: str = "") -> pd.DataFrame:
+def read_numeric_frame(path: str | os.PathLike[str], *, keep_time: bool = True, numeric_time: bool = False,
+                       purpose: str = "") -> pd.DataFrame:
     """:func:`read_table` as float64, refusing (one line each) a table without rows or value columns and
-    non-numeric columns. ``keep_time=False``: a time column is refused too (the caller has no use for it);
-    ``purpose`` ends the advice (" before compressing")."""
-    frame = read_table(path, numeric_time=keep_time)  # compress keeps a numeric time as values
+    non-numeric columns. ``keep_time=False``: a time column of dates is refused too (the caller has no use for
+    it); ``numeric_time``: as in :func:`read_table`; ``purpose`` ends the advice (" before compressing")."""
+    frame = read_table(path, numeric_time=numeric_time)
     if len(frame) == 0:
         raise DataError(f"The table {path} is empty (0 rows). Pass a table with at least one row.")
     time = [str(frame.index.name)] if not keep_time and isinstance(frame.index, pd.DatetimeIndex) else []

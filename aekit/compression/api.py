@@ -224,16 +224,23 @@ def _check_image_is_8_bit(path: Path) -> None:
     a pixel (16-bit PNG or TIFF, float) or an alpha channel."""
     from PIL import Image
 
+    from aekit.data.sources import DEEP_IMAGE_MODES
+
     with Image.open(path) as image:
         mode = image.mode
-    if mode in ("I", "F") or mode.startswith("I;16"):
-        raise DataError(f"'{path}' has more than 8 bits a pixel (mode {mode}); the image codecs store 8. To keep "
-                        "every bit, compress its pixels as an array: save np.asarray(Image.open(path)) as .npy and "
-                        "pass --max-abs-error.")
-    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
-        raise DataError(f"'{path}' has an alpha channel (mode {mode}), which the image codecs do not store. Flatten "
-                        "it onto a background first (Pillow: image.convert('RGB')), or compress its pixels as an "
-                        "array (.npy).")
+        # 16 bits a channel: one-channel modes say so; Pillow opens 48-bit RGB PNGs as RGB, the raw mode says 16
+        raw = str(image.tile[0][3][0] if image.tile and isinstance(image.tile[0][3], tuple)
+                  else image.tile[0][3] if image.tile else "")
+        if mode in DEEP_IMAGE_MODES or mode == "F" or ";16" in raw:
+            raise DataError(f"'{path}' has more than 8 bits a pixel (mode {mode}{f', {raw}' if raw else ''}); the "
+                            "image codecs store 8. To keep every bit, compress its pixels as an array: save "
+                            "np.asarray(Image.open(path)) as .npy and pass --max-abs-error.")
+        # transparency the codecs would drop; fully opaque images lose nothing by it
+        alpha = mode in ("RGBA", "LA", "La", "RGBa", "PA") or (mode == "P" and "transparency" in image.info)
+        if alpha and image.convert("RGBA").getchannel("A").getextrema() != (255, 255):
+            raise DataError(f"'{path}' has transparent pixels (mode {mode}), which the image codecs do not store. "
+                            "Flatten it onto a background first (Pillow: image.convert('RGB')), or compress its "
+                            "pixels as an array (.npy).")
 
 
 def read_image(path: Path, color: str | None = None) -> np.ndarray:

@@ -326,14 +326,17 @@ _DECIMAL_COMMA = r"\s*[-+]?(?:\d+|\d*,\d+)(?:[eE][-+]?\d+)?\s*"
 
 
 def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns whose every value is a number written with a decimal comma (``3,14``: Excel in many locales,
-    with ``;`` between columns) as numbers. Thousands separators (``1.234,5``) are not guessed: such a column stays
-    text and is refused by name."""
+    """In a ``;``-separated table, text columns whose every value is a number written with a decimal comma
+    (``3,14``: Excel in many locales) as numbers. Thousands separators are not guessed: a column with ``1.234,5``,
+    or whose every comma has three digits after it (``1,234``: a thousand, or one and a bit?), stays text and is
+    refused by name."""
     for column in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
             continue
-        values = frame[column].dropna().astype(str)
-        if len(values) and values.str.fullmatch(_DECIMAL_COMMA).all() and values.str.contains(",").any():
+        values = frame[column].dropna().astype(str).str.strip()
+        with_comma = values[values.str.contains(",")]
+        if (len(with_comma) and values.str.fullmatch(_DECIMAL_COMMA).all()
+                and not with_comma.str.fullmatch(r"[-+]?\d*,\d{3}(?:[eE][-+]?\d+)?").all()):
             frame[column] = pd.to_numeric(frame[column].astype(str).str.replace(",", ".", regex=False))
     return frame
 
@@ -396,7 +399,7 @@ def _read_image_folder(folder: Path, size: tuple[int, int] | None, color_mode: s
 
 # Pillow's modes of one channel deeper than 8 bits -> the divisor to 0..255: 16-bit PNGs and TIFFs open as I;16*,
 # or as I (32-bit) in some Pillow versions, still holding 0..65535
-_DEEP_MODES = {"I;16": 257.0, "I;16B": 257.0, "I;16L": 257.0, "I;16N": 257.0, "I": 257.0}
+DEEP_IMAGE_MODES = {"I;16": 257.0, "I;16B": 257.0, "I;16L": 257.0, "I;16N": 257.0, "I": 257.0}
 
 
 def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np.ndarray:
@@ -405,8 +408,8 @@ def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np
 
     try:
         with Image.open(path) as image:
-            if image.mode in _DEEP_MODES:  # 16 bits a pixel: Pillow's convert would clip at 255, not scale
-                deep = np.asarray(image, dtype=np.float64) / _DEEP_MODES[image.mode]
+            if image.mode in DEEP_IMAGE_MODES:  # 16 bits a pixel: Pillow's convert would clip at 255, not scale
+                deep = np.asarray(image, dtype=np.float64) / DEEP_IMAGE_MODES[image.mode]
                 image = Image.fromarray(np.rint(deep.clip(0, 255)).astype(np.uint8), "L")
             image = image.convert(COLOR_MODES[color_mode])
             if size is not None:
@@ -443,7 +446,8 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
             raise DataError(f"{_describe(path)} has more than one column named {name_list(repeated)}. Give every "
                             "column its own name.")
         frame = pd.read_csv(path, index_col=index, **options).rename_axis(None)
-        return _id_column_as_index(_decimal_commas(frame) if options.get("sep") != "," else frame)
+        semicolons = ";" in path.open(encoding="utf-8", errors="replace").readline() and options.get("sep") != ","
+        return _id_column_as_index(_decimal_commas(frame) if semicolons else frame)
     warn(logger, f"The first row of {_describe(path)} holds only numbers, so it is read as data, not as column "
          "names; its columns are named x0, x1, ... Add a header row of names to name them.", stacklevel=4)
     frame = pd.read_csv(path, header=None, **options)

@@ -202,10 +202,11 @@ class Trainer:
             saved = {name: tuple(value.shape) for name, value in state["model"].items()}
             if saved != expected:  # else torch's multi-line "size mismatch" list
                 differ = sorted(n for n in expected.keys() | saved.keys() if expected.get(n) != saved.get(n))
+                shapes = [f"shape {d[differ[0]]}" if differ[0] in d else "none" for d in (saved, expected)]
                 raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' is of another model (its "
-                                 f"{differ[0]} has shape {saved.get(differ[0])}, this model's {expected.get(differ[0])}"
-                                 f"; {len(differ)} tensor(s) differ). Resume with the settings and data it was "
-                                 "trained with, or train without --resume into a new --out.")
+                                 f"{differ[0]} has {shapes[0]}, this model's {shapes[1]}; {len(differ)} tensor(s) "
+                                 "differ). Resume with the settings and data it was trained with, or train without "
+                                 "--resume into a new --out.")
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None and state.get("scheduler") is not None:

@@ -150,6 +150,10 @@ def test_decimal_commas_are_numbers(tmp_path: Path) -> None:
     assert frame.index.tolist() == [7, 8]  # the id column names the rows
     (tmp_path / "comma.csv").write_text('a,b\n"1,5",2\n')  # comma-separated: a quoted comma is not a decimal
     assert not pd.api.types.is_numeric_dtype(read_table_file(tmp_path / "comma.csv")["a"])
+    (tmp_path / "t.txt").write_text('a\tb\n"1,5"\t2\n')  # nor in a tab-separated one
+    assert not pd.api.types.is_numeric_dtype(read_table_file(tmp_path / "t.txt")["a"])
+    (tmp_path / "k.csv").write_text("a;b\n1,234;1\n2,500;2\n999;3\n")  # a thousand, or one and a bit? not guessed
+    assert not pd.api.types.is_numeric_dtype(read_table_file(tmp_path / "k.csv")["a"])
 
 
 def test_check_numeric_columns_takes_numbers_as_text() -> None:
