@@ -606,5 +606,5 @@ def _write_table(path: Path, values: np.ndarray, columns: list[str]) -> None:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, index=False, sep="\t" if path.suffix.lower() == ".tsv" else ",",
-                         float_format="%.17g")
+            # pandas writes each float's shortest exact form (0.64, not %.17g's 0.64000000000000001)
+            frame.to_csv(tmp, index=False, sep="\t" if path.suffix.lower() == ".tsv" else ",")

@@ -295,8 +295,11 @@ def check_column_names(names: list[str] | None, expected: list[str] | None, sour
         problem = counts + "; ".join(part for part in (
             f"lacks {name_list(missing)}" if missing else "",
             f"has columns the model never saw ({name_list(unseen)})" if unseen else "") if part)
+    ids = [n for n in missing if n.strip().lower() == "id"]
+    hint = (f" A column named {ids[0]!r} is read as the rows' ids, not as a feature: rename it in the file for a "
+            "model that was fitted on it as one." if ids else "")
     raise DataError(f"The data ({source}) {problem}. Pass a table with the model's columns in its order: "
-                    f"{name_list(expected)}.")
+                    f"{name_list(expected)}.{hint}")
 
 
 # ----------------------------------------------------------------------------------------------- readers
@@ -446,7 +449,8 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
             raise DataError(f"{_describe(path)} has more than one column named {name_list(repeated)}. Give every "
                             "column its own name.")
         frame = pd.read_csv(path, index_col=index, **options).rename_axis(None)
-        semicolons = ";" in path.open(encoding="utf-8", errors="replace").readline() and options.get("sep") != ","
+        with path.open(encoding="utf-8", errors="replace") as f:
+            semicolons = ";" in f.readline() and options.get("sep") != ","
         return _id_column_as_index(_decimal_commas(frame) if semicolons else frame)
     warn(logger, f"The first row of {_describe(path)} holds only numbers, so it is read as data, not as column "
          "names; its columns are named x0, x1, ... Add a header row of names to name them.", stacklevel=4)

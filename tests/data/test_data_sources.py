@@ -142,6 +142,12 @@ def test_repeated_column_names_are_refused(tmp_path: Path) -> None:
         load_dataset(tmp_path / "t.csv")
 
 
+def test_a_model_fitted_on_an_id_column_says_how_to_read_it_again() -> None:
+    with pytest.raises(DataError, match=r"lacks 'id'.* A column named 'id' is read as the rows' ids, not as a "
+                                        "feature: rename it in the file"):
+        check_column_names(["a"], ["id", "a"], "file t.csv")
+
+
 def test_decimal_commas_are_numbers(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("a;b;c;id\n1,5;-2;3,25e1;7\n,5;4;1.234,5;8\n")  # Excel's CSV in many locales
     frame = read_table_file(tmp_path / "t.csv")
