@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from aekit._version import __version__
 from aekit.anomaly.detector import AnomalyDetector, Explanation
@@ -41,6 +42,8 @@ figure img { max-width: 100%; height: auto; display: block; }
 
 
 def _esc(value: Any) -> str:
+    if isinstance(value, np.datetime64):  # as the scores CSV writes it (2024-01-02 18:15:00), not NumPy's ISO form
+        value = pd.Timestamp(value)
     return html.escape(str(value))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path, suffix: str) 
     assert len(scores) == len(values)
     html = (run_dir / "report.html").read_text()
     assert "Flagged windows" in html and "data:image/png;base64," in html
+    assert re.search(r"<td>2024-01-0\d \d\d:\d\d:\d\d</td>", html)  # times as the scores CSV writes them
     assert "level term with weight 1.5" in html
     assert "coarse scale: a second detector on the means of blocks of 4 steps" in html
 
