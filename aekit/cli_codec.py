@@ -81,7 +81,7 @@ def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float 
         from aekit.compression.api import read_array, read_numeric_table
 
         kind = input_kind(data)
-        rows = read_numeric_table(data)[0] if kind == "table" else np.asarray(read_array(data))
+        rows, described = read_numeric_table(data) if kind == "table" else (np.asarray(read_array(data)), {})
         rows = rows.reshape(len(rows), -1).astype(np.float64)
         if not np.isfinite(rows).all():
             raise DataError(f"'{data}' contains NaN or infinite values. Replace them before training a codec.")
@@ -89,7 +89,7 @@ def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float 
         codec = train_codec(scaler.transform(rows).astype(np.float32), out, kind="array", quality=quality,
                             latent_dim=latent_dim, rate_weight=rate_weight, epochs=epochs, batch_size=batch_size,
                             lr=lr, seed=seed, scaler=scaler, transform=transform,
-                            data={"source": str(data), "rows": len(rows)})
+                            data={"source": str(data), "rows": len(rows), **described})  # a table's columns
     echo(f"trained codec ({codec.spec.kind}, quality {codec.spec.quality}, rate weight {codec.spec.rate_weight:.3g}, "
          f"{codec.latent_dim} code units) in {time.perf_counter() - started:.1f} s -> {out}")
     echo(f"fingerprint sha256 {codec.fingerprint}")

@@ -39,7 +39,7 @@ from aekit.compression.entropy import (
     unpack,
 )
 from aekit.compression.pretrained import DEFAULT_QUALITY, load_pretrained
-from aekit.data.sources import TABLE_SUFFIXES
+from aekit.data.sources import TABLE_SUFFIXES, check_column_names
 from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int
 from aekit.io import atomic_path, check_output_path
 
@@ -455,6 +455,8 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
                          "one with 'aekit train-codec') or --max-abs-error E.")
     if loaded is not None:
         _check_codec(loaded, kind, sample_shape, source)
+        if kind == "table":  # a codec reads columns by position, as a model does
+            check_column_names(extra["columns"], loaded.columns, f"file {source}")
     scaler = ({"kind": "pixels", "offset": 0.0, "scale": 255.0} if kind == "image"
               else loaded.scaler.to_dict() if loaded is not None and loaded.scaler is not None else None)
     header = {"aekit_version": __version__, "kind": kind, "codec": _codec_header(loaded),

@@ -175,12 +175,13 @@ class Codec:
     """
 
     def __init__(self, model: Autoencoder, spec: CodecSpec, *, fingerprint: str, scaler: Scaler | None,
-                 source: str) -> None:
+                 source: str, columns: list[str] | None = None) -> None:
         pmf = getattr(model.bottleneck, "code_pmf", None)
         if not callable(pmf):
             raise ModelFileError(f"The model at {source} has bottleneck '{model.config.bottleneck.name}', which has no "
                                  "entropy model. Train a codec with 'aekit train-codec'.")
         self.model, self.spec, self.fingerprint, self.scaler, self.source = model, spec, fingerprint, scaler, source
+        self.columns = columns  # a table codec's training columns, in order (None: arrays, images, older codecs)
         self._pmf: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = pmf
 
     @classmethod
@@ -195,7 +196,7 @@ class Codec:
         spec = from_dict(CodecSpec, saved.extra["codec"], owner="CodecSpec")
         scaler = Scaler.from_dict(saved.scaler) if saved.scaler else None
         return cls(saved.model, spec, fingerprint=config["weights_sha256"], scaler=scaler,
-                   source=source or str(directory))
+                   source=source or str(directory), columns=saved.data.get("columns"))
 
     @property
     def latent_dim(self) -> int:

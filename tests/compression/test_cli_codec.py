@@ -28,6 +28,12 @@ def test_train_codec_then_compress_and_decompress_a_table(cli, tmp_path: Path, d
     assert "decompress: table" in out and "MB/s" in out
     back = pd.read_csv(tmp_path / "back.csv").to_numpy()
     assert np.abs(back - digits[:300]).max() <= 0.5
+    frame = pd.read_csv(table)
+    frame[frame.columns[::-1]].to_csv(tmp_path / "reversed.csv", index=False)  # the codec reads columns by position
+    code, out, err = cli("compress", tmp_path / "reversed.csv", "-o", tmp_path / "r.aez", "--codec",
+                         tmp_path / "codec", "--max-abs-error", "0.5")
+    assert code == 1 and err.count("\n") == 1 and "has the model's columns in another order ('p63', 'p62'" in err
+    assert not (tmp_path / "r.aez").exists()
 
 
 def test_npy_without_a_codec_needs_a_bound(cli, tmp_path: Path) -> None:
