@@ -712,6 +712,18 @@ def _save_image_grid(path: Path, images: np.ndarray, *, columns: int, value_rang
         image.save(tmp, format="PNG")
 
 
+def _resume_hint(args: list[str]) -> str:
+    """After an interrupted 'aekit train --out DIR' that left a checkpoint: how to go on from it."""
+    if not args or args[0] != "train":
+        return ""
+    from aekit.training.trainer import CHECKPOINT_FILE
+
+    out = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--out", "-o")), None)
+    if out is None or not (Path(out) / CHECKPOINT_FILE).is_file():
+        return ""
+    return f" The last epoch's checkpoint is in {out}: add --resume to the same command to go on from it."
+
+
 # Click >= 8.2 raises this UsageError for a group called without a command; its message is the whole help
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
@@ -726,7 +738,7 @@ def main(argv: list[str] | None = None) -> None:
             warnings.filterwarnings("ignore", category=AekitWarning)
             cli.main(args=args, prog_name="aekit", standalone_mode=False)
     except click.exceptions.Abort:
-        echo("Aborted.", err=True)
+        echo(f"Aborted.{_resume_hint(args)}", err=True)
         raise SystemExit(130) from None
     except _NO_ARGS_IS_HELP as exc:  # 'aekit' or 'aekit detect' alone: the help, as Click shows it
         exc.show()
@@ -741,7 +753,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
-        echo("Interrupted.", err=True)
+        echo(f"Interrupted.{_resume_hint(args)}", err=True)
         raise SystemExit(130) from None
     except (AekitError, OSError, MemoryError) as exc:
         if debug:

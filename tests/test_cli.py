@@ -103,6 +103,21 @@ def test_a_config_file_that_does_not_parse_is_one_line(cli, table, tmp_path) -> 
     assert code == 1 and err.count("\n") == 1 and "Cannot parse config file" in err, err
 
 
+def test_an_interrupted_training_says_how_to_go_on(cli, table, tmp_path, monkeypatch) -> None:
+    from aekit.estimator import AutoEncoder
+
+    def interrupted(self, X, run_dir=None, **kwargs):
+        (Path(run_dir) / "checkpoint.safetensors").write_bytes(b"")  # as after a first epoch
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(AutoEncoder, "fit", interrupted)
+    out = tmp_path / "run"
+    out.mkdir()
+    code, _, err = cli("train", table, "--out", out, *FAST)
+    assert code == 130 and err.strip().endswith(f"The last epoch's checkpoint is in {out}: add --resume to the "
+                                                "same command to go on from it.")
+
+
 def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     out = tmp_path / "run"
     assert cli("train", table, "--out", out, *FAST)[0] == 0
