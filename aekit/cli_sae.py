@@ -147,9 +147,13 @@ def measure_command(run_dir: Path, acts: Path | None, n_texts: int) -> None:
 def inspect_command(run_dir: Path, acts: Path | None, output: Path | None, tokens: int, top: int,
                     context: int) -> None:
     """Write an HTML dashboard of the latents: firing rates, histograms, top-activating snippets, search."""
+    from aekit.io import check_output_path
     from aekit.sae.dashboard import write_dashboard
 
+    output = output or run_dir / "dashboard.html"
+    if output.suffix.lower() not in (".html", ".htm"):  # so never the run's weights, the shards or the corpus
+        raise AekitError(f"--output must end in .html. Got '{output}' instead.")
+    check_output_path(output, option="--output")
     run, store = _store_of(run_dir, acts)
-    path = write_dashboard(output or run_dir / "dashboard.html", run, store, tokens=tokens, top=top,
-                           context=context)
+    path = write_dashboard(output, run, store, tokens=tokens, top=top, context=context)
     echo(f"Dashboard: {path}")

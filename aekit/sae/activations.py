@@ -7,8 +7,9 @@
 An activation directory holds ``manifest.json`` (model, layer, site, hook, corpus, shapes, one entry per shard)
 and ``shard_00000.safetensors``, ... each with ``acts`` (n, d_model), ``token_ids`` (n,) int32, ``positions``
 (n,) int32 (index in the tokenized text) and ``text_ids`` (n,) int64 (index of the text in the corpus), in
-corpus order. Tokens are written shard by shard as the model runs, so a corpus larger than memory works; the
-manifest is rewritten after every shard, so an interrupted harvest leaves a usable prefix.
+corpus order. Tokens are written shard by shard as the model runs, so a corpus larger than memory works. They
+go to a staging directory beside ``acts/`` that replaces its shards when the harvest ends, so a harvest that
+fails or is interrupted leaves the previous activations as they were.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import importlib.util
 import logging
 import math
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -256,13 +259,40 @@ def harvest(model: str | os.PathLike[str], texts: str | os.PathLike[str], out: s
     check_choice(dtype, list(_DTYPES), name="dtype", owner="harvest")
     check_choice(split, ["lines", "chunks"], name="split", owner="harvest")
     check_site(site)  # before loading the model: a typo should fail at once
+    from aekit.training.trainer import resolve_device
+
+    device = str(resolve_device(device))  # an unknown device, or CUDA where there is none: one line
     text_iter = iter_texts(texts, split=split, chunk_chars=chunk_chars)
     local = load_model(model, device=device)
     hook_path, module = site_module(local, layer, site)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("shard_*.safetensors"):
-        stale.unlink()
+    if out.exists() and not out.is_dir():
+        raise DataError(f"'{out}' is a file; harvest writes a directory of shards. Pass a directory path.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # shards go to a staging directory beside OUT, which replaces OUT's shards only once the harvest succeeded: a
+    # harvest that fails (an empty or unreadable corpus, Ctrl-C) leaves the previous activations as they were
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".harvest", dir=out.parent))
+    try:
+        _harvest_into(staging, local, hook_path, module, layer=layer, site=site, texts=texts, text_iter=text_iter,
+                      split=split, chunk_chars=chunk_chars, context=context, batch_size=batch_size,
+                      max_tokens=max_tokens, shard_tokens=shard_tokens, dtype=dtype,
+                      include_special=include_special, device=device)
+        out.mkdir(exist_ok=True)
+        for stale in [*out.glob("shard_*.safetensors"), out / MANIFEST]:
+            stale.unlink(missing_ok=True)
+        for made in sorted(staging.iterdir(), key=lambda p: p.name == MANIFEST):  # the manifest last
+            os.replace(made, out / made.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("Harvested activations of %s (%s) into %s", local.path, hook_path, out)
+    return out
+
+
+def _harvest_into(out: Path, local: Any, hook_path: str, module: nn.Module, *, layer: int, site: str,
+                  texts: str | os.PathLike[str], text_iter: Iterator[str], split: str, chunk_chars: int,
+                  context: int, batch_size: int, max_tokens: int | None, shard_tokens: int, dtype: str,
+                  include_special: bool, device: str) -> None:
+    """The harvest loop of :func:`harvest`, writing shards and the manifest into the empty directory ``out``."""
     manifest: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
         "model": str(local.path.resolve()), "layer": layer, "site": site, "hook": hook_path,
@@ -311,9 +341,6 @@ def harvest(model: str | os.PathLike[str], texts: str | os.PathLike[str], out: s
                         "or padding). Pass longer texts or use include_special=True.")
     manifest["complete"] = True
     _write_manifest(out, manifest)
-    logger.info("Harvested %d tokens of %d texts from %s (%s) into %s", manifest["n_tokens"], text_index,
-                local.path, hook_path, out)
-    return out
 
 
 class _ShardWriter:

@@ -44,6 +44,39 @@ def test_inspect_writes_the_dashboard(cli, trained) -> None:
     assert (trained / "dashboard.html").is_file() and "Dashboard:" in out
 
 
+def test_inspect_never_writes_over_the_run(cli, trained) -> None:
+    weights = trained / "sae.safetensors"
+    before = weights.read_bytes()
+    code, out, err = cli("sae", "inspect", trained, "-o", weights)
+    assert code == 1 and out == "" and err.startswith("error: --output must end in .html. Got") and err.count("\n") == 1
+    assert weights.read_bytes() == before
+
+
+def test_a_failed_harvest_keeps_the_previous_activations(cli, minilm, corpus, tmp_path) -> None:
+    acts = tmp_path / "acts"
+    assert cli("sae", "harvest", "--model", minilm, "--layer", "1", "--texts", corpus, "--out", acts,
+               "--max-tokens", "30")[0] == 0
+    before = sorted((p.name, p.read_bytes()) for p in acts.iterdir())
+    (tmp_path / "empty.txt").write_text("\n\n")
+    code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "1", "--texts", tmp_path / "empty.txt",
+                       "--out", acts)
+    assert code == 1 and "holds no text" in err
+    assert sorted((p.name, p.read_bytes()) for p in acts.iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acts", "empty.txt"]  # no staging directory left
+    code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "2", "--texts", corpus, "--out", acts,
+                       "--max-tokens", "20")  # a new harvest replaces the old one, manifest and shards
+    assert code == 0, err
+    manifest = json.loads((acts / "manifest.json").read_text())
+    assert manifest["layer"] == 2 and manifest["n_tokens"] == 20
+    assert sorted(p.name for p in acts.iterdir()) == ["manifest.json", "shard_00000.safetensors"]
+
+
+def test_a_bad_harvest_device_is_one_line(cli, minilm, corpus, tmp_path) -> None:
+    code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "1", "--texts", corpus, "--out",
+                       tmp_path / "acts", "--device", "banana")
+    assert code == 1 and err == "error: Unknown device 'banana'. Use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'.\n"
+
+
 def test_bad_layer_is_one_line(cli, minilm, corpus, tmp_path) -> None:
     code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "7", "--texts", corpus, "--out", tmp_path)
     assert code == 1
