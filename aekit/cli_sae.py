@@ -100,7 +100,15 @@ def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any]:
     if where is None:
         raise AekitError(f"'{run_dir}' was trained on in-memory activations, so it has no corpus to measure or show. "
                          "Pass --acts ACTS_DIR (a harvested activation directory of the same layer and site).")
-    return run, ActivationStore(where)
+    store = ActivationStore(where)
+    # other activations than the SAE was trained on would be spliced in at the wrong place, and their figures
+    # stored as the run's
+    differ = [f"{key} {store.manifest.get(key)!r} (the SAE: {run.provenance[key]!r})" for key in ("layer", "site")
+              if run.provenance.get(key) is not None and store.manifest.get(key) != run.provenance[key]]
+    if differ:
+        raise AekitError(f"The activations in '{where}' are of another place in the model than the SAE in "
+                         f"'{run_dir}': {'; '.join(differ)}. Pass --acts with activations of that layer and site.")
+    return run, store
 
 
 @sae.command("measure")

@@ -71,6 +71,17 @@ def test_a_failed_harvest_keeps_the_previous_activations(cli, minilm, corpus, tm
     assert sorted(p.name for p in acts.iterdir()) == ["manifest.json", "shard_00000.safetensors"]
 
 
+def test_activations_of_another_layer_are_refused(cli, minilm, corpus, trained, tmp_path) -> None:
+    metrics = (trained / "metrics.json").read_bytes()
+    layer = json.loads((trained / "config.json").read_text())["activations"]["layer"]
+    other = tmp_path / "other"
+    assert cli("sae", "harvest", "--model", minilm, "--layer", str((layer + 1) % 6), "--texts", corpus, "--out",
+               other, "--max-tokens", "200")[0] == 0
+    code, _, err = cli("sae", "measure", trained, "--acts", other, "--texts", "0")
+    assert code == 1 and err.count("\n") == 1 and "are of another place in the model than the SAE" in err, err
+    assert (trained / "metrics.json").read_bytes() == metrics
+
+
 def test_a_bad_harvest_device_is_one_line(cli, minilm, corpus, tmp_path) -> None:
     code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "1", "--texts", corpus, "--out",
                        tmp_path / "acts", "--device", "banana")
