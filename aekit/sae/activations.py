@@ -120,6 +120,13 @@ def load_model(model: str | os.PathLike[str], *, device: str | torch.device = "c
     except (OSError, ValueError) as exc:
         raise ModelFileError(f"Cannot load the transformers model in '{path}' ({str(exc).splitlines()[0]}). Pass a "
                              "complete local model folder (config, weights and tokenizer files).") from None
+    # a folder without its tokenizer files still loads (transformers builds an empty vocabulary), and every token
+    # would then be the unknown one
+    probe = tokenizer("the model reads this sentence", add_special_tokens=False)["input_ids"]
+    if tokenizer.unk_token_id is not None and probe and all(i == tokenizer.unk_token_id for i in probe):
+        raise ModelFileError(f"The tokenizer in '{path}' maps every word to its unknown token: the folder lacks its "
+                             "tokenizer files (tokenizer.json, or vocab.txt and tokenizer_config.json). Copy them "
+                             "from the model's release.")
     network.to(device).eval()
     config = network.config
     n_layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)

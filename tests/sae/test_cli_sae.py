@@ -82,6 +82,21 @@ def test_activations_of_another_layer_are_refused(cli, minilm, corpus, trained, 
     assert (trained / "metrics.json").read_bytes() == metrics
 
 
+def test_a_model_without_its_tokenizer_files_is_refused(cli, minilm, corpus, tmp_path) -> None:
+    import shutil
+
+    from aekit.sae.activations import resolve_model_dir
+
+    source, bare = resolve_model_dir(minilm), tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):  # no tokenizer.json / vocab.txt
+        shutil.copy(source / name, bare / name)
+    code, _, err = cli("sae", "harvest", "--model", bare, "--layer", "0", "--texts", corpus, "--out",
+                       tmp_path / "acts", "--max-tokens", "20")
+    assert code == 1 and err.count("\n") == 1 and "maps every word to its unknown token" in err, err
+    assert not (tmp_path / "acts").exists()
+
+
 def test_a_bad_harvest_device_is_one_line(cli, minilm, corpus, tmp_path) -> None:
     code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "1", "--texts", corpus, "--out",
                        tmp_path / "acts", "--device", "banana")
