@@ -294,13 +294,19 @@ def load_sae(directory: str | os.PathLike[str], *, device: str | torch.device = 
         train = SAETrainConfig.from_json_dict(config["training"])
     except (SafetensorError, RuntimeError, KeyError, AekitError) as exc:
         raise ModelFileError(f"Cannot load '{directory}': {exc}. Train the SAE again.") from None
-    metrics: dict[str, Any] = {}
-    if (directory / METRICS_FILE).is_file():
-        metrics = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))
-    history: list[dict[str, float]] = []
-    if (directory / HISTORY_FILE).is_file():
-        history = json.loads((directory / HISTORY_FILE).read_text(encoding="utf-8"))
-    fires = torch.from_numpy(np.load(directory / "fires.npy")) if (directory / "fires.npy").is_file() else None
+    side = directory / METRICS_FILE  # the side files: figures, curves and firing counts, each optional
+    try:
+        metrics: dict[str, Any] = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
+        side = directory / HISTORY_FILE
+        history: list[dict[str, float]] = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else []
+        side = directory / "fires.npy"
+        fires = torch.from_numpy(np.load(side, allow_pickle=False)) if side.is_file() else None
+    except (ValueError, OSError, EOFError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelFileError(f"Cannot read '{side}' ({' '.join(str(exc).split())}). Delete it (it is optional) "
+                             "or train the SAE again.") from None
+    if not isinstance(metrics, dict) or not isinstance(history, list):
+        raise ModelFileError(f"'{directory}' holds a {METRICS_FILE} or {HISTORY_FILE} of the wrong shape. Train the "
+                             "SAE again.")
     return SAERun(sae=sae.to(device).eval(), train_config=train, metrics=metrics, history=history, fires=fires,
                   holdout=tuple(config.get("holdout", (0, 0))), provenance=config.get("activations", {}),
                   directory=directory)

@@ -47,6 +47,20 @@ def test_a_saved_run_loads_back_with_the_same_codes(topk_run) -> None:
     assert loaded.holdout == (7600, 8000)
 
 
+@pytest.mark.parametrize(("name", "content"), [("metrics.json", b"[1,2"), ("history.json", b"{bad"),
+                                               ("fires.npy", b"garbage")])
+def test_a_damaged_side_file_is_named(topk_run, tmp_path, name: str, content: bytes) -> None:
+    import shutil
+
+    from aekit.errors import ModelFileError
+
+    copy = tmp_path / "run"
+    shutil.copytree(topk_run[1], copy)
+    (copy / name).write_bytes(content)
+    with pytest.raises(ModelFileError, match=f"Cannot read '.*{name}' .*Delete it \\(it is optional\\) or train"):
+        load_sae(copy)
+
+
 @pytest.mark.parametrize(("arch", "weight"), [("jumprelu", 3e-3), ("relu-l1", 3e-3)])
 def test_penalised_architectures_get_sparser_as_the_weight_rises(arch: str, weight: float) -> None:
     torch.set_num_threads(1)
