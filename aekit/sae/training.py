@@ -84,7 +84,8 @@ class SAETrainConfig:
         check_int(self.tokens, name="tokens", owner=owner, low=1)
         check_int(self.batch_size, name="batch_size", owner=owner, low=1)
         if self.lr is not None:
-            check_float(self.lr, name="lr", owner=owner, low=0.0, low_inclusive=False)
+            check_float(self.lr, name="lr", owner=owner, low=0.0, low_inclusive=False, high=math.inf,
+                        high_inclusive=False)
         for name in ("lr_warmup", "lr_decay", "sparsity_warmup"):
             check_float(getattr(self, name), name=name, owner=owner, low=0.0, high=1.0)
         check_float(self.threshold_lr_scale, name="threshold_lr_scale", owner=owner, low=0.0, low_inclusive=False)
@@ -245,7 +246,7 @@ def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_
         silent += len(x)
         silent[out.fired] = 0
         if not torch.isfinite(out.loss):
-            raise AekitError(f"The SAE loss became {float(out.loss)} at step {step}. Lower the learning rate "
+            raise AekitError(f"The SAE loss became {float(out.loss.detach())} at step {step}. Lower the learning rate "
                              f"(lr={lr:g}) or the sparsity weight.")
         if step % train.log_every == 0 or step == steps - 1:
             record = {"step": step, "tokens": (step + 1) * train.batch_size, "loss": float(out.loss.detach()),

@@ -117,6 +117,8 @@ def test_activations_of_the_wrong_shape_are_rejected() -> None:
 def test_bad_training_option_value() -> None:
     with pytest.raises(AekitError, match=r"'holdout' parameter of SAETrainer must be a float in \(0, 0.5\]"):
         SAETrainConfig(holdout=0.0)
+    with pytest.raises(AekitError, match=r"'lr' parameter of SAETrainer must be a float in \(0, inf\)"):
+        SAETrainConfig(lr=float("inf"))
 
 
 def test_missing_run_directory(tmp_path) -> None:
