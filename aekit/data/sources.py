@@ -567,8 +567,10 @@ def _read_file(path: Path, source: str | os.PathLike, readers: dict[str, Callabl
                         "Save it as UTF-8 (Excel: 'CSV UTF-8').") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # pandas/pyarrow parse errors are ValueErrors
         detail = " ".join(str(exc).split())  # pandas' tokenizer errors end with a newline: keep one line
+        prose = " If it is text (a sample per line), train a text model: --model recurrent." \
+            if path.suffix.lower() == ".txt" else ""
         raise DataError(
-            f"Cannot read {_describe(source)} ({detail}). Check that it is a valid {path.suffix} file."
+            f"Cannot read {_describe(source)} ({detail}). Check that it is a valid {path.suffix} file.{prose}"
         ) from None
 
 
@@ -614,7 +616,9 @@ def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: st
                 f"Use one of: {', '.join(available)}.{did_you_mean(str(name), available)}"
             )
     features = [c for c in (columns or frame.columns) if c != label_column]
-    check_numeric_columns(frame[features], source, advice=" before training")
+    check_numeric_columns(frame[features], source, advice=" before training" + (
+        ". If it is text (a sample per line), train a text model: --model recurrent" if source.lower().endswith(".txt")
+        else ""))
     y, class_names = None, None
     if label_column is not None:
         labels = frame[label_column]

@@ -136,6 +136,13 @@ def test_a_csv_with_semicolons_is_sniffed(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds.X, [[1, 2, 3], [4, 5, 6]])
 
 
+@pytest.mark.parametrize("text", ["To be, or not to be, that is\nthe question\n", "a b c\nd e\nf g h i j k\n"])
+def test_prose_in_a_txt_file_points_at_text_models(tmp_path: Path, text: str) -> None:
+    (tmp_path / "lines.txt").write_text(text)
+    with pytest.raises(DataError, match=r"If it is text \(a sample per line\), train a text model: --model recurrent"):
+        load_dataset(tmp_path / "lines.txt")
+
+
 def test_repeated_column_names_are_refused(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("a,b,a\n1,2,3\n")  # pandas would read the second a as 'a.1'
     with pytest.raises(DataError, match=r"t.csv has more than one column named 'a'. Give every column its own"):
