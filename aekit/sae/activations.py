@@ -337,7 +337,8 @@ def _harvest_into(out: Path, local: Any, hook_path: str, module: nn.Module, *, l
             writer.add(acts=acts[rows, positions].to("cpu", _DTYPES[dtype]),
                        token_ids=encoded["input_ids"][rows, positions].to("cpu", torch.int32),
                        positions=positions.to("cpu", torch.int32), text_ids=(rows + text_index).to("cpu", torch.int64))
-            text_index += len(batch)
+            # texts with tokens harvested: a batch cut short by max_tokens counts up to its last harvested text
+            text_index += (int(rows.max()) + 1 if len(rows) else 0) if done else len(batch)
             manifest["n_texts"] = text_index
     writer.close()
     if text_index == 0:

@@ -22,7 +22,11 @@ def test_harvest_prints_what_it_wrote(cli, minilm, corpus, tmp_path) -> None:
                          "--out", tmp_path / "acts", "--max-tokens", "30")
     assert code == 0, err
     assert "Harvested 30 tokens x 384 features" in out and "encoder.layer.1.attention.output.dense" in out
-    assert (tmp_path / "acts" / "manifest.json").is_file()
+    from safetensors.numpy import load_file
+
+    manifest = json.loads((tmp_path / "acts" / "manifest.json").read_text())
+    text_ids = load_file(str(tmp_path / "acts" / "shard_00000.safetensors"))["text_ids"]
+    assert manifest["n_texts"] == text_ids.max() + 1  # the texts harvested, not the whole batch read
 
 
 def test_train_writes_metrics_json(trained) -> None:
