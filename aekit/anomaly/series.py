@@ -31,8 +31,9 @@ def read_table(path: str | os.PathLike[str], *, numeric_time: bool = False) -> p
     frame = read_table_file(path)
     for column in frame.columns:
         values = frame[column]
-        if str(column).strip().lower() in TIME_COLUMNS and (numeric_time or not pd.api.types.is_numeric_dtype(values)):
-            index = (pd.Index(values, name=str(column)) if pd.api.types.is_numeric_dtype(values)
+        numeric = pd.api.types.is_numeric_dtype(values)
+        if str(column).strip().lower() in TIME_COLUMNS and (numeric_time or not numeric):
+            index = (pd.Index(values, name=str(column)) if numeric
                      else pd.DatetimeIndex(_parse_dates(values, column, path), name=str(column)))
             if frame.index.name is not None:  # an id column: the time names the rows now
                 warn(logger, f"{path} has an id column ({frame.index.name!r}) and a time column ({column!r}); its "

@@ -275,31 +275,6 @@ def harvest(model: str | os.PathLike[str], texts: str | os.PathLike[str], out: s
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataError(f"'{out}' is a file; harvest writes a directory of shards. Pass a directory path.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # shards go to a staging directory beside OUT, which replaces OUT's shards only once the harvest succeeded: a
-    # harvest that fails (an empty or unreadable corpus, Ctrl-C) leaves the previous activations as they were
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".harvest", dir=out.parent))
-    try:
-        _harvest_into(staging, local, hook_path, module, layer=layer, site=site, texts=texts, text_iter=text_iter,
-                      split=split, chunk_chars=chunk_chars, context=context, batch_size=batch_size,
-                      max_tokens=max_tokens, shard_tokens=shard_tokens, dtype=dtype,
-                      include_special=include_special, device=device)
-        out.mkdir(exist_ok=True)
-        for stale in [*out.glob("shard_*.safetensors"), out / MANIFEST]:
-            stale.unlink(missing_ok=True)
-        for made in sorted(staging.iterdir(), key=lambda p: p.name == MANIFEST):  # the manifest last
-            os.replace(made, out / made.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    logger.info("Harvested activations of %s (%s) into %s", local.path, hook_path, out)
-    return out
-
-
-def _harvest_into(out: Path, local: Any, hook_path: str, module: nn.Module, *, layer: int, site: str,
-                  texts: str | os.PathLike[str], text_iter: Iterator[str], split: str, chunk_chars: int,
-                  context: int, batch_size: int, max_tokens: int | None, shard_tokens: int, dtype: str,
-                  include_special: bool, device: str) -> None:
-    """The harvest loop of :func:`harvest`, writing shards and the manifest into the empty directory ``out``."""
     manifest: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
         "model": str(local.path.resolve()), "layer": layer, "site": site, "hook": hook_path,
@@ -313,42 +288,65 @@ def _harvest_into(out: Path, local: Any, hook_path: str, module: nn.Module, *, l
         captured.append(_first(output).detach())
         raise _Stop
 
-    writer = _ShardWriter(out, manifest, shard_tokens)
-    text_index = 0
-    done = False
-    with hooked(module, grab), torch.inference_mode():
-        while not done:
-            batch = [t for _, t in zip(range(batch_size), text_iter)]
-            if not batch:
-                break
-            encoded = tokenize(local, batch, context, device)
-            captured.clear()
-            try:
-                local.model(**model_inputs(encoded))
-            except _Stop:
-                pass
-            acts = captured[0]  # (batch, tokens, d_model)
-            manifest["d_model"] = int(acts.shape[-1])
-            keep = kept_tokens(encoded, include_special)  # (batch, tokens)
-            rows, positions = keep.nonzero(as_tuple=True)
-            if max_tokens is not None and writer.tokens + len(rows) >= max_tokens:
-                rows, positions = rows[:max_tokens - writer.tokens], positions[:max_tokens - writer.tokens]
-                done = True
-            writer.add(acts=acts[rows, positions].to("cpu", _DTYPES[dtype]),
-                       token_ids=encoded["input_ids"][rows, positions].to("cpu", torch.int32),
-                       positions=positions.to("cpu", torch.int32), text_ids=(rows + text_index).to("cpu", torch.int64))
-            # texts with tokens harvested: a batch cut short by max_tokens counts up to its last harvested text
-            text_index += (int(rows.max()) + 1 if len(rows) else 0) if done else len(batch)
-            manifest["n_texts"] = text_index
-    writer.close()
-    if text_index == 0:
-        raise DataError(f"The corpus '{texts}' holds no text (no non-blank line). Pass a text file with at least "
-                        "one non-empty line.")
-    if manifest["n_tokens"] == 0:
-        raise DataError(f"The corpus '{texts}' gave no tokens to harvest ({text_index} texts, all special tokens "
-                        "or padding). Pass longer texts or use include_special=True.")
-    manifest["complete"] = True
-    _write_manifest(out, manifest)
+    with _staged(out) as staging:
+        writer = _ShardWriter(staging, manifest, shard_tokens)
+        text_index = 0
+        done = False
+        with hooked(module, grab), torch.inference_mode():
+            while not done:
+                batch = [t for _, t in zip(range(batch_size), text_iter)]
+                if not batch:
+                    break
+                encoded = tokenize(local, batch, context, device)
+                captured.clear()
+                try:
+                    local.model(**model_inputs(encoded))
+                except _Stop:
+                    pass
+                acts = captured[0]  # (batch, tokens, d_model)
+                manifest["d_model"] = int(acts.shape[-1])
+                keep = kept_tokens(encoded, include_special)  # (batch, tokens)
+                rows, positions = keep.nonzero(as_tuple=True)
+                if max_tokens is not None and writer.tokens + len(rows) >= max_tokens:
+                    rows, positions = rows[:max_tokens - writer.tokens], positions[:max_tokens - writer.tokens]
+                    done = True
+                writer.add(acts=acts[rows, positions].to("cpu", _DTYPES[dtype]),
+                           token_ids=encoded["input_ids"][rows, positions].to("cpu", torch.int32),
+                           positions=positions.to("cpu", torch.int32),
+                           text_ids=(rows + text_index).to("cpu", torch.int64))
+                # texts with tokens harvested: a batch cut short by max_tokens counts up to its last harvested text
+                text_index += (int(rows.max()) + 1 if len(rows) else 0) if done else len(batch)
+                manifest["n_texts"] = text_index
+        writer.close()
+        if text_index == 0:
+            raise DataError(f"The corpus '{texts}' holds no text (no non-blank line). Pass a text file with at least "
+                            "one non-empty line.")
+        if manifest["n_tokens"] == 0:
+            raise DataError(f"The corpus '{texts}' gave no tokens to harvest ({text_index} texts, all special tokens "
+                            "or padding). Pass longer texts or use include_special=True.")
+        manifest["complete"] = True
+        _write_manifest(staging, manifest)
+    logger.info("Harvested %d tokens of %d texts from %s (%s) into %s", manifest["n_tokens"], text_index,
+                local.path, hook_path, out)
+    return out
+
+
+@contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A staging directory beside ``out`` for a harvest; when the block succeeds its shards and manifest replace
+    ``out``'s (other files there stay), else it is removed: a harvest that fails (an empty or unreadable corpus,
+    Ctrl-C) leaves the previous activations as they were."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".harvest", dir=out.parent))
+    try:
+        yield staging
+        out.mkdir(exist_ok=True)
+        for stale in [*out.glob("shard_*.safetensors"), out / MANIFEST]:
+            stale.unlink(missing_ok=True)
+        for made in sorted(staging.iterdir(), key=lambda p: p.name == MANIFEST):  # the manifest last
+            os.replace(made, out / made.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 class _ShardWriter:
