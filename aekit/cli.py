@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -724,6 +725,28 @@ def _resume_hint(args: list[str]) -> str:
     return f" The last epoch's checkpoint is in {out}: add --resume to the same command to go on from it."
 
 
+# Library parameters that the CLI's options name differently (parameter -> the option's own parameter name)
+_OPTION_ALIASES = {"max_epochs": "epochs", "random_state": "seed", "threshold": "fixed_threshold"}
+
+
+def _in_cli_terms(message: str, args: list[str]) -> str:
+    """A library error as the CLI's user reads it: the invoked command's parameters named by their options
+    ("set coarse_factor=1" -> "set --coarse-factor 1"). Names the command has no option for stay as they are."""
+    command: click.Command = cli
+    for token in args:
+        if isinstance(command, click.Group) and token in command.commands:
+            command = command.commands[token]
+    options = {p.name: max(p.opts, key=len) for p in command.params if isinstance(p, click.Option) and p.name}
+    options |= {alias: options[name] for alias, name in _OPTION_ALIASES.items() if name in options}
+    if isinstance(command, click.Group) or not options:
+        return message
+    names = "|".join(sorted(map(re.escape, options), key=len, reverse=True))
+    message = re.sub(rf"The '({names})' parameter of [\w.-]+ ", lambda m: f"{options[m[1]]} ", message)
+    message = re.sub(rf"(?<![\w.'-])({names})=", lambda m: f"{options[m[1]]} ", message)
+    # bare names only where they cannot be an English word: those with an underscore
+    return re.sub(rf"(?<![\w.'-])({names})(?![\w(=])", lambda m: options[m[1]] if "_" in m[1] else m[1], message)
+
+
 # Click >= 8.2 raises this UsageError for a group called without a command; its message is the whole help
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
@@ -758,7 +781,7 @@ def main(argv: list[str] | None = None) -> None:
     except (AekitError, OSError, MemoryError) as exc:
         if debug:
             raise
-        echo(f"error: {exc}", err=True)
+        echo(f"error: {_in_cli_terms(str(exc), args)}", err=True)
         raise SystemExit(1) from None
     except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
         if debug:

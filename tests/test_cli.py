@@ -193,7 +193,7 @@ def _bad_files(tmp_path, digits) -> dict[str, str]:
         ("empty", "is empty"),
         ("text", "Column(s) 'city' of file"),
         ("missing", "No such file or directory: 'missing.csv'"),
-        ("latent", "'latent_dim' parameter of AutoEncoder must be an int in [1, inf]. Got 0 instead."),
+        ("latent", "--latent-dim must be an int in [1, inf]. Got 0 instead."),
         ("model", "Unknown model 'dens'. Available:"),
         ("set", "Unknown option 'droput'"),
         ("dims", "--hidden-dims must be comma-separated integers like 256,128. Got '32,x' instead."),
@@ -310,3 +310,18 @@ def test_text_models_train_on_a_text_file_and_decode_back(cli, tmp_path) -> None
     assert row["rows"] == 40 and row["code_size"] == 8 and 0.0 <= row["exact_rows"] <= row["token_accuracy"] <= 1.0
     report = (out / "report.html").read_text()
     assert "token_accuracy" in report and "<td>to be or not to be</td>" in report  # rows read back as text
+
+
+def test_library_messages_name_the_invoked_commands_options() -> None:
+    from aekit.cli import _in_cli_terms
+
+    detect = ["detect", "fit", "data.csv"]
+    assert (_in_cli_terms("needs 16001 steps (coarse_factor=500); or set coarse_factor=1.", detect)
+            == "needs 16001 steps (--coarse-factor 500); or set --coarse-factor 1.")
+    assert (_in_cli_terms("The 'max_epochs' parameter of AnomalyDetector must be an int", detect)
+            == "--epochs must be an int")
+    assert _in_cli_terms("or a smaller window_size.", detect) == "or a smaller --window-size."
+    # names the command has no option for, and plain words, stay as they are
+    kept = "got 1 sample (n_samples=1), the error of X"
+    assert _in_cli_terms(kept, detect) == kept
+    assert _in_cli_terms("set coarse_factor=1", ["train", "t.csv"]) == "set coarse_factor=1"

@@ -113,16 +113,16 @@ def test_threshold_from_a_target_fpr_on_clean_data(cli, table, tmp_path) -> None
 def test_bad_contamination_is_one_line(cli, table, tmp_path) -> None:
     code, out, err = cli("detect", "fit", table, "--contamination", "0.7", "--out", tmp_path / "run")
     assert code == 1 and out == ""
-    assert err.count("\n") == 1 and err.startswith("error: The 'contamination' parameter of AnomalyDetector")
+    assert err.count("\n") == 1 and err.startswith("error: --contamination must be a float in (0, 0.5]")
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--latent-weight", "heavy", "error: --latent-weight must be a number >= 0 or 'auto'. Got 'heavy'."),
     ("--latent-score", "isolaton", "error: Unknown latent score 'isolaton'. Available: isolation, mahalanobis."),
     ("--level-weight", "high", "error: --level-weight must be a number >= 0 or 'auto'. Got 'high'."),
-    ("--level-weight", "2", "error: The 'level_weight' parameter of AnomalyDetector weighs a term of series"),
+    ("--level-weight", "2", "error: --level-weight weighs a term of series windows, but --window-size"),
     ("--coarse-factor", "1.5", "error: --coarse-factor must be a whole number >= 1 or 'auto'. Got '1.5'."),
-    ("--coarse-factor", "4", "error: The 'coarse_factor' parameter of AnomalyDetector sets a second time scale"),
+    ("--coarse-factor", "4", "error: --coarse-factor sets a second time scale"),
 ])
 def test_a_bad_score_option_is_one_line(cli, table, tmp_path, option, value, message) -> None:
     code, out, err = cli("detect", "fit", table, option, value, "--out", tmp_path / "run", *FAST)

@@ -86,7 +86,7 @@ def test_truncated_file_is_one_line_on_stderr(cli, tmp_path: Path) -> None:
 def test_bad_tile_is_rejected(cli, tmp_path: Path) -> None:
     Image.fromarray(gradient_image()).save(tmp_path / "a.png")
     code, _out, err = cli("train-codec", tmp_path / "a.png", "--out", tmp_path / "c", "--tile", "12")
-    assert code == 1 and "The 'tile' parameter of train-codec must be a multiple of 8" in err
+    assert code == 1 and "--tile must be a multiple of 8" in err
 
 
 def test_empty_image_folder_is_rejected(cli, tmp_path: Path) -> None:
@@ -98,4 +98,4 @@ def test_empty_image_folder_is_rejected(cli, tmp_path: Path) -> None:
 def test_bad_quality_is_rejected(cli, tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((20, 3)))
     code, _out, err = cli("train-codec", tmp_path / "x.npy", "--out", tmp_path / "c", "--quality", "9")
-    assert code == 1 and "The 'quality' parameter of train_codec must be an int in [1, 5]. Got 9 instead." in err
+    assert code == 1 and "--quality must be an int in [1, 5]. Got 9 instead." in err
