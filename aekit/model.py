@@ -107,7 +107,7 @@ def _infer_out_features(encoder: nn.Module, input_shape: tuple[int, ...]) -> int
 
 
 def _warn_if_it_can_copy(model: Autoencoder) -> None:
-    """Warn when the code is wider than the input and nothing (sparsity, a corruption) stops a copy.
+    """Warn when the code is as wide as the input or wider and nothing (sparsity, a corruption) stops a copy.
 
     Token inputs are exempt: each id carries log2(num_classes) bits, so a code wider than the sequence is normal.
     """
@@ -116,9 +116,11 @@ def _warn_if_it_can_copy(model: Autoencoder) -> None:
     n_inputs = math.prod(model.config.input_shape)
     constrained = model.corruption is not None or any(
         getattr(part, "prevents_identity", False) for part in (model.bottleneck, *model.regularizers.values()))
-    if model.config.latent_dim <= n_inputs or constrained:
+    # a one-feature input has no narrower code: the warning's advice would be impossible to follow
+    if model.config.latent_dim < max(n_inputs, 2) or constrained:
         return
-    message = (f"latent_dim={model.config.latent_dim} exceeds the {n_inputs} input features and nothing constrains "
+    wider = "exceeds" if model.config.latent_dim > n_inputs else "equals"
+    message = (f"latent_dim={model.config.latent_dim} {wider} the {n_inputs} input features and nothing constrains "
                "the code, so the model can learn the identity. Add a sparsity regularizer or a corruption (e.g. "
                "model='overcomplete' or 'sparse-l1'), or use latent_dim < the number of features.")
     warn(logger, message, stacklevel=3)

@@ -108,6 +108,11 @@ def test_overcomplete_with_sparsity_does_not_learn_the_identity(digits01) -> Non
     assert noise_error > 1 / 12  # worse than predicting 0.5 everywhere: far from a copy
 
 
+def test_a_code_as_wide_as_the_input_warns_too() -> None:
+    with pytest.warns(UserWarning, match=r"latent_dim=8 equals the 8 input features .* learn the identity"):
+        Autoencoder(build_config("dense", input_shape=(8,), latent_dim=8))
+
+
 @pytest.mark.parametrize(("model", "options"), [
     ("overcomplete", {"weight": 0.0}),
     ("dense", {}),
@@ -129,8 +134,8 @@ def test_an_unconstrained_wide_code_warns(model: str, options: dict, caplog) -> 
     build_config("jumprelu", input_shape=(8,), latent_dim=16),
     build_config("contractive", input_shape=(8,), latent_dim=16),
     AutoencoderConfig((8,), 16, corruption=PartSpec("gaussian")),
-    build_config("dense", input_shape=(8,), latent_dim=8),
-], ids=["overcomplete", "sparse-kl", "topk", "jumprelu", "contractive", "corruption", "not-wider"])
+    build_config("dense", input_shape=(8,), latent_dim=7),
+], ids=["overcomplete", "sparse-kl", "topk", "jumprelu", "contractive", "corruption", "narrower"])
 def test_a_constrained_or_narrow_code_does_not_warn(config: AutoencoderConfig) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
