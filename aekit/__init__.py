@@ -3,6 +3,8 @@
 Start with :class:`AutoEncoder` (scikit-learn estimator) or :class:`Autoencoder` (``torch.nn.Module``).
 """
 
+import logging as _logging
+
 from aekit._version import __version__
 from aekit.anomaly import AnomalyDetector  # noqa: F401 - public, like everything imported here
 from aekit.estimator import AutoEncoder
@@ -10,6 +12,10 @@ from aekit.io import load_model, save_model
 from aekit.model import Autoencoder, AutoencoderConfig, AutoencoderOutput
 from aekit.parts import PartSpec
 from aekit.presets import build_config, list_models
+
+# A library's loggers stay quiet unless the application configures logging (the CLI does): aekit's warnings
+# reach users through the warnings module, and Python's last-resort handler would print each a second time.
+_logging.getLogger("aekit").addHandler(_logging.NullHandler())
 
 __all__ = [
     "AutoEncoder",

@@ -362,8 +362,13 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
         precision=precision, verbose=True,
     )
+    fit_input = samples
+    if metadata.get("feature_names") is not None and not isinstance(samples, np.memmap):
+        import pandas as pd  # a table fitted with its column names: Python users of the model get them checked
+
+        fit_input = pd.DataFrame(samples, columns=metadata["feature_names"], copy=False)
     started = time.perf_counter()
-    estimator.fit(samples, run_dir=out, resume=resume)
+    estimator.fit(fit_input, run_dir=out, resume=resume)
     seconds = time.perf_counter() - started
     if _is_main_process():
         estimator.save(out, metadata={**metadata, "seconds": round(seconds, 2)})
@@ -759,6 +764,8 @@ def main(argv: list[str] | None = None) -> None:
         with warnings.catch_warnings():
             # aekit says each of its warnings on its logger too (aekit.errors.warn): that is the one line shown
             warnings.filterwarnings("ignore", category=AekitWarning)
+            # the commands match a table's columns to the model's by name themselves, then pass arrays
+            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
             cli.main(args=args, prog_name="aekit", standalone_mode=False)
     except click.exceptions.Abort:
         echo(f"Aborted.{_resume_hint(args)}", err=True)

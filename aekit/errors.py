@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import numbers
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -82,8 +83,9 @@ def check_choice(value: Any, choices: Iterable[str], *, name: str, owner: str) -
 
 
 def check_int(value: Any, *, name: str, owner: str, low: int | None = None, high: int | None = None) -> int:
-    """Check that ``value`` is an int in ``[low, high]`` (bools are rejected) and return it."""
-    ok = isinstance(value, int) and not isinstance(value, bool)
+    """Check that ``value`` is an integer in ``[low, high]`` (bools are rejected; NumPy integers, as a grid search
+    passes them, are accepted) and return it as an int."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if ok and low is not None and value < low:
         ok = False
     if ok and high is not None and value > high:
@@ -92,7 +94,7 @@ def check_int(value: Any, *, name: str, owner: str, low: int | None = None, high
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
         raise AekitError(f"The '{name}' parameter of {owner} must be an int in [{lo}, {hi}]. Got {value!r} instead.")
-    return value
+    return int(value)
 
 
 def check_float(
@@ -106,7 +108,7 @@ def check_float(
     high_inclusive: bool = True,
 ) -> float:
     """Check that ``value`` is a real number in the given interval and return it as float."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
     if ok and low is not None:
         ok = value >= low if low_inclusive else value > low
     if ok and high is not None:

@@ -149,7 +149,6 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self
         """
         X = self._validate(X, reset=True)
-        check_int(self.latent_dim, name="latent_dim", owner="AutoEncoder", low=1)
         check_float(self.validation_fraction, name="validation_fraction", owner="AutoEncoder", low=0.0, high=1.0,
                     high_inclusive=False)
         check_choice(self.scaler, SCALERS, name="scaler", owner="AutoEncoder")
@@ -164,7 +163,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             torch.manual_seed(trainer_config.seed)
             if device.type == "cuda":
                 torch.cuda.manual_seed(trainer_config.seed)
-            model = Autoencoder(config)
+            model = Autoencoder(config).float()  # float32 like the batches, whatever torch's default dtype
             # the sources own their copies, so the scaler may work in place; the identity scaler is skipped
             scale = None if self.scaler_.is_identity else functools.partial(self.scaler_.transform, copy=False)
             train = make_source(samples, train_rows, scale, device)
@@ -182,7 +181,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _trainer_config(self) -> TrainerConfig:
         if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
-            seed = int(self.random_state)
+            seed = check_int(self.random_state, name="random_state", owner="AutoEncoder", low=0, high=2**32 - 1)
         else:
             seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         return TrainerConfig(
@@ -193,11 +192,15 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         )
 
     def _model_config(self, X: np.ndarray) -> AutoencoderConfig:
-        options = dict(self.model_options or {})
+        options = _plain(dict(self.model_options or {}))
         if self.hidden_dims is not None:
-            options["hidden_dims"] = list(self.hidden_dims)
+            if not isinstance(self.hidden_dims, (list, tuple, np.ndarray)):
+                raise AekitError(f"The 'hidden_dims' parameter of AutoEncoder must be a list of layer widths, e.g. "
+                                 f"(256, 128). Got {self.hidden_dims!r} instead.")
+            options["hidden_dims"] = _plain(list(self.hidden_dims))
         input_shape = self._infer_input_shape(X)
-        return build_config(self.model, input_shape=input_shape, latent_dim=self.latent_dim, options=options,
+        latent_dim = check_int(self.latent_dim, name="latent_dim", owner="AutoEncoder", low=1)
+        return build_config(self.model, input_shape=input_shape, latent_dim=latent_dim, options=options,
                             likelihood=self.loss)
 
     def _infer_input_shape(self, X: np.ndarray) -> tuple[int, ...]:
@@ -248,13 +251,22 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                                     source="memory-mapped array"))
             if reset:
                 self.n_features_in_ = math.prod(X.shape[1:])
+                if hasattr(self, "feature_names_in_"):  # a memory-mapped array has no column names
+                    del self.feature_names_in_
         else:
             if isinstance(X, pd.DataFrame):  # else sklearn's "could not convert string to float", without the column
                 check_numeric_columns(X, "X")
+            elif not reset and len(getattr(X, "shape", ())) > 2:
+                # images or signals: checked against the fitted sample shape, then one row each, so that
+                # n_features_in_ (the values per sample) is compared the same way for every layout
+                X = np.asarray(X)
+                X = check_features(X, self.input_shape_).reshape(len(X), -1)
             X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64])
+            if reset:
+                self.n_features_in_ = math.prod(X.shape[1:])  # as for memory-mapped data: values per sample
+        _check_float32_range(X)
         if not reset:
-            expected = self.input_shape_
-            X = check_features(X, expected)
+            X = check_features(X, self.input_shape_)
         return X
 
     def _samples(self, X: Any) -> np.ndarray:
@@ -273,7 +285,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         size = _INFERENCE_BATCH
         self.model_.eval()
         with torch.no_grad():
-            for start in range(0, len(X), size):
+            for start in range(0, max(len(X), 1), size):  # no rows: one padded batch gives the output's shape
                 chunk = np.array(X[start:start + size], dtype=np.float32)  # a writable copy, also of memmaps
                 n = len(chunk)
                 tensor = torch.zeros((size, *chunk.shape[1:]), dtype=torch.float32)
@@ -282,7 +294,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 if scale:
                     tensor = self.scaler_.transform(tensor)
                 outputs.append(fn(tensor)[:n].float().cpu().numpy())
-        return np.concatenate(outputs) if outputs else np.zeros((0,), dtype=np.float32)
+        return np.concatenate(outputs)
 
     # -------------------------------------------------------------------------------------- inference
     def transform(self, X: Any) -> np.ndarray:
@@ -295,7 +307,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self, "model_")
         codes = _as_codes(X, self.config_.latent_dim)
         out = self._run(lambda z: self.scaler_.inverse_transform(self.model_.decode(z)), codes, scale=False)
-        return out.reshape(len(out), -1) if self.flat_input_ else out
+        return out.reshape(len(out), math.prod(self.input_shape_)) if self.flat_input_ else out
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """``inverse_transform(transform(X))`` in the caller's units, shaped like ``X``."""
@@ -371,7 +383,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         preset such as ``"vae"``); others raise an ``AekitError``.
         """
         check_is_fitted(self, "model_")
-        check_int(n_samples, name="n_samples", owner="AutoEncoder.sample", low=1)
+        n_samples = check_int(n_samples, name="n_samples", owner="AutoEncoder.sample", low=1)
         generator = _torch_generator(random_state)
         self.model_.eval()
         outputs = []
@@ -396,7 +408,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         original units. Works for every model; codes are deterministic (a VAE's posterior means).
         """
         check_is_fitted(self, "model_")
-        check_int(steps, name="steps", owner="AutoEncoder.interpolate", low=2)
+        steps = check_int(steps, name="steps", owner="AutoEncoder.interpolate", low=2)
         n_features = math.prod(self.input_shape_)
         ends = []
         for name, row in (("a", a), ("b", b)):
@@ -405,7 +417,10 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 raise AekitError(f"The '{name}' argument of interpolate must be one sample with {n_features} values. "
                                  f"Got shape {row.shape} instead. Pass a single row, e.g. X[i].")
             ends.append(row.reshape(self.input_shape_))
-        pair = self._samples(np.stack(ends).reshape(2, -1) if self.flat_input_ else np.stack(ends))  # checked
+        if self.flat_input_ and isinstance(a, pd.Series) and isinstance(b, pd.Series):
+            pair = self._samples(pd.DataFrame([a, b]))  # their labels checked against the fitted columns
+        else:
+            pair = self._samples(np.stack(ends).reshape(2, -1) if self.flat_input_ else np.stack(ends))  # checked
         device = next(self.model_.parameters()).device
         self.model_.eval()
         with torch.no_grad():
@@ -438,7 +453,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         variational model.
         """
         samples = self._samples(X)
-        check_int(k, name="k", owner="AutoEncoder.log_likelihood", low=1)
+        k = check_int(k, name="k", owner="AutoEncoder.log_likelihood", low=1)
         check_choice(term, LOG_LIKELIHOOD_TERMS, name="term", owner="AutoEncoder.log_likelihood")
         generator = _torch_generator(random_state)
         device = next(self.model_.parameters()).device
@@ -462,8 +477,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``metadata`` (JSON-able) is stored as the ``extra`` section and comes back as ``metadata_``.
         """
         check_is_fitted(self, "model_")
-        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
-                  if k != "random_state" or isinstance(v, (int, type(None)))}
+        params = {k: _plain(list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
+                  if k != "random_state" or isinstance(v, (int, np.integer, type(None)))}
         data = {"input_shape": list(self.input_shape_), "n_features_in": int(self.n_features_in_),
                 "flat_input": self.flat_input_}
         if hasattr(self, "feature_names_in_"):
@@ -482,10 +497,14 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         estimator = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k in valid})
         estimator.model_ = saved.model
         estimator.config_ = saved.model.config
-        estimator.scaler_ = Scaler.from_dict(saved.scaler) if saved.scaler else Scaler("none")
-        estimator.input_shape_ = tuple(saved.data["input_shape"])
-        estimator.n_features_in_ = int(saved.data["n_features_in"])
-        estimator.flat_input_ = bool(saved.data.get("flat_input", True))
+        identity = {"kind": "none", "per_feature": False, "sample_shape": list(saved.model.config.input_shape),
+                    "offset": [0.0], "scale": [1.0]}  # a module saved alone: its inputs are already scaled
+        estimator.scaler_ = Scaler.from_dict(saved.scaler or identity)
+        # a module saved with aekit.save_model has no data section: it reads samples of its own input shape
+        estimator.input_shape_ = tuple(saved.data.get("input_shape", saved.model.config.input_shape))
+        # values per sample (earlier saves stored an image's channel count here, as scikit-learn counts axis 1)
+        estimator.n_features_in_ = math.prod(estimator.input_shape_)
+        estimator.flat_input_ = bool(saved.data.get("flat_input", len(estimator.input_shape_) == 1))
         if "feature_names_in" in saved.data:
             estimator.feature_names_in_ = np.asarray(saved.data["feature_names_in"], dtype=object)
         estimator.history_ = saved.training.get("history", [])
@@ -506,6 +525,34 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
+
+
+def _check_float32_range(X: np.ndarray) -> None:
+    """Refuse finite values that float32, in which the model computes, cannot hold (they would become inf and
+    every output NaN); read in chunks, so memory-mapped data stays on disk."""
+    if X.dtype != np.float64:
+        return
+    limit, step = float(np.finfo(np.float32).max), _INFERENCE_BATCH * 16
+    for start in range(0, len(X), step):
+        chunk = np.asarray(X[start:start + step])
+        rows = np.abs(chunk.reshape(len(chunk), -1)).max(axis=1, initial=0.0)
+        if (rows > limit).any():
+            first = start + int(np.argmax(rows > limit))
+            raise DataError(f"X holds values beyond float32's range (up to {rows.max():.3g}, first in row {first}, "
+                            "counting from 0); the model computes in float32. Rescale or fix them.")
+
+
+def _plain(value: Any) -> Any:
+    """NumPy numbers and arrays (as grid searches pass them) as Python numbers and lists, for configs and JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    return value
 
 
 def _torch_generator(random_state: int | np.random.RandomState | None) -> torch.Generator:

@@ -95,7 +95,13 @@ def export_onnx(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     model's posterior mean.
     """
     if opset is not None:
-        check_int(opset, name="opset", owner="export_onnx", low=_MIN_OPSET)
+        try:
+            import onnx  # the newest opset the installed onnx knows bounds the choice
+        except ImportError:
+            raise AekitError("ONNX export needs the 'onnx' package, which is not installed. Install it with "
+                             "pip install 'aekit[onnx]'.") from None
+        opset = check_int(opset, name="opset", owner="export_onnx", low=_MIN_OPSET,
+                          high=onnx.defs.onnx_opset_version())
     model_dir = Path(model_dir)
     out_dir = model_dir if out_dir is None else Path(out_dir)
     saved = load_model(model_dir, device="cpu")  # AekitError with a fix for every way the directory is wrong
@@ -179,7 +185,16 @@ def _export_dynamo(module: nn.Module, example: Tensor, input_name: str, output_n
                                     dynamic_shapes=({0: batch},), external_data=False, verbose=False)
     if program is None:  # pragma: no cover - torch versions whose dynamo path still writes only to files
         raise RuntimeError("torch.onnx.export(dynamo=True) returned no program")
-    return program.model_proto
+    proto = program.model_proto
+    written = _opset_of(proto)
+    if opset is not None and written != opset:  # its converter could not go down that far: it keeps its own
+        raise RuntimeError(f"it wrote opset {written}, not the {opset} asked for")
+    return proto
+
+
+def _opset_of(proto: Any) -> int | None:
+    """The version of the default ONNX operator set a model imports."""
+    return next((int(entry.version) for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), None)
 
 
 def _export_torchscript(module: nn.Module, example: Tensor, input_name: str, output_name: str,
@@ -191,22 +206,28 @@ def _export_torchscript(module: nn.Module, example: Tensor, input_name: str, out
         torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=[input_name],
                           output_names=[output_name], opset_version=opset,
                           dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}})
-    return onnx.load_from_string(buffer.getvalue())
+    proto = onnx.load_from_string(buffer.getvalue())
+    if opset is not None and _opset_of(proto) != opset:
+        raise RuntimeError(f"it wrote opset {_opset_of(proto)}, not the {opset} asked for")
+    return proto
 
 
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Silence the exporters' chatter (deprecation notices, 'torchvision is not installed'): the CLI prints one
     line per file, and a failure is reported through the exception anyway."""
-    onnx_logger = logging.getLogger("torch.onnx")
-    level = onnx_logger.level
-    onnx_logger.setLevel(logging.ERROR)
+    # onnxscript logs each failed opset conversion with its traceback, then the exporter raises anyway
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [each.level for each in loggers]
+    for each in loggers:
+        each.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        onnx_logger.setLevel(level)
+        for each, level in zip(loggers, levels):
+            each.setLevel(level)
 
 
 def _first_line(exc: BaseException) -> str:

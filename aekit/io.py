@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -26,7 +27,7 @@ from aekit._version import __version__
 from aekit.errors import AekitError, ModelFileError
 from aekit.model import Autoencoder, AutoencoderConfig
 
-__all__ = ["atomic_path", "check_output_path", "write_json",
+__all__ = ["atomic_path", "check_output_path", "json_text", "write_json",
            "save_state", "load_state", "SavedModel", "save_model", "load_model",
            "CONFIG_FILE", "WEIGHTS_FILE"]
 
@@ -75,9 +76,32 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def _json_value(value: Any) -> Any:
+    """JSON for what json cannot write by itself: NumPy numbers and arrays, paths; anything else is refused."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise AekitError(f"A value of type {type(value).__name__} cannot be stored in JSON ({value!r:.60}). Store "
+                     "numbers, strings, lists and dicts of them.")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON text (NumPy numbers as plain numbers); an AekitError for what JSON cannot hold."""
+    try:
+        return json.dumps(data, indent=2, default=_json_value, allow_nan=True) + "\n"
+    except AekitError:
+        raise
+    except ValueError as exc:  # a circular reference
+        raise AekitError(f"The data cannot be stored in JSON ({exc}).") from None
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    text = json_text(data)  # first: what cannot be written leaves the old file as it was
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
 
 
 def sha256_file(path: Path) -> str:
@@ -149,14 +173,14 @@ class SavedModel:
 def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler: dict[str, Any] | None = None,
                training: dict[str, Any] | None = None, data: dict[str, Any] | None = None,
                extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` and its metadata to ``directory`` (created if needed); returns the directory."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        save_file(weights, str(tmp), metadata={"format": FORMAT})
-        checksum = sha256_file(tmp)
-    write_json(directory / CONFIG_FILE, {
+    """Write ``model`` and its metadata to ``directory`` (created if needed); returns the directory.
+
+    Both files are written to temporary names first and renamed only when both are complete, so a save that
+    fails (metadata JSON cannot hold, a full disk) leaves a model already in ``directory`` as it was."""
+    directory = check_output_path(directory, option="Model directory")
+    if directory.exists() and not directory.is_dir():
+        raise AekitError(f"Model directory {directory}: a file of that name exists. Pass a folder path.")
+    record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "aekit_version": __version__,
@@ -166,8 +190,14 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
         "training": training or {},
         "data": data or {},
         "extra": extra or {},
-        "weights_sha256": checksum,
-    })
+    }
+    json_text(record)  # refuse what JSON cannot hold before touching the directory
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # config.json is renamed into place first, then the weights: between the two, the checksum tells them apart
+    with atomic_path(directory / WEIGHTS_FILE) as weights_tmp, atomic_path(directory / CONFIG_FILE) as config_tmp:
+        save_file(weights, str(weights_tmp), metadata={"format": FORMAT})
+        config_tmp.write_text(json_text({**record, "weights_sha256": sha256_file(weights_tmp)}), encoding="utf-8")
     return directory
 
 
@@ -226,6 +256,6 @@ def load_model(directory: str | os.PathLike[str], *, device: str | torch.device 
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, KeyError, AekitError) as exc:
         raise ModelFileError(f"Cannot load '{directory}': {exc}. Train or save the model again.") from None
-    model.to(device).eval()
+    model.to(device).float().eval()  # float32 as saved, whatever torch's default dtype
     return SavedModel(model=model, scaler=config.get("scaler"), training=config.get("training", {}),
                       data=config.get("data", {}), extra=config.get("extra", {}))

@@ -325,3 +325,13 @@ def test_library_messages_name_the_invoked_commands_options() -> None:
     kept = "got 1 sample (n_samples=1), the error of X"
     assert _in_cli_terms(kept, detect) == kept
     assert _in_cli_terms("set coarse_factor=1", ["train", "t.csv"]) == "set coarse_factor=1"
+
+
+def test_a_table_model_trained_here_checks_column_names_in_python(trained, table) -> None:
+    from aekit import AutoEncoder
+
+    model, frame = AutoEncoder.load(trained), pd.read_csv(table)
+    assert list(model.feature_names_in_) == list(frame.columns)
+    model.transform(frame)
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.transform(frame[frame.columns[::-1]])

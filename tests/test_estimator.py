@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -136,6 +137,11 @@ def test_scaler_fitted_on_training_split_only(digits) -> None:
         ({"model": "dens"}, "Unknown model 'dens'"),
         ({"model_options": {"dropuot": 0.1}}, "Did you mean 'dropout'?"),
         ({"loss": "mae"}, "Unknown likelihood 'mae'"),
+        ({"early_stopping": "no"}, "'early_stopping' parameter of Trainer must be True or False. Got 'no'"),
+        ({"hidden_dims": 8}, "'hidden_dims' parameter of AutoEncoder must be a list of layer widths"),
+        ({"random_state": -1}, "'random_state' parameter of AutoEncoder must be an int in [0, 4294967295]"),
+        ({"device": "xpu"}, "Device 'xpu' is not supported."),
+        ({"device": None}, "Unknown device None."),
     ],
 )
 def test_bad_parameters(digits, params: dict, message: str) -> None:
@@ -199,3 +205,118 @@ def test_an_unfitted_estimator_says_so(call, tmp_path) -> None:
 
     with pytest.raises(NotFittedError, match="This AutoEncoder instance is not fitted yet"):
         call(AutoEncoder(), np.ones((3, 4)))
+
+
+def test_numpy_numbers_are_parameters_like_any_other(digits, tmp_path) -> None:
+    # a grid over np.arange, a learning rate from a float32 array: what search utilities hand over
+    search = GridSearchCV(AutoEncoder(max_epochs=2, random_state=0), {"latent_dim": np.arange(2, 4)}, cv=2,
+                          error_score="raise").fit(digits[:200])
+    assert search.best_params_["latent_dim"] in (2, 3)
+    model = AutoEncoder(latent_dim=np.int64(3), hidden_dims=np.array([16]), lr=np.float32(1e-3),
+                        batch_size=np.int64(64), max_epochs=np.int64(2), random_state=np.int64(5)).fit(digits[:200])
+    model.save(tmp_path / "m", metadata={"auc": np.float32(0.5), "sizes": np.arange(2)})
+    loaded = AutoEncoder.load(tmp_path / "m")
+    assert loaded.random_state == 5 and loaded.metadata_ == {"auc": 0.5, "sizes": [0, 1]}
+    assert model.interpolate(digits[0], digits[1], steps=np.int64(3)).shape == (3, 64)
+
+
+def test_a_save_that_fails_leaves_the_saved_model_as_it_was(digits, fitted, tmp_path) -> None:
+    fitted.save(tmp_path / "m")
+    other = AutoEncoder(latent_dim=8, max_epochs=1, random_state=1).fit(digits[:100])
+    with pytest.raises(AekitError, match="A value of type object cannot be stored in JSON"):
+        other.save(tmp_path / "m", metadata={"note": object()})
+    np.testing.assert_array_equal(AutoEncoder.load(tmp_path / "m").transform(digits[:5]), fitted.transform(digits[:5]))
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
+    with pytest.raises(AekitError, match="nothing can be written inside it"):
+        fitted.save(tmp_path / "m" / "config.json" / "x")
+    (tmp_path / "afile").write_text("kept")
+    for call in (lambda: fitted.save(tmp_path / "afile"),
+                 lambda: AutoEncoder(max_epochs=1).fit(digits[:50], run_dir=tmp_path / "afile")):
+        with pytest.raises(AekitError, match="a file of that name exists"):
+            call()
+    assert (tmp_path / "afile").read_text() == "kept"
+
+
+def test_images_are_read_in_any_layout_of_the_same_pixels(digits, tmp_path) -> None:
+    images = digits[:120].reshape(-1, 1, 8, 8).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    from_disk = AutoEncoder(model="conv", latent_dim=4, max_epochs=1, random_state=0).fit(
+        np.load(tmp_path / "images.npy", mmap_mode="r"))
+    in_memory = AutoEncoder(model="conv", latent_dim=4, max_epochs=1, random_state=0).fit(images)
+    for model in (from_disk, in_memory):
+        assert model.n_features_in_ == 64
+        codes = model.transform(images)
+        for layout in (images.reshape(120, 64), images[:, 0]):  # flat rows; 8 x 8 without the channel axis
+            np.testing.assert_array_equal(model.transform(layout), codes)
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(AutoEncoder.load(tmp_path / "m").transform(images.reshape(120, 64)), codes)
+
+
+def test_the_same_values_in_another_layout_are_refused(tmp_path) -> None:
+    signals = np.random.default_rng(0).normal(size=(60, 2, 16)).astype(np.float32)
+    model = AutoEncoder(latent_dim=2, max_epochs=1, random_state=0).fit(signals)
+    np.save(tmp_path / "t.npy", signals.transpose(0, 2, 1).copy())
+    for wrong in (signals.transpose(0, 2, 1), signals.reshape(60, 2, 4, 4), np.load(tmp_path / "t.npy", mmap_mode="r")):
+        with pytest.raises(DataError, match=r"expects samples of shape \(2, 16\) \(or rows of 32 values\)"):
+            model.transform(wrong)
+
+
+def test_values_beyond_float32_are_refused(digits, fitted) -> None:
+    bad = digits[:20].copy()
+    bad[4, 2] = 1e39  # finite in float64, inf in the model's float32
+    for call in (fitted.transform, fitted.score_samples, AutoEncoder(**FAST).fit):
+        with pytest.raises(DataError, match=r"beyond float32's range \(up to 1e\+39, first in row 4"):
+            call(bad)
+
+
+def test_a_refit_on_an_unnamed_memmap_forgets_the_column_names(digits, tmp_path) -> None:
+    frame = pd.DataFrame(digits[:100, :6], columns=list("abcdef"))
+    np.save(tmp_path / "x.npy", digits[:100, :4])
+    model = AutoEncoder(latent_dim=2, max_epochs=1).fit(frame).fit(np.load(tmp_path / "x.npy", mmap_mode="r"))
+    assert not hasattr(model, "feature_names_in_") and model.n_features_in_ == 4
+
+
+def test_repeated_column_names_are_refused(digits) -> None:
+    with pytest.raises(DataError, match="X has more than one column named 'a'"):
+        AutoEncoder(**FAST).fit(pd.DataFrame(digits[:50, :3], columns=["a", "a", "b"]))
+
+
+def test_zero_rows_give_zero_rows(fitted) -> None:
+    assert fitted.inverse_transform(np.zeros((0, 8))).shape == (0, 64)
+
+
+def test_interpolating_named_rows_checks_their_names(digits) -> None:
+    frame = pd.DataFrame(digits[:100, :6], columns=list("abcdef"))
+    model = AutoEncoder(latent_dim=2, max_epochs=1).fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        assert model.interpolate(frame.iloc[0], frame.iloc[1], steps=3).shape == (3, 6)
+    with pytest.raises(ValueError, match="feature names"):
+        model.interpolate(frame.iloc[0].rename(str.upper), frame.iloc[1].rename(str.upper), steps=3)
+
+
+def test_a_module_saved_alone_loads_as_an_estimator(tmp_path) -> None:
+    from aekit import Autoencoder, build_config, save_model
+
+    module = Autoencoder(build_config("dense", input_shape=(6,), latent_dim=2)).eval()
+    save_model(tmp_path / "p", module)
+    x = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
+    with torch.no_grad():
+        expected = module.encode(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(AutoEncoder.load(tmp_path / "p").transform(x), expected, atol=1e-6)
+
+
+def test_torchs_default_dtype_does_not_matter(digits) -> None:
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert AutoEncoder(latent_dim=2, max_epochs=1).fit(digits[:50]).transform(digits[:2]).dtype == np.float32
+    finally:
+        torch.set_default_dtype(default)
+
+
+def test_the_library_logs_nowhere_unless_the_application_says_so() -> None:
+    import logging
+
+    # else Python's last-resort handler prints each aekit warning a second time, beside warnings.warn's copy
+    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("aekit").handlers)

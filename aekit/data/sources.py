@@ -248,7 +248,12 @@ def validate_finite(dataset: Dataset) -> Dataset:
 def check_features(
     data: Dataset | ArrayLike, expected_shape: tuple[int, ...], source: str | None = None
 ) -> np.ndarray:
-    """Check that samples have as many values as a model expects; return them shaped as it expects.
+    """Check that samples are laid out as a model expects; return them shaped as it expects.
+
+    Accepted: samples of the model's shape, flat rows of as many values, the shape with size-1 axes added or
+    left out (28 x 28 images for a (1, 28, 28) model), and any layout for a model of flat rows. For a shaped
+    model the same number of values in another layout, e.g. (16, 2) for (2, 16), is refused: reshaping would
+    silently mix the values up.
 
     Parameters
     ----------
@@ -274,7 +279,15 @@ def check_features(
             f"This model expects {expected} features per sample; the data has {got if X.ndim else 0} ({source}). "
             "Use data with the same columns as the training data."
         )
+    shape, wanted = tuple(X.shape[1:]), tuple(expected_shape)
+    if len(wanted) > 1 and shape not in (wanted, (expected,)) and _without_ones(shape) != _without_ones(wanted):
+        raise DataError(f"This model expects samples of shape {wanted} (or rows of {expected} values); the data's "
+                        f"samples have shape {shape} ({source}). Pass them in the layout the model was trained on.")
     return X.reshape((X.shape[0], *expected_shape))
+
+
+def _without_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(size for size in shape if size != 1)
 
 
 def check_column_names(names: list[str] | None, expected: list[str] | None, source: str) -> None:
@@ -598,7 +611,12 @@ def _holds_numbers(column: pd.Series) -> bool:
 def check_numeric_columns(frame: pd.DataFrame, where: str, *, also: Sequence[str] = (), advice: str = "") -> None:
     """Refuse, in one line naming them, the columns of ``frame`` that are not numbers (bool ones are), plus the
     names in ``also`` (a caller's own refusals, a time column say). ``where`` names the data ("X", "file t.csv");
-    ``advice`` ends the sentence (" before training")."""
+    ``advice`` ends the sentence (" before training"). Repeated column names are refused first: a model's
+    columns are matched by name."""
+    repeated = frame.columns[frame.columns.duplicated()].unique()
+    if len(repeated):
+        raise DataError(f"{where} has more than one column named {name_list([str(c) for c in repeated])}. Give "
+                        "every column its own name.")
     bad = [*also, *(str(c) for c in frame.columns if not _holds_numbers(frame[c]))]
     if bad:
         raise DataError(f"Column(s) {name_list(bad)} of {where} are not numeric. Drop them or encode them as numbers "

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from aekit.config import from_dict, to_dict
 from aekit.errors import AekitError, check_choice, check_float, check_int, warn
-from aekit.io import atomic_path, load_state, save_state
+from aekit.io import atomic_path, check_output_path, load_state, save_state
 from aekit.training.distributed import DistributedContext, all_reduce_sum, context
 from aekit.training.pretraining import pretrain
 from aekit.training.sources import BatchSource
@@ -62,18 +62,27 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         owner = "Trainer"
-        check_int(self.max_epochs, name="max_epochs", owner=owner, low=1)
-        check_int(self.batch_size, name="batch_size", owner=owner, low=1)
-        check_float(self.lr, name="lr", owner=owner, low=0.0, low_inclusive=False)
+
+        def checked(name: str, check: Any, **bounds: Any) -> None:
+            # stored as plain int / float: NumPy numbers (a grid search's) would not go into JSON checkpoints
+            object.__setattr__(self, name, check(getattr(self, name), name=name, owner=owner, **bounds))
+
+        checked("max_epochs", check_int, low=1)
+        checked("batch_size", check_int, low=1)
+        checked("lr", check_float, low=0.0, low_inclusive=False)
         check_choice(self.optimizer, ["adam", "adamw", "sgd"], name="optimizer", owner=owner)
-        check_float(self.momentum, name="momentum", owner=owner, low=0.0, high=1.0, high_inclusive=False)
-        check_float(self.weight_decay, name="weight_decay", owner=owner, low=0.0)
+        checked("momentum", check_float, low=0.0, high=1.0, high_inclusive=False)
+        checked("weight_decay", check_float, low=0.0)
         check_choice(self.schedule, ["constant", "cosine", "onecycle", "plateau"], name="schedule", owner=owner)
         if self.grad_clip is not None:
-            check_float(self.grad_clip, name="grad_clip", owner=owner, low=0.0, low_inclusive=False)
-        check_int(self.patience, name="patience", owner=owner, low=1)
-        check_float(self.min_delta, name="min_delta", owner=owner, low=0.0)
-        check_int(self.seed, name="seed", owner=owner, low=0, high=2**32 - 1)
+            checked("grad_clip", check_float, low=0.0, low_inclusive=False)
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise AekitError(f"The 'early_stopping' parameter of {owner} must be True or False. Got "
+                             f"{self.early_stopping!r} instead.")
+        object.__setattr__(self, "early_stopping", bool(self.early_stopping))
+        checked("patience", check_int, low=1)
+        checked("min_delta", check_float, low=0.0)
+        checked("seed", check_int, low=0, high=2**32 - 1)
         check_choice(self.precision, ["auto", "32", "bf16-mixed", "16-mixed"], name="precision", owner=owner)
 
     @classmethod
@@ -106,10 +115,18 @@ def resolve_device(device: str | torch.device, local_rank: int | None = None) ->
         return torch.device("cpu")
     try:
         resolved = torch.device(device)
-    except RuntimeError:
+    except (RuntimeError, TypeError):
         raise AekitError(f"Unknown device {device!r}. Use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'.") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise AekitError(f"Device {device!r} was requested but CUDA is not available here. Use 'auto' or 'cpu'.")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if resolved.type not in available:  # xpu, meta, ...: devices aekit does not train on
+        raise AekitError(f"Device {device!r} is not supported. Use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'.")
+    if not available[resolved.type]:
+        name = "CUDA" if resolved.type == "cuda" else "Apple's MPS"
+        raise AekitError(f"Device {device!r} was requested but {name} is not available here. Use 'auto' or 'cpu'.")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise AekitError(f"Device {device!r} was requested but this machine has {torch.cuda.device_count()} CUDA "
+                         f"device(s), numbered from 0. Use 'cuda' or 'cuda:0'.")
     return resolved
 
 
@@ -137,7 +154,11 @@ class Trainer:
 
     def __init__(self, config: TrainerConfig | None = None, *, run_dir: str | Path | None = None) -> None:
         self.config = config or TrainerConfig()
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.run_dir = None
+        if run_dir is not None:  # a bad path fails now, in one line, not after the first epoch
+            self.run_dir = check_output_path(run_dir, option="run_dir")
+            if self.run_dir.exists() and not self.run_dir.is_dir():
+                raise AekitError(f"run_dir {self.run_dir}: a file of that name exists. Pass a folder path.")
 
     # ------------------------------------------------------------------------------------------- parts
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
