@@ -495,6 +495,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         params = dict(saved.training.get("estimator", {}))
         valid = cls().get_params()
         estimator = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k in valid})
+        if estimator.device != "auto":  # trained on "cuda", loaded on a CPU machine: a refit (clone) runs here too
+            estimator.device = str(resolve_device(device))
         estimator.model_ = saved.model
         estimator.config_ = saved.model.config
         identity = {"kind": "none", "per_feature": False, "sample_shape": list(saved.model.config.input_shape),

@@ -320,3 +320,13 @@ def test_the_library_logs_nowhere_unless_the_application_says_so() -> None:
 
     # else Python's last-resort handler prints each aekit warning a second time, beside warnings.warn's copy
     assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("aekit").handlers)
+
+
+def test_a_model_loaded_elsewhere_refits_where_it_was_loaded(fitted, tmp_path) -> None:
+    import json
+
+    fitted.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["training"]["estimator"]["device"] = "cuda"  # as saved on a GPU machine
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    assert AutoEncoder.load(tmp_path / "m", device="cpu").get_params()["device"] == "cpu"
