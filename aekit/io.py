@@ -255,7 +255,10 @@ def load_model(directory: str | os.PathLike[str], *, device: str | torch.device 
         state = load_file(str(weights_path))
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, KeyError, AekitError) as exc:
-        raise ModelFileError(f"Cannot load '{directory}': {exc}. Train or save the model again.") from None
+        # one line: torch lists every mismatched tensor on its own line
+        detail = " ".join(str(exc).split())
+        detail = detail if len(detail) <= 300 else detail[:300] + " (...)"
+        raise ModelFileError(f"Cannot load '{directory}': {detail}. Train or save the model again.") from None
     model.to(device).float().eval()  # float32 as saved, whatever torch's default dtype
     return SavedModel(model=model, scaler=config.get("scaler"), training=config.get("training", {}),
                       data=config.get("data", {}), extra=config.get("extra", {}))
