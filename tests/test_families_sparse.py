@@ -134,8 +134,9 @@ def test_an_unconstrained_wide_code_warns(model: str, options: dict, caplog) -> 
     build_config("jumprelu", input_shape=(8,), latent_dim=16),
     build_config("contractive", input_shape=(8,), latent_dim=16),
     AutoencoderConfig((8,), 16, corruption=PartSpec("gaussian")),
+    build_config("codec-dense", input_shape=(8,), latent_dim=8),  # every bit of the code costs rate
     build_config("dense", input_shape=(8,), latent_dim=7),
-], ids=["overcomplete", "sparse-kl", "topk", "jumprelu", "contractive", "corruption", "narrower"])
+], ids=["overcomplete", "sparse-kl", "topk", "jumprelu", "contractive", "corruption", "codec", "narrower"])
 def test_a_constrained_or_narrow_code_does_not_warn(config: AutoencoderConfig) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -58,6 +58,12 @@ class FactorizedBottleneck(Bottleneck):
                 raise AekitError("The 'filters' parameter of FactorizedBottleneck must be a non-empty list of positive "
                                  f"ints. Got {list(self.filters)!r} instead.")
 
+    @property
+    def prevents_identity(self) -> bool:
+        """Every bit of the code costs ``rate_weight`` in the loss, so a code as wide as the input cannot copy it
+        for free."""
+        return self.config.rate_weight > 0
+
     def __init__(self, config: Config, *, in_features: int, latent_dim: int) -> None:
         super().__init__(config, in_features=in_features, latent_dim=latent_dim)
         self.project = nn.Linear(in_features, latent_dim)
