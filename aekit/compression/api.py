@@ -527,6 +527,7 @@ def decompress(source: str | os.PathLike[str], output: str | os.PathLike[str], *
                         f"{'/'.join(_OUTPUTS[kind])} file, not {output.name!r}.")
     loaded = _codec_for_file(header, codec, source)
     shape, dtype, bound = tuple(header["shape"]), np.dtype(header["dtype"]), header.get("max_abs_error")
+    reference = None if original is None else _read_original(Path(original), kind, shape, source)
     summary = Summary("decompress", kind, raw_bytes=int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
                       file_bytes=reader.size, seconds=0.0, n_values=int(np.prod(shape, dtype=np.int64)),
                       n_pixels=shape[0] * shape[1] if kind == "image" else None, error_bound=bound,
@@ -547,15 +548,28 @@ def decompress(source: str | os.PathLike[str], output: str | os.PathLike[str], *
     else:
         decoded = _decode_rows(reader, loaded, shape, dtype, bound, output, header)
     summary.seconds = time.perf_counter() - started
-    if original is not None:
+    if reference is not None:
         errors = _Errors()
-        if kind == "image":
-            errors.update(read_image(Path(original)), decoded)
-        else:
-            reference = read_numeric_table(Path(original))[0] if kind == "table" else read_array(Path(original))
-            errors.update(np.asarray(reference), np.asarray(decoded))
+        errors.update(np.asarray(reference), np.asarray(decoded))
         _fill_quality(summary, errors)
     return summary
+
+
+def _read_original(path: Path, kind: str, shape: tuple[int, ...], source: Path) -> np.ndarray:
+    """decompress's ``original``, read and checked against the file's shape before anything is decoded or
+    written."""
+    suffixes = {"array": (".npy",), "image": IMAGE_SUFFIXES, "table": TABLE_SUFFIXES}[kind]
+    if path.suffix.lower() not in suffixes:
+        raise DataError(f"--original {path}: '{source}' holds {'an' if kind in ('array', 'image') else 'a'} {kind}, "
+                        f"so the original is a {'/'.join(suffixes)} file. Pass the file it was compressed from.")
+    if kind == "image":
+        reference = read_image(path)
+    else:
+        reference = read_numeric_table(path)[0] if kind == "table" else read_array(path)
+    if tuple(reference.shape) != shape:
+        raise DataError(f"--original {path} has shape {tuple(reference.shape)}, but '{source}' holds {kind} data of "
+                        f"shape {shape}. Pass the file it was compressed from.")
+    return reference
 
 
 def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...], dtype: np.dtype,

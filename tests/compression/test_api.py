@@ -41,6 +41,20 @@ def test_outputs_never_replace_the_inputs(tmp_path: Path, digits: np.ndarray) ->
     assert source.read_bytes() == before
 
 
+def test_a_wrong_original_is_refused_before_anything_is_written(tmp_path: Path, digits: np.ndarray) -> None:
+    source = _npy(tmp_path / "digits.npy", digits)
+    compress(source, tmp_path / "d.aez", max_abs_error=0.5)
+    other = _npy(tmp_path / "other.npy", digits[:, :10])
+    (tmp_path / "photo.png").write_bytes(b"not read")
+    for original, message in ((other, r"other.npy has shape \(1797, 10\), but .*d.aez' holds array data of shape "
+                                      r"\(1797, 64\)"),
+                              (tmp_path / "photo.png", r"holds an array, so the original is a .npy file"),
+                              (tmp_path / "missing.npy", "No such file")):
+        with pytest.raises(AekitError, match=message):
+            decompress(tmp_path / "d.aez", tmp_path / "back.npy", original=original)
+        assert not (tmp_path / "back.npy").exists()
+
+
 def test_array_round_trip_with_a_codec(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
     source = _npy(tmp_path / "digits.npy", digits)
     summary = compress(source, tmp_path / "d.aez", codec=array_codec)
