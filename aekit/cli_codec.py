@@ -24,11 +24,13 @@ echo = click.echo
 def _images_of(data: Path, color: str | None) -> list[np.ndarray]:
     """The image DATA (one file, or every image in a folder) as (H, W, C) uint8 of one colour mode (the first
     image's unless ``color`` is given)."""
-    from aekit.compression.api import IMAGE_SUFFIXES, image_color, read_image
+    from aekit.compression.api import image_color, read_image
+    from aekit.data.sources import IMAGE_EXTENSIONS, image_files
 
-    files = sorted(p for p in data.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if data.is_dir() else [data]
+    files = image_files(data) if data.is_dir() else [data]  # as 'aekit train' reads a folder: subfolders too
     if not files:
-        raise DataError(f"The folder {data} has no images ({', '.join(IMAGE_SUFFIXES)}). Pass a folder of images.")
+        raise DataError(f"The folder {data} has no images ({', '.join(IMAGE_EXTENSIONS)}). Pass a folder of "
+                        "images.")
     color = color or image_color(files[0])
     return [read_image(path, color) for path in files]
 
@@ -82,6 +84,9 @@ def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float 
 
         kind = input_kind(data)
         rows, described = read_numeric_table(data) if kind == "table" else (np.asarray(read_array(data)), {})
+        if len(rows) < 2:
+            raise DataError(f"'{data}' has {len(rows)} row(s); a codec learns from many. Pass at least 2 rows "
+                            "(thousands are better).")
         rows = rows.reshape(len(rows), -1).astype(np.float64)
         if not np.isfinite(rows).all():
             raise DataError(f"'{data}' contains NaN or infinite values. Replace them before training a codec.")

@@ -131,6 +131,10 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         raise AekitError("--fpr needs --clean DATA, data known to hold no anomalies. Pass --clean, or drop --fpr.")
     if fpr is not None and fixed_threshold is not None:
         raise AekitError("Pass at most one of --fpr and --threshold. Drop one of them.")
+    given = click.get_current_context().get_parameter_source("contamination") != click.core.ParameterSource.DEFAULT
+    if given and (fpr is not None or fixed_threshold is not None):
+        other = "--fpr" if fpr is not None else "--threshold"
+        raise AekitError(f"--contamination sets the threshold, and so does {other}. Pass one of them.")
     if clean is not None and fpr is None:
         raise AekitError("--clean is only read to set the threshold by --fpr. Pass --fpr RATE, or drop --clean.")
     check_save_path(out)  # before training, not after

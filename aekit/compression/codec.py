@@ -188,7 +188,7 @@ class Codec:
     def load(cls, directory: str | os.PathLike[str], *, source: str | None = None) -> Codec:
         """Load a codec directory written by :func:`train_codec` (weights verified against their sha256)."""
         directory = Path(directory)
-        config = read_config(directory)
+        config = read_config(directory, what="codec", origin="the --out folder of 'aekit train-codec'")
         if "codec" not in (config.get("extra") or {}):
             raise ModelFileError(f"'{directory}' is an aekit model but not a codec (no codec section in its config). "
                                  "Train one with 'aekit train-codec'.")
@@ -316,6 +316,8 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
         raise AekitError(f"train_codec needs at least 2 samples; got an array of shape {samples.shape}. Pass more "
                          "data.")
     sample_size = int(np.prod(samples.shape[1:]))
+    if latent_dim is not None:
+        latent_dim = check_int(latent_dim, name="latent_dim", owner="train_codec", low=1)
     weight = rate_weight if rate_weight is not None else rate_weight_for(quality, sample_size)
     if transform == "pca":
         latent_dim = sample_size if latent_dim is None else latent_dim
@@ -326,11 +328,11 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
         # 128 units cap what a tile can keep however many bits it is given: a 128-component PCA of the training
         # tiles, unquantized, reconstructs china.jpg (RGB, 768 values a tile) at 25.4 dB, 384 components at 38.3
         # dB. A 384-unit RGB codec trained for 13 epochs did worse than this one, so wider codes need longer runs.
-        latent = latent_dim or 128
+        latent = latent_dim if latent_dim is not None else 128
         preset_name = preset or "codec"
     else:
         spec = CodecSpec("array", quality, weight, n_features=sample_size)
-        latent = latent_dim or min(128, sample_size)
+        latent = latent_dim if latent_dim is not None else min(128, sample_size)
         preset_name = preset or "codec-dense"
     torch.manual_seed(seed)
     config = build_config(preset_name, input_shape=tuple(int(s) for s in samples.shape[1:]), latent_dim=latent,

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 BUILTIN_DATASETS: Registry[Callable[[], "Dataset"]] = Registry("built-in dataset")
 
 COLOR_MODES = {"grayscale": "L", "rgb": "RGB"}
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 # A chunk is at most this many bytes whatever ``chunk_size`` says: 65536 rows of 3x224x224 images would
 # otherwise be a 39 GB "chunk" and defeat the point of streaming a memory-mapped file.
 _MAX_CHUNK_BYTES = 256 * 2**20
@@ -378,12 +378,18 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         ) from None
 
 
-def _read_image_folder(folder: Path, size: tuple[int, int] | None, color_mode: str) -> Dataset:
-    files = sorted(  # hidden files and folders (.DS_Store, ._x.png, .ipynb_checkpoints/) are skipped
+def image_files(folder: Path) -> list[Path]:
+    """The images in ``folder`` and its subfolders (class folders), sorted; hidden files and folders
+    (.DS_Store, ._x.png, .ipynb_checkpoints/) are skipped."""
+    return sorted(
         p for p in folder.rglob("*")
         if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
+
+
+def _read_image_folder(folder: Path, size: tuple[int, int] | None, color_mode: str) -> Dataset:
+    files = image_files(folder)
     if not files:
         raise DataError(
             f"The directory '{folder}' has no images ({', '.join(IMAGE_EXTENSIONS)}). "

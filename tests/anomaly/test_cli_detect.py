@@ -258,3 +258,11 @@ def test_a_time_column_that_does_not_parse_is_one_line(cli, tmp_path) -> None:
     code, _, err = cli("detect", "fit", tmp_path / "t.csv", "--window-size", "8", "--out", tmp_path / "run")
     assert code == 1 and err.count("\n") == 1, err
     assert "Column 'timestamp' of" in err and "does not parse as dates" in err and "garbage" in err
+
+
+@pytest.mark.parametrize("other", [["--threshold", "3"], ["--fpr", "0.1", "--clean", "CLEAN"]])
+def test_contamination_with_another_threshold_is_refused(cli, table, tmp_path, other) -> None:
+    other = [table if value == "CLEAN" else value for value in other]
+    code, out, err = cli("detect", "fit", table, "--contamination", "0.2", *other, "--out", tmp_path / "run")
+    assert code == 1
+    assert err == f"error: --contamination sets the threshold, and so does {other[0]}. Pass one of them.\n"

@@ -99,3 +99,17 @@ def test_bad_quality_is_rejected(cli, tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((20, 3)))
     code, _out, err = cli("train-codec", tmp_path / "x.npy", "--out", tmp_path / "c", "--quality", "9")
     assert code == 1 and "--quality must be an int in [1, 5]. Got 9 instead." in err
+
+
+def test_train_codec_reads_class_subfolders_and_refuses_empty_arrays(cli, tmp_path: Path) -> None:
+    for i, label in enumerate("abab"):
+        (tmp_path / "images" / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.roll(gradient_image(), i * 3, axis=0)).save(tmp_path / "images" / label / f"{i}.png")
+    code, out, err = cli("train-codec", tmp_path / "images", "--out", tmp_path / "c", "--epochs", "1", "--tile", "16",
+                         "--patches", "8")
+    assert code == 0, err
+    np.save(tmp_path / "empty.npy", np.zeros((0, 5)))
+    code, _out, err = cli("train-codec", tmp_path / "empty.npy", "--out", tmp_path / "c2")
+    assert code == 1 and err.count("\n") == 1 and "empty.npy' has 0 row(s); a codec learns from many" in err
+    code, _out, err = cli("compress", tmp_path / "empty.npy", "-o", tmp_path / "e.aez", "--codec", tmp_path / "nodir")
+    assert code == 1 and "Pass the --out folder of 'aekit train-codec'" in err
