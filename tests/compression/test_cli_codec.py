@@ -113,3 +113,9 @@ def test_train_codec_reads_class_subfolders_and_refuses_empty_arrays(cli, tmp_pa
     assert code == 1 and err.count("\n") == 1 and "empty.npy' has 0 row(s); a codec learns from many" in err
     code, _out, err = cli("compress", tmp_path / "empty.npy", "-o", tmp_path / "e.aez", "--codec", tmp_path / "nodir")
     assert code == 1 and "Pass the --out folder of 'aekit train-codec'" in err
+
+
+def test_a_zero_code_size_is_refused_not_read_as_the_default(cli, tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((20, 3)))
+    code, _out, err = cli("train-codec", tmp_path / "x.npy", "--out", tmp_path / "c", "--latent-dim", "0")
+    assert code == 1 and err == "error: --latent-dim must be an int in [1, inf]. Got 0 instead.\n"
