@@ -157,6 +157,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         samples = X.reshape(X.shape[0], *config.input_shape)
         train_rows, val_rows = self._split(len(samples), trainer_config.seed)
         self.scaler_ = self._make_scaler(config).fit(samples, indices=train_rows)
+        self._check_target_range(config, samples, train_rows)
         device = resolve_device(self.device)
         trainer = Trainer(trainer_config, run_dir=run_dir)
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
@@ -230,6 +231,21 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             kind = "none" if LIKELIHOODS.get(config.likelihood.name).discrete else "minmax"
         # Per feature for tables; one global range for images and signals keeps contrast between pixels.
         return Scaler(kind, per_feature=len(config.input_shape) == 1)
+
+    def _check_target_range(self, config: AutoencoderConfig, samples: np.ndarray, rows: np.ndarray) -> None:
+        """Refuse a loss whose targets have a range (BCE: [0, 1]) for scaled training data outside it: the loss
+        would clamp the targets and the model learn, silently, something else (a binarized image)."""
+        bounds = LIKELIHOODS.get(config.likelihood.name).target_range
+        if bounds is None or self.scaler_.kind == "minmax":  # min-max scaled training rows lie in [0, 1]
+            return
+        low, high, step = math.inf, -math.inf, _INFERENCE_BATCH * 16
+        for start in range(0, len(rows), step):
+            chunk = self.scaler_.transform(np.asarray(samples[rows[start:start + step]], dtype=np.float64))
+            low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+        if low < bounds[0] or high > bounds[1]:
+            raise DataError(f"loss={config.likelihood.name!r} needs values in [{bounds[0]:g}, {bounds[1]:g}], but the "
+                            f"training data spans [{low:.4g}, {high:.4g}] with scaler={self.scaler!r}. Use "
+                            "scaler='minmax' (or 'auto'), or a loss for any values such as 'mse'.")
 
     def _split(self, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n_val = int(round(n_samples * self.validation_fraction))

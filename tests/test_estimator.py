@@ -330,3 +330,12 @@ def test_a_model_loaded_elsewhere_refits_where_it_was_loaded(fitted, tmp_path) -
     config["training"]["estimator"]["device"] = "cuda"  # as saved on a GPU machine
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
     assert AutoEncoder.load(tmp_path / "m", device="cpu").get_params()["device"] == "cpu"
+
+
+@pytest.mark.parametrize(("params", "span"), [({"loss": "bce", "scaler": "none"}, r"\[0, 16\]"),
+                                              ({"model": "vae", "scaler": "standard"}, r"\[-\d")])
+def test_a_bernoulli_loss_refuses_data_outside_0_1(digits, params, span) -> None:
+    # BCE clamps its targets: on raw pixel counts the model would silently learn a binarized image
+    with pytest.raises(DataError, match=rf"loss='bce' needs values in \[0, 1\], but the training data spans {span}"):
+        AutoEncoder(**{**FAST, **params}).fit(digits[:100])
+    AutoEncoder(loss="bce", max_epochs=1).fit(digits[:100])  # min-max scaled (the default): fine

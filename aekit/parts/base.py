@@ -158,10 +158,12 @@ class Likelihood(Part):
 
     ``discrete`` likelihoods model integer class ids and must see unscaled data. Each built-in likelihood also
     has ``log_prob(params, x) -> (batch,)``, the exact log density (``density = True``) or log mass, used for
-    importance-weighted log-likelihoods.
+    importance-weighted log-likelihoods. ``target_range`` is the interval the (scaled) data must lie in, when
+    the likelihood has one (Bernoulli: [0, 1]).
     """
 
     discrete: ClassVar[bool] = False
+    target_range: ClassVar[tuple[float, float] | None] = None
 
     def param_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of the decoder output for one sample."""

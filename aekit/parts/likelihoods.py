@@ -86,6 +86,7 @@ class BCELikelihood(Likelihood):
     """
 
     density: ClassVar[bool] = False
+    target_range: ClassVar[tuple[float, float] | None] = (0.0, 1.0)
 
     @dataclass(frozen=True)
     class Config:
