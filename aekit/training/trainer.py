@@ -217,8 +217,9 @@ class Trainer:
         best_state: dict[str, Tensor] | None = None
         bad_epochs, start_epoch = 0, 0
 
+        rows = {"train": len(train), "validation": len(val) if val is not None else 0}  # checked on resume
         if resume:
-            state = self._load_checkpoint()
+            state = self._load_checkpoint(rows)
             expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
             saved = {name: tuple(value.shape) for name, value in state["model"].items()}
             if saved != expected:  # else torch's multi-line "size mismatch" list
@@ -315,7 +316,7 @@ class Trainer:
                 bar.set_postfix({k: f"{record[k]:.4g}" for k in ("train_loss", "val_loss") if k in record})
                 logger.info("epoch %d: %s", epoch + 1, record)
                 if ctx.is_main and self.run_dir is not None:
-                    self._save_checkpoint(epoch, model, optimizer, scheduler, grad_scaler, rng, best_state,
+                    self._save_checkpoint(epoch, model, optimizer, scheduler, grad_scaler, rng, best_state, rows,
                                           result, bad_epochs)
                     self._append_metrics(record)
                 if cfg.early_stopping and bad_epochs >= cfg.patience:
@@ -370,7 +371,11 @@ class Trainer:
         return float(total[0] / total[1].clamp_min(1))
 
     # ------------------------------------------------------------------------------------- checkpoints
-    def _load_checkpoint(self) -> dict[str, Any]:
+    def _load_checkpoint(self, rows: dict[str, int]) -> dict[str, Any]:
+        """The checkpoint to resume from, refused when this run would not continue that training: other
+        optimizer settings (the optimizer's saved state would override them), another schedule or, for one
+        laid out over all steps (cosine, one-cycle), another length, other split sizes or seed (the epochs
+        would be judged on another validation set), or damaged weights."""
         if self.run_dir is None:
             raise AekitError("resume=True needs a run directory with a checkpoint. Pass run_dir (--out).")
         path = self.run_dir / CHECKPOINT_FILE
@@ -378,20 +383,37 @@ class Trainer:
             raise AekitError(f"Cannot resume: no {CHECKPOINT_FILE} in '{self.run_dir}'. Train without --resume first.")
         state = load_state(path)
         saved = state.get("trainer_config", {})
-        if saved.get("optimizer") != self.config.optimizer or saved.get("schedule") != self.config.schedule:
-            raise AekitError(
-                f"Cannot resume: the checkpoint in '{self.run_dir}' used optimizer={saved.get('optimizer')!r}, "
-                f"schedule={saved.get('schedule')!r}. Resume with the same settings."
-            )
+        fixed = ["optimizer", "schedule", "lr", "weight_decay", "momentum", "batch_size", "seed"]
+        if self.config.schedule in ("cosine", "onecycle"):
+            fixed.append("max_epochs")
+        current = to_dict(self.config)
+        changed = [name for name in fixed if name in saved and saved[name] != current[name]]
+        if changed:
+            raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' was trained with "
+                             f"{', '.join(f'{name}={saved[name]!r}' for name in changed)}; this run asks for "
+                             f"{', '.join(f'{name}={current[name]!r}' for name in changed)}. Resume with the same "
+                             "settings, or train without --resume into a new --out.")
+        saved_rows = state.get("rows")
+        if saved_rows is not None and saved_rows != rows:
+            raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' was trained on {saved_rows['train']} "
+                             f"rows and validated on {saved_rows['validation']}; this run has {rows['train']} and "
+                             f"{rows['validation']}. Resume with the same data, validation_fraction and random seed.")
+        damaged = [name for name, tensor in state["model"].items()
+                   if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+        if damaged:
+            raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' holds NaN or infinite weights (in "
+                             f"{damaged[0]}); it is damaged. Train without --resume into a new --out.")
         return state
 
     def _save_checkpoint(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
                          grad_scaler: torch.amp.GradScaler, rng: np.random.Generator,
-                         best_state: dict[str, Tensor] | None, result: FitResult, bad_epochs: int) -> None:
+                         best_state: dict[str, Tensor] | None, rows: dict[str, int], result: FitResult,
+                         bad_epochs: int) -> None:
         assert self.run_dir is not None
         save_state(self.run_dir / CHECKPOINT_FILE, {
             "epoch": epoch,
             "trainer_config": to_dict(self.config),
+            "rows": rows,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,

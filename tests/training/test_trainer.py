@@ -102,6 +102,35 @@ def test_resume_without_checkpoint_fails_clearly(data, tmp_path) -> None:
         _fit(data, run_dir=tmp_path, resume=True)
 
 
+@pytest.mark.parametrize(("first", "then", "message"), [
+    ({}, {"lr": 0.1}, r"was trained with lr=0\.001; this run asks for lr=0\.1\."),
+    ({}, {"weight_decay": 0.01, "seed": 2}, r"weight_decay=0\.0, seed=1; this run asks for weight_decay=0\.01, seed=2"),
+    ({"schedule": "cosine", "max_epochs": 2}, {"schedule": "cosine", "max_epochs": 4}, r"max_epochs=2; .*max_epochs=4"),
+])
+def test_resume_refuses_settings_the_checkpoint_would_override(data, tmp_path, first, then, message) -> None:
+    # a saved optimizer state brings back its own lr; a cosine or one-cycle schedule is laid out over all steps
+    _fit(data, run_dir=tmp_path, **{"max_epochs": 2, **first})
+    with pytest.raises(AekitError, match=message):
+        _fit(data, run_dir=tmp_path, resume=True, **{"max_epochs": 4, **then})
+    if "schedule" not in first:
+        _fit(data, run_dir=tmp_path, resume=True, max_epochs=3)  # a constant schedule may go on for longer
+
+
+def test_resume_refuses_other_splits_and_damaged_weights(data, tmp_path) -> None:
+    from aekit.io import load_state, save_state
+
+    _fit(data, run_dir=tmp_path, max_epochs=2)
+    with pytest.raises(AekitError, match="trained on 1500 rows and validated on 297; this run has 1400 and 397"):
+        train, val = make_source(data, np.arange(1400), None, CPU), make_source(data, np.arange(1400, 1797), None, CPU)
+        Trainer(TrainerConfig(max_epochs=4, batch_size=64, seed=1, early_stopping=False), run_dir=tmp_path).fit(
+            _model(), train, val, resume=True)
+    state = load_state(tmp_path / "checkpoint.safetensors")
+    next(iter(state["model"].values()))[0] = float("nan")
+    save_state(tmp_path / "checkpoint.safetensors", state)
+    with pytest.raises(AekitError, match="holds NaN or infinite weights"):
+        _fit(data, run_dir=tmp_path, resume=True)
+
+
 def test_early_stopping_restores_best_weights(data) -> None:
     model, result = _fit(data, max_epochs=60, lr=0.05, early_stopping=True, patience=2)
     assert result.stopped_reason.startswith("early stopping")
