@@ -39,6 +39,16 @@ def _load(data: str, image_size: int | None, color: str, *, series: bool = False
     return np.asarray(dataset.X), dataset.source
 
 
+def _file_ids(data: str) -> np.ndarray | None:
+    """For a folder of images, each image's path in it (the row ids of its scores), in the order it is read."""
+    from aekit.data.sources import image_files
+
+    folder = Path(data)
+    if not folder.is_dir():
+        return None
+    return np.array([p.relative_to(folder).as_posix() for p in image_files(folder)], dtype=object)
+
+
 def _check_like(X: Any, source: str, X_train: Any) -> None:
     """One line when ``X`` (clean data for --fpr) is not shaped like the training data."""
     from aekit.data import check_column_names
@@ -207,12 +217,16 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     if isinstance(X, pd.DataFrame):
         check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
     explanation = detector.explain(X)
+    files = _file_ids(data)
+    if files is not None:  # images from a folder: a row is known by its file
+        explanation.index = files
     labels = (explanation.scores > detector.threshold_).astype(int)
     frame = explanation.to_frame(top, labels=labels)
     frame.insert(frame.columns.get_loc("label") + 1, "confidence",
                  label_confidence(explanation.scores, detector.decision_scores_, detector.threshold_))
     dates = detector.kind_ == "series" and np.asarray(explanation.index).dtype.kind in "OM"
-    frame.index.name = getattr(X, "index", pd.Index([])).name or ("timestamp" if dates else "id")  # the file's name
+    frame.index.name = (getattr(X, "index", pd.Index([])).name  # the file's own name for it
+                        or ("timestamp" if dates else "file" if files is not None else "id"))
     _write_scores(output, frame)
     echo(f"Scored {len(frame)} {'time steps' if detector.kind_ == 'series' else 'rows'}: {int(labels.sum())} above "
          f"the threshold {detector.threshold_:.4g}. Wrote {output}")

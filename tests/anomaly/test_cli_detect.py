@@ -266,3 +266,22 @@ def test_contamination_with_another_threshold_is_refused(cli, table, tmp_path, o
     code, out, err = cli("detect", "fit", table, "--contamination", "0.2", *other, "--out", tmp_path / "run")
     assert code == 1
     assert err == f"error: --contamination sets the threshold, and so does {other[0]}. Pass one of them.\n"
+
+
+def test_images_from_a_folder_are_known_by_their_files(cli, digits, tmp_path) -> None:
+    from PIL import Image
+
+    for i, image in enumerate(digits[:40].reshape(-1, 8, 8)):
+        folder = tmp_path / "images" / str(i % 2)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255 / 16).astype(np.uint8)).save(folder / f"{i:02d}.png")
+    code, _out, err = cli("detect", "fit", tmp_path / "images", "--model", "dense", "--out", tmp_path / "run",
+                          "--no-report", *FAST)
+    assert code == 0, err
+    code, _out, err = cli("detect", "score", tmp_path / "run", tmp_path / "images", "-o", tmp_path / "s.csv",
+                          "--report", tmp_path / "r.html")
+    assert code == 0, err
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert scores.columns[0] == "file" and list(scores["file"][:3]) == ["0/00.png", "0/02.png", "0/04.png"]
+    top = scores.sort_values("score", ascending=False)["file"].iloc[0]
+    assert f"<td>{top}</td>" in (tmp_path / "r.html").read_text()  # the report's top anomalies too
