@@ -75,6 +75,7 @@ class Summary:
     file_bytes : the ``.aez`` file; ``header_bytes`` of it is the JSON header.
     code_bytes / predicted_code_bytes : the entropy-coded codes as written, and as the model predicts them
         (the ideal code length); they differ by the coder's overhead, a few bytes per chunk and code unit.
+    range_bytes : each chunk's code ranges, the side information the entropy coder needs besides the model.
     residual_bytes : the error-bounded layer.
     """
 
@@ -88,6 +89,7 @@ class Summary:
     header_bytes: int = 0
     code_bytes: int = 0
     predicted_code_bytes: float = 0.0
+    range_bytes: int = 0
     residual_bytes: int = 0
     psnr: float | None = None
     nrmse: float | None = None
@@ -115,8 +117,10 @@ class Summary:
                f"(ratio {self.ratio:.2f}:1, {self.bits_per_unit:.4f} {unit}), {self.mb_per_s:.2f} MB/s"),
                f"codec: {self.codec or 'none (quantization + entropy coding only)'}"]
         if self.operation == "compress":
+            framing = self.file_bytes - self.code_bytes - self.range_bytes - self.residual_bytes - self.header_bytes
             out.append(f"code: {self.code_bytes:,} bytes written, {self.predicted_code_bytes:,.1f} predicted by the "
-                       f"model; residual: {self.residual_bytes:,} bytes; header: {self.header_bytes:,} bytes")
+                       f"model, and {self.range_bytes:,} bytes of code ranges; residual: {self.residual_bytes:,} "
+                       f"bytes; header: {self.header_bytes:,} bytes; framing: {framing:,} bytes")
         quality = []
         if self.psnr is not None:
             quality.append(f"PSNR {self.psnr:.2f} dB")
@@ -382,6 +386,7 @@ def _encode_block(original: np.ndarray, codes: np.ndarray | None, prediction: np
         coded = encode_codes(codes, codec.pmf)
         code_block = coded.data
         summary.code_bytes += coded.coded_bytes
+        summary.range_bytes += coded.side_bytes
         summary.predicted_code_bytes += coded.predicted_bits / 8
     prediction = prediction.reshape(original.shape)
     if bound is None:

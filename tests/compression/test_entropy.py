@@ -84,3 +84,18 @@ def test_pack_round_trips_and_rejects_a_wrong_count() -> None:
 def test_pack_rejects_trailing_bytes() -> None:
     with pytest.raises(DataError, match="has 14 bytes where its lengths say 13"):
         unpack(pack([b"a"]) + b"!", 1)
+
+
+def test_code_ranges_take_the_narrowest_width_and_old_int32_ranges_still_decode() -> None:
+    from aekit.compression.entropy import pack, unpack
+
+    pmf = _gaussian_pmf(np.ones(3))
+    codes = np.array([[-3, 0, 5], [2, 1, -120], [0, 0, 0]], np.int32)
+    block = encode_codes(codes, pmf)
+    low, high, words = unpack(block.data, 3)
+    assert low[0] == 1 and len(low) == 1 + 3 and len(high) == 3  # int8 ranges after a width byte
+    np.testing.assert_array_equal(decode_codes(block.data, 3, 3, pmf), codes)
+    wide = codes * 1000  # int16
+    np.testing.assert_array_equal(decode_codes(encode_codes(wide, pmf).data, 3, 3, pmf), wide)
+    legacy = pack([codes.min(0).tobytes(), codes.max(0).tobytes(), words])  # as files were written before
+    np.testing.assert_array_equal(decode_codes(legacy, 3, 3, pmf), codes)
