@@ -42,6 +42,9 @@ def _as_samples(X: Any, *, name: str) -> np.ndarray:
         raise AekitError(f"'{name}' must hold samples along the first axis, shape (n_samples, ...) with "
                          f"n_samples >= 1. Got shape {X.shape} instead. Reshape it, e.g. X.reshape(len(X), -1).")
     if not np.isfinite(X).all():
+        if name == "X_hat":  # the model's output, not the user's data
+            raise AekitError("The model's reconstructions contain NaN or Inf: its weights diverged or are damaged. "
+                             "Train it again (a lower learning rate or gradient clipping helps a diverging run).")
         raise AekitError(f"'{name}' contains NaN or Inf. Drop or impute those values before evaluating.")
     return X
 

@@ -64,8 +64,10 @@ def test_metric_errors_show_the_offending_values() -> None:
         reconstruction_metrics(np.zeros((2, 3)), np.zeros((2, 4)), image=False)
     with pytest.raises(AekitError, match="X is constant"):
         reconstruction_metrics(np.ones((2, 3)), np.zeros((2, 3)), image=True)
-    with pytest.raises(AekitError, match="NaN or Inf"):
+    with pytest.raises(AekitError, match="'X' contains NaN or Inf. Drop or impute"):
         reconstruction_metrics(np.array([[np.nan]]), np.zeros((1, 1)), image=False)
+    with pytest.raises(AekitError, match="The model's reconstructions contain NaN or Inf: its weights diverged"):
+        reconstruction_metrics(np.zeros((1, 1)), np.array([[np.nan]]), image=False)
 
 
 def test_token_metrics_score_only_non_pad_positions() -> None:
