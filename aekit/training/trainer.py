@@ -130,6 +130,15 @@ def resolve_device(device: str | torch.device, local_rank: int | None = None) ->
     return resolved
 
 
+def _batch_bounds(n_rows: int, batch_size: int, *, merge_single: bool) -> list[tuple[int, int]]:
+    """(start, stop) of each batch of an epoch; with ``merge_single`` a last batch of one row joins the one
+    before it."""
+    bounds = [(start, min(start + batch_size, n_rows)) for start in range(0, n_rows, batch_size)]
+    if merge_single and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n_rows)]
+    return bounds
+
+
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "auto":
         if device.type == "cuda":
@@ -200,7 +209,10 @@ class Trainer:
         n_train = len(train)
         if n_train == 0:
             raise AekitError("The training split is empty. Provide more samples or lower validation_fraction.")
-        steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+        # BatchNorm cannot train on a batch of one row: a last batch of one joins the one before it
+        batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+        bounds = _batch_bounds(n_train, cfg.batch_size, merge_single=batch_norm)
+        steps_per_epoch = len(bounds)
 
         model.to(device)
         if not resume:  # greedy layer-wise pretraining for models that ask for it (the stacked preset)
@@ -261,10 +273,10 @@ class Trainer:
                 model.train()
                 perm = torch.from_numpy(rng.permutation(n_train))
                 sums: dict[str, Tensor] = {}
-                for step, start in enumerate(range(0, n_train, cfg.batch_size)):
+                for step, (start, stop) in enumerate(bounds):
                     for hook in progress_hooks:
                         hook((epoch * steps_per_epoch + step) / total_steps)
-                    batch = perm[start:start + cfg.batch_size]
+                    batch = perm[start:stop]
                     local = batch[ctx.rank::ctx.world_size]
                     x = train.batch(local)  # (local_batch, *input_shape)
                     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,

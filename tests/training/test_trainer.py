@@ -314,3 +314,10 @@ def test_epochs_begun_mid_warmup_are_neither_best_nor_bad(data, tmp_path) -> Non
     result = Trainer(config, run_dir=tmp_path).fit(model, make_source(data, np.arange(1500), None, CPU))
     assert result.best_epoch >= 4  # epochs 1-3 begin before half of training: never the best
     assert result.best_loss == min(r["train_loss"] for r in result.history[3:])
+
+
+def test_batch_norm_never_trains_on_a_batch_of_one_row(data) -> None:
+    model = _model(norm="batch")  # 129 rows in batches of 64: the last would hold one row, which BatchNorm refuses
+    result = Trainer(TrainerConfig(max_epochs=1, batch_size=64, seed=1)).fit(
+        model, make_source(data, np.arange(129), None, CPU))
+    assert len(result.history) == 1
