@@ -77,20 +77,44 @@ def _load_config_file(ctx: click.Context, param: click.Parameter, path: Path | N
     if not isinstance(values, dict):
         raise AekitError(f"Config file '{path}' must hold a mapping of option names to values.")
     # file keys are the long flag names: latent_dim / latent-dim, set (a mapping), hidden_dims (a list)
+    params = {p.name: p for p in ctx.command.params}
     names = {p.name.rstrip("_"): p.name for p in ctx.command.params if p.name not in ("config", "data", "run_dir")}
     defaults: dict[str, Any] = {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
         if name not in names:
-            raise AekitError(f"Unknown option {key!r} in config file '{path}'. Valid options: "
-                             f"{', '.join(sorted(names))}.{did_you_mean(name, names)}")
+            keys = sorted(n.replace("_", "-") for n in names)
+            raise AekitError(f"Unknown option {key!r} in config file '{path}'. Valid options: {', '.join(keys)}."
+                             f"{did_you_mean(str(key).replace('_', '-'), keys)}")
         if name == "set" and isinstance(value, dict):
             value = [f"{k}={json.dumps(v)}" for k, v in value.items()]
         elif isinstance(value, list) and name in ("hidden_dims", "input_shape", "latent_dims"):
             value = ",".join(str(v) for v in value)
-        defaults[names[name]] = value
+        defaults[names[name]] = _config_value(params[names[name]], value, key, path, ctx)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return path
+
+
+def _config_value(param: click.Parameter, value: Any, key: str, path: Path, ctx: click.Context) -> Any:
+    """A config file's value for ``param``, checked as the flag's own type would check it: Click alone would
+    truncate 4.5 to an int, read a list as text, or fail on a mapping with a traceback."""
+    kind = param.type
+    multiple = getattr(param, "multiple", False)
+    wrong = isinstance(value, dict) or (isinstance(value, list) and not multiple)
+    if isinstance(kind, click.types.IntParamType) and not wrong:
+        wrong = isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
+    if isinstance(kind, click.types.FloatParamType) and isinstance(value, bool):
+        wrong = True
+    if isinstance(kind, click.types.BoolParamType) and not isinstance(value, bool):
+        wrong = True
+    if not wrong:
+        try:
+            return param.type_cast_value(ctx, value)
+        except (click.BadParameter, TypeError, ValueError):
+            pass
+    expected = {"integer": "a whole number", "float": "a number", "boolean": "true or false"}.get(
+        kind.name, f"one of {', '.join(kind.choices)}" if isinstance(kind, click.Choice) else "text")
+    raise AekitError(f"{key!r} in config file '{path}' must be {expected}. Got {value!r} instead.")
 
 
 def _relaunch_distributed(devices: int) -> None:

@@ -290,7 +290,21 @@ def test_not_a_model_directory(cli, tmp_path, table) -> None:
 def test_unknown_config_key(cli, tmp_path, table) -> None:
     (tmp_path / "c.yaml").write_text("latnt_dim: 5\n")
     code, _, err = cli("train", table, "--out", tmp_path / "o", "--config", tmp_path / "c.yaml")
-    assert code == 1 and "Unknown option 'latnt_dim'" in err and "Did you mean 'latent_dim'?" in err
+    assert code == 1 and "Unknown option 'latnt_dim'" in err and "Did you mean 'latent-dim'?" in err
+    assert "Valid options: batch-size, color, " in err  # the file's spelling, not the flags'
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("epochs: [1, 2]", "'epochs' in config file '{}' must be a whole number. Got [1, 2] instead."),
+    ("latent_dim: 4.5", "'latent_dim' in config file '{}' must be a whole number. Got 4.5 instead."),
+    ("epochs: true", "'epochs' in config file '{}' must be a whole number. Got True instead."),
+    ("lr: {x: 1}", "'lr' in config file '{}' must be a number. Got {{'x': 1}} instead."),
+    ("early_stopping: [true]", "'early_stopping' in config file '{}' must be true or false. Got [True] instead."),
+])
+def test_config_values_of_the_wrong_type_are_one_line(cli, tmp_path, table, line, message) -> None:
+    (tmp_path / "c.yaml").write_text(line + "\n")
+    code, _, err = cli("train", table, "--out", tmp_path / "o", "--config", tmp_path / "c.yaml")
+    assert code == 1 and err == f"error: {message.format(tmp_path / 'c.yaml')}\n"
 
 
 def test_text_models_train_on_a_text_file_and_decode_back(cli, tmp_path) -> None:
