@@ -373,6 +373,12 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         samples, n_samples, sample_shape = text.X, len(text.X), text.X.shape[1:]
         labels = class_names = None
     else:
+        from aekit.data.sources import IMAGE_EXTENSIONS
+
+        if (image_size is not None or color is not None) and not (
+                Path(data).is_dir() or Path(data).suffix.lower() in IMAGE_EXTENSIONS):
+            raise AekitError(f"--image-size and --color apply to image files and folders; {data} is read as it is. "
+                             "Drop them, or resize the array before training.")
         dataset = _load_data(data, image_size, color)
         samples, n_samples, sample_shape = dataset.X, dataset.n_samples, dataset.sample_shape
         labels, class_names = dataset.y, dataset.class_names

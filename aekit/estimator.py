@@ -249,7 +249,13 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _split(self, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n_val = int(round(n_samples * self.validation_fraction))
+        if n_val >= n_samples > 1:
+            raise DataError(f"validation_fraction={self.validation_fraction} of {n_samples} samples leaves no rows to "
+                            "train on. Lower it (0.1 is usual), or 0 to train without validation.")
         if n_val == 0 or n_val >= n_samples:
+            if self.validation_fraction > 0:
+                logger.info("%d sample(s): too few for a validation split of %g; training without one.", n_samples,
+                            self.validation_fraction)
             return np.arange(n_samples), np.arange(0)
         perm = np.random.default_rng(seed).permutation(n_samples)
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])

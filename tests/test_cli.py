@@ -349,3 +349,11 @@ def test_a_table_model_trained_here_checks_column_names_in_python(trained, table
     model.transform(frame)
     with pytest.raises(ValueError, match="feature names should match"):
         model.transform(frame[frame.columns[::-1]])
+
+
+def test_image_flags_on_an_array_are_refused_not_stored(cli, tmp_path, digits) -> None:
+    np.save(tmp_path / "images.npy", digits[:50].reshape(-1, 1, 8, 8))
+    code, _, err = cli("train", tmp_path / "images.npy", "--model", "conv", "--image-size", "4", "--out",
+                       tmp_path / "o", *FAST)
+    assert code == 1 and "--image-size and --color apply to image files and folders" in err
+    assert not (tmp_path / "o").exists()

@@ -339,3 +339,8 @@ def test_a_bernoulli_loss_refuses_data_outside_0_1(digits, params, span) -> None
     with pytest.raises(DataError, match=rf"loss='bce' needs values in \[0, 1\], but the training data spans {span}"):
         AutoEncoder(**{**FAST, **params}).fit(digits[:100])
     AutoEncoder(loss="bce", max_epochs=1).fit(digits[:100])  # min-max scaled (the default): fine
+
+
+def test_a_validation_split_that_leaves_nothing_to_train_on_is_refused(digits) -> None:
+    with pytest.raises(DataError, match=r"validation_fraction=0.999 of 100 samples leaves no rows to train on"):
+        AutoEncoder(validation_fraction=0.999, **FAST).fit(digits[:100])
