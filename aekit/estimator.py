@@ -220,7 +220,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if 3 in wanted and side * side == n_features:  # flattened square grayscale images (digits, MNIST)
             return (1, side, side)
         needs = " or ".join(_SAMPLE_KINDS[n] for n in wanted)
-        advice = ("Pass input_shape, e.g. input_shape=(1, H, W)." if len(shape) == 1 and 1 not in wanted
+        example = "(1, H, W)" if 3 in wanted else f"(1, {n_features}) for one channel"
+        advice = (f"Pass input_shape, e.g. input_shape={example}." if len(shape) == 1 and 1 not in wanted
                   else "Pick a model for these samples: see 'aekit list-models'.")
         raise AekitError(f"Model {self.model!r} needs samples shaped as {needs}, but the data's samples have shape "
                          f"{shape}. {advice}")

@@ -263,14 +263,20 @@ def load_text_lines(path: str | os.PathLike[str], max_len: int, *, split: Split 
     check_int(max_len, name="max_len", owner="load_text_lines", low=1)
     check_choice(split, ["lines", "chunks"], name="split", owner="load_text_lines")
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DataError(f"'{path}' is a folder; a text model reads one text file, a sample per line. Pass a .txt "
+                        "file, or pick a model for images (see 'aekit list-models').")
     if not file.is_file():
         raise DataError(f"No such text file: '{path}'. Check the path.")
+    if file.suffix.lower() in (".npy", ".npz", ".parquet", ".mat", ".png", ".jpg", ".jpeg"):
+        raise DataError(f"'{path}' is a {file.suffix.lower()} file; a text model reads text, a sample per line. Pass a "
+                        ".txt file, or pick a model for numbers (see 'aekit list-models').")
     try:
         text = file.read_text(encoding=encoding)
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"Cannot read '{path}' as {encoding} text ({exc.reason} at byte {exc.start}). Pass the file's "
-            "encoding, e.g. encoding='latin-1'."
+            f"Cannot read '{path}' as {encoding} text ({exc.reason} at byte {exc.start}): it is not text, or its "
+            "encoding is another, e.g. 'latin-1'."
         ) from None
     except LookupError:
         raise AekitError(f"Unknown text encoding {encoding!r}. Use a Python codec name like 'utf-8' or "

@@ -161,7 +161,7 @@ def test_missing_and_undecodable_files(tmp_path: Path) -> None:
         load_text_lines(tmp_path / "nope.txt", 8)
     path = tmp_path / "latin.txt"
     path.write_bytes("café".encode("latin-1"))
-    with pytest.raises(DataError, match="as utf-8 text.*encoding='latin-1'"):
+    with pytest.raises(DataError, match="as utf-8 text.*it is not text, or its encoding is another, e.g. 'latin-1'"):
         load_text_lines(path, 8)
     assert load_text_lines(path, 8, encoding="latin-1") == ["café"]
 
@@ -171,3 +171,11 @@ def test_load_text_rejects_a_bad_tokenizer(tmp_path: Path) -> None:
     path.write_text("abc", encoding="utf-8")
     with pytest.raises(AekitError, match="'tokenizer' parameter of load_text.*Got 3"):
         load_text(path, tokenizer=3)
+
+
+def test_a_text_model_given_numbers_or_a_folder_says_what_it_reads(tmp_path) -> None:
+    np.save(tmp_path / "ids.npy", np.zeros((3, 4), dtype=np.int64))
+    with pytest.raises(DataError, match=r"ids.npy' is a .npy file; a text model reads text, a sample per line"):
+        load_text_lines(tmp_path / "ids.npy", 8)
+    with pytest.raises(DataError, match=r"is a folder; a text model reads one text file"):
+        load_text_lines(tmp_path, 8)
