@@ -329,7 +329,7 @@ _SAY_ONCE = _SayOnce()
               help="Share of rows held out for early stopping.")
 @click.option("--patience", type=int, default=10, show_default=True, help="Epochs without improvement before stopping.")
 @click.option("--early-stopping/--no-early-stopping", default=True, show_default=True,
-              help="Stop when the validation loss stalls.")
+              help="Stop when the validation loss stalls. Either way the model keeps its best epoch's weights.")
 @click.option("--scaler", default="auto", show_default=True, help="auto, minmax, standard or none.")
 @click.option("--input-shape", default=None, help="Shape of one sample for flat rows, e.g. 1,28,28.")
 @image_options

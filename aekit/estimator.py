@@ -56,7 +56,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     loss : {"mse", "l1", "bce", "ce"} or None, default None
         Reconstruction likelihood; None keeps the preset's.
     max_epochs, batch_size, lr, optimizer, weight_decay, schedule, grad_clip, early_stopping, patience :
-        Training settings, see :class:`aekit.training.TrainerConfig`.
+        Training settings, see :class:`aekit.training.TrainerConfig`. With or without early stopping, the
+        fitted model holds the weights of its best epoch by the monitored loss (``best_epoch_``), not the last.
     validation_fraction : float in [0, 1), default 0.1
         Share of the rows held out for early stopping; 0 monitors the training loss.
     scaler : {"auto", "minmax", "standard", "none"}, default "auto"
