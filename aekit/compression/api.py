@@ -436,6 +436,10 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     check_output_path(output, option="output", protect=[source, *_codec_paths(codec)])
     kind = input_kind(source)
     if max_abs_error is not None:
+        if max_abs_error == 0 and not isinstance(max_abs_error, bool):
+            raise AekitError("max_abs_error=0 cannot be guaranteed for real numbers. For integer data (pixels, "
+                             "counts) max_abs_error=0.5 restores every value exactly; for real numbers pass the "
+                             "largest error you accept, e.g. 1e-6.")
         max_abs_error = check_float(max_abs_error, name="max_abs_error", owner="compress", low=0.0,
                                     low_inclusive=False)
     if quality is not None:

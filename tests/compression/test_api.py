@@ -345,3 +345,9 @@ def test_unreadable_image_is_reported(tmp_path: Path) -> None:
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="Cannot read the image .*broken.png' .* Pass a valid PNG or JPEG file."):
         compress(tmp_path / "broken.png", tmp_path / "x.aez")
+
+
+def test_a_zero_error_bound_says_how_to_get_lossless(tmp_path: Path, digits: np.ndarray) -> None:
+    source = _npy(tmp_path / "digits.npy", digits)
+    with pytest.raises(AekitError, match="max_abs_error=0.5 restores every value exactly"):
+        compress(source, tmp_path / "d.aez", max_abs_error=0)
