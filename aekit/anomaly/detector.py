@@ -275,7 +275,12 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         ``decision_scores_`` always cover every row.
     window_size : int or None, default None
         Time-series mode: rows of ``X`` are time steps (``X`` of shape (n_timesteps,) or (n_timesteps,
-        n_channels)), cut into windows of this many steps; scores are per time step.
+        n_channels)), cut into windows of this many steps; scores are per time step. A step's score averages
+        the windows that cover it, and the first and last ``window_size - 1`` steps of a scored series are
+        covered by fewer (the last step by one): their scores spread wider, higher or lower, than the rest.
+        When monitoring, score the new steps together with the ``window_size - 1`` steps before them (and,
+        at the coarse scale, ``coarse_factor`` times as many) and read the scores of the new steps only; the
+        newest ``window_size - 1`` steps settle as later steps arrive.
     window_stride : int, default 1
         Steps between window starts, at most ``window_size`` (every step needs a window to be scored).
     random_state : int, RandomState or None, default None
