@@ -426,7 +426,7 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     ----------
     codec : a codec directory from ``aekit train-codec`` (or a loaded :class:`Codec`). Images default to the
         shipped codec for their colour mode; arrays and tables without a codec need ``max_abs_error``.
-    quality : level of the shipped image codec (see ``available_qualities``); ignored with ``codec``.
+    quality : level of the shipped image codec (see ``available_qualities``); images only, without ``codec``.
     max_abs_error : every decoded element is within this of the original (in the data's units).
     chunk_rows : rows per chunk for arrays and tables (default: about 16 MB of raw data per chunk).
     """
@@ -446,6 +446,13 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
         check_int(quality, name="quality", owner="compress", low=1)
     if chunk_rows is not None:
         check_int(chunk_rows, name="chunk_rows", owner="compress", low=1)
+    # options that would do nothing here are refused, not ignored
+    if quality is not None and (codec is not None or kind != "image"):
+        raise AekitError(f"quality={quality} picks a shipped image codec; " + (
+            "a codec is given, and its quality is the one it was trained for. Drop it." if codec is not None
+            else f"'{source}' is {'a table' if kind == 'table' else 'an array'}. Drop it."))
+    if chunk_rows is not None and kind == "image":
+        raise AekitError(f"chunk_rows splits arrays and tables; '{source}' is an image, coded whole. Drop chunk_rows.")
     started = time.perf_counter()
     extra: dict[str, Any] = {}
     if kind == "image":

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from PIL import Image
 
 from aekit.compression.aez import AezReader
 from aekit.compression.api import compress, decompress
@@ -351,3 +352,13 @@ def test_a_zero_error_bound_says_how_to_get_lossless(tmp_path: Path, digits: np.
     source = _npy(tmp_path / "digits.npy", digits)
     with pytest.raises(AekitError, match="max_abs_error=0.5 restores every value exactly"):
         compress(source, tmp_path / "d.aez", max_abs_error=0)
+
+
+def test_options_that_would_do_nothing_are_refused(tmp_path: Path, digits: np.ndarray) -> None:
+    source = _npy(tmp_path / "digits.npy", digits)
+    with pytest.raises(AekitError, match=r"quality=2 picks a shipped image codec; .*digits.npy' is an array"):
+        compress(source, tmp_path / "d.aez", max_abs_error=0.5, quality=2)
+    png = tmp_path / "g.png"
+    Image.fromarray(gradient_image()).save(png)
+    with pytest.raises(AekitError, match="chunk_rows splits arrays and tables; .*g.png' is an image"):
+        compress(png, tmp_path / "g.aez", chunk_rows=4)
