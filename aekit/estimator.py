@@ -464,7 +464,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Importance samples per row: the bound tightens as ``k`` grows (papers report k=5000); ``k=1`` is a
             one-sample ELBO estimate.
         random_state : int, RandomState or None, default None
-            Seeds the importance samples.
+            Seeds the importance samples; every row gets the same draws, so its value does not depend on the
+            rows scored with it.
         term : {"bound", "reconstruction"}, default "bound"
             ``"reconstruction"``: instead of the bound, the mean of ``log p(x|z)`` over ``k`` codes drawn from the
             posterior, the "reconstruction probability" of An and Cho (2015), which leaves the prior out.
@@ -479,14 +480,18 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         samples = self._samples(X)
         k = check_int(k, name="k", owner="AutoEncoder.log_likelihood", low=1)
         check_choice(term, LOG_LIKELIHOOD_TERMS, name="term", owner="AutoEncoder.log_likelihood")
-        generator = _torch_generator(random_state)
+        state = _torch_generator(random_state).get_state()
         device = next(self.model_.parameters()).device
         self.model_.eval()
         outputs = []
         for start in range(0, len(samples), _INFERENCE_BATCH):
             chunk = torch.from_numpy(np.array(samples[start:start + _INFERENCE_BATCH], dtype=np.float32)).to(device)
             x = self.scaler_.transform(chunk)  # (batch, *input_shape)
-            outputs.append(self.model_.log_likelihood(x, k, generator=generator, term=term).double().cpu().numpy())
+            # the same k draws for every row of every batch: a row's value does not depend on the rows scored
+            # with it or on their order (in exchange, a mean over rows keeps the noise of k draws)
+            generator = torch.Generator().set_state(state)
+            outputs.append(self.model_.log_likelihood(x, k, generator=generator, term=term, common_draws=True
+                                                      ).double().cpu().numpy())
         log_p = np.concatenate(outputs) if outputs else np.zeros(0)
         if getattr(self.model_.likelihood, "density", False):
             # x_scaled = (x - offset) / scale, so log p(x) = log p(x_scaled) - sum(log scale) over the elements

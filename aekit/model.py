@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.distributions import Independent, Normal
 
 from aekit.config import from_dict, to_dict
 from aekit.errors import AekitError, check_choice, warn
@@ -235,7 +236,8 @@ class Autoencoder(nn.Module):
         return self.decode(z[0] + t * (z[1] - z[0]))  # (steps, latent_dim) -> (steps, *input_shape)
 
     def log_likelihood(self, x: Tensor, k: int = 100, *, chunk_size: int = 8192,
-                       generator: torch.Generator | None = None, term: str = "bound") -> Tensor:
+                       generator: torch.Generator | None = None, term: str = "bound",
+                       common_draws: bool = False) -> Tensor:
         """Importance-weighted lower bound on ``log p(x)`` in nats (Burda et al., 2016), shape (batch,).
 
         ``log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)`` with ``z_i ~ q(z|x)``. With ``k=1`` it is a one-sample
@@ -252,6 +254,9 @@ class Autoencoder(nn.Module):
         term : ``"bound"``, the bound above; or ``"reconstruction"``, the reconstruction term alone,
             ``(1/k) sum_i log p(x|z_i)``: An and Cho's (2015) "reconstruction probability", the anomaly score of
             VAEs that leaves out how unusual the code is (no prior, no KL).
+        common_draws : with a Gaussian posterior, use the same ``k`` standard-normal draws for every row, so a
+            row's estimate does not depend on the rows scored with it or their order (the estimators' scores);
+            False draws afresh for each row, so repeating a row gives independent estimates.
         """
         for name, value, low in (("k", k, 1), ("chunk_size", chunk_size, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -270,15 +275,23 @@ class Autoencoder(nn.Module):
                              f"{tuple(x.shape)} instead. Reshape the data to the model's input shape.")
         teacher_forced = getattr(self.decoder, "needs_target", False)
         results = []
+        noise: Tensor | None = None
         with torch.no_grad(), _rng_from(generator, self._device()):
             for start in range(0, len(x), chunk_size):
                 rows = x[start:start + chunk_size]  # (b, *input_shape)
                 q = posterior(self.encoder(rows))  # batch (b, ...), event (latent_dim,)
+                normal = q.base_dist if isinstance(q, Independent) else q
+                if common_draws and isinstance(normal, Normal) and noise is None:
+                    # the same k standard-normal draws for every row (common random numbers)
+                    noise = torch.randn((k, *normal.loc.shape[1:]), device=normal.loc.device, dtype=normal.loc.dtype)
                 per_chunk = max(1, chunk_size // len(rows))
                 log_w = []
                 for done in range(0, k, per_chunk):
                     m = min(per_chunk, k - done)
-                    z = q.sample((m,))  # (m, b, ..., latent_dim)
+                    if noise is not None:
+                        z = normal.loc + normal.scale * noise[done:done + m].unsqueeze(1)  # (m, b, ..., latent_dim)
+                    else:
+                        z = q.sample((m,))  # (m, b, ..., latent_dim)
                     target = rows.expand(m, *rows.shape).flatten(0, 1)  # (m * b, *input_shape)
                     codes = z.flatten(0, 1)  # (m * b, ..., latent_dim)
                     params = self.decoder(codes, target=target) if teacher_forced else self.decoder(codes)
