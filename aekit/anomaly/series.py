@@ -63,10 +63,11 @@ def _parse_dates(values: pd.Series, column: object, path: str | os.PathLike[str]
 
 
 def read_numeric_frame(path: str | os.PathLike[str], *, keep_time: bool = True, numeric_time: bool = False,
-                       purpose: str = "") -> pd.DataFrame:
+                       purpose: str = "", as_float: bool = True) -> pd.DataFrame:
     """:func:`read_table` as float64, refusing (one line each) a table without rows or value columns and
     non-numeric columns. ``keep_time=False``: a time column of dates is refused too (the caller has no use for
-    it); ``numeric_time``: as in :func:`read_table`; ``purpose`` ends the advice (" before compressing")."""
+    it); ``numeric_time``: as in :func:`read_table`; ``purpose`` ends the advice (" before compressing");
+    ``as_float=False`` keeps each column's own numeric dtype."""
     frame = read_table(path, numeric_time=numeric_time)
     if len(frame) == 0:
         raise DataError(f"The table {path} is empty (0 rows). Pass a table with at least one row.")
@@ -76,4 +77,4 @@ def read_numeric_frame(path: str | os.PathLike[str], *, keep_time: bool = True, 
     if frame.shape[1] == 0:
         raise DataError(f"The table {path} has no value columns, only its time column. Pass a table with at least "
                         "one numeric column.")
-    return frame.astype(np.float64)
+    return frame.astype(np.float64) if as_float else frame

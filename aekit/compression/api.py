@@ -269,18 +269,20 @@ def read_array(path: Path) -> np.ndarray:
 
 
 def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """The values (n, columns) float64 of a CSV/TSV/TXT/Parquet table and ``{"columns": [...]}``."""
+    """The values (n, columns) float64 of a CSV/TSV/TXT/Parquet table and ``{"columns": [...],
+    "integer_columns": [...]}`` (the columns of whole numbers, written back as such)."""
     import pandas as pd
 
     from aekit.anomaly.series import read_numeric_frame
 
-    frame = read_numeric_frame(path, keep_time=False, purpose=" before compressing")
+    frame = read_numeric_frame(path, keep_time=False, purpose=" before compressing", as_float=False)
     if frame.index.name is not None or not frame.index.equals(pd.RangeIndex(len(frame))):  # ids: an id column, or
         # an unnamed first column other than 0..n-1 (0..n-1 is DataFrame.to_csv's default index, rebuilt on decompress)
         column = f"column {frame.index.name!r}" if frame.index.name is not None else "first column, which has no name,"
         raise DataError(f"The {column} of {path} holds row ids, and compress does not store row ids. Drop the "
                         "column, or rename it to compress it as values.")
-    return frame.to_numpy(np.float64), {"columns": [str(c) for c in frame.columns]}
+    integers = [str(c) for c in frame.columns if frame[c].dtype.kind in "iu"]
+    return frame.to_numpy(np.float64), {"columns": [str(c) for c in frame.columns], "integer_columns": integers}
 
 
 def _check_finite(block: np.ndarray, source: Path) -> None:
@@ -618,7 +620,14 @@ def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...],
         n = int(json.loads(meta)["rows"])
         parts.append(_decode_block(block, row_prediction(n), (n, *row_shape), dtype, bound))
     values = np.concatenate(parts) if parts else np.zeros(shape, dtype)
-    _write_table(output, values, header.get("columns") or [f"x{i}" for i in range(shape[1])])
+    columns = header.get("columns") or [f"x{i}" for i in range(shape[1])]
+    # whole-number columns come back as whole numbers when the bound makes rounding exact (|error| < 0.5)
+    integers = [j for j, c in enumerate(columns) if c in header.get("integer_columns", [])]
+    if integers and bound is not None and bound < 0.5:
+        values[:, integers] = np.round(values[:, integers])
+    else:
+        integers = []
+    _write_table(output, values, columns, integers)
     return values
 
 
@@ -630,10 +639,12 @@ def _write_image(path: Path, pixels: np.ndarray) -> None:
         image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()])
 
 
-def _write_table(path: Path, values: np.ndarray, columns: list[str]) -> None:
+def _write_table(path: Path, values: np.ndarray, columns: list[str], integers: list[int]) -> None:
     import pandas as pd
 
     frame = pd.DataFrame(values, columns=columns)
+    for j in integers:
+        frame[columns[j]] = frame[columns[j]].astype(np.int64)
     with atomic_path(path) as tmp:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame.to_parquet(tmp, index=False)

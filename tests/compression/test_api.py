@@ -362,3 +362,13 @@ def test_options_that_would_do_nothing_are_refused(tmp_path: Path, digits: np.nd
     Image.fromarray(gradient_image()).save(png)
     with pytest.raises(AekitError, match="chunk_rows splits arrays and tables; .*g.png' is an image"):
         compress(png, tmp_path / "g.aez", chunk_rows=4)
+
+
+def test_whole_number_columns_come_back_as_whole_numbers(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("count,ratio\n1,0.5\n2,0.25\n-3,1.5\n")
+    compress(tmp_path / "t.csv", tmp_path / "t.aez", max_abs_error=0.01)
+    decompress(tmp_path / "t.aez", tmp_path / "back.csv")
+    assert (tmp_path / "back.csv").read_text() == "count,ratio\n1,0.5\n2,0.25\n-3,1.5\n"
+    compress(tmp_path / "t.csv", tmp_path / "coarse.aez", max_abs_error=2.0)  # rounding would not be exact
+    decompress(tmp_path / "coarse.aez", tmp_path / "coarse.csv")
+    assert pd.read_csv(tmp_path / "coarse.csv")["count"].dtype == np.float64
