@@ -268,7 +268,8 @@ def sweep(X_train: Any, X_test: Any, latent_dims: list[int], *, estimator_params
     Returns
     -------
     list of dict, one per code size in the given order:
-    ``{"latent_dim", "ae_mse", "pca_mse", "ae_mae", "pca_mae"[, "ae_psnr", "pca_psnr"]}``.
+    ``{"latent_dim", "pca_components", "ae_mse", "pca_mse", "ae_mae", "pca_mae"[, "ae_psnr", "pca_psnr"]}``;
+    ``pca_components`` is below ``latent_dim`` where PCA runs out of components (min(n_samples, n_features)).
     """
     from aekit.estimator import AutoEncoder
 
@@ -282,8 +283,9 @@ def sweep(X_train: Any, X_test: Any, latent_dims: list[int], *, estimator_params
         logger.info("sweep: latent_dim=%d", d)
         estimator = AutoEncoder(latent_dim=d, **params).fit(train32)
         ae, pca = compare_with_pca(estimator, X_train, X_test, image=image)
-        row: dict[str, Any] = {"latent_dim": d, "ae_mse": ae["mse"], "pca_mse": pca["mse"], "ae_mae": ae["mae"],
-                               "pca_mae": pca["mae"]}
+        # PCA has at most min(n_samples, n_features) components: the row says how many it used
+        row: dict[str, Any] = {"latent_dim": d, "pca_components": pca["code_size"], "ae_mse": ae["mse"],
+                               "pca_mse": pca["mse"], "ae_mae": ae["mae"], "pca_mae": pca["mae"]}
         if image:
             row.update(ae_psnr=ae["psnr"], pca_psnr=pca["psnr"])
         rows.append(row)

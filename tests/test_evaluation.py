@@ -130,12 +130,19 @@ def test_sweep_rows_for_two_code_sizes(images, tmp_path) -> None:
     X_train, X_test = images
     rows = sweep(X_train, X_test, [2, 4], estimator_params=FAST, image=False)
     assert [r["latent_dim"] for r in rows] == [2, 4]
-    assert all(set(r) == {"latent_dim", "ae_mse", "pca_mse", "ae_mae", "pca_mae"} for r in rows)
+    assert all(set(r) == {"latent_dim", "pca_components", "ae_mse", "pca_mse", "ae_mae", "pca_mae"} for r in rows)
+    assert [r["pca_components"] for r in rows] == [2, 4]
     assert all(math.isfinite(v) and v > 0 for r in rows for v in r.values())
     assert rows[1]["pca_mse"] < rows[0]["pca_mse"]  # more components, less error
     path = sweep_plot(rows, tmp_path / "elbow.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["elbow.png"]  # written atomically: no temp file left
+
+
+def test_sweep_says_when_pca_runs_out_of_components(images) -> None:
+    X_train, X_test = images
+    rows = sweep(X_train[:5], X_test, [8], estimator_params=FAST, image=False)
+    assert rows[0]["latent_dim"] == 8 and rows[0]["pca_components"] == 5  # min(n_samples, n_features)
 
 
 @pytest.mark.parametrize("dims, shown", [([4, 0], "Got 0"), ([2, 2.5], "Got 2.5"), ([True], "Got True"),
