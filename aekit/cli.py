@@ -293,15 +293,19 @@ def cli(debug: bool, log_level: str) -> None:
 
 class _SayOnce(logging.Filter):
     """A command says each distinct warning once: ``detect fit --report`` scores its data a second time for the
-    report, and a warning about that data (its clock going back, say) would otherwise come twice."""
+    report, and a warning about that data (its clock going back, say) would otherwise come twice. Warnings name
+    the command's options as errors do (:func:`_in_cli_terms`); ``args`` is the command line being run."""
 
     def __init__(self) -> None:
         super().__init__()
         self.said: dict[tuple[str, str], logging.LogRecord] = {}  # each warning -> the record that said it
+        self.args: list[str] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno != logging.WARNING:
             return True
+        if record not in self.said.values():  # the first handler to see it: once, in the command's terms
+            record.msg, record.args = _in_cli_terms(record.getMessage(), self.args), ()
         # every handler of the root logger sees the first record (it is the same object); none sees a repeat
         return self.said.setdefault((record.name, record.getMessage()), record) is record
 
@@ -790,6 +794,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr (``--debug`` shows tracebacks)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _SAY_ONCE.args = args
     try:
         with warnings.catch_warnings():
             # aekit says each of its warnings on its logger too (aekit.errors.warn): that is the one line shown

@@ -357,3 +357,11 @@ def test_image_flags_on_an_array_are_refused_not_stored(cli, tmp_path, digits) -
                        tmp_path / "o", *FAST)
     assert code == 1 and "--image-size and --color apply to image files and folders" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_warnings_name_the_commands_options_too(cli, tmp_path, caplog) -> None:
+    np.save(tmp_path / "narrow.npy", np.random.default_rng(0).random((40, 5)))
+    with caplog.at_level("WARNING", logger="aekit"):
+        code, _, err = cli("train", tmp_path / "narrow.npy", "--out", tmp_path / "o", "--epochs", "1", "--no-report")
+    assert code == 0, err
+    assert "--latent-dim 8 exceeds the 5 input features" in caplog.text and "latent_dim=" not in caplog.text
