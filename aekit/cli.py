@@ -100,6 +100,8 @@ def _config_value(param: click.Parameter, value: Any, key: str, path: Path, ctx:
     truncate 4.5 to an int, read a list as text, or fail on a mapping with a traceback."""
     kind = param.type
     multiple = getattr(param, "multiple", False)
+    if multiple and isinstance(value, str):  # 'set: dropout=0.1', one of several values
+        value = [value]
     wrong = isinstance(value, dict) or (isinstance(value, list) and not multiple)
     if isinstance(kind, click.types.IntParamType) and not wrong:
         wrong = isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
@@ -114,6 +116,8 @@ def _config_value(param: click.Parameter, value: Any, key: str, path: Path, ctx:
             pass
     expected = {"integer": "a whole number", "float": "a number", "boolean": "true or false"}.get(
         kind.name, f"one of {', '.join(kind.choices)}" if isinstance(kind, click.Choice) else "text")
+    if multiple:
+        expected = f"a list, each {expected}" + (" (KEY=VALUE), or a mapping" if param.name == "set_" else "")
     raise AekitError(f"{key!r} in config file '{path}' must be {expected}. Got {value!r} instead.")
 
 
@@ -379,8 +383,9 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
     else:
         from aekit.data.sources import IMAGE_EXTENSIONS
 
+        where = Path(data).expanduser()
         if (image_size is not None or color is not None) and not (
-                Path(data).is_dir() or Path(data).suffix.lower() in IMAGE_EXTENSIONS):
+                where.is_dir() or where.suffix.lower() in IMAGE_EXTENSIONS):
             raise AekitError(f"--image-size and --color apply to image files and folders; {data} is read as it is. "
                              "Drop them, or resize the array before training.")
         dataset = _load_data(data, image_size, color)
@@ -756,11 +761,15 @@ def _resume_hint(args: list[str]) -> str:
     """After an interrupted 'aekit train --out DIR' that left a checkpoint: how to go on from it."""
     if not args or args[0] != "train":
         return ""
+    from aekit.io import CONFIG_FILE
     from aekit.training.trainer import CHECKPOINT_FILE
 
     out = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--out", "-o")), None)
     if out is None or not (Path(out) / CHECKPOINT_FILE).is_file():
         return ""
+    checkpoint, saved = Path(out) / CHECKPOINT_FILE, Path(out) / CONFIG_FILE
+    if saved.is_file() and saved.stat().st_mtime >= checkpoint.stat().st_mtime:  # stopped while writing the report
+        return f" Training had finished and the model is saved in {out}; 'aekit report {out} DATA' writes its report."
     return f" The last epoch's checkpoint is in {out}: add --resume to the same command to go on from it."
 
 
@@ -781,9 +790,13 @@ def _in_cli_terms(message: str, args: list[str]) -> str:
         return message
     names = "|".join(sorted(map(re.escape, options), key=len, reverse=True))
     message = re.sub(rf"The '({names})' parameter of [\w.-]+ ", lambda m: f"{options[m[1]]} ", message)
-    message = re.sub(rf"(?<![\w.'-])({names})=", lambda m: f"{options[m[1]]} ", message)
+    # not inside a path ('runs/max_epochs/x.npy'), a quoted name or a longer word; a tuple value is written as the
+    # flags take it: input_shape=(1, 8, 8) -> --input-shape 1,8,8
+    alone, after = r"(?<![\w.'\"/\\-])", r"(?![\w(=/\\]|\.\w)"
+    message = re.sub(rf"{alone}({names})=(\(([^()]*)\))?", lambda m: f"{options[m[1]]} " + (
+        ",".join(part.strip() for part in m[3].split(",")) if m[2] else ""), message)
     # bare names only where they cannot be an English word: those with an underscore
-    return re.sub(rf"(?<![\w.'-])({names})(?![\w(=])", lambda m: options[m[1]] if "_" in m[1] else m[1], message)
+    return re.sub(rf"{alone}({names}){after}", lambda m: options[m[1]] if "_" in m[1] else m[1], message)
 
 
 # Click >= 8.2 raises this UsageError for a group called without a command; its message is the whole help

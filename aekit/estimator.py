@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.data import Dataset, Scaler, check_features, check_numeric_columns, validate_finite
 from aekit.errors import AekitError, DataError, check_choice, check_float, check_int
-from aekit.io import load_model, save_model
+from aekit.io import load_model, params_to_store, plain, save_model
 from aekit.model import LOG_LIKELIHOOD_TERMS, Autoencoder, AutoencoderConfig
 from aekit.parts import BACKBONES, LIKELIHOODS
 from aekit.presets import PRESETS, build_config
@@ -153,7 +153,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_float(self.validation_fraction, name="validation_fraction", owner="AutoEncoder", low=0.0, high=1.0,
                     high_inclusive=False)
         check_choice(self.scaler, SCALERS, name="scaler", owner="AutoEncoder")
-        trainer_config = self._trainer_config()
+        trainer_config = self._trainer_config(run_dir if resume else None)
         config = self._model_config(X)
         samples = X.reshape(X.shape[0], *config.input_shape)
         train_rows, val_rows = self._split(len(samples), trainer_config.seed)
@@ -181,9 +181,13 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.n_train_samples_ = len(train_rows)
         return self
 
-    def _trainer_config(self) -> TrainerConfig:
+    def _trainer_config(self, resumed: str | os.PathLike[str] | None = None) -> TrainerConfig:
+        """The training settings; resuming from the run directory ``resumed`` without a fixed ``random_state``,
+        the seed is the checkpoint's (it draws the validation split, which the resumed run must share)."""
         if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
             seed = check_int(self.random_state, name="random_state", owner="AutoEncoder", low=0, high=2**32 - 1)
+        elif resumed is not None and (saved := Trainer.saved_settings(resumed)).get("seed") is not None:
+            seed = int(saved["seed"])
         else:
             seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         return TrainerConfig(
@@ -194,12 +198,12 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         )
 
     def _model_config(self, X: np.ndarray) -> AutoencoderConfig:
-        options = _plain(dict(self.model_options or {}))
+        options = plain(dict(self.model_options or {}))
         if self.hidden_dims is not None:
             if not isinstance(self.hidden_dims, (list, tuple, np.ndarray)):
                 raise AekitError(f"The 'hidden_dims' parameter of AutoEncoder must be a list of layer widths, e.g. "
                                  f"(256, 128). Got {self.hidden_dims!r} instead.")
-            options["hidden_dims"] = _plain(list(self.hidden_dims))
+            options["hidden_dims"] = plain(list(self.hidden_dims))
         input_shape = self._infer_input_shape(X)
         latent_dim = check_int(self.latent_dim, name="latent_dim", owner="AutoEncoder", low=1)
         return build_config(self.model, input_shape=input_shape, latent_dim=latent_dim, options=options,
@@ -280,11 +284,13 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             if isinstance(X, pd.DataFrame):  # else sklearn's "could not convert string to float", without the column
                 check_numeric_columns(X, "X")
-            elif not reset and len(getattr(X, "shape", ())) > 2:
-                # images or signals: checked against the fitted sample shape, then one row each, so that
-                # n_features_in_ (the values per sample) is compared the same way for every layout
-                X = np.asarray(X)
-                X = check_features(X, self.input_shape_).reshape(len(X), -1)
+            elif not reset:
+                X = X if hasattr(X, "shape") else np.asarray(X)  # nested lists of images too
+                if len(X.shape) > 2:
+                    # images or signals: checked against the fitted sample shape, then one row each, so that
+                    # n_features_in_ (the values per sample) is compared the same way for every layout
+                    X = np.asarray(X)
+                    X = check_features(X, self.input_shape_).reshape(len(X), math.prod(self.input_shape_))
             X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64])
             if reset:
                 self.n_features_in_ = math.prod(X.shape[1:])  # as for memory-mapped data: values per sample
@@ -506,8 +512,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``metadata`` (JSON-able) is stored as the ``extra`` section and comes back as ``metadata_``.
         """
         check_is_fitted(self, "model_")
-        params = {k: _plain(list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
-                  if k != "random_state" or isinstance(v, (int, np.integer, type(None)))}
+        params = params_to_store(self.get_params())
         data = {"input_shape": list(self.input_shape_), "n_features_in": int(self.n_features_in_),
                 "flat_input": self.flat_input_}
         if hasattr(self, "feature_names_in_"):
@@ -524,7 +529,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         params = dict(saved.training.get("estimator", {}))
         valid = cls().get_params()
         estimator = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k in valid})
-        if estimator.device != "auto":  # trained on "cuda", loaded on a CPU machine: a refit (clone) runs here too
+        try:
+            resolve_device(estimator.device)
+        except AekitError:  # trained on "cuda", loaded on a CPU machine: a refit (a clone) runs where it is loaded
             estimator.device = str(resolve_device(device))
         estimator.model_ = saved.model
         estimator.config_ = saved.model.config
@@ -571,19 +578,6 @@ def _check_float32_range(X: np.ndarray) -> None:
             first = start + int(np.argmax(rows > limit))
             raise DataError(f"X holds values beyond float32's range (up to {rows.max():.3g}, first in row {first}, "
                             "counting from 0); the model computes in float32. Rescale or fix them.")
-
-
-def _plain(value: Any) -> Any:
-    """NumPy numbers and arrays (as grid searches pass them) as Python numbers and lists, for configs and JSON."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(item) for item in value)
-    return value
 
 
 def _torch_generator(random_state: int | np.random.RandomState | None) -> torch.Generator:

@@ -42,9 +42,6 @@ def _as_samples(X: Any, *, name: str) -> np.ndarray:
         raise AekitError(f"'{name}' must hold samples along the first axis, shape (n_samples, ...) with "
                          f"n_samples >= 1. Got shape {X.shape} instead. Reshape it, e.g. X.reshape(len(X), -1).")
     if not np.isfinite(X).all():
-        if name == "X_hat":  # the model's output, not the user's data
-            raise AekitError("The model's reconstructions contain NaN or Inf: its weights diverged or are damaged. "
-                             "Train it again (a lower learning rate or gradient clipping helps a diverging run).")
         raise AekitError(f"'{name}' contains NaN or Inf. Drop or impute those values before evaluating.")
     return X
 
@@ -188,6 +185,9 @@ def compare_with_pca(estimator: Any, X_train: Any, X_test: Any, *, image: bool) 
     code_size = int(estimator.config_.latent_dim)
     data_range = float(np.ptp(X_test)) if image else None
     ae_hat = np.asarray(estimator.reconstruct(X_test.astype(np.float32)), dtype=np.float64).reshape(X_test.shape)
+    if not np.isfinite(ae_hat).all():  # the model's output, not the user's data
+        raise AekitError("The model's reconstructions contain NaN or Inf: its weights diverged or are damaged. "
+                         "Train it again (a lower learning rate or gradient clipping helps a diverging run).")
     ae = reconstruction_metrics(X_test, ae_hat, data_range=data_range, image=image)
     pca = pca_baseline(X_train, X_test, code_size, image=image, data_range=data_range)
     return [

@@ -94,14 +94,9 @@ def export_onnx(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     *input_shape) in the units of the training data. Codes are deterministic (eval mode): a variational
     model's posterior mean.
     """
-    if opset is not None:
-        try:
-            import onnx  # the newest opset the installed onnx knows bounds the choice
-        except ImportError:
-            raise AekitError("ONNX export needs the 'onnx' package, which is not installed. Install it with "
-                             "pip install 'aekit[onnx]'.") from None
+    if opset is not None:  # the newest opset the installed onnx knows bounds the choice
         opset = check_int(opset, name="opset", owner="export_onnx", low=_MIN_OPSET,
-                          high=onnx.defs.onnx_opset_version())
+                          high=_onnx().defs.onnx_opset_version())
     model_dir = Path(model_dir)
     out_dir = model_dir if out_dir is None else Path(out_dir)
     saved = load_model(model_dir, device="cpu")  # AekitError with a fix for every way the directory is wrong
@@ -152,11 +147,7 @@ def _export(module: nn.Module, example: Tensor, input_name: str, output_name: st
     ``atomic_path``: the dynamo exporter's own ``f=`` path writes the weights to a separate ``.data`` file named
     after the (temporary) file, which a rename would orphan.
     """
-    try:
-        import onnx
-    except ImportError:
-        raise AekitError("ONNX export needs the 'onnx' package, which is not installed. Install it with "
-                         "pip install 'aekit[onnx]'.") from None
+    onnx = _onnx()
     try:
         proto = _export_dynamo(module, example, input_name, output_name, opset)
     except Exception as exc:  # noqa: BLE001 - any exporter failure: try the other exporter before giving up
@@ -174,6 +165,16 @@ def _export(module: nn.Module, example: Tensor, input_name: str, output_name: st
     except Exception as exc:
         raise AekitError(f"The ONNX graph of the {what} is invalid ({_first_line(exc)}). Try another opset or "
                          "report it with the model's config.json.") from exc
+
+
+def _onnx() -> Any:
+    """The onnx package, or one line saying how to install it."""
+    try:
+        import onnx
+    except ImportError:
+        raise AekitError("ONNX export needs the 'onnx' package, which is not installed. Install it with "
+                         "pip install 'aekit[onnx]'.") from None
+    return onnx
 
 
 def _export_dynamo(module: nn.Module, example: Tensor, input_name: str, output_name: str,

@@ -27,7 +27,7 @@ from aekit._version import __version__
 from aekit.errors import AekitError, ModelFileError
 from aekit.model import Autoencoder, AutoencoderConfig
 
-__all__ = ["atomic_path", "check_output_path", "json_text", "write_json",
+__all__ = ["atomic_path", "check_output_path", "json_text", "params_to_store", "plain", "write_json",
            "save_state", "load_state", "SavedModel", "save_model", "load_model",
            "CONFIG_FILE", "WEIGHTS_FILE"]
 
@@ -76,12 +76,31 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def _json_value(value: Any) -> Any:
-    """JSON for what json cannot write by itself: NumPy numbers and arrays, paths; anything else is refused."""
+def plain(value: Any) -> Any:
+    """NumPy numbers and arrays (as grid searches pass them), also inside dicts, lists and tuples, as Python
+    numbers and lists: for configs and JSON."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(item) for item in value)
+    return value
+
+
+def params_to_store(params: dict[str, Any]) -> dict[str, Any]:
+    """An estimator's ``get_params()`` for its JSON file: tuples as lists, NumPy numbers as numbers; a
+    ``random_state`` that is not a number (a RandomState) is left out."""
+    return {k: plain(list(v) if isinstance(v, tuple) else v) for k, v in params.items()
+            if k != "random_state" or isinstance(v, (int, np.integer, type(None)))}
+
+
+def _json_value(value: Any) -> Any:
+    """JSON for what json cannot write by itself: NumPy numbers and arrays, paths; anything else is refused."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return plain(value)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise AekitError(f"A value of type {type(value).__name__} cannot be stored in JSON ({value!r:.60}). Store "
@@ -127,10 +146,10 @@ def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     raise TypeError(f"Cannot store {type(obj).__name__} in a state file")
 
 
-def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+def _unflatten(obj: Any, tensors: dict[str, torch.Tensor] | None) -> Any:
     if isinstance(obj, dict):
         if "__tensor__" in obj:
-            return tensors[obj["__tensor__"]]
+            return None if tensors is None else tensors[obj["__tensor__"]]
         return {k: _unflatten(v, tensors) for k, v in obj["__dict__"]}
     if isinstance(obj, list):
         return [_unflatten(v, tensors) for v in obj]
@@ -146,12 +165,16 @@ def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
         save_file(tensors, str(tmp), metadata={"aekit.state": json.dumps(skeleton)})
 
 
-def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_state(path: str | os.PathLike[str], *, tensors: bool = True) -> dict[str, Any]:
+    """Read a file written by :func:`save_state`; ``tensors=False`` reads only its plain values (tensors come back
+    as None), from the header, without loading the weights."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
             skeleton = json.loads((f.metadata() or {})["aekit.state"])
+        if not tensors:
+            return _unflatten(skeleton, None)
         tensors = load_file(str(path))
     except (OSError, SafetensorError, KeyError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"Cannot read the state file '{path}' ({exc}). Delete it and start again.") from None

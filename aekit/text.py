@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from aekit.data.sources import IMAGE_EXTENSIONS
 from aekit.errors import AekitError, DataError, check_choice, check_int
 from aekit.registry import Registry
 
@@ -268,7 +269,7 @@ def load_text_lines(path: str | os.PathLike[str], max_len: int, *, split: Split 
                         "file, or pick a model for images (see 'aekit list-models').")
     if not file.is_file():
         raise DataError(f"No such text file: '{path}'. Check the path.")
-    if file.suffix.lower() in (".npy", ".npz", ".parquet", ".mat", ".png", ".jpg", ".jpeg"):
+    if file.suffix.lower() in (".npy", ".npz", ".mat", ".parquet", ".pq", *IMAGE_EXTENSIONS):
         raise DataError(f"'{path}' is a {file.suffix.lower()} file; a text model reads text, a sample per line. Pass a "
                         ".txt file, or pick a model for numbers (see 'aekit list-models').")
     try:

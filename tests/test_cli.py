@@ -118,6 +118,19 @@ def test_an_interrupted_training_says_how_to_go_on(cli, table, tmp_path, monkeyp
                                                 "same command to go on from it.")
 
 
+def test_an_interruption_after_training_points_to_the_report_not_resume(cli, table, tmp_path, monkeypatch) -> None:
+    import aekit.cli
+
+    def interrupted(*args, **kwargs):  # the model is saved; the report was being written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(aekit.cli, "_write_report", interrupted)
+    out = tmp_path / "run"
+    code, _, err = cli("train", table, "--out", out, *FAST[:-1])  # with the report
+    assert code == 130 and err.strip().endswith(f"Training had finished and the model is saved in {out}; "
+                                                f"'aekit report {out} DATA' writes its report.")
+
+
 def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     out = tmp_path / "run"
     assert cli("train", table, "--out", out, *FAST)[0] == 0
@@ -339,6 +352,13 @@ def test_library_messages_name_the_invoked_commands_options() -> None:
     kept = "got 1 sample (n_samples=1), the error of X"
     assert _in_cli_terms(kept, detect) == kept
     assert _in_cli_terms("set coarse_factor=1", ["train", "t.csv"]) == "set coarse_factor=1"
+    # paths and quoted names are the user's text; tuples are written as the flags take them
+    train = ["train", "t.csv"]
+    for text in ("No such file: '/tmp/batch_size/none.csv'", "(counting from 0; file max_epochs/x.npy)",
+                 "column 'latent_dim' of t.csv", "see max_epochs.txt"):
+        assert _in_cli_terms(text, train) == text
+    assert (_in_cli_terms("Pass input_shape, e.g. input_shape=(1, 8, 8).", train)
+            == "Pass --input-shape, e.g. --input-shape 1,8,8.")
 
 
 def test_a_table_model_trained_here_checks_column_names_in_python(trained, table) -> None:
@@ -365,3 +385,9 @@ def test_warnings_name_the_commands_options_too(cli, tmp_path, caplog) -> None:
         code, _, err = cli("train", tmp_path / "narrow.npy", "--out", tmp_path / "o", "--epochs", "1", "--no-report")
     assert code == 0, err
     assert "--latent-dim 8 exceeds the 5 input features" in caplog.text and "latent_dim=" not in caplog.text
+
+
+def test_a_single_set_line_in_a_config_file_is_one_value(cli, tmp_path, table) -> None:
+    (tmp_path / "c.yaml").write_text("set: dropout=0.1\n")
+    code, _, err = cli("train", table, "--out", tmp_path / "o", "--config", tmp_path / "c.yaml", *FAST)
+    assert code == 0, err

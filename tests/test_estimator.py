@@ -248,6 +248,9 @@ def test_images_are_read_in_any_layout_of_the_same_pixels(digits, tmp_path) -> N
         codes = model.transform(images)
         for layout in (images.reshape(120, 64), images[:, 0]):  # flat rows; 8 x 8 without the channel axis
             np.testing.assert_array_equal(model.transform(layout), codes)
+    np.testing.assert_array_equal(model.transform(images[:3].tolist()), codes[:3])  # nested lists
+    with pytest.raises(ValueError, match="0 sample"):
+        model.transform(images[:0])
     model.save(tmp_path / "m")
     np.testing.assert_array_equal(AutoEncoder.load(tmp_path / "m").transform(images.reshape(120, 64)), codes)
 
@@ -344,3 +347,9 @@ def test_a_bernoulli_loss_refuses_data_outside_0_1(digits, params, span) -> None
 def test_a_validation_split_that_leaves_nothing_to_train_on_is_refused(digits) -> None:
     with pytest.raises(DataError, match=r"validation_fraction=0.999 of 100 samples leaves no rows to train on"):
         AutoEncoder(validation_fraction=0.999, **FAST).fit(digits[:100])
+
+
+def test_resuming_without_a_fixed_seed_continues_the_checkpoints_split(digits, tmp_path) -> None:
+    AutoEncoder(latent_dim=2, max_epochs=2).fit(digits[:200], run_dir=tmp_path)  # random_state=None: a random seed
+    resumed = AutoEncoder(latent_dim=2, max_epochs=3).fit(digits[:200], run_dir=tmp_path, resume=True)
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from sklearn.decomposition import PCA
 
 from aekit import AutoEncoder
@@ -66,8 +67,17 @@ def test_metric_errors_show_the_offending_values() -> None:
         reconstruction_metrics(np.ones((2, 3)), np.zeros((2, 3)), image=True)
     with pytest.raises(AekitError, match="'X' contains NaN or Inf. Drop or impute"):
         reconstruction_metrics(np.array([[np.nan]]), np.zeros((1, 1)), image=False)
-    with pytest.raises(AekitError, match="The model's reconstructions contain NaN or Inf: its weights diverged"):
+    with pytest.raises(AekitError, match="'X_hat' contains NaN or Inf. Drop or impute"):
         reconstruction_metrics(np.zeros((1, 1)), np.array([[np.nan]]), image=False)
+
+
+def test_a_model_that_reconstructs_nan_is_blamed_not_the_data(images) -> None:
+    X_train, X_test = images
+    estimator = AutoEncoder(latent_dim=2, max_epochs=1).fit(X_train)
+    with torch.no_grad():
+        next(estimator.model_.parameters()).fill_(float("nan"))  # as after a diverged run
+    with pytest.raises(AekitError, match="The model's reconstructions contain NaN or Inf: its weights diverged"):
+        compare_with_pca(estimator, X_train, X_test, image=False)
 
 
 def test_token_metrics_score_only_non_pad_positions() -> None:

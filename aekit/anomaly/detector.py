@@ -67,7 +67,7 @@ from aekit.data import check_column_names, check_numeric_columns
 from aekit.data.windows import block_means, make_windows, overlap_average, spread_window_values
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, name_list, warn
 from aekit.estimator import AutoEncoder
-from aekit.io import check_output_path, load_state, read_config, save_state, write_json
+from aekit.io import check_output_path, load_state, params_to_store, read_config, save_state, write_json
 from aekit.parts import BACKBONES, LIKELIHOODS
 from aekit.presets import PRESETS
 
@@ -968,8 +968,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 "levels": [{k: _tensor(v) for k, v in model.state().items()} for model in self.level_models_],
             }
             save_state(staging / STATE_FILE, state)
-            params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
-                      if k != "random_state" or isinstance(v, (int, type(None)))}
+            params = params_to_store(self.get_params())
             write_json(staging / DETECTOR_FILE, {
                 "format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
                 "params": params, "kind": self.kind_, "error": self.error_, "scaler": self.scaler_.to_dict(),

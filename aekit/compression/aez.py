@@ -30,7 +30,9 @@ from aekit.io import atomic_path
 __all__ = ["FORMAT_VERSION", "MAGIC", "AezReader", "AezWriter"]
 
 MAGIC = b"\x89AEZ\r\n\x1a\n"
-FORMAT_VERSION = 1
+# 2: code ranges in the narrowest integer width, after a byte naming it (1: int32 ranges); this aekit reads both,
+# and an aekit that reads only 1 says to upgrade instead of misreading a 2
+FORMAT_VERSION = 2
 _PREAMBLE = struct.Struct("<8sHI")  # magic, version, header length
 _RECORD = struct.Struct("<cQ")  # tag, length (chunks) or count (end)
 _DIGEST = 32

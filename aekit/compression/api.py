@@ -39,7 +39,7 @@ from aekit.compression.entropy import (
     unpack,
 )
 from aekit.compression.pretrained import DEFAULT_QUALITY, load_pretrained
-from aekit.data.sources import TABLE_SUFFIXES, check_column_names
+from aekit.data.sources import IMAGE_EXTENSIONS, TABLE_SUFFIXES, check_column_names
 from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int
 from aekit.io import atomic_path, check_output_path
 
@@ -48,7 +48,7 @@ __all__ = ["IMAGE_SUFFIXES", "TABLE_SUFFIXES", "Summary", "compress", "decompres
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # what Pillow reads, as for training
 # Rows per chunk aim at this many raw bytes: big enough to amortize the per-chunk side information, small
 # enough that an array larger than RAM streams through in bounded memory.
 CHUNK_BYTES = 16 << 20
@@ -388,7 +388,7 @@ def _encode_block(original: np.ndarray, codes: np.ndarray | None, prediction: np
         coded = encode_codes(codes, codec.pmf)
         code_block = coded.data
         summary.code_bytes += coded.coded_bytes
-        summary.range_bytes += coded.side_bytes
+        summary.range_bytes += coded.range_bytes
         summary.predicted_code_bytes += coded.predicted_bits / 8
     prediction = prediction.reshape(original.shape)
     if bound is None:
@@ -439,8 +439,8 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     kind = input_kind(source)
     if max_abs_error is not None:
         if max_abs_error == 0 and not isinstance(max_abs_error, bool):
-            raise AekitError("max_abs_error=0 cannot be guaranteed for real numbers. For integer data (pixels, "
-                             "counts) max_abs_error=0.5 restores every value exactly; for real numbers pass the "
+            raise AekitError("max_abs_error=0 cannot be guaranteed for real numbers. For whole numbers (pixels, "
+                             "counts) max_abs_error=0.49 restores every value exactly; for real numbers pass the "
                              "largest error you accept, e.g. 1e-6.")
         max_abs_error = check_float(max_abs_error, name="max_abs_error", owner="compress", low=0.0,
                                     low_inclusive=False)

@@ -78,16 +78,13 @@ def unpack(block: bytes, expected: int) -> list[bytes]:
 @dataclass
 class CodedBlock:
     """Entropy-coded codes: ``data`` (side information + ANS words), ``coded_bytes`` (the ANS words alone) and
-    ``predicted_bits``, what the entropy model says the codes cost (the ideal code length); the side information
-    (each unit's range, and the framing) is ``len(data) - coded_bytes``."""
+    ``predicted_bits``, what the entropy model says the codes cost (the ideal code length), and ``range_bytes``,
+    the side information: each unit's range of values."""
 
     data: bytes
     coded_bytes: int
     predicted_bits: float
-
-    @property
-    def side_bytes(self) -> int:
-        return len(self.data) - self.coded_bytes
+    range_bytes: int = 0
 
 
 # Each code unit's range is stored in the narrowest of these that holds it, after one byte naming its width: an
@@ -123,8 +120,8 @@ def encode_codes(codes: np.ndarray, pmf: PmfFunction) -> CodedBlock:
     words = coder.get_compressed().tobytes()
     width, ranges = next((w, t) for w, t in _RANGE_DTYPES.items()
                          if np.iinfo(t).min <= low.min() and high.max() <= np.iinfo(t).max)
-    return CodedBlock(pack([bytes([width]) + low.astype(ranges).tobytes(), high.astype(ranges).tobytes(), words]),
-                      len(words), predicted)
+    bounds = [bytes([width]) + low.astype(ranges).tobytes(), high.astype(ranges).tobytes()]
+    return CodedBlock(pack([*bounds, words]), len(words), predicted, sum(map(len, bounds)))
 
 
 def decode_codes(data: bytes, n: int, d: int, pmf: PmfFunction) -> np.ndarray:

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from aekit.errors import AekitError
+from aekit.training.sources import batch_bounds, has_batch_norm
 
 if TYPE_CHECKING:
     from aekit.model import Autoencoder
@@ -221,10 +222,11 @@ def pretrain_layerwise(model: Autoencoder, source: BatchSource, *, epochs: int, 
             optimizer = torch.optim.Adam(parameters, lr=lr)
             enc.set_training(True)
             dec.set_training(True)
+            bounds = batch_bounds(len(source), batch_size, min_rows=2 if has_batch_norm(model) else 1)
             for _ in range(epochs):
                 perm = torch.from_numpy(rng.permutation(len(source)))
-                for start in range(0, len(source), batch_size):
-                    loss = _stage_loss(model, stack, stage, source.batch(perm[start:start + batch_size]))
+                for start, stop in bounds:
+                    loss = _stage_loss(model, stack, stage, source.batch(perm[start:stop]))
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()

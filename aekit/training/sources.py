@@ -13,9 +13,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["BatchSource", "TensorSource", "StreamingSource", "make_source"]
+__all__ = ["BatchSource", "TensorSource", "StreamingSource", "batch_bounds", "has_batch_norm", "make_source"]
 
 Transform = Callable[[np.ndarray], np.ndarray]
+
+
+def batch_bounds(n_rows: int, batch_size: int, *, min_rows: int = 1) -> list[tuple[int, int]]:
+    """(start, stop) of each batch of an epoch over ``n_rows`` shuffled rows; a last batch of fewer than
+    ``min_rows`` rows joins the one before it (BatchNorm cannot train on one row)."""
+    bounds = [(start, min(start + batch_size, n_rows)) for start in range(0, n_rows, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_rows:
+        bounds[-2:] = [(bounds[-2][0], n_rows)]
+    return bounds
+
+
+def has_batch_norm(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 class BatchSource:

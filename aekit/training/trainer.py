@@ -25,7 +25,7 @@ from aekit.errors import AekitError, check_choice, check_float, check_int, warn
 from aekit.io import atomic_path, check_output_path, load_state, save_state
 from aekit.training.distributed import DistributedContext, all_reduce_sum, context
 from aekit.training.pretraining import pretrain
-from aekit.training.sources import BatchSource
+from aekit.training.sources import BatchSource, batch_bounds, has_batch_norm
 
 __all__ = ["TrainerConfig", "Trainer", "FitResult", "TrainingError", "resolve_device", "CHECKPOINT_FILE",
            "METRICS_FILE"]
@@ -130,15 +130,6 @@ def resolve_device(device: str | torch.device, local_rank: int | None = None) ->
     return resolved
 
 
-def _batch_bounds(n_rows: int, batch_size: int, *, merge_single: bool) -> list[tuple[int, int]]:
-    """(start, stop) of each batch of an epoch; with ``merge_single`` a last batch of one row joins the one
-    before it."""
-    bounds = [(start, min(start + batch_size, n_rows)) for start in range(0, n_rows, batch_size)]
-    if merge_single and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-        bounds[-2:] = [(bounds[-2][0], n_rows)]
-    return bounds
-
-
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "auto":
         if device.type == "cuda":
@@ -209,9 +200,8 @@ class Trainer:
         n_train = len(train)
         if n_train == 0:
             raise AekitError("The training split is empty. Provide more samples or lower validation_fraction.")
-        # BatchNorm cannot train on a batch of one row: a last batch of one joins the one before it
-        batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-        bounds = _batch_bounds(n_train, cfg.batch_size, merge_single=batch_norm)
+        # BatchNorm cannot train on one row: a last batch that would give a process one row joins the one before
+        bounds = batch_bounds(n_train, cfg.batch_size, min_rows=2 * ctx.world_size if has_batch_norm(model) else 1)
         steps_per_epoch = len(bounds)
 
         model.to(device)
@@ -383,6 +373,12 @@ class Trainer:
         return float(total[0] / total[1].clamp_min(1))
 
     # ------------------------------------------------------------------------------------- checkpoints
+    @staticmethod
+    def saved_settings(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+        """The training settings of the checkpoint in ``run_dir`` (empty without one), read from its header."""
+        path = Path(run_dir) / CHECKPOINT_FILE
+        return load_state(path, tensors=False).get("trainer_config", {}) if path.is_file() else {}
+
     def _load_checkpoint(self, rows: dict[str, int]) -> dict[str, Any]:
         """The checkpoint to resume from, refused when this run would not continue that training: other
         optimizer settings (the optimizer's saved state would override them), another schedule or, for one

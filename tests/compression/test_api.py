@@ -350,8 +350,12 @@ def test_unreadable_image_is_reported(tmp_path: Path) -> None:
 
 def test_a_zero_error_bound_says_how_to_get_lossless(tmp_path: Path, digits: np.ndarray) -> None:
     source = _npy(tmp_path / "digits.npy", digits)
-    with pytest.raises(AekitError, match="max_abs_error=0.5 restores every value exactly"):
+    with pytest.raises(AekitError, match="max_abs_error=0.49 restores every value exactly"):
         compress(source, tmp_path / "d.aez", max_abs_error=0)
+    counts = _npy(tmp_path / "counts.npy", digits.astype(np.int64))
+    compress(counts, tmp_path / "c.aez", max_abs_error=0.49)  # as advised: whole numbers come back exactly
+    decompress(tmp_path / "c.aez", tmp_path / "back.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "back.npy"), digits.astype(np.int64))
 
 
 def test_options_that_would_do_nothing_are_refused(tmp_path: Path, digits: np.ndarray) -> None:
@@ -369,6 +373,9 @@ def test_whole_number_columns_come_back_as_whole_numbers(tmp_path: Path) -> None
     compress(tmp_path / "t.csv", tmp_path / "t.aez", max_abs_error=0.01)
     decompress(tmp_path / "t.aez", tmp_path / "back.csv")
     assert (tmp_path / "back.csv").read_text() == "count,ratio\n1,0.5\n2,0.25\n-3,1.5\n"
+    compress(tmp_path / "t.csv", tmp_path / "t.aez", max_abs_error=0.49)  # compress's advice for whole numbers
+    decompress(tmp_path / "t.aez", tmp_path / "back.csv")
+    assert pd.read_csv(tmp_path / "back.csv")["count"].tolist() == [1, 2, -3]
     compress(tmp_path / "t.csv", tmp_path / "coarse.aez", max_abs_error=2.0)  # rounding would not be exact
     decompress(tmp_path / "coarse.aez", tmp_path / "coarse.csv")
     assert pd.read_csv(tmp_path / "coarse.csv")["count"].dtype == np.float64

@@ -321,3 +321,7 @@ def test_batch_norm_never_trains_on_a_batch_of_one_row(data) -> None:
     result = Trainer(TrainerConfig(max_epochs=1, batch_size=64, seed=1)).fit(
         model, make_source(data, np.arange(129), None, CPU))
     assert len(result.history) == 1
+    from aekit import AutoEncoder  # greedy pretraining batches the same way
+
+    AutoEncoder(model="stacked", model_options={"norm": "batch"}, batch_size=64, validation_fraction=0,
+                max_epochs=1).fit(data[:129])
