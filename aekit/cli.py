@@ -607,6 +607,9 @@ def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int,
     from aekit.io import write_json
 
     dims = _parse_ints(latent_dims, name="latent-dims") or ()
+    if _reads_tokens(model):
+        raise AekitError(f"sweep compares code sizes against PCA on numbers; model {model!r} reads text, which PCA "
+                         "cannot. Train text models one code size at a time with 'aekit train'.")
     dataset = _load_data(data, image_size, color)
     X_train, X_test = train_test_split(np.asarray(dataset.X), test_size=0.2, random_state=seed)
     rows = run_sweep(X_train, X_test, list(dims), image=dataset.kind == "image",

@@ -391,3 +391,9 @@ def test_a_single_set_line_in_a_config_file_is_one_value(cli, tmp_path, table) -
     (tmp_path / "c.yaml").write_text("set: dropout=0.1\n")
     code, _, err = cli("train", table, "--out", tmp_path / "o", "--config", tmp_path / "c.yaml", *FAST)
     assert code == 0, err
+
+
+def test_sweep_says_text_models_are_not_swept(cli, tmp_path) -> None:
+    (tmp_path / "t.txt").write_text("to be or not to be\nthat is the question\n")
+    code, _, err = cli("sweep", tmp_path / "t.txt", "--model", "recurrent", "--latent-dims", "2,4")
+    assert code == 1 and "sweep compares code sizes against PCA on numbers; model 'recurrent' reads text" in err
