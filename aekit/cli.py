@@ -768,9 +768,11 @@ def _resume_hint(args: list[str]) -> str:
     from aekit.training.trainer import CHECKPOINT_FILE
 
     out = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--out", "-o")), None)
-    if out is None or not (Path(out) / CHECKPOINT_FILE).is_file():
+    if out is None:
         return ""
     checkpoint, saved = Path(out) / CHECKPOINT_FILE, Path(out) / CONFIG_FILE
+    if not checkpoint.is_file():
+        return ""
     if saved.is_file() and saved.stat().st_mtime >= checkpoint.stat().st_mtime:  # stopped while writing the report
         return f" Training had finished and the model is saved in {out}; 'aekit report {out} DATA' writes its report."
     return f" The last epoch's checkpoint is in {out}: add --resume to the same command to go on from it."

@@ -186,16 +186,16 @@ def _export_dynamo(module: nn.Module, example: Tensor, input_name: str, output_n
                                     dynamic_shapes=({0: batch},), external_data=False, verbose=False)
     if program is None:  # pragma: no cover - torch versions whose dynamo path still writes only to files
         raise RuntimeError("torch.onnx.export(dynamo=True) returned no program")
-    proto = program.model_proto
-    written = _opset_of(proto)
-    if opset is not None and written != opset:  # its converter could not go down that far: it keeps its own
+    return _with_opset(program.model_proto, opset)
+
+
+def _with_opset(proto: Any, opset: int | None) -> Any:
+    """``proto``, if it imports the default ONNX operator set at ``opset`` (None: any); else a RuntimeError, so
+    the other exporter gets its turn (the dynamo exporter keeps its own opset when it cannot convert down)."""
+    written = next((int(entry.version) for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), None)
+    if opset is not None and written != opset:
         raise RuntimeError(f"it wrote opset {written}, not the {opset} asked for")
     return proto
-
-
-def _opset_of(proto: Any) -> int | None:
-    """The version of the default ONNX operator set a model imports."""
-    return next((int(entry.version) for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), None)
 
 
 def _export_torchscript(module: nn.Module, example: Tensor, input_name: str, output_name: str,
@@ -207,10 +207,7 @@ def _export_torchscript(module: nn.Module, example: Tensor, input_name: str, out
         torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=[input_name],
                           output_names=[output_name], opset_version=opset,
                           dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}})
-    proto = onnx.load_from_string(buffer.getvalue())
-    if opset is not None and _opset_of(proto) != opset:
-        raise RuntimeError(f"it wrote opset {_opset_of(proto)}, not the {opset} asked for")
-    return proto
+    return _with_opset(onnx.load_from_string(buffer.getvalue()), opset)
 
 
 @contextlib.contextmanager

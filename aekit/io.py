@@ -42,15 +42,18 @@ os.umask(_UMASK)
 
 
 def check_output_path(path: str | os.PathLike[str], *, option: str,
-                      protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+                      protect: Iterable[str | os.PathLike[str]] = (), folder: bool = False) -> Path:
     """Refuse (one line) an output path that cannot be written, or that would replace what the command uses:
-    ``protect`` lists those files and folders (its input data, the model it loads, its other outputs). Commands
-    call it before their work, so a bad path costs nothing."""
+    ``protect`` lists those files and folders (its input data, the model it loads, its other outputs); with
+    ``folder``, the output is a folder, so a file there is refused too. Commands call it before their work, so a
+    bad path costs nothing."""
     path = Path(path).expanduser()
     blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise AekitError(f"{option} {path}: '{blocking}' is a file, not a folder, so nothing can be written inside "
                          "it. Pass a path in a folder.")
+    if folder and path.exists() and not path.is_dir():
+        raise AekitError(f"{option} {path}: a file of that name exists. Pass a folder path.")
     target = path.resolve()
     for kept in protect:
         kept = Path(kept).expanduser().resolve()
@@ -200,9 +203,7 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
 
     Both files are written to temporary names first and renamed only when both are complete, so a save that
     fails (metadata JSON cannot hold, a full disk) leaves a model already in ``directory`` as it was."""
-    directory = check_output_path(directory, option="Model directory")
-    if directory.exists() and not directory.is_dir():
-        raise AekitError(f"Model directory {directory}: a file of that name exists. Pass a folder path.")
+    directory = check_output_path(directory, option="Model directory", folder=True)
     record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -586,11 +586,15 @@ def _read_file(path: Path, source: str | os.PathLike, readers: dict[str, Callabl
                         "Save it as UTF-8 (Excel: 'CSV UTF-8').") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # pandas/pyarrow parse errors are ValueErrors
         detail = " ".join(str(exc).split())  # pandas' tokenizer errors end with a newline: keep one line
-        prose = " If it is text (a sample per line), train a text model: --model recurrent." \
-            if path.suffix.lower() == ".txt" else ""
-        raise DataError(
-            f"Cannot read {_describe(source)} ({detail}). Check that it is a valid {path.suffix} file.{prose}"
-        ) from None
+        hint = _text_hint(str(path))
+        raise DataError(f"Cannot read {_describe(source)} ({detail}). Check that it is a valid {path.suffix} file."
+                        + (f" {hint}." if hint else "")) from None
+
+
+def _text_hint(source: str) -> str:
+    """For a .txt that does not read as numbers, the advice to train a text model on it (else nothing)."""
+    return "If it is text (a sample per line), train a text model: --model recurrent" if source.lower().endswith(
+        ".txt") else ""
 
 
 def _from_array(X: np.ndarray, y: np.ndarray | None, source: str) -> Dataset:
@@ -640,9 +644,8 @@ def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: st
                 f"Use one of: {', '.join(available)}.{did_you_mean(str(name), available)}"
             )
     features = [c for c in (columns or frame.columns) if c != label_column]
-    check_numeric_columns(frame[features], source, advice=" before training" + (
-        ". If it is text (a sample per line), train a text model: --model recurrent" if source.lower().endswith(".txt")
-        else ""))
+    hint = _text_hint(source)
+    check_numeric_columns(frame[features], source, advice=" before training" + (f". {hint}" if hint else ""))
     y, class_names = None, None
     if label_column is not None:
         labels = frame[label_column]

@@ -156,9 +156,7 @@ class Trainer:
         self.config = config or TrainerConfig()
         self.run_dir = None
         if run_dir is not None:  # a bad path fails now, in one line, not after the first epoch
-            self.run_dir = check_output_path(run_dir, option="run_dir")
-            if self.run_dir.exists() and not self.run_dir.is_dir():
-                raise AekitError(f"run_dir {self.run_dir}: a file of that name exists. Pass a folder path.")
+            self.run_dir = check_output_path(run_dir, option="run_dir", folder=True)
 
     # ------------------------------------------------------------------------------------------- parts
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
