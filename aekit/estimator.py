@@ -22,7 +22,7 @@ from aekit.errors import AekitError, DataError, check_choice, check_float, check
 from aekit.io import load_model, params_to_store, plain, save_model
 from aekit.model import LOG_LIKELIHOOD_TERMS, Autoencoder, AutoencoderConfig
 from aekit.parts import BACKBONES, LIKELIHOODS
-from aekit.presets import PRESETS, build_config
+from aekit.presets import PRESETS, build_config, option_names
 from aekit.training import FitResult, Trainer, TrainerConfig, make_source, resolve_device
 
 __all__ = ["AutoEncoder"]
@@ -203,6 +203,14 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             if not isinstance(self.hidden_dims, (list, tuple, np.ndarray)):
                 raise AekitError(f"The 'hidden_dims' parameter of AutoEncoder must be a list of layer widths, e.g. "
                                  f"(256, 128). Got {self.hidden_dims!r} instead.")
+            names = option_names(PRESETS.get(self.model)()) if self.model in PRESETS else {"hidden_dims"}
+            if "hidden_dims" not in names:  # else build_config's "unknown option 'hidden_dims'", a name never typed
+                sizes = sorted(n for n in names if n.endswith("_dim") or n in ("d_model", "dim_feedforward"))
+                example = next((n for n in ("hidden_dim", "d_model") if n in sizes), sizes[0])
+                raise AekitError(f"The 'hidden_dims' parameter of AutoEncoder sets the layer widths of the dense and "
+                                 f"conv backbones; model {self.model!r} has none. Its sizes are options of their own "
+                                 f"({', '.join(sizes)}): pass them as model_options, e.g. {{'{example}': 64}} "
+                                 f"(CLI: --set {example}=64).")
             options["hidden_dims"] = plain(list(self.hidden_dims))
         input_shape = self._infer_input_shape(X)
         latent_dim = check_int(self.latent_dim, name="latent_dim", owner="AutoEncoder", low=1)

@@ -397,3 +397,12 @@ def test_sweep_says_text_models_are_not_swept(cli, tmp_path) -> None:
     (tmp_path / "t.txt").write_text("to be or not to be\nthat is the question\n")
     code, _, err = cli("sweep", tmp_path / "t.txt", "--model", "recurrent", "--latent-dims", "2,4")
     assert code == 1 and "sweep compares code sizes against PCA on numbers; model 'recurrent' reads text" in err
+
+
+def test_hidden_dims_on_a_model_without_layer_widths_names_its_size_options(cli, tmp_path) -> None:
+    (tmp_path / "t.txt").write_text("to be or not to be\nthat is the question\n")
+    code, _, err = cli("train", tmp_path / "t.txt", "--model", "recurrent", "--hidden-dims", "64", "--out",
+                       tmp_path / "o")
+    assert code == 1 and "--hidden-dims sets the layer widths of the dense and conv backbones; model 'recurrent' " \
+        "has none" in err and "(CLI: --set hidden_dim=64)" in err
+    assert not (tmp_path / "o").exists()
