@@ -177,6 +177,18 @@ def _load_for(estimator: Any, data: str, image_size: int | None, color: str | No
     return _load_labelled_for(estimator, data, image_size, color)[0]
 
 
+def _text_for(estimator: Any, data: str) -> Any:
+    """DATA as a text model reads it (``aekit.text.TextData``, with the model's tokenizer and split); None for
+    other models."""
+    meta = getattr(estimator, "metadata_", {}) or {}
+    if "tokenizer" not in meta:
+        return None
+    from aekit.text import load_text, tokenizer_from_dict
+
+    return load_text(data, max_len=estimator.input_shape_[0], tokenizer=tokenizer_from_dict(meta["tokenizer"]),
+                     split=meta.get("split", "lines"))
+
+
 def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color: str | None
                        ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """:func:`_load_for`, with the data set's labels and class names when it has them.
@@ -186,11 +198,8 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
     from aekit.data import check_column_names, check_features
 
     meta = getattr(estimator, "metadata_", {}) or {}
-    if "tokenizer" in meta:
-        from aekit.text import load_text, tokenizer_from_dict
-
-        text = load_text(data, max_len=estimator.input_shape_[0], tokenizer=tokenizer_from_dict(meta["tokenizer"]),
-                         split=meta.get("split", "lines"))
+    text = _text_for(estimator, data)
+    if text is not None:
         return text.X, None, None
     # images from a folder: read as the model's training images were, unless the flags say otherwise
     image_size = image_size if image_size is not None else meta.get("image_size")
@@ -524,16 +533,16 @@ def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, 
     tokenizer = (estimator.metadata_ or {}).get("tokenizer")
     if tokenizer is None and output.suffix.lower() != ".npy":
         raise AekitError(f"--output must end in .npy (.txt only for text models). Got '{output}' instead.")
-    recon = estimator.reconstruct(_load_for(estimator, data, image_size, color))
-    if tokenizer is not None and output.suffix.lower() == ".txt":  # text models: decoded lines
+    if tokenizer is not None and output.suffix.lower() == ".txt":  # text models: decoded text, laid out as DATA's
         from aekit.io import atomic_path
-        from aekit.text import tokenizer_from_dict
 
-        lines = tokenizer_from_dict(tokenizer).decode(recon)
+        text = _text_for(estimator, data)
+        decoded = text.join(text.tokenizer.decode(estimator.reconstruct(text.X)))
         with atomic_path(output) as tmp:
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        echo(f"Wrote {len(lines)} reconstructed lines to {output}")
+            tmp.write_text(decoded, encoding="utf-8")
+        echo(f"Wrote {len(decoded.splitlines())} reconstructed lines to {output}")
         return
+    recon = estimator.reconstruct(_load_for(estimator, data, image_size, color))
     _save_npy(output, recon)
     echo(f"Wrote reconstructions of shape {recon.shape} to {output}")
 

@@ -19,7 +19,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -261,6 +261,12 @@ def load_text_lines(path: str | os.PathLike[str], max_len: int, *, split: Split 
     -------
     list of str, in file order, none empty.
     """
+    return _read_samples(path, max_len, split, encoding)[0]
+
+
+def _read_samples(path: str | os.PathLike[str], max_len: int, split: Split, encoding: str
+                  ) -> tuple[list[str], list[int]]:
+    """:func:`load_text_lines`, with the number of the piece of text each sample was cut from (:func:`_cut`)."""
     check_int(max_len, name="max_len", owner="load_text_lines", low=1)
     check_choice(split, ["lines", "chunks"], name="split", owner="load_text_lines")
     file = Path(path).expanduser()
@@ -282,31 +288,55 @@ def load_text_lines(path: str | os.PathLike[str], max_len: int, *, split: Split 
     except LookupError:
         raise AekitError(f"Unknown text encoding {encoding!r}. Use a Python codec name like 'utf-8' or "
                          "'latin-1'.") from None
-    if split == "chunks":
-        samples = [text[i:i + max_len] for i in range(0, len(text), max_len)] if text.strip() else []
-    else:
-        samples = []
-        for line in text.splitlines():
-            line = line.rstrip()
-            samples.extend(line[i:i + max_len] for i in range(0, len(line), max_len))
+    samples, owners = _cut(text, max_len, split)
     if not samples:
         raise DataError(f"The text file '{path}' has no non-blank text ({file.stat().st_size} bytes). Pass a file "
                         "with at least one non-empty line.")
-    return samples
+    return samples, owners
+
+
+def _cut(text: str, max_len: int, split: Split) -> tuple[list[str], list[int]]:
+    """Samples of ``text`` (see :func:`load_text_lines`) and, for each, the number of the piece of text it
+    belongs to: its line in ``"lines"`` mode (a wrapped line's pieces share it), 0 for every chunk."""
+    if split == "chunks":
+        samples = [text[i:i + max_len] for i in range(0, len(text), max_len)] if text.strip() else []
+        return samples, [0] * len(samples)
+    samples, owners = [], []
+    for number, line in enumerate(text.splitlines()):
+        line = line.rstrip()
+        pieces = [line[i:i + max_len] for i in range(0, len(line), max_len)]
+        samples.extend(pieces)
+        owners.extend([number] * len(pieces))
+    return samples, owners
 
 
 @dataclass
 class TextData:
-    """A text file ready for training: ids ``X`` (float32, as the estimator takes them), the tokenizer, the lines."""
+    """A text file ready for training: ids ``X`` (float32, as the estimator takes them), the tokenizer, the
+    samples (``lines``), and ``owners``, the piece of text each sample was cut from (see :meth:`join`)."""
 
     X: np.ndarray
     tokenizer: Tokenizer
     lines: list[str]
     source: str
+    owners: list[int] = field(default_factory=list)
+    split: Split = "lines"
 
     @property
     def max_len(self) -> int:
         return int(self.X.shape[1])
+
+    def join(self, samples: Sequence[str]) -> str:
+        """The text that ``samples`` (one string per sample, e.g. decoded reconstructions) make in this file's
+        layout: the pieces of a wrapped line joined into one line, chunks joined back into the whole text."""
+        if len(samples) != len(self.lines):
+            raise AekitError(f"TextData.join expects one string per sample ({len(self.lines)}); got {len(samples)}.")
+        if self.split == "chunks":
+            return "".join(samples)
+        lines: dict[int, str] = {}
+        for owner, sample in zip(self.owners or range(len(samples)), samples):
+            lines[owner] = lines.get(owner, "") + sample
+        return "".join(line + "\n" for line in lines.values())
 
 
 def load_text(path: str | os.PathLike[str], *, max_len: int = 64, tokenizer: str | Tokenizer = "char",
@@ -324,11 +354,12 @@ def load_text(path: str | os.PathLike[str], *, max_len: int = 64, tokenizer: str
     -------
     TextData with ``X`` of shape (n_samples, max_len).
     """
-    lines = load_text_lines(path, max_len, split=split, encoding=encoding)
+    lines, owners = _read_samples(path, max_len, split, encoding)
     if isinstance(tokenizer, str):
         tokenizer = make_tokenizer(tokenizer).fit(lines)
     elif not isinstance(tokenizer, Tokenizer):
         raise AekitError(f"The 'tokenizer' parameter of load_text must be 'char', 'byte' or a Tokenizer. Got "
                          f"{tokenizer!r} instead.")
     X = tokenizer.encode(lines, max_len).astype(np.float32)
-    return TextData(X=X, tokenizer=tokenizer, lines=lines, source=f"file {os.fspath(path)}")
+    return TextData(X=X, tokenizer=tokenizer, lines=lines, source=f"file {os.fspath(path)}", owners=owners,
+                    split=split)

@@ -127,6 +127,18 @@ def test_chunks_keep_newlines(tmp_path: Path) -> None:
     assert "".join(chunks) == path.read_text(encoding="utf-8")
 
 
+def test_join_puts_wrapped_lines_and_chunks_back_together(tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("first line  \n\nabcdefghij\nend", encoding="utf-8")
+    data = load_text(path, max_len=4)
+    assert data.lines == ["firs", "t li", "ne", "abcd", "efgh", "ij", "end"]
+    assert data.join(data.tokenizer.decode(data.X)) == "first line\nabcdefghij\nend\n"  # blank lines are no samples
+    chunks = load_text(path, max_len=4, split="chunks")
+    assert chunks.join(chunks.tokenizer.decode(chunks.X)) == path.read_text(encoding="utf-8")
+    with pytest.raises(AekitError, match="one string per sample"):
+        data.join(["x"])
+
+
 def test_load_text_encodes_with_a_fitted_or_given_tokenizer(tmp_path: Path) -> None:
     path = tmp_path / "t.txt"
     path.write_text("to be\nor not\n", encoding="utf-8")
