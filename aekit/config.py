@@ -10,17 +10,57 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar, Union
 
 from aekit.errors import AekitError, did_you_mean
 
 C = TypeVar("C")
 
-__all__ = ["from_dict", "to_dict", "field_names"]
+__all__ = ["from_dict", "to_dict", "field_names", "FrozenOptions"]
 
 
 def field_names(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
+
+
+class FrozenOptions(Mapping[str, Any]):
+    """A read-only mapping of option names to values (a part's options inside a frozen config), its lists
+    held as tuples, so that a config built from a preset equals the same config read back from JSON and
+    cannot change under a model built from it. Compares equal to a dict with the same items."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items = {str(key): _frozen(value) for key, value in (items or {}).items()}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and self._items == {k: _frozen(v) for k, v in other.items()}
+
+    __hash__ = None  # type: ignore[assignment]  # like the dict it stands for
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:  # pickle, copy.deepcopy
+        return (FrozenOptions, (self._items,))
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return FrozenOptions(value)
+    return value
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -31,7 +71,7 @@ def to_dict(config: Any) -> dict[str, Any]:
             return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
         if isinstance(value, (tuple, list)):
             return [convert(v) for v in value]
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             return {str(k): convert(v) for k, v in value.items()}
         return value
 

@@ -217,7 +217,14 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
     }
     json_text(record)  # refuse what JSON cannot hold before touching the directory
     directory.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights, storages = {}, set()
+    for key, value in model.state_dict().items():
+        tensor = value.detach().cpu().contiguous()
+        # tied weights (a decoder reusing the encoder's matrix) share storage, which safetensors refuses: each
+        # name gets its own copy, and loading ties them again by copying into the module's shared parameter
+        storage = tensor.untyped_storage().data_ptr()
+        weights[key] = tensor.clone() if storage in storages else tensor
+        storages.add(storage)
     # config.json is renamed into place first, then the weights: between the two, the checksum tells them apart
     with atomic_path(directory / WEIGHTS_FILE) as weights_tmp, atomic_path(directory / CONFIG_FILE) as config_tmp:
         save_file(weights, str(weights_tmp), metadata={"format": FORMAT})
@@ -261,7 +268,11 @@ def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, f
 
 def load_model(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu",
                encoder: nn.Module | None = None, decoder: nn.Module | None = None) -> SavedModel:
-    """Load a model directory written by :func:`save_model`; the weights are verified against their sha256."""
+    """Load a model directory written by :func:`save_model`; the weights are verified against their sha256.
+    ``device``: as training takes it (``"auto"``, ``"cpu"``, ``"cuda:1"``, ...)."""
+    from aekit.training import resolve_device  # the trainer saves through this module
+
+    device = resolve_device(device)
     directory = Path(directory)
     config = read_config(directory)
     weights_path = directory / WEIGHTS_FILE

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
 from aekit.config import from_dict, to_dict
-from aekit.errors import AekitError, check_choice, warn
+from aekit.errors import AekitError, check_choice, check_int, warn
 from aekit.parts import (
     BACKBONES,
     BOTTLENECKS,
@@ -49,18 +51,23 @@ class AutoencoderConfig:
     corruption: PartSpec | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.latent_dim, bool) or not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+        object.__setattr__(self, "latent_dim", check_int(self.latent_dim, name="latent_dim", owner="Autoencoder",
+                                                         low=1))
+        shape = tuple(self.input_shape) if isinstance(self.input_shape, (list, tuple, np.ndarray)) else ()
+        if not shape or any(not isinstance(s, numbers.Integral) or isinstance(s, bool) or s < 1 for s in shape):
             raise AekitError(
-                f"The 'latent_dim' parameter of Autoencoder must be an int in [1, inf]. Got {self.latent_dim!r} "
-                "instead."
+                f"The 'input_shape' parameter of Autoencoder must be a non-empty list of positive ints, e.g. (64,) "
+                f"or (1, 28, 28). Got {self.input_shape!r} instead."
             )
-        shape = tuple(self.input_shape)
-        if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-            raise AekitError(
-                f"The 'input_shape' parameter of Autoencoder must be a non-empty list of positive ints. Got "
-                f"{self.input_shape!r} instead."
-            )
-        object.__setattr__(self, "input_shape", shape)
+        object.__setattr__(self, "input_shape", tuple(int(s) for s in shape))
+        specs = {"backbone": self.backbone, "bottleneck": self.bottleneck, "likelihood": self.likelihood,
+                 **({"corruption": self.corruption} if self.corruption is not None else {}),
+                 **{"regularizers": spec for spec in self.regularizers}}
+        for name, spec in specs.items():
+            if not isinstance(spec, PartSpec):
+                example = f"PartSpec({spec!r})" if isinstance(spec, str) else "PartSpec('dense', {...})"
+                raise AekitError(f"The '{name}' parameter of AutoencoderConfig takes PartSpec values, e.g. "
+                                 f"{example}. Got {spec!r} instead.")
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> AutoencoderConfig:
@@ -161,6 +168,7 @@ class Autoencoder(nn.Module):
         self.bottleneck = bottleneck_cls(build_config(BOTTLENECKS, config.bottleneck),
                                          in_features=_infer_out_features(self.encoder, shape), latent_dim=latent_dim)
         param_shape = self.likelihood.param_shape(shape)
+        self.param_shape = tuple(param_shape)  # what the decoder returns per sample
         self.decoder = decoder if decoder is not None else backbone.build_decoder(latent_dim, shape, param_shape)
         self.regularizers = nn.ModuleDict()
         for spec in config.regularizers:
@@ -176,11 +184,11 @@ class Autoencoder(nn.Module):
     # ------------------------------------------------------------------------------------------- inference
     def encode(self, x: Tensor) -> Tensor:
         """Code of ``x`` (batch, *input_shape) -> (batch, latent_dim); deterministic in eval mode."""
-        return self.bottleneck(self.encoder(x)).z
+        return self.bottleneck(self.encoder(self._checked(x, "x", "encode"))).z
 
     def decode(self, z: Tensor) -> Tensor:
         """Reconstruction (the likelihood's mean) of codes ``z`` (batch, latent_dim)."""
-        return self.likelihood.mean(self.decoder(z))
+        return self.likelihood.mean(self.decoder(self._checked(z, "z", "decode", (self.config.latent_dim,))))
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """``decode(encode(x))``, never corrupting the input."""
@@ -213,8 +221,7 @@ class Autoencoder(nn.Module):
         Returns the decoded means (e.g. Bernoulli probabilities), not noisy draws from p(x|z). Call ``eval()``
         first when the decoder has dropout or batch norm.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise AekitError(f"The 'n' parameter of Autoencoder.sample must be an int in [1, inf]. Got {n!r} instead.")
+        n = check_int(n, name="n", owner="Autoencoder.sample", low=1)
         prior = self._bottleneck_hook("prior", "to sample from")()
         with _rng_from(generator, self._device()):
             z = prior.sample((n,))  # (n, latent_dim)
@@ -227,9 +234,7 @@ class Autoencoder(nn.Module):
         (steps, *input_shape). Works for every model (it needs only ``encode`` and ``decode``); in eval mode the
         codes are deterministic (a variational model's posterior means).
         """
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-            raise AekitError(f"The 'steps' parameter of Autoencoder.interpolate must be an int in [2, inf]. Got "
-                             f"{steps!r} instead.")
+        steps = check_int(steps, name="steps", owner="Autoencoder.interpolate", low=2)
         ends = torch.cat([self._one_sample(a, "a"), self._one_sample(b, "b")])  # (2, *input_shape)
         z = self.encode(ends)  # (2, latent_dim)
         t = torch.linspace(0.0, 1.0, steps, dtype=z.dtype, device=z.device).view(steps, *([1] * (z.ndim - 1)))
@@ -258,10 +263,8 @@ class Autoencoder(nn.Module):
             row's estimate does not depend on the rows scored with it or their order (the estimators' scores);
             False draws afresh for each row, so repeating a row gives independent estimates.
         """
-        for name, value, low in (("k", k, 1), ("chunk_size", chunk_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise AekitError(f"The '{name}' parameter of Autoencoder.log_likelihood must be an int in [{low}, inf]."
-                                 f" Got {value!r} instead.")
+        k = check_int(k, name="k", owner="Autoencoder.log_likelihood", low=1)
+        chunk_size = check_int(chunk_size, name="chunk_size", owner="Autoencoder.log_likelihood", low=1)
         check_choice(term, LOG_LIKELIHOOD_TERMS, name="term", owner="Autoencoder.log_likelihood")
         posterior = self._bottleneck_hook("posterior", "to importance-sample from")
         prior = self._bottleneck_hook("prior", "to score codes against")()
@@ -269,10 +272,7 @@ class Autoencoder(nn.Module):
         if not callable(log_prob):
             raise AekitError(f"Likelihood '{self.config.likelihood.name}' has no log_prob, so log_likelihood cannot "
                              "score data. Use a likelihood with one: bce, ce, gaussian, laplace, l1 or mse.")
-        if x.ndim < 1 or tuple(x.shape[1:]) != self.config.input_shape:
-            expected = ", ".join(map(str, self.config.input_shape))
-            raise AekitError(f"log_likelihood expects samples of shape (batch, {expected}). Got shape "
-                             f"{tuple(x.shape)} instead. Reshape the data to the model's input shape.")
+        x = self._checked(x, "x", "log_likelihood")
         teacher_forced = getattr(self.decoder, "needs_target", False)
         results = []
         noise: Tensor | None = None
@@ -310,6 +310,29 @@ class Autoencoder(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters(), torch.zeros(())).device
 
+    def _checked(self, x: Tensor, name: str, method: str, shape: tuple[int, ...] | None = None) -> Tensor:
+        """``x`` as the layers take it, or one clear error instead of a shape or dtype error from deep inside
+        them (or, for a shape that broadcasts, a silently wrong loss). ``shape``: a sample's (the input's
+        by default). Integer and bool tensors (ids, 0/1 pixels) become the weights' dtype."""
+        shape = self.config.input_shape if shape is None else shape
+        owner = f"Autoencoder.{method}"
+        if not isinstance(x, Tensor):
+            raise AekitError(f"{owner} expects '{name}' as a torch.Tensor. Got {type(x).__name__} instead. Convert "
+                             "it, e.g. torch.as_tensor(X, dtype=torch.float32).")
+        if tuple(x.shape[1:]) != shape:
+            dims = ", ".join(map(str, shape))
+            fix = ("add the batch axis: x.unsqueeze(0)" if tuple(x.shape) == shape else
+                   f"pass samples of the model's {'code' if name == 'z' else 'input'} shape")
+            raise AekitError(f"{owner} expects '{name}' of shape (batch, {dims}). Got shape {tuple(x.shape)} "
+                             f"instead: {fix}.")
+        weights = next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.get_default_dtype())
+        if not x.is_floating_point():
+            return x.to(weights)
+        if x.dtype != weights and not torch.is_autocast_enabled(x.device.type):
+            raise AekitError(f"{owner} got '{name}' of dtype {x.dtype}, but the model's weights are {weights}. "
+                             f"Cast the data (x.to({weights})) or the model (model.to({x.dtype})).")
+        return x
+
     def _one_sample(self, x: Tensor, name: str) -> Tensor:
         shape = self.config.input_shape
         if tuple(x.shape) == shape:
@@ -326,7 +349,14 @@ class Autoencoder(nn.Module):
         ``target`` is the clean data the reconstruction is scored against (defaults to ``x``); the input is
         corrupted only in training mode.
         """
-        x_clean = x if target is None else target
+        x = self._checked(x, "x", "forward")
+        if len(x) == 0:
+            raise AekitError("Autoencoder.forward got an empty batch (0 samples), whose loss is undefined. Pass at "
+                             "least one sample.")
+        x_clean = x if target is None else self._checked(target, "target", "forward")
+        if len(x_clean) != len(x):
+            raise AekitError(f"Autoencoder.forward got {len(x)} samples in 'x' but {len(x_clean)} in 'target'. Pass "
+                             "one target per sample.")
         corrupt = self.training if corrupt is None else corrupt
         x_tilde = self.corruption(x) if (corrupt and self.corruption is not None) else x
         h = self.encoder(x_tilde)  # (batch, ..., out_features)
@@ -336,6 +366,10 @@ class Autoencoder(nn.Module):
             params = self.decoder(bottleneck.z, target=x_clean)  # (batch, *param_shape)
         else:
             params = self.decoder(bottleneck.z)  # (batch, *param_shape)
+        if tuple(params.shape) != (len(x), *self.param_shape):  # a custom decoder's; else it may broadcast
+            raise AekitError(f"The decoder returned shape {tuple(params.shape)}; likelihood "
+                             f"'{self.config.likelihood.name}' expects (batch, {', '.join(map(str, self.param_shape))}) "
+                             f"here, batch {len(x)}. Make the decoder return that shape.")
         nll = self.likelihood.nll(params, x_clean)  # (batch,)
         losses = {"reconstruction": nll.mean(), **bottleneck.losses}
         if len(self.regularizers):

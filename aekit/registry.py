@@ -12,6 +12,7 @@ a snake_case name makes it reachable from configs, presets, the estimator and th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from fnmatch import fnmatch
 from typing import Generic, TypeVar
@@ -33,11 +34,13 @@ class Registry(Generic[T]):
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``; registering a name twice raises."""
 
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+            raise KeyError(f"Invalid {self.kind} name {name!r}: names are lowercase words joined by '_' or '-', as "
+                           "typed in configs and on the command line (e.g. 'topk', 'sparse-l1').")
+
         def decorator(obj: T) -> T:
             if name in self._items:
                 raise KeyError(f"A {self.kind} named '{name}' is already registered ({self._items[name]!r}).")
-            if name != name.strip() or not name:
-                raise KeyError(f"Invalid {self.kind} name {name!r}.")
             self._items[name] = obj
             return obj
 
@@ -55,6 +58,9 @@ class Registry(Generic[T]):
 
     def names(self, pattern: str = "*") -> list[str]:
         """Sorted registered names, optionally filtered by a shell-style pattern (``"sparse*"``)."""
+        if not isinstance(pattern, str):
+            raise AekitError(f"A {self.kind} name pattern must be a string such as '*' or 'sparse*'. Got {pattern!r} "
+                             "instead.")
         return sorted(n for n in self._items if fnmatch(n, pattern))
 
     def __contains__(self, name: object) -> bool:

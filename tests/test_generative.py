@@ -151,7 +151,7 @@ def test_interpolate_runs_from_the_first_code_to_the_last_for_any_model() -> Non
     (lambda m: m.interpolate(torch.rand(12), torch.rand(12), steps=1), r"'steps' .* \[2, inf\]. Got 1 instead"),
     (lambda m: m.interpolate(torch.rand(2, 12), torch.rand(12)), r"'a' argument .* Got shape \(2, 12\) instead"),
     (lambda m: m.log_likelihood(torch.rand(2, 12), k=0), r"'k' parameter .* Got 0 instead"),
-    (lambda m: m.log_likelihood(torch.rand(2, 11)), r"samples of shape \(batch, 12\). Got shape \(2, 11\)"),
+    (lambda m: m.log_likelihood(torch.rand(2, 11)), r"expects 'x' of shape \(batch, 12\). Got shape \(2, 11\)"),
     (lambda m: m.sample(0), r"'n' parameter of Autoencoder.sample .* Got 0 instead"),
 ])
 def test_bad_arguments_are_explained(call, message: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aekit import Autoencoder, AutoencoderConfig, PartSpec
-from aekit.errors import ModelFileError
+from aekit.errors import AekitError, ModelFileError
 from aekit.io import atomic_path, load_model, load_state, save_model, save_state
 
 
@@ -116,3 +116,34 @@ def test_atomic_files_get_normal_permissions(tmp_path) -> None:
     with atomic_path(tmp_path / "report.html") as tmp:
         tmp.write_text("x")
     assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_load_model_takes_devices_as_training_does(saved) -> None:
+    _, directory = saved
+    assert load_model(directory, device="auto").model.bottleneck is not None  # "auto": CUDA when present, else CPU
+    if not torch.cuda.is_available():
+        with pytest.raises(AekitError, match="Device 'cuda' was requested but CUDA is not available here"):
+            load_model(directory, device="cuda")
+    with pytest.raises(AekitError, match="Unknown device 'gpu0'"):
+        load_model(directory, device="gpu0")
+
+
+class _TiedDecoder(torch.nn.Module):
+    def __init__(self, encoder: torch.nn.Linear) -> None:
+        super().__init__()
+        self.encoder = encoder  # the same Linear: its weight is saved under two names
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.encoder.weight
+
+
+def test_tied_weights_save_and_load_tied(tmp_path) -> None:
+    def build() -> Autoencoder:
+        encoder = torch.nn.Linear(6, 3, bias=False)
+        return Autoencoder(AutoencoderConfig((6,), 3), encoder=encoder, decoder=_TiedDecoder(encoder))
+
+    model = build()
+    save_model(tmp_path / "tied", model)
+    loaded = load_model(tmp_path / "tied", encoder=(fresh := build()).encoder, decoder=fresh.decoder).model
+    assert torch.equal(loaded.encoder.weight, model.encoder.weight)
+    assert loaded.decoder.encoder.weight is loaded.encoder.weight

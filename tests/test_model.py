@@ -153,3 +153,42 @@ def test_forward_can_corrupt_in_eval_mode_for_validation(test_parts: None) -> No
     x = torch.rand(4, 5)
     assert torch.allclose(model(x, corrupt=True).z, model.encode(x + 1.0))
     assert torch.allclose(model(x).z, model.encode(x))
+
+
+def _dense(shape: tuple[int, ...] = (6,)) -> Autoencoder:
+    return Autoencoder(AutoencoderConfig(shape, 2, backbone=PartSpec("dense", {"hidden_dims": [4]}))).eval()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m(torch.rand(3, 1, 6)), r"forward expects 'x' of shape \(batch, 6\). Got shape \(3, 1, 6\)"),
+        (lambda m: m(torch.rand(6)), r"Got shape \(6,\) instead: add the batch axis: x.unsqueeze\(0\)"),
+        (lambda m: m(torch.rand(3, 6), target=torch.rand(1, 6)), "3 samples in 'x' but 1 in 'target'"),
+        (lambda m: m(torch.rand(3, 6), target=torch.rand(3, 5)), r"'target' of shape \(batch, 6\)"),
+        (lambda m: m(torch.rand(0, 6)), "empty batch"),
+        (lambda m: m.encode(torch.rand(3, 6, dtype=torch.float64)),
+         r"got 'x' of dtype torch.float64, but the model's weights are torch.float32. Cast the data \(x.to\("),
+        (lambda m: m.encode([[0.0] * 6]), "expects 'x' as a torch.Tensor. Got list"),
+        (lambda m: m.decode(torch.rand(3, 7)), r"decode expects 'z' of shape \(batch, 2\)"),
+    ],
+)
+def test_inputs_of_the_wrong_shape_or_dtype_get_one_clear_error(call, message: str) -> None:
+    with pytest.raises(AekitError, match=message):
+        call(_dense())
+
+
+def test_integer_inputs_are_read_as_numbers_and_autocast_may_mix_dtypes() -> None:
+    model = _dense()
+    ints = torch.randint(0, 3, (4, 6))
+    assert torch.equal(model.encode(ints), model.encode(ints.float()))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(torch.rand(4, 6, dtype=torch.bfloat16)).loss.isfinite()
+
+
+def test_a_custom_decoder_of_the_wrong_shape_is_refused_not_broadcast() -> None:
+    decoder = nn.Sequential(nn.Linear(2, 6), nn.Unflatten(1, (1, 6)))  # (batch, 1, 6): would broadcast to (b, b, 6)
+    model = Autoencoder(AutoencoderConfig((6,), 2), decoder=decoder)
+    with pytest.raises(AekitError, match=r"The decoder returned shape \(3, 1, 6\); likelihood 'mse' expects "
+                                         r"\(batch, 6\) here, batch 3"):
+        model(torch.rand(3, 6))

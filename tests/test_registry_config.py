@@ -26,6 +26,30 @@ def test_duplicate_registration_raises() -> None:
         registry.register("a")(int)
 
 
+@pytest.mark.parametrize("name", [5, "", "a b", "TopK2", " topk"])
+def test_names_that_configs_cannot_hold_are_refused(name: object) -> None:
+    with pytest.raises(KeyError, match="Invalid thing name"):
+        Registry("thing").register(name)  # type: ignore[arg-type]
+
+
+def test_model_configs_take_numpy_ints_and_refuse_what_is_not_a_shape_or_a_part() -> None:
+    import numpy as np
+
+    from aekit import AutoencoderConfig, build_config, list_models
+
+    config = build_config("dense", input_shape=[np.int64(64)], latent_dim=np.int32(4))
+    assert config.input_shape == (64,) and type(config.latent_dim) is int
+    with pytest.raises(AekitError, match="'input_shape' parameter of Autoencoder must be a non-empty list of positive"):
+        build_config("dense", input_shape=64, latent_dim=8)  # type: ignore[arg-type]
+    with pytest.raises(AekitError, match="'options' parameter of build_config must be a mapping"):
+        build_config("dense", input_shape=(64,), latent_dim=8, options=[("beta", 2)])  # type: ignore[arg-type]
+    with pytest.raises(AekitError, match=r"'backbone' parameter of AutoencoderConfig takes PartSpec values, e.g. "
+                                         r"PartSpec\('dense'\)"):
+        AutoencoderConfig((64,), 8, backbone="dense")  # type: ignore[arg-type]
+    with pytest.raises(AekitError, match="name pattern must be a string"):
+        list_models(None)  # type: ignore[arg-type]
+
+
 def test_names_filter_with_patterns() -> None:
     registry: Registry[int] = Registry("thing")
     for name in ("sparse-l1", "sparse-kl", "vae"):
@@ -75,3 +99,31 @@ def test_a_warning_is_logged_once_and_raised_as_an_aekit_warning(category, caplo
     assert len(record) == 1 and isinstance(record[0].message, AekitWarning)
     assert record[0].filename == __file__  # stacklevel 1: this line, as warnings.warn would (not aekit.errors)
     assert [r.getMessage() for r in caplog.records if r.name == "aekit.test"] == ["mind the gap"]
+
+
+@pytest.mark.parametrize("preset", ["contractive", "codec", "topk", "dense"])
+def test_a_preset_config_equals_itself_read_back_from_json(preset: str) -> None:
+    import json
+
+    from aekit import AutoencoderConfig, build_config
+
+    config = build_config(preset, input_shape=(1, 16, 16) if preset == "codec" else (64,), latent_dim=8)
+    assert AutoencoderConfig.from_json_dict(json.loads(json.dumps(config.to_json_dict()))) == config
+
+
+def test_part_options_are_a_frozen_copy() -> None:
+    import copy
+    import pickle
+
+    from aekit import PartSpec, build_config
+
+    options = {"k": 3, "hidden_dims": [8]}
+    config = build_config("topk", input_shape=(16,), latent_dim=4, options=options)
+    options["k"] = 5  # the caller's dict is not the config's
+    assert config.bottleneck.options["k"] == 3 and config.backbone.options["hidden_dims"] == (8,)
+    with pytest.raises(TypeError):
+        config.bottleneck.options["k"] = 8  # type: ignore[index]
+    assert pickle.loads(pickle.dumps(config)) == config == copy.deepcopy(config)
+    assert PartSpec("dense", {"hidden_dims": [4]}) == PartSpec("dense", {"hidden_dims": (4,)})
+    with pytest.raises(AekitError, match="The options of part 'dense' must be a mapping"):
+        PartSpec("dense", [("hidden_dims", [4])])  # type: ignore[arg-type]

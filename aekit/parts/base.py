@@ -10,14 +10,14 @@ A new variant is one file with a ``Config`` dataclass and a class registered in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from aekit.config import from_dict, to_dict
-from aekit.errors import check_choice
+from aekit.config import FrozenOptions, from_dict, to_dict
+from aekit.errors import AekitError, check_choice
 from aekit.registry import Registry
 
 __all__ = [
@@ -45,7 +45,13 @@ class PartSpec:
     """A registered part by name plus its options (the fields of that part's ``Config``)."""
 
     name: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.options, Mapping):
+            raise AekitError(f"The options of part {self.name!r} must be a mapping of option names to values, e.g. "
+                             f"{{'hidden_dims': [64, 32]}}. Got {self.options!r} instead.")
+        object.__setattr__(self, "options", FrozenOptions(self.options))  # a copy the caller cannot change
 
 
 def build_config(registry: Registry[Any], spec: PartSpec) -> Any:

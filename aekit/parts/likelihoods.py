@@ -9,6 +9,7 @@ log-Jacobian), False for probability masses (Bernoulli, categorical).
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -17,8 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from aekit.errors import AekitError, check_float
+from aekit.errors import AekitError, check_float, warn
 from aekit.parts.base import LIKELIHOODS, Likelihood
+
+logger = logging.getLogger(__name__)
 
 Reduction = Literal["mean", "sum"]
 
@@ -92,7 +95,18 @@ class BCELikelihood(Likelihood):
     class Config:
         reduction: Reduction = "mean"
 
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self._warned = False  # about clamped targets: once per model
+
     def elementwise(self, params: Tensor, x: Tensor) -> Tensor:
+        if self.training and not self._warned and bool(((x < 0) | (x > 1)).any()):
+            # the estimators refuse such training data; a module user training on it hears of it once (held-out
+            # data a little outside the training range is clamped without a word)
+            self._warned = True
+            warn(logger, f"The bce likelihood got targets outside [0, 1] (from {float(x.min()):.3g} to "
+                 f"{float(x.max()):.3g}); they are clamped to [0, 1], so the model learns the clamped data. Scale "
+                 "the data to [0, 1] (min-max) or use the 'mse' likelihood.")
         return F.binary_cross_entropy_with_logits(params, x.clamp(0.0, 1.0), reduction="none")
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,9 @@ def build_config(model: str, *, input_shape: tuple[int, ...], latent_dim: int,
     likelihood : replaces the preset's likelihood (``"mse"``, ``"bce"``, ``"l1"``, ``"ce"``).
     """
     preset = PRESETS.get(model)()
+    if options is not None and not isinstance(options, Mapping):
+        raise AekitError(f"The 'options' parameter of build_config must be a mapping of option names to values, e.g. "
+                         f"{{'hidden_dims': [64, 32]}}. Got {options!r} instead.")
     if likelihood is not None:
         fields = {f.name for f in dataclasses.fields(LIKELIHOODS.get(likelihood).Config)}  # did-you-mean on typos
         # keep what the preset chose that the new likelihood also has (a VAE's reduction="sum" stays a true NLL)
@@ -107,7 +110,7 @@ def build_config(model: str, *, input_shape: tuple[int, ...], latent_dim: int,
             routed[target][name] = value
     specs = {slot: PartSpec(spec.name, routed[slot]) for slot, (_, spec) in slots.items()}
     return AutoencoderConfig(
-        input_shape=tuple(input_shape),
+        input_shape=input_shape,
         latent_dim=latent_dim,
         backbone=specs["backbone"],
         bottleneck=specs["bottleneck"],

@@ -78,10 +78,11 @@ def test_projection_estimate_is_unbiased_above_the_size_threshold() -> None:
     assert estimates.mean().item() == pytest.approx(_reference(model, x).item(), rel=0.05)
 
 
-def test_penalty_is_available_under_no_grad() -> None:
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_penalty_is_available_under_no_grad_and_inference_mode(mode) -> None:
     model = _model()
     x = torch.rand(5, 4)
-    with torch.no_grad():
+    with mode():
         out = model(x)
     assert torch.isfinite(out.losses["contractive"]) and not out.losses["contractive"].requires_grad
     assert out.losses["contractive"].item() == pytest.approx(0.1 * _reference(model, x).item(), rel=1e-5)

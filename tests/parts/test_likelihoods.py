@@ -58,3 +58,22 @@ def test_ce_ignores_padding() -> None:
     x = torch.tensor([[1.0, 2.0, 3.0, 0.0, 0.0], [3.0, 3.0, 0.0, 0.0, 0.0]])
     expected = torch.stack([F.cross_entropy(logits[i, :, :n].T, x[i, :n].long()) for i, n in enumerate([3, 2])])
     assert torch.allclose(ce.nll(logits, x), expected)
+
+
+def test_bce_warns_once_in_training_when_it_clamps_targets() -> None:
+    import warnings
+
+    from aekit.errors import AekitUserWarning
+
+    bce = BCELikelihood(BCELikelihood.Config())
+    params = torch.zeros(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bce.eval().nll(params, torch.tensor([[0.0, 0.5, 1.2], [0.0, 0.0, 0.0]]))  # held-out data: no word
+        bce.train().nll(params, torch.rand(2, 3))  # in range: no word
+    with pytest.warns(AekitUserWarning, match=r"targets outside \[0, 1\] \(from -1 to 16\); they are clamped"):
+        out = bce.nll(params, torch.tensor([[0.0, 16.0, 1.0], [-1.0, 0.0, 0.0]]))
+    assert torch.equal(out, bce.nll(params, torch.tensor([[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bce.nll(params, torch.full((2, 3), 3.0))  # said once

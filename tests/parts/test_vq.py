@@ -172,3 +172,11 @@ def test_vq_vae_preset_routes_options_and_trains() -> None:
     assert set(out.losses) == {"reconstruction", "commitment"}
     assert set(out.stats) == {"codebook_usage", "perplexity", "code_frequency"}
     assert out.stats["code_frequency"].shape == (16,) and float(out.stats["code_frequency"].sum()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_a_model_cast_to_another_dtype_quantizes_in_it(dtype: torch.dtype) -> None:
+    model = Autoencoder(build_config("vq-vae", input_shape=(1, 8, 8), latent_dim=8)).to(dtype)
+    out = model(torch.rand(4, 1, 8, 8, dtype=dtype))
+    assert out.z.dtype == dtype and out.loss.isfinite()
+    out.loss.backward()

@@ -106,9 +106,10 @@ class VQBottleneck(Bottleneck):
     def forward(self, h: Tensor) -> BottleneckOutput:
         lead = h.shape[:-1]
         dim = self.config.embedding_dim
-        # distances and EMA statistics in float32 whatever the autocast dtype: bf16 argmin ties and EMA drift
+        # distances and EMA statistics in the weights' dtype (float32 unless the model was cast), whatever the
+        # autocast dtype: bf16 argmin ties and EMA drift
         with torch.autocast(h.device.type, enabled=False):
-            z_e = self.project(h.float()).reshape(-1, dim)  # (n = batch * num_vectors, D)
+            z_e = self.project(h.to(self.codebook.dtype)).reshape(-1, dim)  # (n = batch * num_vectors, D)
             if self.training:
                 with torch.no_grad():
                     self._maybe_initialize(z_e)

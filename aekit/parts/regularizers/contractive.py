@@ -127,8 +127,9 @@ class ContractiveRegularizer(Regularizer):
 
     def _autograd_penalty(self, context: RegularizerContext, *, exact: bool) -> Tensor:
         keep_graph = torch.is_grad_enabled()  # also evaluated under no_grad (validation): no graph then
-        with torch.enable_grad():
-            x = context.x_tilde.detach().requires_grad_(True)  # (batch, *input_shape)
+        # under inference_mode too: a clone made outside it is an ordinary tensor that autograd can track
+        with torch.inference_mode(False), torch.enable_grad():
+            x = context.x_tilde.detach().clone().requires_grad_(True)  # (batch, *input_shape)
             z = context.encode(x).reshape(len(x), -1)  # (batch, code units)
 
             def vjp(output: Tensor) -> Tensor:  # sum over the batch of v^T J, shaped like x
