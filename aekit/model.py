@@ -367,9 +367,10 @@ class Autoencoder(nn.Module):
         else:
             params = self.decoder(bottleneck.z)  # (batch, *param_shape)
         if tuple(params.shape) != (len(x), *self.param_shape):  # a custom decoder's; else it may broadcast
+            dims = ", ".join(map(str, self.param_shape))
             raise AekitError(f"The decoder returned shape {tuple(params.shape)}; likelihood "
-                             f"'{self.config.likelihood.name}' expects (batch, {', '.join(map(str, self.param_shape))}) "
-                             f"here, batch {len(x)}. Make the decoder return that shape.")
+                             f"'{self.config.likelihood.name}' expects (batch, {dims}) here, batch {len(x)}. Make the "
+                             "decoder return that shape.")
         nll = self.likelihood.nll(params, x_clean)  # (batch,)
         losses = {"reconstruction": nll.mean(), **bottleneck.losses}
         if len(self.regularizers):

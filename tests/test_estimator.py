@@ -140,7 +140,8 @@ def test_scaler_fitted_on_training_split_only(digits) -> None:
         ({"early_stopping": "no"}, "'early_stopping' parameter of Trainer must be True or False. Got 'no'"),
         ({"hidden_dims": 8}, "'hidden_dims' parameter of AutoEncoder must be a list of layer widths"),
         ({"model": "transformer", "hidden_dims": (64,)}, "model 'transformer' has none. Its sizes are options of "
-         "their own (d_model, dim_feedforward): pass them as model_options, e.g. {'d_model': 64} (CLI: --set d_model=64)"),
+         "their own (d_model, dim_feedforward): pass them as model_options, e.g. {'d_model': 64} "
+         "(CLI: --set d_model=64)"),
         ({"random_state": -1}, "'random_state' parameter of AutoEncoder must be an int in [0, 4294967295]"),
         ({"device": "xpu"}, "Device 'xpu' is not supported."),
         ({"device": None}, "Unknown device None."),
