@@ -152,9 +152,21 @@ def _echo(message: str) -> None:
 
 
 def _load_data(data: str, image_size: int | None, color: str | None) -> Any:
+    """DATA as a dataset (callers check the user's own --image-size / --color with _check_image_options)."""
     from aekit.data import load_dataset
 
     return load_dataset(data, image_size=image_size, color_mode=color or "grayscale")
+
+
+def _check_image_options(data: str, image_size: int | None, color: str | None) -> None:
+    """--image-size and --color only where DATA is images: elsewhere they would be ignored in silence."""
+    from aekit.data.sources import IMAGE_EXTENSIONS
+
+    where = Path(data).expanduser()
+    if (image_size is not None or color is not None) and not (
+            where.is_dir() or where.suffix.lower() in IMAGE_EXTENSIONS):
+        raise AekitError(f"--image-size and --color apply to image files and folders; {data} is read as it is. "
+                         "Drop them, or resize the array beforehand.")
 
 
 def _where(data: str) -> str:
@@ -191,12 +203,14 @@ def _text_for(estimator: Any, data: str) -> Any:
 
 def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color: str | None
                        ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """:func:`_load_for`, with the data set's labels and class names when it has them.
+    """:func:`_load_for`, with the data set's labels and class names when it has them. ``image_size`` and
+    ``color`` are the user's flags; None reads images as the model's training images were.
 
     Text models (their tokenizer is in the model's metadata) read DATA as text with that tokenizer.
     """
     from aekit.data import check_column_names, check_features
 
+    _check_image_options(data, image_size, color)
     meta = getattr(estimator, "metadata_", {}) or {}
     text = _text_for(estimator, data)
     if text is not None:
@@ -221,7 +235,7 @@ def _against_pca(estimator: Any, X: np.ndarray, train_X: np.ndarray | None = Non
         train_X, note = X, "PCA fitted on the evaluation data (the training data could not be read)."
         if meta.get("train_data"):
             try:
-                train_X = _load_for(estimator, meta["train_data"], meta.get("image_size"), meta.get("color"))
+                train_X = _load_for(estimator, meta["train_data"], None, None)  # as trained: the model's metadata
                 note = f"PCA fitted on the training data ({meta['train_data']})."
             except AekitError:
                 pass
@@ -381,6 +395,7 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
 
     options = _parse_sets(list(set_))
     metadata: dict[str, Any] = {"train_data": _where(data), "image_size": image_size, "color": color or "grayscale"}
+    _check_image_options(data, image_size, color)
     if _reads_tokens(model):  # text: tokenize DATA, size the vocabulary, keep the tokenizer with the model
         from aekit.text import load_text
 
@@ -390,13 +405,6 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         samples, n_samples, sample_shape = text.X, len(text.X), text.X.shape[1:]
         labels = class_names = None
     else:
-        from aekit.data.sources import IMAGE_EXTENSIONS
-
-        where = Path(data).expanduser()
-        if (image_size is not None or color is not None) and not (
-                where.is_dir() or where.suffix.lower() in IMAGE_EXTENSIONS):
-            raise AekitError(f"--image-size and --color apply to image files and folders; {data} is read as it is. "
-                             "Drop them, or resize the array before training.")
         dataset = _load_data(data, image_size, color)
         samples, n_samples, sample_shape = dataset.X, dataset.n_samples, dataset.sample_shape
         labels, class_names = dataset.y, dataset.class_names
@@ -619,6 +627,16 @@ def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int,
     if _reads_tokens(model):
         raise AekitError(f"sweep compares code sizes against PCA on numbers; model {model!r} reads text, which PCA "
                          "cannot. Train text models one code size at a time with 'aekit train'.")
+    _check_image_options(data, image_size, color)
+    if out is not None:  # before the training, which a bad --out would otherwise throw away
+        from aekit.io import check_output_path
+
+        out = check_output_path(out, option="--out", protect=[data], folder=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AekitError(f"--out {out}: cannot make the folder ({exc.strerror or exc}). Pass a folder you can "
+                             "write to.") from None
     dataset = _load_data(data, image_size, color)
     X_train, X_test = train_test_split(np.asarray(dataset.X), test_size=0.2, random_state=seed)
     rows = run_sweep(X_train, X_test, list(dims), image=dataset.kind == "image",

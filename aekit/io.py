@@ -67,15 +67,21 @@ def check_output_path(path: str | os.PathLike[str], *, option: str,
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on error removed."""
     path = check_output_path(path, option="Output")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # the name's start only: a legal name of 255 characters plus the temporary suffix would be too long
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise AekitError(f"Cannot write '{path}': {exc.strerror or exc}. Choose a folder you can write to.") from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (tmp, Path(tmp)):  # name the user's file, not ours
+            raise AekitError(f"Cannot write '{path}': {exc.strerror or exc}.") from None
         raise
 
 
@@ -252,7 +258,8 @@ def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, f
     if not directory.is_dir():
         raise error(f"No {what} directory at '{directory}'. Pass {origin}.")
     if not path.is_file():
-        raise error(f"'{directory}' is not an aekit {what} directory (no {file}). Pass {origin}.")
+        raise error(f"'{directory}' is not an aekit {what} directory (no {file}){_what_it_holds(directory)}. Pass "
+                    f"{origin}.")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -264,6 +271,20 @@ def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, f
                              f"{config['format_version']}; this aekit {__version__} reads up to {max_version}. "
                              "Upgrade aekit.")
     return config
+
+
+def _what_it_holds(directory: Path) -> str:
+    """'; it holds an aekit anomaly detector (detector.json)' when another aekit folder's description is
+    there (a detector's folder passed for a model's), else ''."""
+    for candidate in sorted(directory.glob("*.json"))[:20]:
+        try:
+            kind = json.loads(candidate.read_text(encoding="utf-8")).get("format", "")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(kind, str) and kind.startswith("aekit."):
+            name = kind.removeprefix("aekit.").replace("_", " ").replace(".", " ")
+            return f"; it holds an aekit {name} ({candidate.name})"
+    return ""
 
 
 def load_model(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu",
@@ -286,7 +307,7 @@ def load_model(directory: str | os.PathLike[str], *, device: str | torch.device 
                              "load_model(path, encoder=..., decoder=...).")
     try:
         architecture = AutoencoderConfig.from_json_dict(config["model"])
-        model = Autoencoder(architecture, encoder=encoder, decoder=decoder)
+        model = Autoencoder(architecture, encoder=encoder, decoder=decoder, warn_identity=False)
         state = load_file(str(weights_path))
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, KeyError, AekitError) as exc:

@@ -143,6 +143,9 @@ class Autoencoder(nn.Module):
     encoder, decoder : optional modules replacing the backbone's. The encoder maps (batch, *input_shape) to
         features (batch, out_features) (an ``out_features`` attribute is used if present, else a probe); the
         decoder maps (batch, latent_dim) to the likelihood's parameters (batch, *param_shape).
+    warn_identity : warn when the model can learn the identity: a code as wide as the input that nothing
+        constrains, or a corruption that leaves these samples as they are (``Corruption.check_input_shape``).
+        Loading a saved model passes False: it was said when the model was built for training.
 
     Hooks a part may offer (found by attribute, so nothing here names a part):
     ``decoder.needs_target = True``: ``forward`` calls ``decoder(z, target=x_clean)`` (teacher forcing), while
@@ -156,7 +159,7 @@ class Autoencoder(nn.Module):
     """
 
     def __init__(self, config: AutoencoderConfig, *, encoder: nn.Module | None = None,
-                 decoder: nn.Module | None = None) -> None:
+                 decoder: nn.Module | None = None, warn_identity: bool = True) -> None:
         super().__init__()
         self.config = config
         shape, latent_dim = config.input_shape, config.latent_dim
@@ -179,7 +182,10 @@ class Autoencoder(nn.Module):
         if config.corruption is not None:
             cls = CORRUPTIONS.get(config.corruption.name)
             self.corruption = cls(build_config(CORRUPTIONS, config.corruption))
-        _warn_if_it_can_copy(self)
+        if warn_identity:
+            _warn_if_it_can_copy(self)
+            if self.corruption is not None:
+                self.corruption.check_input_shape(shape)
 
     # ------------------------------------------------------------------------------------------- inference
     def encode(self, x: Tensor) -> Tensor:

@@ -380,6 +380,26 @@ def test_image_flags_on_an_array_are_refused_not_stored(cli, tmp_path, digits) -
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("command", ["evaluate", "report", "encode", "sweep"])
+def test_image_flags_on_a_table_are_refused_by_every_command(cli, trained, table, tmp_path, command) -> None:
+    args = {"evaluate": [trained, table], "report": [trained, table, "-o", tmp_path / "r.html"],
+            "encode": [trained, table, "-o", tmp_path / "c.npy"], "sweep": [table, "--latent-dims", "2"]}[command]
+    code, _, err = cli(command, *args, "--color", "rgb")
+    assert code == 1 and err.startswith("error: --image-size and --color apply to image files and folders"), err
+
+
+def test_sweep_checks_its_out_folder_before_training(cli, table, tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    code, printed, err = cli("sweep", table, "--latent-dims", "2", "--epochs", "1", "--out", tmp_path / "file" / "s")
+    assert code == 1 and "/file' is a file, not a folder" in err and printed == ""  # no table: nothing was trained
+
+
+def test_a_folder_of_another_kind_is_named(cli, trained, table, tmp_path) -> None:
+    code, _, err = cli("detect", "score", trained, table, "-o", tmp_path / "s.csv")
+    assert code == 1 and "is not an aekit detector directory (no detector.json); it holds an aekit model " \
+        "(config.json)" in err
+
+
 def test_warnings_name_the_commands_options_too(cli, tmp_path, caplog) -> None:
     np.save(tmp_path / "narrow.npy", np.random.default_rng(0).random((40, 5)))
     with caplog.at_level("WARNING", logger="aekit"):

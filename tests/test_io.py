@@ -147,3 +147,37 @@ def test_tied_weights_save_and_load_tied(tmp_path) -> None:
     loaded = load_model(tmp_path / "tied", encoder=(fresh := build()).encoder, decoder=fresh.decoder).model
     assert torch.equal(loaded.encoder.weight, model.encoder.weight)
     assert loaded.decoder.encoder.weight is loaded.encoder.weight
+
+
+def test_atomic_path_takes_the_longest_legal_name_and_names_the_users_file(tmp_path, monkeypatch) -> None:
+    long = tmp_path / ("b" * 251 + ".npy")  # 255 characters: legal, but not with a temporary suffix added
+    with atomic_path(long) as tmp:
+        tmp.write_bytes(b"x")
+    assert long.read_bytes() == b"x"
+    with monkeypatch.context() as patch:  # e.g. a folder of /proc, or one this user may not write to
+        patch.setattr("tempfile.mkstemp", lambda **_: (_ for _ in ()).throw(PermissionError(13, "Permission denied",
+                                                                                           str(tmp_path / ".x"))))
+        with pytest.raises(AekitError, match=r"Cannot write '.*/out.npy': Permission denied. Choose a folder"):
+            with atomic_path(tmp_path / "out.npy"):
+                pass
+
+    def fail_inside(tmp):
+        raise OSError(28, "No space left on device", str(tmp))
+
+    with pytest.raises(AekitError, match=r"Cannot write '.*/out.npy': No space left on device"):
+        with atomic_path(tmp_path / "out.npy") as tmp:
+            fail_inside(tmp)
+    assert os.listdir(tmp_path) == [long.name]
+
+
+def test_loading_a_model_does_not_repeat_the_identity_warning(tmp_path) -> None:
+    import warnings
+
+    from aekit.errors import AekitUserWarning
+
+    with pytest.warns(AekitUserWarning, match="can learn the identity"):
+        model = Autoencoder(AutoencoderConfig((3,), 4))
+    save_model(tmp_path / "wide", model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(tmp_path / "wide")

@@ -525,6 +525,11 @@ def _empty_error(source: str) -> DataError:
     return DataError(f"The data from {source} is empty (0 samples). Pass data with at least one sample.")
 
 
+# Images are resized whole into memory as float32: one 4096 x 4096 RGB image is 200 MB, and a side of 100000 (a
+# typo) would ask for 120 GB and get the process killed, not an error
+_MAX_IMAGE_SIDE = 4096
+
+
 def _check_image_size(image_size: tuple[int, int] | int | None) -> tuple[int, int] | None:
     if image_size is None:
         return None
@@ -532,11 +537,11 @@ def _check_image_size(image_size: tuple[int, int] | int | None) -> tuple[int, in
     if not (
         isinstance(pair, Sequence)
         and len(pair) == 2
-        and all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in pair)
+        and all(isinstance(s, Integral) and not isinstance(s, bool) and 1 <= s <= _MAX_IMAGE_SIDE for s in pair)
     ):
         raise AekitError(
-            "The 'image_size' parameter of load_dataset must be a positive int or a (height, width) pair "
-            f"of positive ints. Got {image_size!r} instead."
+            f"The 'image_size' parameter of load_dataset must be an int in [1, {_MAX_IMAGE_SIDE}] or a (height, "
+            f"width) pair of them. Got {image_size!r} instead."
         )
     return int(pair[0]), int(pair[1])
 

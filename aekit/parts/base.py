@@ -216,6 +216,10 @@ class Regularizer(Part):
 class Corruption(Part):
     """Corrupts or degrades the encoder input during training only; the target stays clean."""
 
+    def check_input_shape(self, input_shape: tuple[int, ...]) -> None:
+        """Called when a model is built for training: refuse, or warn about, samples of this shape (the
+        default takes any)."""
+
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 

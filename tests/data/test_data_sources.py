@@ -415,8 +415,9 @@ def test_folder_without_images(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"color_mode": "RGB"}, "'color_mode' parameter of load_dataset must be one of grayscale, rgb.*'rgb'"),
-    ({"image_size": (0, 4)}, "'image_size' parameter of load_dataset must be a positive int"),
-    ({"image_size": "8"}, "'image_size' parameter of load_dataset must be a positive int"),
+    ({"image_size": (0, 4)}, r"'image_size' parameter of load_dataset must be an int in \[1, 4096\]"),
+    ({"image_size": 100000}, r"must be an int in \[1, 4096\] or a \(height, width\) pair of them. Got 100000"),
+    ({"image_size": "8"}, r"'image_size' parameter of load_dataset must be an int in \[1, 4096\]"),
 ])
 def test_bad_options(options: dict[str, object], message: str) -> None:
     with pytest.raises(AekitError, match=message):

@@ -197,3 +197,19 @@ def test_training_scores_against_the_clean_input(name: str) -> None:
     out = model.train()(x)
     assert torch.allclose(out.nll, (out.params - x).square().flatten(1).mean(1))  # target: the clean x
     assert not torch.equal(model.corruption(x), x)  # every built-in corruption changes RGB images
+
+
+def test_a_colorization_model_on_one_channel_warns_when_built_for_training() -> None:
+    import warnings
+
+    from aekit.errors import AekitUserWarning
+
+    config = AutoencoderConfig((1, 8, 8), 4, backbone=PartSpec("conv"), corruption=PartSpec("grayscale"))
+    with pytest.warns(AekitUserWarning, match=r"leaves 1-channel samples \(1, 8, 8\) as they are, so a model trained "
+                                              r"on them learns the identity, not colour. .*--color rgb"):
+        Autoencoder(config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Autoencoder(AutoencoderConfig((3, 8, 8), 4, backbone=PartSpec("conv"), corruption=PartSpec("grayscale")))
+    with pytest.raises(AekitError, match="1 or 3 \\(RGB\\) channels. Got samples of shape \\(2, 8, 8\\)"):
+        Autoencoder(AutoencoderConfig((2, 8, 8), 4, backbone=PartSpec("conv"), corruption=PartSpec("grayscale")))
