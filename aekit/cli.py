@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import subprocess
@@ -741,6 +742,11 @@ def generate(run_dir: Path, output: Path, n_samples: int, seed: int, interpolate
     else:
         if n_samples < 1:
             raise AekitError(f"-n must be at least 1. Got {n_samples} instead.")
+        if suffix == ".png" and n_samples > _MAX_GRID_TILES:
+            raise AekitError(f"-n {n_samples} is too many tiles for a .png grid (at most {_MAX_GRID_TILES}). Write "
+                             ".npy instead, or draw fewer.")
+        _check_memory(n_samples * math.prod(shape) * 4, f"-n {n_samples} samples of shape {shape}",
+                      "Draw fewer, in several runs with different --seed values")
         images = estimator.sample(n_samples, random_state=seed)
         what, columns = f"{n_samples} samples", int(np.ceil(np.sqrt(n_samples)))
     if suffix == ".npy":
@@ -749,6 +755,21 @@ def generate(run_dir: Path, output: Path, n_samples: int, seed: int, interpolate
         _save_image_grid(output, images.reshape(len(images), *shape), columns=columns,
                          value_range=_data_range(estimator, images))
     echo(f"Wrote {what} of shape {tuple(images.shape[1:])} to {output}")
+
+
+_MAX_GRID_TILES = 4096  # a 64 x 64 grid: more tiles than that are too small to see
+
+
+def _check_memory(n_bytes: int, what: str, fix: str) -> None:
+    """Refuse work whose result alone would take more than half of this machine's memory: it would be killed
+    for memory, without a message, after a long wait."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every system says
+        return
+    if n_bytes > total // 2:
+        raise AekitError(f"{what} need {n_bytes / 2**30:.1f} GiB as float32, more than half of this machine's "
+                         f"{total / 2**30:.0f} GiB of memory. {fix}.")
 
 
 def _is_image_shape(shape: tuple[int, ...]) -> bool:
@@ -806,7 +827,7 @@ def _resume_hint(args: list[str]) -> str:
 
 
 # Library parameters that the CLI's options name differently (parameter -> the option's own parameter name)
-_OPTION_ALIASES = {"max_epochs": "epochs", "random_state": "seed", "threshold": "fixed_threshold"}
+_OPTION_ALIASES = {"max_epochs": "epochs", "random_state": "seed", "threshold": "fixed_threshold", "run_dir": "out"}
 
 
 def _in_cli_terms(message: str, args: list[str]) -> str:

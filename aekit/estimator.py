@@ -422,7 +422,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         check_is_fitted(self, "model_")
         n_samples = check_int(n_samples, name="n_samples", owner="AutoEncoder.sample", low=1)
-        generator = _torch_generator(random_state)
+        generator = _torch_generator(random_state, "AutoEncoder.sample")
         self.model_.eval()
         outputs = []
         with torch.no_grad():
@@ -494,7 +494,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         samples = self._samples(X)
         k = check_int(k, name="k", owner="AutoEncoder.log_likelihood", low=1)
         check_choice(term, LOG_LIKELIHOOD_TERMS, name="term", owner="AutoEncoder.log_likelihood")
-        state = _torch_generator(random_state).get_state()
+        state = _torch_generator(random_state, "AutoEncoder.log_likelihood").get_state()
         device = next(self.model_.parameters()).device
         self.model_.eval()
         outputs = []
@@ -588,8 +588,11 @@ def _check_float32_range(X: np.ndarray) -> None:
                             "counting from 0); the model computes in float32. Rescale or fix them.")
 
 
-def _torch_generator(random_state: int | np.random.RandomState | None) -> torch.Generator:
+def _torch_generator(random_state: int | np.random.RandomState | None, owner: str = "AutoEncoder"
+                     ) -> torch.Generator:
     """A CPU torch generator seeded from a scikit-learn style ``random_state``."""
+    if random_state is not None and not isinstance(random_state, np.random.RandomState):
+        check_int(random_state, name="random_state", owner=owner, low=0, high=2**32 - 1)
     return torch.Generator().manual_seed(int(check_random_state(random_state).randint(0, 2**31 - 1)))
 
 

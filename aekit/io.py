@@ -63,6 +63,24 @@ def check_output_path(path: str | os.PathLike[str], *, option: str,
     return path
 
 
+def check_folder_kind(directory: str | os.PathLike[str], file_format: str, *, option: str,
+                      file: str = CONFIG_FILE) -> None:
+    """Refuse (one line) to write a ``file_format`` folder into ``directory`` when ``file`` there describes
+    something else: another aekit kind that names its description the same (a model's and an SAE run's are both
+    config.json), or a file that is not aekit's. Writing would replace it. Commands call it before their work."""
+    path = Path(directory).expanduser() / file
+    if not path.is_file():
+        return
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if kind != file_format:
+        held = f"an aekit {_kind_name(kind)}" if _kind_name(kind) else f"a {file} that is not aekit's"
+        raise AekitError(f"{option} {directory} holds {held}; writing here would replace its {file}. Pass another "
+                         "folder.")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on error removed."""
@@ -210,6 +228,7 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
     Both files are written to temporary names first and renamed only when both are complete, so a save that
     fails (metadata JSON cannot hold, a full disk) leaves a model already in ``directory`` as it was."""
     directory = check_output_path(directory, option="Model directory", folder=True)
+    check_folder_kind(directory, FORMAT, option="Model directory")
     record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -265,7 +284,9 @@ def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, f
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise error(f"'{path}' is not valid JSON ({exc}). Restore it or save the {what} again.") from None
     if not isinstance(config, dict) or config.get("format") != file_format:
-        raise error(f"'{path}' is not an aekit {what} file. Pass {origin}.")
+        kind = _kind_name(config.get("format") if isinstance(config, dict) else None)
+        held = f" (it describes an aekit {kind})" if kind else ""
+        raise error(f"'{path}' is not an aekit {what} file{held}. Pass {origin}.")
     if config.get("format_version", 0) > max_version:
         raise error(f"'{directory}' was saved by aekit {config.get('aekit_version')} in format "
                              f"{config['format_version']}; this aekit {__version__} reads up to {max_version}. "
@@ -278,13 +299,19 @@ def _what_it_holds(directory: Path) -> str:
     there (a detector's folder passed for a model's), else ''."""
     for candidate in sorted(directory.glob("*.json"))[:20]:
         try:
-            kind = json.loads(candidate.read_text(encoding="utf-8")).get("format", "")
+            kind = _kind_name(json.loads(candidate.read_text(encoding="utf-8")).get("format"))
         except (OSError, ValueError, AttributeError):
             continue
-        if isinstance(kind, str) and kind.startswith("aekit."):
-            name = kind.removeprefix("aekit.").replace("_", " ").replace(".", " ")
-            return f"; it holds an aekit {name} ({candidate.name})"
+        if kind:
+            return f"; it holds an aekit {kind} ({candidate.name})"
     return ""
+
+
+def _kind_name(file_format: Any) -> str:
+    """What an aekit format describes, in words ('aekit.anomaly_detector' -> 'anomaly detector'); '' if none."""
+    if not isinstance(file_format, str) or not file_format.startswith("aekit."):
+        return ""
+    return file_format.removeprefix("aekit.").replace("_", " ").replace(".", " ")
 
 
 def load_model(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu",

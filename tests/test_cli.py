@@ -427,3 +427,16 @@ def test_hidden_dims_on_a_model_without_layer_widths_names_its_size_options(cli,
     assert code == 1 and "--hidden-dims sets the layer widths of the dense and conv backbones; model 'recurrent' " \
         "has none" in err and "(CLI: --set hidden_dim=64)" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_generate_bounds_its_seed_and_sample_count(cli, tmp_path) -> None:
+    out = tmp_path / "vae"
+    assert cli("train", "digits", "--out", out, "--model", "vae", "--epochs", "1", "--latent-dim", "2")[0] == 0
+    for output, args, message in (
+            ("g.png", ["--seed", "-1"], "error: --seed must be an int in [0, 4294967295]. Got -1 instead."),
+            ("g.png", ["-n", "5000"], "error: -n 5000 is too many tiles for a .png grid (at most 4096)."),
+            ("g.npy", ["-n", str(10**12)], "error: -n 1000000000000 samples of shape (1, 8, 8) need 238418.6 GiB as "
+                                           "float32, more than half of this machine's")):
+        code, _, err = cli("generate", out, "-o", tmp_path / output, *args)
+        assert code == 1 and err.startswith(message), err
+        assert not (tmp_path / output).exists()

@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from aekit.config import from_dict, to_dict
 from aekit.errors import AekitError, check_choice, check_float, check_int, warn
-from aekit.io import atomic_path, check_output_path, load_state, save_state
+from aekit.io import FORMAT as MODEL_FORMAT
+from aekit.io import atomic_path, check_folder_kind, check_output_path, load_state, save_state
 from aekit.training.distributed import DistributedContext, all_reduce_sum, context
 from aekit.training.pretraining import pretrain
 from aekit.training.sources import BatchSource, batch_bounds, has_batch_norm
@@ -157,6 +158,7 @@ class Trainer:
         self.run_dir = None
         if run_dir is not None:  # a bad path fails now, in one line, not after the first epoch
             self.run_dir = check_output_path(run_dir, option="run_dir", folder=True)
+            check_folder_kind(self.run_dir, MODEL_FORMAT, option="run_dir")
 
     # ------------------------------------------------------------------------------------------- parts
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
