@@ -66,7 +66,8 @@ def harvest_command(model: str, layer: int, site: str, texts: Path, out: Path, s
 @click.option("--expansion", type=int, default=8, show_default=True, help="Latents per input feature.")
 @click.option("--k", type=int, default=32, show_default=True,
               help="topk: active latents per token; jumprelu/relu-l1: active latents at initialisation.")
-@click.option("--sparsity-weight", type=float, default=None, help="L0 (jumprelu) or L1 (relu-l1) coefficient.")
+@click.option("--sparsity-weight", type=float, default=None,
+              help="L0 (jumprelu) or L1 (relu-l1) coefficient; topk takes none.")
 @click.option("--tokens", type=int, default=2_000_000, show_default=True, help="Training budget in tokens.")
 @click.option("--batch-size", type=int, default=1024, show_default=True, help="Tokens per step.")
 @click.option("--lr", type=float, default=None, help="Adam LR (default: 2e-4 / sqrt(latents / 2^14)).")
@@ -78,16 +79,21 @@ def train_command(acts_dir: Path, out: Path, arch: str, expansion: int, k: int, 
                   tokens: int, batch_size: int, lr: float | None, holdout: float, b_dec_init: str, seed: int,
                   device: str) -> None:
     """Train a sparse autoencoder on the activations in ACTS_DIR; RUN_DIR/metrics.json holds held-out metrics."""
-    from aekit.sae.training import train_sae
+    from aekit.sae.training import check_run_folder, train_sae
 
+    check_run_folder(out, option="--out")  # train_sae checks it too, in its own terms
     run = train_sae(acts_dir, out=out, arch=arch, expansion=expansion, k=k, sparsity_weight=sparsity_weight,
                     tokens=tokens, batch_size=batch_size, lr=lr, holdout=holdout, b_dec_init=b_dec_init, seed=seed,
                     device=device)
     m = run.metrics
     echo(f"Trained a {arch} SAE with {run.sae.config.latent_dim} latents on {m['train_tokens']} tokens "
          f"({m['tokens_per_second']:.0f} tokens/s). Held-out ({m['tokens']} tokens): L0 {m['l0']:.1f}, FVU "
-         f"{m['fvu']:.4f}, dead {100 * m['dead_fraction']:.2f}%, dense {100 * m['dense_fraction']:.2f}%.")
+         f"{_fvu(m['fvu'])}, dead {100 * m['dead_fraction']:.2f}%, dense {100 * m['dense_fraction']:.2f}%.")
     echo(f"Saved to {out}")
+
+
+def _fvu(value: float | None) -> str:
+    return "undefined (the held-out rows have no variance)" if value is None else f"{value:.4f}"
 
 
 def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any]:
@@ -117,10 +123,12 @@ def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any]:
               help="Activation directory (default: the one it was trained on).")
 @click.option("--texts", "n_texts", type=int, default=256, show_default=True,
               help="Held-out texts for the splice-in check (0: skip it).")
-def measure_command(run_dir: Path, acts: Path | None, n_texts: int) -> None:
+@click.option("--corpus", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Corpus of the splice-in check, if it has moved since the harvest (default: the one recorded then).")
+def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path | None) -> None:
     """Held-out L0, FVU, normalised MSE, dead/dense fractions, and the splice-in check on the model."""
     from aekit.io import write_json
-    from aekit.sae.measure import downstream_check, held_out_text_ids, reconstruction_metrics
+    from aekit.sae.measure import corpus_path, downstream_check, held_out_text_ids, reconstruction_metrics
     from aekit.sae.training import METRICS_FILE
 
     if n_texts < 0:
@@ -128,10 +136,19 @@ def measure_command(run_dir: Path, acts: Path | None, n_texts: int) -> None:
     run, store = _store_of(run_dir, acts)
     start, stop = run.holdout if acts is None else (max(0, store.n_tokens - (run.holdout[1] - run.holdout[0])),
                                                     store.n_tokens)
+    text_ids: list[int] = []
+    if n_texts:  # what the splice-in check needs first: a wrong corpus or holdout should cost nothing
+        corpus = corpus_path(store.manifest, corpus)
+        text_ids = held_out_text_ids(store, start, stop)
+        if not text_ids and stop > start:  # (no rows at all: reconstruction_metrics says so)
+            cut = int(store.read(start, start + 1, key="text_ids")[0])
+            raise AekitError(f"The {stop - start} held-out tokens (rows {start}:{stop}) are all of text {cut}, whose "
+                             "start was trained on, so no whole held-out text is left for the splice-in check. Train "
+                             "with a larger --holdout, or pass --texts 0 to skip the check.")
     metrics, _ = reconstruction_metrics(run.sae, store, start, stop)
     if n_texts:
-        metrics["downstream"] = downstream_check(run.sae, store.manifest, n_texts=n_texts,
-                                                 text_ids=held_out_text_ids(store, start, stop))
+        metrics["downstream"] = downstream_check(run.sae, store.manifest, n_texts=n_texts, text_ids=text_ids,
+                                                 texts=corpus)
     merged = {**run.metrics, **metrics}
     write_json(run_dir / METRICS_FILE, merged)
     echo(json.dumps(metrics, indent=2))

@@ -36,6 +36,7 @@ from aekit.errors import AekitError, DataError, ModelFileError, check_choice, ch
 from aekit.io import atomic_path, read_config, write_json
 
 __all__ = [
+    "MAX_ABS",
     "SITES",
     "ActivationStore",
     "LocalModel",
@@ -43,6 +44,7 @@ __all__ = [
     "harvest",
     "iter_texts",
     "load_model",
+    "out_of_range",
     "resolve_model_dir",
     "shuffled_batches",
     "site_module",
@@ -62,6 +64,12 @@ _SITE_PATHS = {
     "mlp": ("output.dense", "mlp", "feed_forward", "ffn"),
 }
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# Activations larger than this are refused: an SAE sums squares of d_in of them in float32 (row norms, the MSE,
+# cosines), and (1e15)^2 x 1e6 features = 1e36 stays below float32's 3.4e38. Real ones are far smaller (the
+# outlier features of large language models' residual streams reach about 1e4).
+MAX_ABS = 1e15
+# Keys every harvest writes to the manifest and that reading, measuring or inspecting needs.
+_MANIFEST_KEYS = ("model", "layer", "site", "d_model", "texts", "shards")
 
 
 # ------------------------------------------------------------------------------------------- the model
@@ -389,6 +397,40 @@ class _ShardWriter:
 
 
 # ------------------------------------------------------------------------------------------- reading
+def out_of_range(x: Tensor) -> tuple[int, int, float] | None:
+    """None when every value of ``x`` (n, d) is finite and at most :data:`MAX_ABS` in magnitude (one pass, no
+    copy: cheap next to reading ``x``); else the row, column and value of the first one that is not."""
+    if x.numel() == 0:
+        return None
+    low, high = torch.aminmax(x)  # NaN propagates to both
+    if bool(low >= -MAX_ABS) and bool(high <= MAX_ABS):
+        return None
+    row, column = (int(i) for i in (~(x.abs() <= MAX_ABS)).nonzero()[0])  # NaN <= MAX_ABS is False
+    return row, column, float(x[row, column])
+
+
+def _manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with the keys of a manifest that declares the right format (a hand edit, a copy cut short,
+    a harvest from a future aekit that forgot its version), or None."""
+    missing = [key for key in _MANIFEST_KEYS if manifest.get(key) is None]
+    if missing:
+        return f"no {', '.join(map(repr, missing))}"
+
+    def count(value: Any, low: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+    for key, low in (("d_model", 1), ("layer", 0)):
+        if not count(manifest[key], low):
+            return f"{key} {manifest[key]!r}"
+    if not isinstance(manifest["shards"], list):
+        return f"shards {manifest['shards']!r:.60}"
+    for index, shard in enumerate(manifest["shards"]):
+        if not (isinstance(shard, dict) and count(shard.get("tokens"), 0) and isinstance(shard.get("file"), str)
+                and Path(shard["file"]).name == shard["file"]):  # a name in the folder, never a path out of it
+            return f"shard entry {index} {shard!r:.60}"
+    return None
+
+
 class TensorActivations:
     """Activations held in memory (n, d) behind the same ``read`` interface as :class:`ActivationStore`."""
 
@@ -397,10 +439,19 @@ class TensorActivations:
         if x.ndim != 2 or len(x) == 0 or x.shape[1] == 0:
             raise DataError(f"Activations must be a 2-D array (n_tokens, d_model) with n_tokens >= 1. Got shape "
                             f"{tuple(x.shape)} instead. Reshape (batch, seq, d) activations to (-1, d).")
+        # activations captured by a hook outside no_grad carry their graph; every batch would backpropagate into it
+        x = x.detach()
         if not torch.is_floating_point(x):
             x = x.float()
-        if not bool(torch.isfinite(x).all()):
-            raise DataError("The activations contain NaN or Inf. Pass finite activations.")
+        bad = out_of_range(x)  # in the given dtype: float64 values beyond float32's range are refused, not inf
+        if bad is not None:
+            row, column, value = bad
+            if not math.isfinite(value):
+                raise DataError(f"The activations contain NaN or Inf ({value} in row {row}, feature {column}, "
+                                "counting from 0). Pass finite activations.")
+            raise DataError(f"The activations reach {value:.3g} (row {row}, feature {column}, counting from 0), "
+                            f"beyond the {MAX_ABS:.0e} that float32 arithmetic on them allows (their squares "
+                            "overflow). Rescale them, e.g. divide by their standard deviation.")
         self.x = x.float()
         self.n_tokens, self.d_in = x.shape
         self.manifest: dict[str, Any] = {}
@@ -415,8 +466,9 @@ class TensorActivations:
 class ActivationStore:
     """A harvested activation directory, read lazily (safetensors slices are memory-mapped).
 
-    Every way a directory can be wrong (missing, no manifest, a missing or corrupt shard) raises a
-    :class:`~aekit.errors.DataError` naming the file.
+    Every way a directory can be wrong (missing, no manifest or an incomplete one, a missing or corrupt shard, NaN,
+    Inf or overflowing values, found as each chunk is read) raises a :class:`~aekit.errors.DataError` naming the
+    file.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -425,9 +477,14 @@ class ActivationStore:
                                what="activation", origin="the --out folder of 'aekit sae harvest'", error=DataError)
         if not manifest.get("shards"):
             raise DataError(f"'{self.directory / MANIFEST}' lists no shards. Harvest the activations again.")
+        problem = _manifest_problem(manifest)
+        if problem is not None:
+            raise DataError(f"'{self.directory / MANIFEST}' is incomplete or damaged ({problem}). Harvest the "
+                            "activations again.")
         self.manifest = manifest
         self.d_in = int(manifest["d_model"])
-        self.bounds = np.cumsum([0] + [int(s["tokens"]) for s in manifest["shards"]])  # (n_shards + 1,)
+        tokens = [int(shard["tokens"]) for shard in manifest["shards"]]
+        self.bounds = np.cumsum([0] + tokens)  # (n_shards + 1,)
         self.n_tokens = int(self.bounds[-1])
         self._handles: dict[int, Any] = {}
         for index in range(len(manifest["shards"])):
@@ -462,12 +519,33 @@ class ActivationStore:
         while index < len(self.manifest["shards"]) and self.bounds[index] < stop:
             low = max(start, int(self.bounds[index])) - int(self.bounds[index])
             high = min(stop, int(self.bounds[index + 1])) - int(self.bounds[index])
-            parts.append(self._open(index).get_slice(key)[low:high])
+            part = self._open(index).get_slice(key)[low:high]
+            if key == "acts":
+                part = part.float()
+                self._check_values(part, index, low)
+            parts.append(part)
             index += 1
         if not parts:
             return torch.empty(0, self.d_in) if key == "acts" else torch.empty(0, dtype=torch.int64)
-        joined = torch.cat(parts)
-        return joined.float() if key == "acts" else joined
+        return torch.cat(parts)
+
+    def _check_values(self, part: Tensor, index: int, low: int) -> None:
+        """Refuse NaN, Inf or overflowing values in rows ``low:`` of shard ``index``, naming the shard and row:
+        each chunk is checked as it is read, so a damaged folder fails at once whatever reads it."""
+        bad = out_of_range(part)
+        if bad is None:
+            return
+        row = low + bad[0]
+        path = self.directory / self.manifest["shards"][index]["file"]
+        where = f"row {row} of the shard, token {int(self.bounds[index]) + row} of the folder, counting from 0"
+        if not math.isfinite(bad[2]):
+            hint = (" with dtype float32 (float16 stores values above 65504 as Inf)"
+                    if self.manifest.get("dtype") == "float16" else "")
+            raise DataError(f"The shard '{path}' holds NaN or Inf activations ({where}). Harvest the activations "
+                            f"again{hint}.")
+        raise DataError(f"The shard '{path}' holds an activation of {bad[2]:.3g} ({where}), beyond the "
+                        f"{MAX_ABS:.0e} that float32 arithmetic on activations allows. Harvest from a site whose "
+                        "activations are in range.")
 
 
 def shuffled_batches(source: ActivationStore | TensorActivations, start: int, stop: int, *, batch_size: int,

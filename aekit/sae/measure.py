@@ -5,7 +5,9 @@ Reconstruction metrics, over held-out tokens x (n, d) with reconstructions x_hat
 
 - ``l0``: mean number of non-zero latents per token.
 - ``fvu``: fraction of variance unexplained, sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 (0 is perfect, 1 is
-  no better than the mean).
+  no better than the mean). None when the held-out rows have no variance (one row, or all alike): FVU is then
+  undefined, and reporting it as None beats refusing after training (``nmse`` still measures the SAE).
+  :func:`~aekit.sae.train_sae` refuses training activations that are constant up front.
 - ``nmse``: normalised MSE, sum ||x - x_hat||^2 / sum ||x||^2 (against predicting zero).
 - ``cosine``: mean cosine similarity of x and x_hat.
 - ``dead_fraction``: latents that never fire on the held-out tokens; ``dense_fraction``: latents that fire on
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +46,7 @@ from aekit.sae.activations import (
 )
 from aekit.sae.model import SparseAutoencoder
 
-__all__ = ["DENSE_THRESHOLD", "downstream_check", "reconstruction_metrics"]
+__all__ = ["DENSE_THRESHOLD", "corpus_path", "downstream_check", "held_out_text_ids", "reconstruction_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ DENSE_THRESHOLD = 0.1  # a latent firing on more than 10% of tokens is "dense" (
 
 @torch.no_grad()
 def reconstruction_metrics(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, start: int,
-                           stop: int, *, batch_size: int = 4096) -> tuple[dict[str, float], Tensor]:
+                           stop: int, *, batch_size: int = 4096) -> tuple[dict[str, Any], Tensor]:
     """Metrics (see the module docstring) over rows ``start:stop`` of ``source``, and the number of tokens each
     latent fired on (latent_dim,) int64."""
     if stop <= start:
@@ -76,10 +79,15 @@ def reconstruction_metrics(sae: SparseAutoencoder, source: ActivationStore | Ten
         sum_x += x.double().sum(0)
         cosine += float(torch.nn.functional.cosine_similarity(x, x_hat, dim=1).double().sum())
     total = energy - float(sum_x.pow(2).sum()) / n  # sum ||x - mean||^2 = sum ||x||^2 - n ||mean||^2
+    # below this share of the energy what is left is the rounding of the float64 sums (up to ~1e7 rows), not
+    # variance: identical rows
+    defined = total > 1e-9 * energy
+    if not defined:
+        logger.warning("The %d held-out rows have no variance, so FVU is undefined (reported as None).", n)
     rates = fires.double() / n
     metrics = {
         "l0": l0 / n,
-        "fvu": residual / max(total, 1e-30),
+        "fvu": residual / total if defined else None,
         "nmse": residual / max(energy, 1e-30),
         "cosine": cosine / n,
         "dead_fraction": float((fires == 0).double().mean()),
@@ -107,23 +115,31 @@ def downstream_check(sae: SparseAutoencoder, manifest: dict[str, Any], *, text_i
     manifest : the activation directory's manifest (model, layer, site, corpus, context, split).
     text_ids : indices of the corpus texts to use (the held-out ones); None: the first ``n_texts``.
     n_texts : at most this many texts.
-    model, texts : override the manifest's model folder and corpus file (e.g. after moving them).
+    model, texts : override the manifest's model folder and corpus file (e.g. after moving them;
+        ``aekit sae measure --corpus``).
     """
     check_int(n_texts, name="n_texts", owner="downstream_check", low=1)
+    if text_ids is not None and len(text_ids) == 0:
+        raise DataError("text_ids is empty, so there is no text to splice into. Pass the corpus indices of "
+                        "held-out texts (held_out_text_ids), or None for the first n_texts texts.")
+    corpus = corpus_path(manifest, texts)
     local = load_model(model or manifest["model"], device=sae.W_dec.device)
     _, module = site_module(local, int(manifest["layer"]), str(manifest["site"]))
     wanted = set(text_ids) if text_ids is not None else None
     chosen: list[str] = []
-    stream = iter_texts(texts or manifest["texts"], split=manifest.get("split", "lines"),
-                        chunk_chars=int(manifest.get("chunk_chars", 512)))
-    for index, text in enumerate(stream):
-        if wanted is None or index in wanted:
+    seen = 0
+    for text in iter_texts(corpus, split=manifest.get("split", "lines"),
+                           chunk_chars=int(manifest.get("chunk_chars", 512))):
+        if wanted is None or seen in wanted:
             chosen.append(text)
             if len(chosen) >= n_texts:
                 break
+        seen += 1
     if not chosen:
-        raise DataError(f"None of the held-out texts were found in '{texts or manifest['texts']}'. Pass the corpus "
-                        "the activations were harvested from.")
+        found = (f"holds {seen} texts, but the first held-out one is text {min(wanted)} (counting from 0)" if wanted
+                 else "holds no text")
+        raise DataError(f"'{corpus}' {found}: it is not the corpus the activations were harvested from. Pass that "
+                        "corpus (--corpus, or texts= in Python).")
     sae.eval()
     replacement: dict[str, Any] = {}
 
@@ -164,6 +180,19 @@ def downstream_check(sae: SparseAutoencoder, manifest: dict[str, Any], *, text_i
     result["recovered"] = float((result["cos_splice"] - result["cos_mean_ablation"])
                                 / max(1.0 - result["cos_mean_ablation"], 1e-12))
     return result
+
+
+def corpus_path(manifest: dict[str, Any], texts: str | os.PathLike[str] | None = None) -> Path:
+    """The corpus of the downstream check: ``texts`` if given, else the one the manifest recorded at harvest
+    time, which must still be there."""
+    if texts is not None:
+        return Path(texts).expanduser()
+    corpus = Path(manifest["texts"]).expanduser()
+    if not corpus.is_file():
+        raise DataError(f"The corpus recorded when the activations were harvested, '{corpus}', is gone (moved or "
+                        "deleted). Pass its new path (--corpus, or texts= in Python), or skip the splice-in check "
+                        "(--texts 0).")
+    return corpus
 
 
 def held_out_text_ids(store: ActivationStore, start: int, stop: int) -> list[int]:

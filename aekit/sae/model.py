@@ -46,7 +46,8 @@ _PADDING = -1e4  # pre-activation given to padded gathered units: zero code, zer
 _DENSE_ABOVE = 0.125
 
 
-# Each architecture is a registered bottleneck (its options from the SAE config) plus, for relu-l1, a registered penalty.
+# Each architecture is a registered bottleneck (its options from the SAE config) plus, for relu-l1, a registered
+# penalty.
 _CODES: dict[str, Callable[[SAEConfig], PartSpec]] = {
     "topk": lambda c: PartSpec("topk", {"k": c.k}),
     "jumprelu": lambda c: PartSpec("jumprelu", {"l0_weight": c.penalty_weight, "bandwidth": c.bandwidth,
@@ -54,6 +55,9 @@ _CODES: dict[str, Callable[[SAEConfig], PartSpec]] = {
     "relu-l1": lambda c: PartSpec("deterministic", {"code_activation": "relu"}),
 }
 _PENALTIES = {"relu-l1": "l1"}
+# The architectures with a sparsity penalty, what ``sparsity_weight`` is for each, and its default; topk has none
+# (k sets its sparsity), so a weight given with it would be ignored and is refused.
+_SPARSITY_WEIGHTS = {"jumprelu": ("L0 coefficient", 3e-3), "relu-l1": ("L1 coefficient", 5e-3)}
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,8 @@ class SAEConfig:
     """Architecture of a :class:`SparseAutoencoder`.
 
     ``sparsity_weight`` is the L0 coefficient of ``jumprelu`` and the L1 coefficient of ``relu-l1`` (None: the
-    default below); ``topk`` needs none. Both penalties are against the per-element MSE of inputs scaled to
-    E ||x||^2 = d_in.
+    default below); ``topk`` takes none (a weight given with it is refused). Both penalties are against the
+    per-element MSE of inputs scaled to E ||x||^2 = d_in.
     """
 
     d_in: int
@@ -84,6 +88,11 @@ class SAEConfig:
         check_int(self.expansion, name="expansion", owner=owner, low=1)
         check_int(self.k, name="k", owner=owner, low=1, high=self.d_in * self.expansion)
         if self.sparsity_weight is not None:
+            if self.arch not in _SPARSITY_WEIGHTS:
+                takes = " and ".join(f"{arch} (its {what})" for arch, (what, _) in _SPARSITY_WEIGHTS.items())
+                raise AekitError(f"The 'sparsity_weight' parameter of {owner} is for arch {takes}; arch "
+                                 f"'{self.arch}' has no sparsity penalty, so {self.sparsity_weight!r} would be "
+                                 "ignored. Leave it unset, or choose one of those archs.")
             check_float(self.sparsity_weight, name="sparsity_weight", owner=owner, low=0.0)
 
     @property
@@ -95,13 +104,16 @@ class SAEConfig:
         """The sparsity coefficient in force: the given one, else 3e-3 (jumprelu L0) or 5e-3 (relu-l1 L1)."""
         if self.sparsity_weight is not None:
             return self.sparsity_weight
-        return {"topk": 0.0, "jumprelu": 3e-3, "relu-l1": 5e-3}[self.arch]
+        return _SPARSITY_WEIGHTS[self.arch][1] if self.arch in _SPARSITY_WEIGHTS else 0.0
 
     def to_json_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> SAEConfig:
+        if isinstance(data, dict) and data.get("arch") not in _SPARSITY_WEIGHTS and "sparsity_weight" in data:
+            # runs saved before the weight was refused for archs without a penalty still load: it was unused
+            data = {**data, "sparsity_weight": None}
         return from_dict(cls, data, owner="SAEConfig")
 
 
@@ -305,7 +317,8 @@ class SparseAutoencoder(nn.Module):
         """The training objective on a batch of *normalised* inputs ``x`` (batch, d_in) (``x * input_scale``).
 
         ``mse`` is the per-element squared error; the bottleneck adds ``l0`` (jumprelu), the L1 penalty ``l1``
-        (relu-l1); both are multiplied by ``sparsity_scale`` (the trainer's warm-up ramp). With ``dead`` (latent_dim,) bool and ``aux_k`` > 0, ``aux`` is AuxK (Gao et al. 2024): the
+        (relu-l1); both are multiplied by ``sparsity_scale`` (the trainer's warm-up ramp). With ``dead``
+        (latent_dim,) bool and ``aux_k`` > 0, ``aux`` is AuxK (Gao et al. 2024): the
         top ``aux_k`` dead units, ReLU-ed, reconstruct the residual x - x_hat; its MSE over the residual's
         variance, times ``aux_weight``, gives dead units a gradient towards what the live ones miss.
         """

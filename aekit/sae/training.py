@@ -34,14 +34,14 @@ from torch import Tensor
 
 from aekit._version import __version__
 from aekit.config import field_names, from_dict, to_dict
-from aekit.errors import AekitError, ModelFileError, check_choice, check_float, check_int, did_you_mean
-from aekit.io import atomic_path, read_config, sha256_file, write_json
+from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, did_you_mean
+from aekit.io import atomic_path, check_folder_kind, check_output_path, read_config, sha256_file, write_json
 from aekit.sae.activations import ActivationStore, TensorActivations, shuffled_batches
 from aekit.sae.measure import reconstruction_metrics
 from aekit.sae.model import SAEConfig, SparseAutoencoder
 from aekit.training.trainer import resolve_device
 
-__all__ = ["SAERun", "SAETrainConfig", "load_sae", "open_activations", "train_sae"]
+__all__ = ["SAERun", "SAETrainConfig", "check_run_folder", "load_sae", "open_activations", "train_sae"]
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,8 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
     ----------
     activations : an activation directory from :func:`~aekit.sae.activations.harvest` (or its
         :class:`ActivationStore`), or any (n_tokens, d) tensor or array of activations.
-    out : run directory to write (see the module docstring); None writes nothing.
+    out : run directory to write (see the module docstring); None writes nothing. It is checked before
+        training: a file there, or a folder holding another kind's config.json (an autoencoder model), is refused.
     **options : fields of :class:`SAEConfig` (``arch``, ``expansion``, ``k``, ``sparsity_weight``, ...) and of
         :class:`SAETrainConfig` (``tokens``, ``batch_size``, ``lr``, ...).
 
@@ -176,6 +177,8 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
     -------
     SAERun, with held-out ``metrics`` (l0, fvu, nmse, dead_fraction, dense_fraction, tokens_per_second).
     """
+    if out is not None:
+        check_run_folder(out)  # before any work: a bad path costs nothing
     source = open_activations(activations)
     sae_options, train_options = _split_options(options)
     config = SAEConfig(d_in=source.d_in, **sae_options)
@@ -195,6 +198,10 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
         size = max(1, train.init_tokens // 16)
         offsets = torch.randint(0, n_train - size + 1, (16,), generator=generator).tolist()
         sample = torch.cat([source.read(o, o + size) for o in offsets])
+    if bool((sample == sample[0]).all()):
+        raise DataError(f"The activations are constant: all {len(sample)} rows sampled for initialisation equal "
+                        f"{_preview(sample[0])}, so there is no variance to explain (FVU is undefined) and nothing "
+                        "to learn. Pass activations that vary from token to token.")
     sae.initialize(sample.to(device), b_dec_init=train.b_dec_init, normalize=train.normalize)
     history, seconds = _fit(sae, source, n_train, train, generator, device)
     metrics, fires = reconstruction_metrics(sae, source, n_train, source.n_tokens)
@@ -208,9 +215,24 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
                  holdout=(n_train, source.n_tokens), provenance=provenance)
     if out is not None:
         save_run(out, run)
-    logger.info("Trained %s SAE: held-out l0 %.1f, fvu %.4f, dead %.2f%% (%.0f tokens/s)", config.arch,
-                metrics["l0"], metrics["fvu"], 100 * metrics["dead_fraction"], metrics["tokens_per_second"])
+    logger.info("Trained %s SAE: held-out l0 %.1f, fvu %s, dead %.2f%% (%.0f tokens/s)", config.arch,
+                metrics["l0"], "undefined" if metrics["fvu"] is None else f"{metrics['fvu']:.4f}",
+                100 * metrics["dead_fraction"], metrics["tokens_per_second"])
     return run
+
+
+def _preview(row: Tensor, shown: int = 4) -> str:
+    values = ", ".join(f"{float(v):g}" for v in row[:shown])
+    return f"[{values}{', ...' if len(row) > shown else ''}]"
+
+
+def check_run_folder(directory: str | os.PathLike[str], option: str = "out") -> Path:
+    """``directory`` if an SAE run can be written there; else one line: a file of that name, a path through a
+    file, or a folder whose config.json is another kind's (an autoencoder model names its description
+    config.json too, and writing would destroy it)."""
+    path = check_output_path(directory, option=option, folder=True)
+    check_folder_kind(path, FORMAT, option=option, file=CONFIG_FILE)
+    return path
 
 
 def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_train: int, train: SAETrainConfig,
@@ -260,7 +282,7 @@ def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_
 # ------------------------------------------------------------------------------------------- run directories
 def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
     """Write ``run`` to ``directory`` (config.json, sae.safetensors, history.json, metrics.json)."""
-    directory = Path(directory)
+    directory = check_run_folder(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in run.sae.state_dict().items()}
     with atomic_path(directory / WEIGHTS_FILE) as tmp:

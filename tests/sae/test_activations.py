@@ -129,3 +129,64 @@ def test_a_shard_of_the_wrong_size(acts_dir, tmp_path) -> None:
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match=r"holds activations of shape \(40, 384\); manifest.json says \(41, 384\)"):
         ActivationStore(copy)
+
+
+def _damage_shard(copy, name: str, row: int, value: float, dtype: torch.dtype = torch.float32) -> None:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(copy / name))
+    tensors["acts"] = tensors["acts"].to(dtype)
+    tensors["acts"][row, 5] = value
+    save_file(tensors, str(copy / name))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_values_in_a_shard_are_named_as_they_are_read(acts_dir, tmp_path, value: float) -> None:
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    _damage_shard(copy, "shard_00001.safetensors", 3, value)
+    store = ActivationStore(copy)
+    torch.testing.assert_close(store.read(0, 40), ActivationStore(acts_dir).read(0, 40))  # shard 0 reads as before
+    with pytest.raises(DataError, match=r"The shard '.*shard_00001.safetensors' holds NaN or Inf activations \(row 3 "
+                                        r"of the shard, token 43 of the folder, counting from 0\)\. Harvest the "
+                                        r"activations again\.$"):
+        store.read(30, 50)
+
+
+def test_inf_in_a_float16_shard_suggests_float32(acts_dir, tmp_path) -> None:
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    _damage_shard(copy, "shard_00000.safetensors", 0, float("inf"), torch.float16)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "dtype": "float16"}))
+    with pytest.raises(DataError, match=r"row 0 of the shard, token 0 of the folder.*Harvest the activations again "
+                                        r"with dtype float32 \(float16 stores values above 65504 as Inf\)\."):
+        ActivationStore(copy).read(0, 10)
+
+
+def test_values_too_large_for_float32_arithmetic_in_a_shard(acts_dir, tmp_path) -> None:
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    _damage_shard(copy, "shard_00000.safetensors", 2, -1e30)
+    with pytest.raises(DataError, match=r"shard_00000.safetensors' holds an activation of -1e\+30 \(row 2 of the "
+                                        r"shard, token 2 of the folder, counting from 0\), beyond the 1e\+15 that "
+                                        r"float32 arithmetic on activations allows"):
+        ActivationStore(copy).read(0, 10)
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda m: m.pop("d_model"), r"no 'd_model'"),
+    (lambda m: m.pop("texts"), r"no 'texts'"),
+    (lambda m: m.update(d_model="384"), r"d_model '384'"),
+    (lambda m: m["shards"][1].pop("tokens"), r"shard entry 1 \{'file': 'shard_00001.safetensors'\}"),
+    (lambda m: m["shards"][0].update(file="../x.safetensors"), r"shard entry 0 \{'file': '../x.safetensors'"),
+])
+def test_an_incomplete_manifest_is_one_clear_error(acts_dir, tmp_path, edit, problem: str) -> None:
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    edit(manifest)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=rf"manifest.json' is incomplete or damaged \({problem}.*\)\. Harvest the "
+                                        r"activations again\."):
+        ActivationStore(copy)

@@ -153,3 +153,89 @@ def test_a_run_on_in_memory_activations_needs_acts(cli, tmp_path) -> None:
               device="cpu")
     code, _, err = cli("sae", "inspect", tmp_path / "run")
     assert code == 1 and "was trained on in-memory activations" in err and "Pass --acts ACTS_DIR" in err
+
+
+def test_train_never_writes_over_an_autoencoder_model(cli, acts_dir, tmp_path) -> None:
+    from aekit.io import FORMAT
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"format": FORMAT, "format_version": 1}))
+    before = (model / "config.json").read_bytes()
+    code, out, err = cli("sae", "train", acts_dir, "--out", model, "--tokens", "200", "--batch-size", "32")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err == (f"error: --out {model} holds an aekit model; writing here would replace its config.json. Pass "
+                   "another folder.\n")
+    assert (model / "config.json").read_bytes() == before and sorted(p.name for p in model.iterdir()) == ["config.json"]
+
+
+def test_a_sparsity_weight_with_topk_is_one_line(cli, acts_dir, tmp_path) -> None:
+    code, _, err = cli("sae", "train", acts_dir, "--out", tmp_path / "run", "--arch", "topk", "--sparsity-weight",
+                       "0.01")
+    assert code == 1 and err.count("\n") == 1 and not (tmp_path / "run").exists()
+    assert err.startswith("error: --sparsity-weight is for arch jumprelu (its L0 coefficient) and relu-l1 (its L1 "
+                          "coefficient); arch 'topk' has no sparsity penalty, so 0.01 would be ignored."), err
+
+
+def test_nan_in_a_shard_is_one_line_naming_it(cli, trained, acts_dir, tmp_path) -> None:
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    last = sorted(copy.glob("shard_*.safetensors"))[-1]
+    tensors = load_file(str(last))
+    tensors["acts"][-1, 0] = float("nan")  # in the held-out rows
+    save_file(tensors, str(last))
+    metrics = (trained / "metrics.json").read_bytes()
+    for args in (["train", copy, "--out", tmp_path / "run", "--tokens", "200", "--batch-size", "32"],
+                 ["measure", trained, "--acts", copy, "--texts", "0"], ["inspect", trained, "--acts", copy]):
+        code, out, err = cli("sae", *args)
+        assert code == 1 and err.count("\n") == 1, err
+        assert err.startswith(f"error: The shard '{last}' holds NaN or Inf activations (row "), err
+    assert (trained / "metrics.json").read_bytes() == metrics and not (tmp_path / "run").exists()
+
+
+def test_a_manifest_without_d_model_is_one_line(cli, acts_dir, tmp_path) -> None:
+    import shutil
+
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["d_model"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = cli("sae", "train", copy, "--out", tmp_path / "run")
+    assert code == 1 and err == (f"error: '{copy / 'manifest.json'}' is incomplete or damaged (no 'd_model'). "
+                                 "Harvest the activations again.\n")
+
+
+def test_measure_with_no_whole_held_out_text_says_so(cli, minilm, corpus, tmp_path) -> None:
+    acts, run = tmp_path / "acts", tmp_path / "run"
+    assert cli("sae", "harvest", "--model", minilm, "--layer", "1", "--texts", corpus, "--out", acts, "--split",
+               "chunks", "--chunk-chars", "100000")[0] == 0  # the whole corpus is one text
+    assert cli("sae", "train", acts, "--out", run, "--expansion", "1", "--k", "4", "--tokens", "200",
+               "--batch-size", "32", "--device", "cpu")[0] == 0
+    metrics = (run / "metrics.json").read_bytes()
+    code, _, err = cli("sae", "measure", run, "--texts", "4")
+    assert code == 1 and err.count("\n") == 1, err
+    assert "are all of text 0, whose start was trained on, so no whole held-out text is left for the splice-in " \
+           "check. Train with a larger --holdout, or pass --texts 0 to skip the check." in err
+    assert (run / "metrics.json").read_bytes() == metrics
+    assert cli("sae", "measure", run, "--texts", "0")[0] == 0
+
+
+def test_measure_after_the_corpus_moved(cli, trained, acts_dir, corpus, tmp_path) -> None:
+    import shutil
+
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    gone = tmp_path / "moved" / "texts.txt"
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "texts": str(gone)}))
+    code, _, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2")
+    assert code == 1 and err == (f"error: The corpus recorded when the activations were harvested, '{gone}', is gone "
+                                 "(moved or deleted). Pass its new path (--corpus, or texts= in Python), or skip the "
+                                 "splice-in check (--texts 0).\n")
+    code, out, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2", "--corpus", corpus)
+    assert code == 0 and "over 2 held-out texts" in out, err

@@ -78,5 +78,39 @@ def test_a_trained_sae_lies_between_ablation_and_the_clean_model(minilm_run, act
 
 def test_texts_not_in_the_corpus(minilm_run, acts_dir) -> None:
     store = ActivationStore(acts_dir)
-    with pytest.raises(DataError, match="None of the held-out texts were found"):
+    with pytest.raises(DataError, match=r"texts.txt' holds 12 texts, but the first held-out one is text 999 \(counting "
+                                        r"from 0\): it is not the corpus the activations were harvested from\. Pass "
+                                        r"that corpus \(--corpus, or texts= in Python\)\."):
         downstream_check(minilm_run.sae, store.manifest, text_ids=[999])
+
+
+def test_an_empty_list_of_text_ids(minilm_run, acts_dir) -> None:
+    with pytest.raises(DataError, match="text_ids is empty, so there is no text to splice into"):
+        downstream_check(minilm_run.sae, ActivationStore(acts_dir).manifest, text_ids=[])
+
+
+def test_a_corpus_gone_since_the_harvest_is_named_and_texts_overrides_it(minilm_run, acts_dir, corpus) -> None:
+    manifest = {**ActivationStore(acts_dir).manifest, "texts": str(corpus.parent / "moved.txt")}
+    with pytest.raises(DataError, match=r"The corpus recorded when the activations were harvested, '.*moved.txt', is "
+                                        r"gone \(moved or deleted\)\. Pass its new path \(--corpus, or texts= in "
+                                        r"Python\), or skip the splice-in check \(--texts 0\)\."):
+        downstream_check(minilm_run.sae, manifest, n_texts=2)
+    assert downstream_check(minilm_run.sae, manifest, n_texts=2, texts=corpus)["texts"] == 2
+
+
+def test_fvu_is_undefined_on_held_out_rows_without_variance() -> None:
+    x = torch.tensor([[1.0, 2.0], [1.0, 2.0]])  # no variance: FVU's denominator is 0
+    x_hat = torch.tensor([[1.0, 1.0], [1.0, 2.0]])
+    metrics, _ = reconstruction_metrics(_Fixed(torch.zeros(2, 4), x_hat), TensorActivations(x), 0, 2)
+    assert metrics["fvu"] is None
+    assert metrics["nmse"] == pytest.approx(1 / 10)  # still defined
+
+
+def test_a_run_whose_held_out_rows_are_constant_reports_fvu_as_undefined() -> None:
+    from .conftest import sparse_activations
+
+    torch.set_num_threads(1)
+    x = sparse_activations(1000)
+    x[-50:] = x[-1]  # the 50 held-out rows are one token repeated; the training rows vary
+    run = train_sae(x, expansion=2, k=2, tokens=1000, batch_size=100, device="cpu")
+    assert run.metrics["fvu"] is None and run.metrics["nmse"] >= 0

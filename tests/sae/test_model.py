@@ -153,3 +153,17 @@ def test_unknown_b_dec_init_is_rejected() -> None:
 def test_config_round_trips_through_json() -> None:
     config = SAEConfig(d_in=12, arch="jumprelu", expansion=3, k=5, sparsity_weight=0.02)
     assert SAEConfig.from_json_dict(config.to_json_dict()) == config
+
+
+def test_a_sparsity_weight_for_an_arch_without_a_penalty_is_refused() -> None:
+    with pytest.raises(AekitError, match=r"'sparsity_weight' parameter of SparseAutoencoder is for arch jumprelu "
+                                         r"\(its L0 coefficient\) and relu-l1 \(its L1 coefficient\); arch 'topk' has "
+                                         r"no sparsity penalty, so 0.01 would be ignored\. Leave it unset"):
+        SAEConfig(d_in=4, arch="topk", sparsity_weight=0.01)
+    assert SAEConfig(d_in=4, arch="topk").penalty_weight == 0.0  # the default (None) is no choice: accepted
+    assert SAEConfig(d_in=4, arch="relu-l1", sparsity_weight=0.01).penalty_weight == 0.01
+
+
+def test_a_saved_topk_config_with_its_unused_sparsity_weight_still_loads() -> None:
+    data = {**SAEConfig(d_in=4, arch="topk").to_json_dict(), "sparsity_weight": 0.01}  # saved before the refusal
+    assert SAEConfig.from_json_dict(data).sparsity_weight is None

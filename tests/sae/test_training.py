@@ -148,3 +148,54 @@ def test_a_config_that_is_not_json(tmp_path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ModelFileError, match="is not valid JSON"):
         load_sae(tmp_path)
+
+
+def test_activations_that_carry_gradients_train() -> None:
+    """Activations captured by a hook outside no_grad keep their graph; training must not backpropagate into it."""
+    torch.manual_seed(0)
+    x = torch.randn(3000, 16).requires_grad_()
+    run = train_sae(x, expansion=2, k=4, tokens=2000, batch_size=128, device="cpu")
+    assert run.metrics["l0"] == pytest.approx(4.0) and x.grad is None
+
+
+def test_constant_activations_are_refused() -> None:
+    with pytest.raises(DataError, match=r"The activations are constant: all 95 rows sampled for initialisation equal "
+                                        r"\[1, 2\], so there is no variance to explain \(FVU is undefined\)"):
+        train_sae([[1.0, 2.0]] * 100, expansion=1, k=1, tokens=100, batch_size=10, device="cpu")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_activations_too_large_for_float32_arithmetic_are_refused(dtype: torch.dtype) -> None:
+    x = sparse_activations(100).to(dtype)
+    x[7, 3] = 1e30 if dtype == torch.float32 else 1e300
+    with pytest.raises(DataError, match=r"The activations reach 1e\+(30|300) \(row 7, feature 3, counting from 0\), "
+                                        r"beyond the 1e\+15 that float32 arithmetic on them allows"):
+        train_sae(x, device="cpu")
+
+
+def test_an_out_path_that_is_a_file_is_refused_before_training(tmp_path) -> None:
+    (tmp_path / "existing_file").write_text("keep me")
+    # 100 rows cannot fill a batch of 256: the path must be checked before anything else
+    with pytest.raises(AekitError, match="existing_file: a file of that name exists. Pass a folder path."):
+        train_sae(sparse_activations(100), out=tmp_path / "existing_file", batch_size=256)
+    assert (tmp_path / "existing_file").read_text() == "keep me"
+
+
+def test_an_out_folder_holding_an_autoencoder_model_is_refused_before_training(tmp_path) -> None:
+    from aekit.io import FORMAT
+
+    (tmp_path / "config.json").write_text(json.dumps({"format": FORMAT, "format_version": 1}))
+    before = (tmp_path / "config.json").read_bytes()
+    with pytest.raises(AekitError, match="holds an aekit model; writing here would replace its config.json. Pass "
+                                         "another folder."):
+        train_sae(sparse_activations(100), out=tmp_path, batch_size=256)
+    assert (tmp_path / "config.json").read_bytes() == before
+
+
+def test_an_sae_run_folder_may_be_trained_again(topk_run, tmp_path) -> None:
+    import shutil
+
+    shutil.copytree(topk_run[1], tmp_path / "run")
+    run = train_sae(sparse_activations(1000), out=tmp_path / "run", expansion=2, k=2, tokens=500, batch_size=100,
+                    device="cpu")
+    assert load_sae(tmp_path / "run").sae.config == run.sae.config
