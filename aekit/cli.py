@@ -137,7 +137,7 @@ def _relaunch_distributed(devices: int) -> None:
         if arg.startswith("--devices="):
             continue
         cleaned.append(arg)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={devices}",
+    command = [sys.executable, "-m", "aekit.training.launch", "--standalone", f"--nproc_per_node={devices}",
                "-m", "aekit", *cleaned]
     logging.getLogger(__name__).info("Launching %s", " ".join(command))
     raise SystemExit(subprocess.call(command))
@@ -861,6 +861,9 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     _SAY_ONCE.args = args
+    if not _is_main_process():  # a process of a distributed run other than the first: process 0 speaks for all
+        logging.disable(logging.WARNING)
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of this process
     try:
         with warnings.catch_warnings():
             # aekit says each of its warnings on its logger too (aekit.errors.warn): that is the one line shown

@@ -200,8 +200,14 @@ class Trainer:
         n_train = len(train)
         if n_train == 0:
             raise AekitError("The training split is empty. Provide more samples or lower validation_fraction.")
-        # BatchNorm cannot train on one row: a last batch that would give a process one row joins the one before
-        bounds = batch_bounds(n_train, cfg.batch_size, min_rows=2 * ctx.world_size if has_batch_norm(model) else 1)
+        if ctx.world_size > min(n_train, cfg.batch_size):  # a process would get batches of no rows
+            raise AekitError(f"{ctx.world_size} processes split each batch of batch_size={cfg.batch_size} over "
+                             f"{n_train} training rows: every process needs a row. Use fewer devices, or a batch "
+                             "size and a training split of at least as many rows as devices.")
+        # every process gets a row of each batch, and two under BatchNorm (it cannot train on one): a last batch
+        # with fewer joins the one before
+        bounds = batch_bounds(n_train, cfg.batch_size,
+                              min_rows=(2 if has_batch_norm(model) else 1) * ctx.world_size)
         steps_per_epoch = len(bounds)
 
         model.to(device)
