@@ -446,12 +446,13 @@ def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np
 def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
     """A CSV/TSV/TXT table (``sep=None``: commas, tabs or spaces, sniffed). A first row of numbers only is data,
     not column names: ``np.savetxt`` and many loggers write no header, and reading its first row as names would
-    drop a sample. Such a table's columns are named x0, x1, ... as arrays' features are. The exception is the
-    header 0, 1, ..., n-1 that pandas writes for a frame without column names, which stays a header. A first
+    drop a sample. Such a table's columns are named x0, x1, ... as arrays' features are; an empty cell in it is a
+    missing value. The exception is the header 0, 1, ..., n-1 (comma-separated, n >= 3 or after an unnamed index
+    column) that pandas writes for a frame without column names, which stays a header. A first
     column without a name is the row index that ``DataFrame.to_csv`` writes by default: it becomes the frame's
     index, not a feature (a row number as a feature would make late rows look unusual). A ``.csv`` whose first
     line has no comma but a semicolon, tab or bar (Excel writes ``;`` in many locales) is sniffed like a ``.txt``."""
-    sniff: dict[str, Any] = {"sep": None, "engine": "python"}
+    sniff = _text_table_options(path)
     options: dict[str, Any] = {"sep": sep} if sep is not None else sniff
     first_line = partial(pd.read_csv, path, header=None, nrows=1, dtype=str, keep_default_na=False)
     first = first_line(**options)
@@ -459,9 +460,16 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
         options = sniff
         first = first_line(**options)
     cells = first.iloc[0].str.strip() if len(first) else pd.Series(dtype=str)
-    if (len(first) == 0 or not pd.to_numeric(cells, errors="coerce").notna().all()
-            or cells.tolist() == [str(j) for j in range(len(cells))]):
-        index = 0 if len(cells) > 1 and cells.iloc[0] == "" else None
+    filled = cells[cells != ""]  # an empty cell among numbers is a missing value, not a column without a name
+    numbers = len(filled) > 0 and bool(pd.to_numeric(filled, errors="coerce").notna().all())
+    indexed = len(cells) > 1 and cells.iloc[0] == ""
+    named = cells.iloc[1:] if indexed else cells
+    # pandas' names for unnamed columns (to_csv writes commas); as data, a row 0, 1 (a binary table) is too common
+    # to read as names
+    pandas_names = (options.get("sep") == "," and named.tolist() == [str(j) for j in range(len(named))]
+                    and (indexed or len(named) >= 3))
+    if len(first) == 0 or not numbers or pandas_names:
+        index = 0 if indexed else None
         names = [c for c in cells if c != ""]
         repeated = sorted({c for c in names if names.count(c) > 1})
         if repeated:  # pandas would rename the second 'a' to 'a.1', and a model's columns would not be the file's
@@ -475,6 +483,19 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
          "names; its columns are named x0, x1, ... Add a header row of names to name them.", stacklevel=4)
     frame = pd.read_csv(path, header=None, **options)
     return frame.set_axis([f"x{j}" for j in range(frame.shape[1])], axis=1)
+
+
+def _text_table_options(path: Path) -> dict[str, Any]:
+    """How to split a text table whose delimiter is not known: by the first of ``,`` tab ``;`` ``|`` in its
+    first line, else by runs of spaces (``np.savetxt``'s default, aligned columns, leading spaces included).
+    Lines starting with ``#`` are comments when the file's first line is one (``np.savetxt(header=...)``)."""
+    with path.open(encoding="utf-8", errors="replace") as f:
+        line = f.readline()
+        comment = line.startswith("#")
+        while line and (line.startswith("#") and comment or not line.strip()):
+            line = f.readline()
+    sep = next((d for d in (",", "\t", ";", "|") if d in line), r"\s+")
+    return {"sep": sep, "comment": "#" if comment else None, "skipinitialspace": True}
 
 
 _TABLE_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {

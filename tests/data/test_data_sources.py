@@ -112,6 +112,40 @@ def test_a_table_without_header_keeps_its_first_row(tmp_path: Path, suffix: str,
     np.testing.assert_array_equal(ds.X, values)
 
 
+@pytest.mark.parametrize(("text", "rows"), [
+    ("0,1\n1,1\n0,0\n1,0\n", 4),  # a binary table: its first row is not pandas' names
+    ("0\n5\n7\n", 3),
+    ("0 1 2\n3 4 5\n", 2),  # whitespace: pandas' to_csv writes commas
+])
+def test_a_first_row_like_pandas_names_in_a_small_or_spaced_table_is_data(tmp_path: Path, text: str,
+                                                                          rows: int) -> None:
+    path = tmp_path / ("t.txt" if " " in text else "t.csv")
+    path.write_text(text)
+    with pytest.warns(UserWarning, match="holds only numbers, so it is read as data"):
+        assert load_dataset(path).X.shape[0] == rows
+
+
+@pytest.mark.parametrize("text", ["1,,3\n4,5,6\n7,8,9\n", ",2,3\n4,5,6\n7,8,9\n"])
+def test_an_empty_cell_in_a_first_row_of_numbers_is_a_missing_value(tmp_path: Path, text: str) -> None:
+    (tmp_path / "t.csv").write_text(text)
+    with pytest.raises(DataError, match=r"1 NaN/Inf value\(s\), first in row 0"):
+        load_dataset(tmp_path / "t.csv")
+
+
+@pytest.mark.parametrize(("write", "expected"), [
+    (lambda p: np.savetxt(p, np.arange(5.0)), np.arange(5.0)[:, None]),
+    (lambda p: np.savetxt(p, np.arange(12).reshape(4, 3), fmt="%5d"), np.arange(12.0).reshape(4, 3)),
+    (lambda p: np.savetxt(p, np.arange(6.0).reshape(2, 3), header="a b c"), np.arange(6.0).reshape(2, 3)),
+    (lambda p: p.write_text("1.5\n2.5\n"), np.array([[1.5], [2.5]])),
+    (lambda p: np.savetxt(p, [[1.5, 22.25], [333.0, 4.0]], fmt="%10.3f"), np.array([[1.5, 22.25], [333.0, 4.0]])),
+])
+def test_np_savetxt_files_read_as_np_loadtxt_does(tmp_path: Path, write, expected: np.ndarray) -> None:
+    write(tmp_path / "t.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "read as data": no header
+        np.testing.assert_array_equal(load_dataset(tmp_path / "t.txt").X, expected)
+
+
 def test_pandas_default_column_names_stay_a_header(tmp_path: Path) -> None:
     pd.DataFrame(np.arange(6.0).reshape(2, 3)).to_csv(tmp_path / "t.csv", index=False)  # header "0,1,2"
     with warnings.catch_warnings():
