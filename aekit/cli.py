@@ -386,7 +386,8 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
           split: str, seed: int, device: str, precision: str, devices: int, resume: bool, report: bool) -> None:
     """Train an autoencoder on DATA.
 
-    DATA is a .npy/.npz/.csv/.tsv/.parquet file, a folder of images, or a built-in dataset (digits).
+    DATA is a .npy/.npz/.csv/.tsv/.txt/.parquet file, a folder of images, a text file for text
+    models, or a built-in dataset (digits, iris, breast_cancer).
     """
     if devices < 1:
         raise AekitError(f"--devices must be at least 1. Got {devices} instead.")
@@ -533,7 +534,8 @@ def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color
 def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, color: str | None) -> None:
     """Write reconstructions of DATA to a .npy file.
 
-    Reconstructions are in DATA's original units and shape; text models may write decoded lines to a .txt file.
+    Reconstructions are in DATA's original units, one per sample, shaped as the model's samples (an image model
+    given flat rows writes images); text models may write decoded lines to a .txt file.
     """
     from aekit.estimator import AutoEncoder
 

@@ -430,6 +430,10 @@ def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np
 
     try:
         with Image.open(path) as image:
+            if image.mode == "F":  # Pillow's convert would truncate to 0..255: values in [0, 1] all become 0
+                raise DataError(f"The image file '{path}' stores floating-point pixels (Pillow mode F), whose range "
+                                "is not known. Save it as an 8- or 16-bit image, or read it into an array and pass "
+                                "a .npy file.")
             if image.mode in DEEP_IMAGE_MODES:  # 16 bits a pixel: Pillow's convert would clip at 255, not scale
                 deep = np.asarray(image, dtype=np.float64) / DEEP_IMAGE_MODES[image.mode]
                 image = Image.fromarray(np.rint(deep.clip(0, 255)).astype(np.uint8), "L")

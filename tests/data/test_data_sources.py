@@ -240,6 +240,15 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path: Path) -> None:
     assert np.allclose(dataset.X.ravel() * 255, [0, 100, 255])  # Pillow's convert('L') clips at 255
 
 
+def test_floating_point_images_are_refused_not_truncated(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "d").mkdir()
+    Image.fromarray(np.full((6, 5), 0.5, dtype=np.float32)).save(tmp_path / "d" / "a.tif")  # read as 0 before
+    with pytest.raises(DataError, match=r"a.tif' stores floating-point pixels \(Pillow mode F\)"):
+        load_dataset(tmp_path / "d")
+
+
 def test_image_folder_resized_rgb(image_folder: Path) -> None:
     ds = load_dataset(image_folder, image_size=(3, 5), color_mode="rgb")
     assert ds.X.shape == (3, 3, 3, 5)
