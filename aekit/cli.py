@@ -11,8 +11,10 @@ import logging
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -858,6 +860,11 @@ def _in_cli_terms(message: str, args: list[str]) -> str:
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM, raised where the command is, so it unwinds as Ctrl-C does (Click reports both as 'Aborted')."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr (``--debug`` shows tracebacks)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -866,6 +873,10 @@ def main(argv: list[str] | None = None) -> None:
     if not _is_main_process():  # a process of a distributed run other than the first: process 0 speaks for all
         logging.disable(logging.WARNING)
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of this process
+    # SIGTERM (kill, a job scheduler, a container stopping) ends a command as Ctrl-C does: temporary files are
+    # removed, the last checkpoint stays, and the user hears how to resume
+    on_term = (signal.signal(signal.SIGTERM, _terminate)
+               if threading.current_thread() is threading.main_thread() else None)
     try:
         with warnings.catch_warnings():
             # aekit says each of its warnings on its logger too (aekit.errors.warn): that is the one line shown
@@ -902,6 +913,8 @@ def main(argv: list[str] | None = None) -> None:
         echo(f"internal error: {type(exc).__name__}: {exc}. Rerun with --debug and report it.", err=True)
         raise SystemExit(1) from None
     finally:  # the next command (in the same process: tests, notebooks) starts with nothing said
+        if on_term is not None:
+            signal.signal(signal.SIGTERM, on_term)
         _SAY_ONCE.said.clear()
         for handler in logging.getLogger().handlers:
             handler.removeFilter(_SAY_ONCE)

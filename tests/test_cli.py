@@ -118,6 +118,25 @@ def test_an_interrupted_training_says_how_to_go_on(cli, table, tmp_path, monkeyp
                                                 "same command to go on from it.")
 
 
+def test_sigterm_ends_a_command_as_an_interrupt_does(cli, table, tmp_path, monkeypatch) -> None:
+    import os
+    import signal
+
+    from aekit.estimator import AutoEncoder
+
+    def terminated(self, X, run_dir=None, **kwargs):
+        Path(run_dir).mkdir()
+        (Path(run_dir) / "checkpoint.safetensors").write_bytes(b"")  # as after a first epoch
+        os.kill(os.getpid(), signal.SIGTERM)  # a job scheduler stopping the run
+        raise AssertionError("SIGTERM did not stop the command")
+
+    monkeypatch.setattr(AutoEncoder, "fit", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = cli("train", table, "--out", tmp_path / "run", *FAST)
+    assert code == 130 and "add --resume to the same command to go on from it." in err
+    assert signal.getsignal(signal.SIGTERM) is before  # restored for whatever runs next in this process
+
+
 def test_an_interruption_after_training_points_to_the_report_not_resume(cli, table, tmp_path, monkeypatch) -> None:
     import aekit.cli
 

@@ -135,6 +135,16 @@ class Scaler:
         # Constant features: scale 1, so they map to 0 instead of NaN. The tolerance absorbs the rounding
         # of a float64 mean of identical values.
         scale[scale <= 10 * np.finfo(np.float64).eps * np.abs(offset)] = 1.0
+        # the model's batches are scaled in float32: statistics it cannot hold would turn every value inf or NaN,
+        # and training would fail later blaming the learning rate
+        single = np.finfo(np.float32)
+        if (np.abs(offset) > single.max).any() or (scale > single.max).any() or (scale < single.tiny).any():
+            raise DataError(
+                f"The data from {data.source} spans a range that cannot be scaled in float32, in which the model "
+                f"computes (scale from {scale.min():.3g} to {scale.max():.3g}, offset up to "
+                f"{np.abs(offset).max():.3g}). Rescale the data to ordinary magnitudes first (e.g. divide by a "
+                "power of ten)."
+            )
         self.offset_, self.scale_ = offset, scale
         self.sample_shape_, self.n_samples_seen_ = data.sample_shape, int(stats.count)
         logger.debug("Fitted %r on %d samples of %s.", self, stats.count, data.source)

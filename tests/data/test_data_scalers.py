@@ -148,3 +148,10 @@ def test_fit_on_no_rows(X: np.ndarray) -> None:
 def test_unknown_dict_key() -> None:
     with pytest.raises(AekitError, match="Unknown key 'scales'.*Did you mean 'scale'"):
         Scaler.from_dict({"kind": "minmax", "scales": [1.0]})
+
+
+@pytest.mark.parametrize("X", [np.array([[3e38, -3e38], [-3e38, 3e38], [0.0, 1.0]], np.float32),
+                               np.array([[1e-300, 2e-300], [3e-300, 1e-300], [0.0, 5e-300]])])
+def test_a_range_float32_cannot_scale_is_refused(X: np.ndarray) -> None:
+    with pytest.raises(DataError, match="spans a range that cannot be scaled in float32"):
+        Scaler("minmax").fit(X)
