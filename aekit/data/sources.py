@@ -66,7 +66,8 @@ class Dataset:
     y : ndarray of shape (n_samples,) or None
         Labels, if the source has them (a label column, a ``y`` array, class subfolders).
     kind : str
-        ``"tabular"`` (n_samples, n_features), ``"sequence"`` (n_samples, length, channels) or
+        ``"tabular"`` (n_samples, n_features), ``"sequence"`` (n_samples, channels, length), the layout the
+        sequence backbones read (as :func:`aekit.data.windows.make_windows` cuts series), or
         ``"image"`` (n_samples, channels, height, width).
     feature_names : list of str or None
         Column names for tables.
@@ -633,7 +634,7 @@ def _from_array(X: np.ndarray, y: np.ndarray | None, source: str) -> Dataset:
     if X.ndim not in _KIND_BY_NDIM:
         raise DataError(
             f"The data from {source} has shape {X.shape}, but arrays must have 1 to 4 dimensions. "
-            "Reshape it to (n_samples, n_features), (n_samples, length, channels) or (n_samples, C, H, W)."
+            "Reshape it to (n_samples, n_features), (n_samples, channels, length) or (n_samples, C, H, W)."
         )
     return Dataset(X, y, kind=_KIND_BY_NDIM[X.ndim], source=source)
 
