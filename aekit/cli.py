@@ -875,8 +875,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of this process
     # SIGTERM (kill, a job scheduler, a container stopping) ends a command as Ctrl-C does: temporary files are
     # removed, the last checkpoint stays, and the user hears how to resume
-    on_term = (signal.signal(signal.SIGTERM, _terminate)
-               if threading.current_thread() is threading.main_thread() else None)
+    # (not where another thread runs us, nor over a handler installed outside Python, which could not be restored)
+    on_term = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread() and on_term is not None:
+        signal.signal(signal.SIGTERM, _terminate)
+    else:
+        on_term = None
     try:
         with warnings.catch_warnings():
             # aekit says each of its warnings on its logger too (aekit.errors.warn): that is the one line shown

@@ -79,9 +79,10 @@ def train_command(acts_dir: Path, out: Path, arch: str, expansion: int, k: int, 
                   tokens: int, batch_size: int, lr: float | None, holdout: float, b_dec_init: str, seed: int,
                   device: str) -> None:
     """Train a sparse autoencoder on the activations in ACTS_DIR; RUN_DIR/metrics.json holds held-out metrics."""
-    from aekit.sae.training import check_run_folder, train_sae
+    from aekit.io import check_output_folder
+    from aekit.sae.training import FORMAT, train_sae
 
-    check_run_folder(out, option="--out")  # train_sae checks it too, in its own terms
+    check_output_folder(out, FORMAT, option="--out")  # train_sae checks it too, in the library's terms
     run = train_sae(acts_dir, out=out, arch=arch, expansion=expansion, k=k, sparsity_weight=sparsity_weight,
                     tokens=tokens, batch_size=batch_size, lr=lr, holdout=holdout, b_dec_init=b_dec_init, seed=seed,
                     device=device)

@@ -142,13 +142,13 @@ def _coerce(value: Any, tp: Any, *, name: str, owner: str) -> Any:
             )
         return tuple(_coerce(v, t, name=name, owner=owner) for v, t in zip(value, item_types))
     if origin is dict:
-        if not isinstance(value, dict):
+        if not isinstance(value, Mapping):  # a part's options arrive as FrozenOptions
             raise AekitError(f"The '{name}' parameter of {owner} must be a mapping. Got {value!r} instead.")
         return dict(value)
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
-        if not isinstance(value, dict):
+        if not isinstance(value, Mapping):
             raise AekitError(f"The '{name}' parameter of {owner} must be a mapping. Got {value!r} instead.")
         return from_dict(tp, value, owner=f"{owner}.{name}")
     if tp is float:

@@ -206,11 +206,12 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             names = option_names(PRESETS.get(self.model)()) if self.model in PRESETS else {"hidden_dims"}
             if "hidden_dims" not in names:  # else build_config's "unknown option 'hidden_dims'", a name never typed
                 sizes = sorted(n for n in names if n.endswith("_dim") or n in ("d_model", "dim_feedforward"))
-                example = next((n for n in ("hidden_dim", "d_model") if n in sizes), sizes[0])
+                example = next((n for n in ("hidden_dim", "d_model") if n in sizes), sizes[0] if sizes else "")
+                advice = (f"Its sizes are options of their own ({', '.join(sizes)}): pass them as model_options, "
+                          f"e.g. {{'{example}': 64}} (CLI: --set {example}=64)." if sizes else
+                          f"Its options: {', '.join(sorted(names))}.")
                 raise AekitError(f"The 'hidden_dims' parameter of AutoEncoder sets the layer widths of the dense and "
-                                 f"conv backbones; model {self.model!r} has none. Its sizes are options of their own "
-                                 f"({', '.join(sizes)}): pass them as model_options, e.g. {{'{example}': 64}} "
-                                 f"(CLI: --set {example}=64).")
+                                 f"conv backbones; model {self.model!r} has none. {advice}")
             options["hidden_dims"] = plain(list(self.hidden_dims))
         input_shape = self._infer_input_shape(X)
         latent_dim = check_int(self.latent_dim, name="latent_dim", owner="AutoEncoder", low=1)

@@ -63,14 +63,16 @@ def check_output_path(path: str | os.PathLike[str], *, option: str,
     return path
 
 
-def check_folder_kind(directory: str | os.PathLike[str], file_format: str, *, option: str,
-                      file: str = CONFIG_FILE) -> None:
-    """Refuse (one line) to write a ``file_format`` folder into ``directory`` when ``file`` there describes
-    something else: another aekit kind that names its description the same (a model's and an SAE run's are both
-    config.json), or a file that is not aekit's. Writing would replace it. Commands call it before their work."""
-    path = Path(directory).expanduser() / file
+def check_output_folder(directory: str | os.PathLike[str], file_format: str, *, option: str,
+                        file: str = CONFIG_FILE) -> Path:
+    """``directory`` if a ``file_format`` folder may be written there (:func:`check_output_path` with
+    ``folder``); else one line, also when ``file`` there describes something else: another aekit kind that
+    names its description the same (a model's and an SAE run's are both config.json), or a file that is not
+    aekit's. Writing would replace it. Commands call it before their work."""
+    directory = check_output_path(directory, option=option, folder=True)
+    path = directory / file
     if not path.is_file():
-        return
+        return directory
     try:
         kind = json.loads(path.read_text(encoding="utf-8")).get("format")
     except (OSError, ValueError, AttributeError):
@@ -79,6 +81,7 @@ def check_folder_kind(directory: str | os.PathLike[str], file_format: str, *, op
         held = f"an aekit {_kind_name(kind)}" if _kind_name(kind) else f"a {file} that is not aekit's"
         raise AekitError(f"{option} {directory} holds {held}; writing here would replace its {file}. Pass another "
                          "folder.")
+    return directory
 
 
 @contextmanager
@@ -99,7 +102,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.filename in (tmp, Path(tmp)):  # name the user's file, not ours
-            raise AekitError(f"Cannot write '{path}': {exc.strerror or exc}.") from None
+            raise AekitError(f"Cannot write '{path}': {exc.strerror or exc}. Free space or choose another "
+                             "folder.") from None
         raise
 
 
@@ -227,8 +231,7 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
 
     Both files are written to temporary names first and renamed only when both are complete, so a save that
     fails (metadata JSON cannot hold, a full disk) leaves a model already in ``directory`` as it was."""
-    directory = check_output_path(directory, option="Model directory", folder=True)
-    check_folder_kind(directory, FORMAT, option="Model directory")
+    directory = check_output_folder(directory, FORMAT, option="Model directory")
     record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -60,10 +60,13 @@ class AutoencoderConfig:
                 f"or (1, 28, 28). Got {self.input_shape!r} instead."
             )
         object.__setattr__(self, "input_shape", tuple(int(s) for s in shape))
-        specs = {"backbone": self.backbone, "bottleneck": self.bottleneck, "likelihood": self.likelihood,
-                 **({"corruption": self.corruption} if self.corruption is not None else {}),
-                 **{"regularizers": spec for spec in self.regularizers}}
-        for name, spec in specs.items():
+        if isinstance(self.regularizers, (str, PartSpec)):  # one part, not a tuple of them
+            raise AekitError(f"The 'regularizers' parameter of AutoencoderConfig takes a tuple of PartSpec values, "
+                             f"e.g. (PartSpec('l1'),). Got {self.regularizers!r} instead.")
+        specs = [("backbone", self.backbone), ("bottleneck", self.bottleneck), ("likelihood", self.likelihood),
+                 *([("corruption", self.corruption)] if self.corruption is not None else []),
+                 *(("regularizers", spec) for spec in self.regularizers)]
+        for name, spec in specs:
             if not isinstance(spec, PartSpec):
                 example = f"PartSpec({spec!r})" if isinstance(spec, str) else "PartSpec('dense', {...})"
                 raise AekitError(f"The '{name}' parameter of AutoencoderConfig takes PartSpec values, e.g. "
@@ -334,7 +337,7 @@ class Autoencoder(nn.Module):
         weights = next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.get_default_dtype())
         if not x.is_floating_point():
             return x.to(weights)
-        if x.dtype != weights and not torch.is_autocast_enabled(x.device.type):
+        if x.dtype != weights and not _autocast_on(x.device.type):
             raise AekitError(f"{owner} got '{name}' of dtype {x.dtype}, but the model's weights are {weights}. "
                              f"Cast the data (x.to({weights})) or the model (model.to({x.dtype})).")
         return x
@@ -389,6 +392,14 @@ class Autoencoder(nn.Module):
             loss = loss + term
         return AutoencoderOutput(x_hat=self.likelihood.mean(params), z=bottleneck.z, params=params, nll=nll,
                                  losses=losses, loss=loss, stats=bottleneck.stats)
+
+
+def _autocast_on(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (torch < 2.4 asks per device with its own functions)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def _sum_to_2d(log_p: Tensor) -> Tensor:

@@ -328,15 +328,17 @@ class TextData:
 
     def join(self, samples: Sequence[str]) -> str:
         """The text that ``samples`` (one string per sample, e.g. decoded reconstructions) make in this file's
-        layout: the pieces of a wrapped line joined into one line, chunks joined back into the whole text."""
+        layout: the pieces of a wrapped line joined into one line, blank lines kept (up to the last line with
+        text), chunks joined back into the whole text."""
         if len(samples) != len(self.lines):
             raise AekitError(f"TextData.join expects one string per sample ({len(self.lines)}); got {len(samples)}.")
         if self.split == "chunks":
             return "".join(samples)
-        lines: dict[int, str] = {}
-        for owner, sample in zip(self.owners or range(len(samples)), samples):
-            lines[owner] = lines.get(owner, "") + sample
-        return "".join(line + "\n" for line in lines.values())
+        owners = self.owners or list(range(len(samples)))
+        lines = [""] * (max(owners) + 1)  # blank lines of the file (no samples) stay blank, so lines line up
+        for owner, sample in zip(owners, samples):
+            lines[owner] += sample
+        return "".join(line + "\n" for line in lines)
 
 
 def load_text(path: str | os.PathLike[str], *, max_len: int = 64, tokenizer: str | Tokenizer = "char",

@@ -356,3 +356,10 @@ def test_resuming_without_a_fixed_seed_continues_the_checkpoints_split(digits, t
     AutoEncoder(latent_dim=2, max_epochs=2).fit(digits[:200], run_dir=tmp_path)  # random_state=None: a random seed
     resumed = AutoEncoder(latent_dim=2, max_epochs=3).fit(digits[:200], run_dir=tmp_path, resume=True)
     assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]
+
+
+def test_batchnorm_with_batches_of_one_row_is_refused_before_training(digits) -> None:
+    model = AutoEncoder(**{**FAST, "model_options": {"norm": "batch"}, "batch_size": 1})
+    with pytest.raises(AekitError, match=r"A batch must give the process 2 row\(s\) \(BatchNorm\), 2 in all; "
+                                         r"batch_size=1 with \d+ training rows cannot"):
+        model.fit(digits[:50])

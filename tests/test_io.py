@@ -184,7 +184,7 @@ def test_loading_a_model_does_not_repeat_the_identity_warning(tmp_path) -> None:
 
 
 def test_a_folder_describing_something_else_is_not_written_over(tmp_path, saved) -> None:
-    from aekit.io import check_folder_kind
+    from aekit.io import check_output_folder
 
     model, _ = saved
     (tmp_path / "sae").mkdir()
@@ -195,7 +195,7 @@ def test_a_folder_describing_something_else_is_not_written_over(tmp_path, saved)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "config.json").write_text("not json")
     with pytest.raises(AekitError, match="holds a config.json that is not aekit's"):
-        check_folder_kind(tmp_path / "mine", "aekit.model", option="--out")
+        check_output_folder(tmp_path / "mine", "aekit.model", option="--out")
     with pytest.raises(ModelFileError, match=r"is not an aekit model file \(it describes an aekit sae\)"):
         load_model(tmp_path / "sae")
     save_model(tmp_path / "m", model)

@@ -35,7 +35,7 @@ def test_names_that_configs_cannot_hold_are_refused(name: object) -> None:
 def test_model_configs_take_numpy_ints_and_refuse_what_is_not_a_shape_or_a_part() -> None:
     import numpy as np
 
-    from aekit import AutoencoderConfig, build_config, list_models
+    from aekit import AutoencoderConfig, PartSpec, build_config, list_models
 
     config = build_config("dense", input_shape=[np.int64(64)], latent_dim=np.int32(4))
     assert config.input_shape == (64,) and type(config.latent_dim) is int
@@ -46,6 +46,9 @@ def test_model_configs_take_numpy_ints_and_refuse_what_is_not_a_shape_or_a_part(
     with pytest.raises(AekitError, match=r"'backbone' parameter of AutoencoderConfig takes PartSpec values, e.g. "
                                          r"PartSpec\('dense'\)"):
         AutoencoderConfig((64,), 8, backbone="dense")  # type: ignore[arg-type]
+    for regularizers in ("l1", ("l1", PartSpec("kl_sparsity"))):  # every one is checked, not the last only
+        with pytest.raises(AekitError, match="'regularizers' parameter of AutoencoderConfig takes"):
+            AutoencoderConfig((64,), 8, regularizers=regularizers)  # type: ignore[arg-type]
     with pytest.raises(AekitError, match="name pattern must be a string"):
         list_models(None)  # type: ignore[arg-type]
 

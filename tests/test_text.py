@@ -132,7 +132,7 @@ def test_join_puts_wrapped_lines_and_chunks_back_together(tmp_path: Path) -> Non
     path.write_text("first line  \n\nabcdefghij\nend", encoding="utf-8")
     data = load_text(path, max_len=4)
     assert data.lines == ["firs", "t li", "ne", "abcd", "efgh", "ij", "end"]
-    assert data.join(data.tokenizer.decode(data.X)) == "first line\nabcdefghij\nend\n"  # blank lines are no samples
+    assert data.join(data.tokenizer.decode(data.X)) == "first line\n\nabcdefghij\nend\n"  # the blank line stays
     chunks = load_text(path, max_len=4, split="chunks")
     assert chunks.join(chunks.tokenizer.decode(chunks.X)) == path.read_text(encoding="utf-8")
     with pytest.raises(AekitError, match="one string per sample"):

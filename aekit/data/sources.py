@@ -451,9 +451,10 @@ def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np
 def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
     """A CSV/TSV/TXT table (``sep=None``: commas, tabs or spaces, sniffed). A first row of numbers only is data,
     not column names: ``np.savetxt`` and many loggers write no header, and reading its first row as names would
-    drop a sample. Such a table's columns are named x0, x1, ... as arrays' features are; an empty cell in it is a
-    missing value. The exception is the header 0, 1, ..., n-1 (comma-separated, n >= 3 or after an unnamed index
-    column) that pandas writes for a frame without column names, which stays a header. A first
+    drop a sample. Such a table's columns are named x0, x1, ... as arrays' features are; an empty cell in it, after
+    the first, is a missing value. The exception is the header 0, 1, ..., n-1 (after an unnamed index column, or
+    n >= 3 in a file not split by runs of spaces) that pandas writes for a frame without column names, which
+    stays a header. A first
     column without a name is the row index that ``DataFrame.to_csv`` writes by default: it becomes the frame's
     index, not a feature (a row number as a feature would make late rows look unusual). A ``.csv`` whose first
     line has no comma but a semicolon, tab or bar (Excel writes ``;`` in many locales) is sniffed like a ``.txt``."""
@@ -465,15 +466,19 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
         options = sniff
         first = first_line(**options)
     cells = first.iloc[0].str.strip() if len(first) else pd.Series(dtype=str)
-    filled = cells[cells != ""]  # an empty cell among numbers is a missing value, not a column without a name
-    numbers = len(filled) > 0 and bool(pd.to_numeric(filled, errors="coerce").notna().all())
+    if options.get("sep") == r"\s+" and _header_is_short(path, len(cells), options.get("comment")):
+        # split by spaces, the empty name of to_csv's index column leaves no cell: the header row is shorter
+        cells = pd.concat([pd.Series([""]), cells], ignore_index=True)
+    # an empty first cell is the name of to_csv's index column (the names after it may be numbers: wavelengths);
+    # an empty cell after the first, among numbers, is a missing value
     indexed = len(cells) > 1 and cells.iloc[0] == ""
     named = cells.iloc[1:] if indexed else cells
-    # pandas' names for unnamed columns (to_csv writes commas); as data, a row 0, 1 (a binary table) is too common
-    # to read as names
-    pandas_names = (options.get("sep") == "," and named.tolist() == [str(j) for j in range(len(named))]
-                    and (indexed or len(named) >= 3))
-    if len(first) == 0 or not numbers or pandas_names:
+    numbers = len(named) > 0 and bool(pd.to_numeric(named[named != ""], errors="coerce").notna().all())
+    # pandas' names for unnamed columns, with any one-character separator it writes; as data, a row 0, 1 (a binary
+    # table) is too common to read as names, and runs of spaces are np.savetxt's, not pandas'
+    pandas_names = (named.tolist() == [str(j) for j in range(len(named))]
+                    and (indexed or len(named) >= 3 and options.get("sep") != r"\s+"))
+    if len(first) == 0 or not numbers or indexed or pandas_names:
         index = 0 if indexed else None
         names = [c for c in cells if c != ""]
         repeated = sorted({c for c in names if names.count(c) > 1})
@@ -488,6 +493,15 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
          "names; its columns are named x0, x1, ... Add a header row of names to name them.", stacklevel=4)
     frame = pd.read_csv(path, header=None, **options)
     return frame.set_axis([f"x{j}" for j in range(frame.shape[1])], axis=1)
+
+
+def _header_is_short(path: Path, n_cells: int, comment: str | None) -> bool:
+    """Whether the second data line of a space-split table has one field more than the first's ``n_cells``."""
+    with path.open(encoding="utf-8", errors="replace") as f:
+        lines = (line for line in f if line.strip() and not (comment and line.startswith(comment)))
+        next(lines, None)
+        second = next(lines, None)
+    return second is not None and len(second.split()) == n_cells + 1
 
 
 def _text_table_options(path: Path) -> dict[str, Any]:

@@ -35,13 +35,13 @@ from torch import Tensor
 from aekit._version import __version__
 from aekit.config import field_names, from_dict, to_dict
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, did_you_mean
-from aekit.io import atomic_path, check_folder_kind, check_output_path, read_config, sha256_file, write_json
+from aekit.io import atomic_path, check_output_folder, read_config, sha256_file, write_json
 from aekit.sae.activations import ActivationStore, TensorActivations, shuffled_batches
 from aekit.sae.measure import reconstruction_metrics
 from aekit.sae.model import SAEConfig, SparseAutoencoder
 from aekit.training.trainer import resolve_device
 
-__all__ = ["SAERun", "SAETrainConfig", "check_run_folder", "load_sae", "open_activations", "train_sae"]
+__all__ = ["SAERun", "SAETrainConfig", "load_sae", "open_activations", "train_sae"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
     SAERun, with held-out ``metrics`` (l0, fvu, nmse, dead_fraction, dense_fraction, tokens_per_second).
     """
     if out is not None:
-        check_run_folder(out)  # before any work: a bad path costs nothing
+        check_output_folder(out, FORMAT, option="out")  # before any work: a bad path costs nothing
     source = open_activations(activations)
     sae_options, train_options = _split_options(options)
     config = SAEConfig(d_in=source.d_in, **sae_options)
@@ -224,15 +224,6 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
 def _preview(row: Tensor, shown: int = 4) -> str:
     values = ", ".join(f"{float(v):g}" for v in row[:shown])
     return f"[{values}{', ...' if len(row) > shown else ''}]"
-
-
-def check_run_folder(directory: str | os.PathLike[str], option: str = "out") -> Path:
-    """``directory`` if an SAE run can be written there; else one line: a file of that name, a path through a
-    file, or a folder whose config.json is another kind's (an autoencoder model names its description
-    config.json too, and writing would destroy it)."""
-    path = check_output_path(directory, option=option, folder=True)
-    check_folder_kind(path, FORMAT, option=option, file=CONFIG_FILE)
-    return path
 
 
 def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_train: int, train: SAETrainConfig,
@@ -282,7 +273,7 @@ def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_
 # ------------------------------------------------------------------------------------------- run directories
 def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
     """Write ``run`` to ``directory`` (config.json, sae.safetensors, history.json, metrics.json)."""
-    directory = check_run_folder(directory)
+    directory = check_output_folder(directory, FORMAT, option="out")
     directory.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in run.sae.state_dict().items()}
     with atomic_path(directory / WEIGHTS_FILE) as tmp:

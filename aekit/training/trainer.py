@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from aekit.config import from_dict, to_dict
 from aekit.errors import AekitError, check_choice, check_float, check_int, warn
 from aekit.io import FORMAT as MODEL_FORMAT
-from aekit.io import atomic_path, check_folder_kind, check_output_path, load_state, save_state
+from aekit.io import atomic_path, check_output_folder, load_state, save_state
 from aekit.training.distributed import DistributedContext, all_reduce_sum, context
 from aekit.training.pretraining import pretrain
 from aekit.training.sources import BatchSource, batch_bounds, has_batch_norm
@@ -157,8 +157,7 @@ class Trainer:
         self.config = config or TrainerConfig()
         self.run_dir = None
         if run_dir is not None:  # a bad path fails now, in one line, not after the first epoch
-            self.run_dir = check_output_path(run_dir, option="run_dir", folder=True)
-            check_folder_kind(self.run_dir, MODEL_FORMAT, option="run_dir")
+            self.run_dir = check_output_folder(run_dir, MODEL_FORMAT, option="run_dir")
 
     # ------------------------------------------------------------------------------------------- parts
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
@@ -200,14 +199,17 @@ class Trainer:
         n_train = len(train)
         if n_train == 0:
             raise AekitError("The training split is empty. Provide more samples or lower validation_fraction.")
-        if ctx.world_size > min(n_train, cfg.batch_size):  # a process would get batches of no rows
-            raise AekitError(f"{ctx.world_size} processes split each batch of batch_size={cfg.batch_size} over "
-                             f"{n_train} training rows: every process needs a row. Use fewer devices, or a batch "
-                             "size and a training split of at least as many rows as devices.")
         # every process gets a row of each batch, and two under BatchNorm (it cannot train on one): a last batch
         # with fewer joins the one before
-        bounds = batch_bounds(n_train, cfg.batch_size,
-                              min_rows=(2 if has_batch_norm(model) else 1) * ctx.world_size)
+        per_process = 2 if has_batch_norm(model) else 1
+        min_rows = per_process * ctx.world_size
+        if min_rows > min(n_train, cfg.batch_size):
+            who = f"each of {ctx.world_size} processes" if ctx.enabled else "the process"
+            raise AekitError(f"A batch must give {who} {per_process} row(s){' (BatchNorm)' if per_process > 1 else ''}"
+                             f", {min_rows} in all; batch_size={cfg.batch_size} with {n_train} training rows cannot. "
+                             f"Use a batch size and a training split of at least {min_rows} rows"
+                             f"{', or fewer devices' if ctx.enabled else ''}.")
+        bounds = batch_bounds(n_train, cfg.batch_size, min_rows=min_rows)
         steps_per_epoch = len(bounds)
 
         model.to(device)

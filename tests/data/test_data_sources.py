@@ -125,11 +125,22 @@ def test_a_first_row_like_pandas_names_in_a_small_or_spaced_table_is_data(tmp_pa
         assert load_dataset(path).X.shape[0] == rows
 
 
-@pytest.mark.parametrize("text", ["1,,3\n4,5,6\n7,8,9\n", ",2,3\n4,5,6\n7,8,9\n"])
-def test_an_empty_cell_in_a_first_row_of_numbers_is_a_missing_value(tmp_path: Path, text: str) -> None:
-    (tmp_path / "t.csv").write_text(text)
+def test_an_empty_cell_in_a_first_row_of_numbers_is_a_missing_value(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("1,,3\n4,5,6\n7,8,9\n")
     with pytest.raises(DataError, match=r"1 NaN/Inf value\(s\), first in row 0"):
         load_dataset(tmp_path / "t.csv")
+
+
+@pytest.mark.parametrize(("name", "sep", "columns", "index"), [
+    ("b.tsv", "\t", None, False), ("a.tsv", "\t", None, True), ("d.txt", " ", None, True),
+    ("c.csv", ",", [400, 410, 420], True),  # numeric names (wavelengths) after the index
+])
+def test_tables_pandas_writes_read_back(tmp_path: Path, name: str, sep: str, columns, index: bool) -> None:
+    frame = pd.DataFrame(np.arange(15.0).reshape(5, 3), columns=columns)
+    frame.to_csv(tmp_path / name, sep=sep, index=index)
+    dataset = load_dataset(tmp_path / name)
+    assert dataset.feature_names == [str(c) for c in frame.columns]
+    np.testing.assert_array_equal(dataset.X, frame.to_numpy())
 
 
 @pytest.mark.parametrize(("write", "expected"), [

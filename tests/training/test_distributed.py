@@ -53,4 +53,5 @@ def test_a_last_batch_of_one_row_trains_and_the_run_speaks_once(tmp_path) -> Non
     result = _run(["train", str(data_path), "--out", str(tmp_path / "bad"), "--lr", "-1"])
     assert result.returncode == 1 and result.stderr == "error: --lr must be a float in (0, inf]. Got -1.0 instead.\n"
     result = _run(["train", str(data_path), "--out", str(tmp_path / "one"), "--batch-size", "1"])
-    assert result.returncode == 1 and "\nerror: 2 processes split each batch of --batch-size 1" in result.stderr
+    assert result.returncode == 1
+    assert "\nerror: A batch must give each of 2 processes 1 row(s), 2 in all; --batch-size 1" in result.stderr
