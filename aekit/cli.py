@@ -860,6 +860,17 @@ def _in_cli_terms(message: str, args: list[str]) -> str:
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
+def _say_error(line: str) -> None:
+    """The command's one-line error on stderr; in a process of a distributed run, in the launcher's folder for
+    errors instead (``AEKIT_ERROR_DIR``, see :mod:`aekit.training.launch`), which says it once for all processes:
+    the first process to fail stops the others, which may not have said theirs yet."""
+    folder = os.environ.get("AEKIT_ERROR_DIR")
+    if folder and "WORLD_SIZE" in os.environ:
+        Path(folder, f"{os.environ.get('RANK', '0')}.txt").write_text(line + "\n", encoding="utf-8")
+        return
+    echo(line, err=True)
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """SIGTERM, raised where the command is, so it unwinds as Ctrl-C does (Click reports both as 'Aborted')."""
     raise KeyboardInterrupt
@@ -896,7 +907,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(exc.exit_code) from None
     except click.exceptions.UsageError as exc:  # Click shows usage, a hint and the error over four lines
         command = exc.ctx.command_path if exc.ctx is not None else "aekit"
-        echo(f"error: {' '.join(exc.format_message().split())} (see '{command} --help')", err=True)
+        _say_error(f"error: {' '.join(exc.format_message().split())} (see '{command} --help')")
         raise SystemExit(exc.exit_code) from None
     except click.exceptions.ClickException as exc:
         exc.show()
@@ -909,12 +920,12 @@ def main(argv: list[str] | None = None) -> None:
     except (AekitError, OSError, MemoryError) as exc:
         if debug:
             raise
-        echo(f"error: {_in_cli_terms(str(exc), args)}", err=True)
+        _say_error(f"error: {_in_cli_terms(str(exc), args)}")
         raise SystemExit(1) from None
     except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
         if debug:
             raise
-        echo(f"internal error: {type(exc).__name__}: {exc}. Rerun with --debug and report it.", err=True)
+        _say_error(f"internal error: {type(exc).__name__}: {exc}. Rerun with --debug and report it.")
         raise SystemExit(1) from None
     finally:  # the next command (in the same process: tests, notebooks) starts with nothing said
         if on_term is not None:
