@@ -73,10 +73,7 @@ def check_output_folder(directory: str | os.PathLike[str], file_format: str, *, 
     path = directory / file
     if not path.is_file():
         return directory
-    try:
-        kind = json.loads(path.read_text(encoding="utf-8")).get("format")
-    except (OSError, ValueError, AttributeError):
-        kind = None
+    kind = _format_of(path)
     if kind != file_format:
         held = f"an aekit {_kind_name(kind)}" if _kind_name(kind) else f"a {file} that is not aekit's"
         raise AekitError(f"{option} {directory} holds {held}; writing here would replace its {file}. Pass another "
@@ -301,13 +298,18 @@ def _what_it_holds(directory: Path) -> str:
     """'; it holds an aekit anomaly detector (detector.json)' when another aekit folder's description is
     there (a detector's folder passed for a model's), else ''."""
     for candidate in sorted(directory.glob("*.json"))[:20]:
-        try:
-            kind = _kind_name(json.loads(candidate.read_text(encoding="utf-8")).get("format"))
-        except (OSError, ValueError, AttributeError):
-            continue
+        kind = _kind_name(_format_of(candidate))
         if kind:
             return f"; it holds an aekit {kind} ({candidate.name})"
     return ""
+
+
+def _format_of(path: Path) -> Any:
+    """The ``format`` a JSON description declares; None for a file that is not such a description."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _kind_name(file_format: Any) -> str:
