@@ -50,14 +50,17 @@ _DENSE_ABOVE = 0.125
 # penalty.
 _CODES: dict[str, Callable[[SAEConfig], PartSpec]] = {
     "topk": lambda c: PartSpec("topk", {"k": c.k}),
-    "jumprelu": lambda c: PartSpec("jumprelu", {"l0_weight": c.penalty_weight, "bandwidth": c.bandwidth,
-                                                "initial_threshold": c.initial_threshold}),
+    "jumprelu": lambda c: PartSpec("jumprelu", {"l0_weight": c.penalty_weight, **c.jumprelu_options}),
     "relu-l1": lambda c: PartSpec("deterministic", {"code_activation": "relu"}),
 }
 _PENALTIES = {"relu-l1": "l1"}
 # The architectures with a sparsity penalty, what ``sparsity_weight`` is for each, and its default; topk has none
 # (k sets its sparsity), so a weight given with it would be ignored and is refused.
 _SPARSITY_WEIGHTS = {"jumprelu": ("L0 coefficient", 3e-3), "relu-l1": ("L1 coefficient", 5e-3)}
+# jumprelu's own options and their defaults. Rajamanoharan et al. use a bandwidth of 0.001 for inputs of unit
+# mean-square norm; ours have E||x||^2 = d_in, so pre-activations are about sqrt(d_in) = 20 times larger: a 20x
+# wider window. Other archs have no threshold, so these options given with them are refused.
+_JUMPRELU_DEFAULTS = {"bandwidth": 0.05, "initial_threshold": 0.1}
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,8 @@ class SAEConfig:
     # jumprelu, expansion 8, MiniLM layer 3, 1M tokens at the default LR: 3e-3 ends near L0 = 22, 1e-2 near 13;
     # at 3x that LR, 1.5e-3 ends near 27 (benchmarks/sae_minilm.py). L0 falls as training goes on.
     sparsity_weight: float | None = None
-    # Rajamanoharan et al. use 0.001 for inputs of unit mean-square norm; ours have E||x||^2 = d_in, so
-    # pre-activations are about sqrt(d_in) = 20 times larger: a 20x wider window.
-    bandwidth: float = 0.05
-    initial_threshold: float = 0.1
+    bandwidth: float | None = None  # jumprelu only (None: 0.05): width of the threshold's gradient window
+    initial_threshold: float | None = None  # jumprelu only (None: 0.1)
 
     def __post_init__(self) -> None:
         owner = "SparseAutoencoder"
@@ -94,6 +95,15 @@ class SAEConfig:
                                  f"'{self.arch}' has no sparsity penalty, so {self.sparsity_weight!r} would be "
                                  "ignored. Leave it unset, or choose one of those archs.")
             check_float(self.sparsity_weight, name="sparsity_weight", owner=owner, low=0.0)
+        for name in _JUMPRELU_DEFAULTS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.arch != "jumprelu":
+                raise AekitError(f"The '{name}' parameter of {owner} is for arch jumprelu, whose threshold it sets; "
+                                 f"arch '{self.arch}' has no threshold, so {value!r} would be ignored. Leave it "
+                                 "unset, or choose arch 'jumprelu'.")
+            check_float(value, name=name, owner=owner, low=0.0, low_inclusive=False)
 
     @property
     def latent_dim(self) -> int:
@@ -106,6 +116,12 @@ class SAEConfig:
             return self.sparsity_weight
         return _SPARSITY_WEIGHTS[self.arch][1] if self.arch in _SPARSITY_WEIGHTS else 0.0
 
+    @property
+    def jumprelu_options(self) -> dict[str, float]:
+        """jumprelu's ``bandwidth`` and ``initial_threshold`` in force: the given ones, else the defaults."""
+        return {name: default if getattr(self, name) is None else getattr(self, name)
+                for name, default in _JUMPRELU_DEFAULTS.items()}
+
     def to_json_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
@@ -114,6 +130,9 @@ class SAEConfig:
         if isinstance(data, dict) and data.get("arch") not in _SPARSITY_WEIGHTS and "sparsity_weight" in data:
             # runs saved before the weight was refused for archs without a penalty still load: it was unused
             data = {**data, "sparsity_weight": None}
+        if isinstance(data, dict) and data.get("arch") != "jumprelu":
+            # runs saved when every arch stored jumprelu's options (unused by the others) still load
+            data = {**data, **{name: None for name in _JUMPRELU_DEFAULTS if name in data}}
         return from_dict(cls, data, owner="SAEConfig")
 
 
@@ -272,7 +291,7 @@ class SparseAutoencoder(nn.Module):
             # biases need thousands of steps to climb to where they can be sparse.
             a = (scaled - self.b_dec) @ self.W_enc.t()  # (n, latent_dim), without b_enc
             quantile = torch.quantile(a[:4096], 1.0 - self.config.k / self.config.latent_dim, dim=0)
-            start = self.config.initial_threshold if self.config.arch == "jumprelu" else 0.0
+            start = self.config.jumprelu_options["initial_threshold"] if self.config.arch == "jumprelu" else 0.0
             self.b_enc.copy_(start - quantile)
         return self
 

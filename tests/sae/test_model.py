@@ -167,3 +167,27 @@ def test_a_sparsity_weight_for_an_arch_without_a_penalty_is_refused() -> None:
 def test_a_saved_topk_config_with_its_unused_sparsity_weight_still_loads() -> None:
     data = {**SAEConfig(d_in=4, arch="topk").to_json_dict(), "sparsity_weight": 0.01}  # saved before the refusal
     assert SAEConfig.from_json_dict(data).sparsity_weight is None
+
+
+@pytest.mark.parametrize("arch", ["topk", "relu-l1"])
+@pytest.mark.parametrize(("name", "value"), [("bandwidth", 0.2), ("initial_threshold", 0.3)])
+def test_jumprelu_options_for_another_arch_are_refused(arch: str, name: str, value: float) -> None:
+    with pytest.raises(AekitError, match=rf"The '{name}' parameter of SparseAutoencoder is for arch jumprelu, whose "
+                                         rf"threshold it sets; arch '{arch}' has no threshold, so {value} would be "
+                                         r"ignored\. Leave it unset, or choose arch 'jumprelu'\."):
+        SAEConfig(d_in=4, arch=arch, k=2, **{name: value})
+
+
+def test_jumprelu_options_reach_its_bottleneck_and_are_checked() -> None:
+    sae = SparseAutoencoder(SAEConfig(d_in=4, arch="jumprelu", expansion=2, k=2, bandwidth=0.2,
+                                      initial_threshold=0.3))
+    assert (sae.bottleneck.config.bandwidth, sae.bottleneck.config.initial_threshold) == (0.2, 0.3)
+    assert SAEConfig(d_in=4, arch="jumprelu", k=2).jumprelu_options == {"bandwidth": 0.05, "initial_threshold": 0.1}
+    with pytest.raises(AekitError, match=r"'bandwidth' parameter of SparseAutoencoder must be a float in \(0, inf\]"):
+        SAEConfig(d_in=4, arch="jumprelu", k=2, bandwidth=0.0)
+
+
+def test_a_saved_topk_config_with_the_unused_jumprelu_options_still_loads() -> None:
+    data = {**SAEConfig(d_in=4, arch="topk").to_json_dict(), "bandwidth": 0.05, "initial_threshold": 0.1}
+    config = SAEConfig.from_json_dict(data)  # saved when every arch stored them
+    assert (config.bandwidth, config.initial_threshold) == (None, None)
