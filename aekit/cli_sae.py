@@ -126,10 +126,14 @@ def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any]:
               help="Held-out texts for the splice-in check (0: skip it).")
 @click.option("--corpus", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Corpus of the splice-in check, if it has moved since the harvest (default: the one recorded then).")
-def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path | None) -> None:
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="Model folder of the splice-in check, if it has moved since the harvest (default: the one recorded "
+                   "then).")
+def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path | None, model: Path | None) -> None:
     """Held-out L0, FVU, normalised MSE, dead/dense fractions, and the splice-in check on the model."""
     from aekit.io import write_json
-    from aekit.sae.measure import corpus_path, downstream_check, held_out_text_ids, reconstruction_metrics
+    from aekit.sae.activations import resolve_model_dir
+    from aekit.sae.measure import corpus_path, downstream_check, held_out_text_ids, model_path, reconstruction_metrics
     from aekit.sae.training import METRICS_FILE
 
     if n_texts < 0:
@@ -140,6 +144,7 @@ def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path
     text_ids: list[int] = []
     if n_texts:  # what the splice-in check needs first: a wrong corpus or holdout should cost nothing
         corpus = corpus_path(store.manifest, corpus)
+        resolve_model_dir(model_path(store.manifest, model))
         text_ids = held_out_text_ids(store, start, stop)
         if not text_ids and stop > start:  # (no rows at all: reconstruction_metrics says so)
             cut = int(store.read(start, start + 1, key="text_ids")[0])
@@ -149,7 +154,7 @@ def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path
     metrics, _ = reconstruction_metrics(run.sae, store, start, stop)
     if n_texts:
         metrics["downstream"] = downstream_check(run.sae, store.manifest, n_texts=n_texts, text_ids=text_ids,
-                                                 texts=corpus)
+                                                 model=model, texts=corpus)
     merged = {**run.metrics, **metrics}
     write_json(run_dir / METRICS_FILE, merged)
     echo(json.dumps(metrics, indent=2))

@@ -123,7 +123,7 @@ def downstream_check(sae: SparseAutoencoder, manifest: dict[str, Any], *, text_i
         raise DataError("text_ids is empty, so there is no text to splice into. Pass the corpus indices of "
                         "held-out texts (held_out_text_ids), or None for the first n_texts texts.")
     corpus = corpus_path(manifest, texts)
-    local = load_model(model or manifest["model"], device=sae.W_dec.device)
+    local = load_model(model_path(manifest, model), device=sae.W_dec.device)
     _, module = site_module(local, int(manifest["layer"]), str(manifest["site"]))
     wanted = set(text_ids) if text_ids is not None else None
     chosen: list[str] = []
@@ -193,6 +193,19 @@ def corpus_path(manifest: dict[str, Any], texts: str | os.PathLike[str] | None =
                         "deleted). Pass its new path (--corpus, or texts= in Python), or skip the splice-in check "
                         "(--texts 0).")
     return corpus
+
+
+def model_path(manifest: dict[str, Any], model: str | os.PathLike[str] | None = None) -> str | os.PathLike[str]:
+    """The model of the downstream check: ``model`` if given, else the folder the manifest recorded at harvest
+    time, which must still be there."""
+    if model is not None:
+        return model
+    recorded = Path(str(manifest["model"])).expanduser()
+    if not recorded.is_dir():
+        raise DataError(f"The model recorded when the activations were harvested, '{recorded}', is gone (moved or "
+                        "deleted). Pass its new folder (--model on the command line, the model argument in Python), "
+                        "or skip the splice-in check (--texts 0).")
+    return recorded
 
 
 def held_out_text_ids(store: ActivationStore, start: int, stop: int) -> list[int]:

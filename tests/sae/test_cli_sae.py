@@ -239,3 +239,25 @@ def test_measure_after_the_corpus_moved(cli, trained, acts_dir, corpus, tmp_path
                                  "splice-in check (--texts 0).\n")
     code, out, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2", "--corpus", corpus)
     assert code == 0 and "over 2 held-out texts" in out, err
+
+
+def test_measure_after_the_model_moved(cli, trained, acts_dir, minilm, tmp_path) -> None:
+    import shutil
+
+    from aekit.sae.activations import resolve_model_dir
+
+    copy = tmp_path / "acts"
+    shutil.copytree(acts_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    moved = tmp_path / "moved" / "model"
+    shutil.copytree(resolve_model_dir(minilm), moved)
+    gone = tmp_path / "gone" / "model"
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "model": str(gone)}))
+    code, _, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2")
+    assert code == 1 and err == (f"error: The model recorded when the activations were harvested, '{gone}', is gone "
+                                 "(moved or deleted). Pass its new folder (--model on the command line, the model "
+                                 "argument in Python), or skip the splice-in check (--texts 0).\n")
+    code, _, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2", "--model", tmp_path / "nowhere")
+    assert code == 1 and err.startswith(f"error: No model folder or installed package named '{tmp_path / 'nowhere'}'")
+    code, out, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2", "--model", moved)
+    assert code == 0 and "over 2 held-out texts" in out, err
