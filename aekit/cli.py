@@ -227,9 +227,11 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
     return samples, dataset.y, dataset.class_names
 
 
-def _against_pca(estimator: Any, X: np.ndarray, train_X: np.ndarray | None = None) -> tuple[list[dict[str, Any]], str]:
+def _against_pca(estimator: Any, X: np.ndarray, train_X: np.ndarray | None = None, *,
+                 reference: np.ndarray | None = None) -> tuple[list[dict[str, Any]], str]:
     """The autoencoder's errors on ``X`` beside PCA's with as many components (``evaluate``'s table), and a note
-    on the data PCA was fitted on: ``train_X``, else the model's training data read again, else ``X``."""
+    on the data PCA was fitted on: ``train_X``, else the model's training data read again, else ``X``. With a
+    ``reference`` (clean versions of ``X``'s rows), outputs are scored against it (see ``compare_with_pca``)."""
     from aekit.evaluation import compare_with_pca
 
     meta = getattr(estimator, "metadata_", None) or {}
@@ -243,7 +245,7 @@ def _against_pca(estimator: Any, X: np.ndarray, train_X: np.ndarray | None = Non
             except AekitError:
                 pass
     image = len(estimator.input_shape_) > 1
-    return compare_with_pca(estimator, np.asarray(train_X), np.asarray(X), image=image), note
+    return compare_with_pca(estimator, np.asarray(train_X), np.asarray(X), image=image, reference=reference), note
 
 
 def _write_report(estimator: Any, data: str, X: np.ndarray, labels: np.ndarray | None,
@@ -458,14 +460,21 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
 @RUN_DIR
 @click.argument("data")
 @image_options
+@click.option("--reference", default=None, metavar="CLEAN",
+              help="Restoration: the clean versions of DATA's samples (same shape and order); outputs are scored "
+                   "against them, beside DATA as it is.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def evaluate(run_dir: Path, data: str, image_size: int | None, color: str | None, as_json: bool) -> None:
+def evaluate(run_dir: Path, data: str, image_size: int | None, color: str | None, reference: str | None,
+             as_json: bool) -> None:
     """Compare reconstruction error with PCA.
 
     MSE, MAE (and PSNR for images) of RUN_DIR's model on DATA, beside PCA with the same code size.
 
     PCA is fitted on the model's training data when it can be read again, else on DATA (which flatters PCA).
     Text models, for which PCA means nothing, report the characters and lines their greedy decoding rebuilds.
+    For a restoration model (denoising, inpainting, colorization, super-resolution), DATA holds degraded samples
+    and --reference their clean versions: both methods are scored against the clean ones, and so is DATA as it is,
+    which shows what restoring gains.
     """
     from aekit.estimator import AutoEncoder
     from aekit.evaluation import compare_tokens, format_table
@@ -474,10 +483,15 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str | None
     X = _load_for(estimator, data, image_size, color)
     meta = estimator.metadata_
     if "tokenizer" in (meta or {}):
+        if reference is not None:
+            raise AekitError("--reference is for models of numbers, whose outputs can be scored against clean "
+                             "values; a text model's rebuilt characters are scored against DATA itself. Leave "
+                             "--reference out.")
         rows = compare_tokens(estimator, X)
         echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
         return
-    rows, note = _against_pca(estimator, X)
+    clean = None if reference is None else _load_for(estimator, reference, image_size, color)
+    rows, note = _against_pca(estimator, X, reference=clean)
     if as_json:
         echo(json.dumps(rows, indent=2))
         return

@@ -134,7 +134,7 @@ def _pca_reconstruct(X_train: np.ndarray, X_test: np.ndarray, n_components: int)
 
 
 def pca_baseline(X_train: Any, X_test: Any, n_components: int, *, image: bool = False,
-                 data_range: float | None = None) -> dict[str, float | int]:
+                 data_range: float | None = None, reference: Any = None) -> dict[str, float | int]:
     """Reconstruction errors of PCA with ``n_components`` components, fitted on ``X_train``, on ``X_test``.
 
     PCA runs on the raw data (no scaling) so its errors are in the original units, like
@@ -149,6 +149,8 @@ def pca_baseline(X_train: Any, X_test: Any, n_components: int, *, image: bool = 
     n_components : int >= 1
         Clipped to ``min(n_train, n_features)``; the number used is reported.
     image, data_range : see :func:`reconstruction_metrics`.
+    reference : array-like shaped like ``X_test`` or None
+        What the reconstructions are scored against (see :func:`compare_with_pca`); None: ``X_test``.
 
     Returns
     -------
@@ -157,11 +159,25 @@ def pca_baseline(X_train: Any, X_test: Any, n_components: int, *, image: bool = 
     check_int(n_components, name="n_components", owner="pca_baseline", low=1)
     X_train = _as_samples(X_train, name="X_train")
     X_test = _as_samples(X_test, name="X_test")
+    target = _reference_for(X_test, reference)
     restored, used = _pca_reconstruct(X_train, X_test, n_components)
-    return {**reconstruction_metrics(X_test, restored, data_range=data_range, image=image), "n_components": used}
+    return {**reconstruction_metrics(target, restored, data_range=data_range, image=image), "n_components": used}
 
 
-def compare_with_pca(estimator: Any, X_train: Any, X_test: Any, *, image: bool) -> list[dict[str, Any]]:
+def _reference_for(X_test: np.ndarray, reference: Any) -> np.ndarray:
+    """The array reconstructions of ``X_test`` are scored against: ``reference`` (checked) or ``X_test``."""
+    if reference is None:
+        return X_test
+    reference = _as_samples(reference, name="reference")
+    if reference.shape != X_test.shape:
+        raise AekitError(f"The reference must hold one clean sample per input sample, shaped alike: the inputs "
+                         f"have shape {X_test.shape}, the reference {reference.shape}. Pass the clean versions of "
+                         "exactly the input rows, in the same order.")
+    return reference
+
+
+def compare_with_pca(estimator: Any, X_train: Any, X_test: Any, *, image: bool,
+                     reference: Any = None) -> list[dict[str, Any]]:
     """A fitted autoencoder against PCA with as many components as the autoencoder has code units.
 
     Parameters
@@ -173,27 +189,38 @@ def compare_with_pca(estimator: Any, X_train: Any, X_test: Any, *, image: bool) 
     X_test : array-like of shape (n_test, ...)
         Held-out data both methods are scored on.
     image : bool
-        Add PSNR; both methods share one ``data_range``, the range of ``X_test``.
+        Add PSNR; every row shares one ``data_range``, the range of the data scored against.
+    reference : array-like shaped like ``X_test``, or None
+        Restoration (a denoising, inpainting, colorization or super-resolution model): ``X_test`` holds the
+        degraded inputs and ``reference`` their clean versions, row for row. Both methods' outputs are scored
+        against the reference, and a third row scores the inputs themselves against it, what restoring gains
+        over doing nothing. None: reconstructions are scored against ``X_test``.
 
     Returns
     -------
-    list of two dicts, ``{"method", "code_size", "mse", "mae"[, "psnr"]}``: the autoencoder, then PCA.
+    list of dicts, ``{"method", "code_size", "mse", "mae"[, "psnr"]}``: the autoencoder, then PCA, then (with a
+    reference) the inputs as they are, whose code size is None.
     """
     check_is_fitted(estimator, "model_")
     X_train = _as_samples(X_train, name="X_train")
     X_test = _as_samples(X_test, name="X_test")
+    target = _reference_for(X_test, reference)
     code_size = int(estimator.config_.latent_dim)
-    data_range = float(np.ptp(X_test)) if image else None
+    data_range = float(np.ptp(target)) if image else None
     ae_hat = np.asarray(estimator.reconstruct(X_test.astype(np.float32)), dtype=np.float64).reshape(X_test.shape)
     if not np.isfinite(ae_hat).all():  # the model's output, not the user's data
         raise AekitError("The model's reconstructions contain NaN or Inf: its weights diverged or are damaged. "
                          "Train it again (a lower learning rate or gradient clipping helps a diverging run).")
-    ae = reconstruction_metrics(X_test, ae_hat, data_range=data_range, image=image)
-    pca = pca_baseline(X_train, X_test, code_size, image=image, data_range=data_range)
-    return [
+    ae = reconstruction_metrics(target, ae_hat, data_range=data_range, image=image)
+    pca = pca_baseline(X_train, X_test, code_size, image=image, data_range=data_range, reference=target)
+    rows = [
         {"method": f"autoencoder ({estimator.model})", "code_size": code_size, **ae},
         {"method": "PCA", "code_size": pca.pop("n_components"), **pca},
     ]
+    if reference is not None:
+        as_is = reconstruction_metrics(target, X_test, data_range=data_range, image=image)
+        rows.append({"method": "input as is (no restoration)", "code_size": None, **as_is})
+    return rows
 
 
 def compare_tokens(estimator: Any, X: Any, reconstructions: Any = None) -> list[dict[str, Any]]:

@@ -48,6 +48,24 @@ def test_info_encode_reconstruct_evaluate(cli, trained, table, tmp_path) -> None
     assert all(r["code_size"] == 3 for r in rows)
 
 
+def test_evaluate_scores_degraded_data_against_a_clean_reference(cli, trained, table, digits, tmp_path) -> None:
+    noisy = tmp_path / "noisy.npy"
+    np.save(noisy, digits[:300] + np.random.default_rng(0).normal(0.0, 1.0, (300, 64)))
+    code, out, err = cli("evaluate", trained, noisy, "--reference", table, "--json")
+    rows = json.loads(out)
+    assert code == 0, err
+    assert [r["method"].split()[0] for r in rows] == ["autoencoder", "PCA", "input"] and rows[2]["code_size"] is None
+    assert rows[2]["mse"] == pytest.approx(1.0, abs=0.05)  # the noise itself
+    code, _, err = cli("evaluate", trained, noisy, "--reference", tmp_path / "missing.csv")
+    assert code == 1 and "missing.csv" in err and len(err.splitlines()) == 1
+    half = tmp_path / "half.npy"
+    np.save(half, digits[:150])
+    code, _, err = cli("evaluate", trained, noisy, "--reference", half)
+    assert code == 1 and err == ("error: The reference must hold one clean sample per input sample, shaped alike: the "
+                                 "inputs have shape (300, 64), the reference (150, 64). Pass the clean versions of "
+                                 "exactly the input rows, in the same order.\n")
+
+
 def test_train_writes_a_report_and_report_describes_other_data(cli, tmp_path) -> None:
     out = tmp_path / "vae"
     code, text, _ = cli("train", "digits", "--out", out, "--model", "vae", "--epochs", "2", "--latent-dim", "4")
@@ -355,6 +373,8 @@ def test_text_models_train_on_a_text_file_and_decode_back(cli, tmp_path) -> None
     assert code == 0, err
     (row,) = json.loads(printed)
     assert row["rows"] == 42 and row["code_size"] == 8 and 0.0 <= row["exact_rows"] <= row["token_accuracy"] <= 1.0
+    code, _, err = cli("evaluate", out, text, "--reference", text)
+    assert code == 1 and err.startswith("error: --reference is for models of numbers") and err.count("\n") == 1
     report = (out / "report.html").read_text()
     assert "token_accuracy" in report and "<td>to be or not to be</td>" in report  # rows read back as text
 

@@ -135,6 +135,25 @@ def test_compare_with_pca_rows(images) -> None:
                                                           if k != "n_components"}}
 
 
+def test_compare_with_pca_scores_restoration_against_a_clean_reference(images) -> None:
+    X_train, clean = images
+    noisy = clean + np.random.default_rng(0).normal(0.0, 2.0, clean.shape).astype(np.float32)
+    estimator = AutoEncoder(latent_dim=3, **FAST).fit(X_train)
+    rows = compare_with_pca(estimator, X_train, noisy, image=True, reference=clean)
+    assert [r["method"] for r in rows] == ["autoencoder (conv)", "PCA", "input as is (no restoration)"]
+    assert [r["code_size"] for r in rows] == [3, 3, None]
+    data_range = float(np.ptp(clean))  # the clean data's range: the one every row is scored against
+    expected = reconstruction_metrics(clean, estimator.reconstruct(noisy), image=True, data_range=data_range)
+    assert rows[0]["mse"] == pytest.approx(expected["mse"]) and rows[0]["psnr"] == pytest.approx(expected["psnr"])
+    pca = PCA(3, random_state=0).fit(X_train.reshape(len(X_train), -1))
+    restored = pca.inverse_transform(pca.transform(noisy.reshape(len(noisy), -1))).reshape(clean.shape)
+    assert rows[1]["mse"] == pytest.approx(float(np.mean((restored - clean) ** 2)), rel=1e-5)
+    assert rows[2]["mse"] == pytest.approx(float(np.mean((noisy.astype(np.float64) - clean) ** 2)))
+    with pytest.raises(AekitError, match=r"the inputs have shape \(60, 1, 8, 8\), the reference \(59, 1, 8, 8\)\. "
+                                         r"Pass the clean versions of exactly the input rows"):
+        compare_with_pca(estimator, X_train, noisy, image=True, reference=clean[:59])
+
+
 # -------------------------------------------------------------------------------------------- sweep
 def test_sweep_rows_for_two_code_sizes(images, tmp_path) -> None:
     X_train, X_test = images
