@@ -6,7 +6,7 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +198,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         )
 
     def _model_config(self, X: np.ndarray) -> AutoencoderConfig:
+        if self.model_options is not None and not isinstance(self.model_options, Mapping):
+            raise AekitError(f"The 'model_options' parameter of AutoEncoder must be a dict of part options, e.g. "
+                             f"{{'dropout': 0.1}}. Got {self.model_options!r} instead.")
         options = plain(dict(self.model_options or {}))
         if self.hidden_dims is not None:
             if not isinstance(self.hidden_dims, (list, tuple, np.ndarray)):

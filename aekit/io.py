@@ -71,13 +71,19 @@ def check_output_folder(directory: str | os.PathLike[str], file_format: str, *, 
     aekit's. Writing would replace it. Commands call it before their work."""
     directory = check_output_path(directory, option=option, folder=True)
     path = directory / file
-    if not path.is_file():
-        return directory
-    kind = _format_of(path)
-    if kind != file_format:
-        held = f"an aekit {_kind_name(kind)}" if _kind_name(kind) else f"a {file} that is not aekit's"
-        raise AekitError(f"{option} {directory} holds {held}; writing here would replace its {file}. Pass another "
-                         "folder.")
+    if path.is_file():
+        kind = _format_of(path)
+        if kind != file_format:
+            held = f"an aekit {_kind_name(kind)}" if _kind_name(kind) else f"a {file} that is not aekit's"
+            raise AekitError(f"{option} {directory} holds {held}; writing here would replace its {file}. Pass "
+                             "another folder.")
+    elif directory.is_dir():
+        # another aekit kind described under another name (a detector's detector.json): its files and ours would
+        # mix, and loading the folder would find either
+        other = _what_it_holds(directory, besides=file_format)
+        if other:
+            raise AekitError(f"{option} {directory} is another aekit folder{other}: writing an aekit "
+                             f"{_kind_name(file_format)} there would mix the two. Pass another folder.")
     return directory
 
 
@@ -294,13 +300,13 @@ def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, f
     return config
 
 
-def _what_it_holds(directory: Path) -> str:
-    """'; it holds an aekit anomaly detector (detector.json)' when another aekit folder's description is
-    there (a detector's folder passed for a model's), else ''."""
+def _what_it_holds(directory: Path, besides: str | None = None) -> str:
+    """'; it holds an aekit anomaly detector (detector.json)' when an aekit folder's description of another
+    format than ``besides`` is there (a detector's folder passed for a model's), else ''."""
     for candidate in sorted(directory.glob("*.json"))[:20]:
-        kind = _kind_name(_format_of(candidate))
-        if kind:
-            return f"; it holds an aekit {kind} ({candidate.name})"
+        file_format = _format_of(candidate)
+        if _kind_name(file_format) and file_format != besides:
+            return f"; it holds an aekit {_kind_name(file_format)} ({candidate.name})"
     return ""
 
 

@@ -136,6 +136,8 @@ def test_scaler_fitted_on_training_split_only(digits) -> None:
         ({"scaler": "minmx"}, "Did you mean 'minmax'?"),
         ({"model": "dens"}, "Unknown model 'dens'"),
         ({"model_options": {"dropuot": 0.1}}, "Did you mean 'dropout'?"),
+        ({"model_options": "dropout=0.1"}, "'model_options' parameter of AutoEncoder must be a dict of part options, "
+         "e.g. {'dropout': 0.1}. Got 'dropout=0.1' instead."),
         ({"loss": "mae"}, "Unknown likelihood 'mae'"),
         ({"early_stopping": "no"}, "'early_stopping' parameter of Trainer must be True or False. Got 'no'"),
         ({"hidden_dims": 8}, "'hidden_dims' parameter of AutoEncoder must be a list of layer widths"),

@@ -200,3 +200,12 @@ def test_a_folder_describing_something_else_is_not_written_over(tmp_path, saved)
         load_model(tmp_path / "sae")
     save_model(tmp_path / "m", model)
     save_model(tmp_path / "m", model)  # a model over a model: as before
+    (tmp_path / "detector").mkdir()  # another kind under another name: the files would mix
+    (tmp_path / "detector" / "detector.json").write_text('{"format": "aekit.anomaly_detector"}')
+    with pytest.raises(AekitError, match=r"Model directory .*/detector is another aekit folder; it holds an aekit "
+                                         r"anomaly detector \(detector.json\): writing an aekit model there would mix "
+                                         r"the two\. Pass another folder\."):
+        save_model(tmp_path / "detector", model)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.json").write_text('{"format": "mine"}')  # the user's JSON: not aekit's kinds
+    save_model(tmp_path / "notes", model)

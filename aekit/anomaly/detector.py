@@ -588,10 +588,12 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_int(self.window_stride, name="window_stride", owner=_OWNER, low=1, high=self.window_size)
         samples = self.max_samples
         ok = (samples == "auto" or (isinstance(samples, Integral) and not isinstance(samples, bool) and samples >= 2)
-              or (isinstance(samples, float) and 0 < samples <= 1))
+              or (isinstance(samples, (float, np.floating)) and 0 < samples <= 1))
         if not ok:
             raise AekitError(f"The 'max_samples' parameter of {_OWNER} must be 'auto', an int >= 2 or a float in "
                              f"(0, 1]. Got {samples!r} instead.")
+        if isinstance(self.random_state, Integral) and not isinstance(self.random_state, bool):
+            check_int(self.random_state, name="random_state", owner=_OWNER, low=0, high=2**32 - 1)  # as AutoEncoder
 
     def _seed(self) -> int:
         if isinstance(self.random_state, Integral) and not isinstance(self.random_state, bool):
@@ -611,7 +613,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 return min(n_samples, 256)
             # Images and windows need more samples to learn a shape: half of them, 256 to 10000.
             return min(n_samples, max(256, min(10_000, n_samples // 2)))
-        if isinstance(self.max_samples, float):
+        if isinstance(self.max_samples, (float, np.floating)):
             return max(2, min(n_samples, round(self.max_samples * n_samples)))
         return min(n_samples, int(self.max_samples))
 
@@ -728,17 +730,30 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             elif not hasattr(X, "iloc") and np.ndim(X) == 1:
                 X = np.asarray(X).reshape(-1, 1)
         elif isinstance(X, (np.ndarray, pd.Series, list, tuple)) and np.ndim(X) == 1:  # else sklearn's message
+            if not reset and len(X) == getattr(self, "n_features_in_", None):
+                raise DataError(f"X is one-dimensional: {len(X)} values, as many as the detector's features, so "
+                                "probably one row. Reshape your data as a row of a 2-D array: X.reshape(1, -1) (a "
+                                "DataFrame's row: df.iloc[[i]]).")
             raise DataError(f"X is one-dimensional ({len(X)} values). Reshape your data with X.reshape(-1, 1) to "
                             "score each value as a row of one feature, or pass window_size=N (CLI: --window-size N) "
                             "to score it as a time series.")
         if isinstance(X, pd.DataFrame):  # else sklearn's "could not convert string to float", without the column
             time = "; a time column goes in the index: X.set_index('timestamp')" if self.window_size else ""
             check_numeric_columns(X, "X", advice=time)
-        if not reset and hasattr(self, "input_shape_full_") and isinstance(X, (np.ndarray, pd.DataFrame)):
+        fitted_shape = None if reset else getattr(self, "input_shape_full_", None)
+        if fitted_shape is not None and len(fitted_shape) > 1 and not isinstance(X, pd.DataFrame):
+            # images: checked against the fitted sample shape, then one row each, so that n_features_in_ (the
+            # values per sample, as AutoEncoder's) is compared as for tables
+            X = np.asarray(X)
+            self._check_sample_shape(X)
+            X = X.reshape(len(X), math.prod(fitted_shape))
+        elif fitted_shape is not None and isinstance(X, (np.ndarray, pd.DataFrame)):
             self._check_sample_shape(X)
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32],
                           ensure_all_finite=False)
-        if not reset and hasattr(self, "input_shape_full_") and X.shape[1:] != self.input_shape_full_:
+        if fitted_shape is not None and len(fitted_shape) > 1:
+            X = X.reshape(len(X), *fitted_shape)
+        elif fitted_shape is not None and X.shape[1:] != fitted_shape:
             self._check_sample_shape(X)  # lists: scikit-learn compares the second axis only
         if self.window_size is not None and X.ndim != 2:
             raise DataError(f"In time-series mode (window_size={self.window_size}) X must be a series of shape "
@@ -751,6 +766,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                                 "impute them before calling the detector, e.g. X[~np.isnan(X).any(axis=1)].")
         if reset:
             self.input_shape_full_ = tuple(X.shape[1:])
+            self.n_features_in_ = math.prod(self.input_shape_full_)  # values per sample, images too
         return X.astype(np.float64, copy=False)
 
     def _check_sample_shape(self, X: Any) -> None:
@@ -1046,8 +1062,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             if config.get("feature_names_in") is not None:
                 detector.feature_names_in_ = np.asarray(config["feature_names_in"], dtype=object)
             detector.constant_features_ = list(config["constant_features"])
-            detector.n_features_in_ = int(config["n_features_in"])
             detector.input_shape_full_ = tuple(config["input_shape"])
+            # values per sample (earlier saves stored an image's channels here)
+            detector.n_features_in_ = math.prod(detector.input_shape_full_)
             detector.n_train_samples_ = int(config["n_train_samples"])
             detector.threshold_, detector.threshold_info_ = float(config["threshold"]), config["threshold_info"]
             detector.labels_ = (detector.decision_scores_ > detector.threshold_).astype(int)

@@ -186,6 +186,11 @@ def test_images_get_per_pixel_contributions(digits) -> None:
     assert explanation.contributions.shape == (5, 64)
     assert explanation.feature_names[9] == "[0,1,1]"
     assert np.isfinite(explanation.scores).all()
+    # n_features_in_ counts the values per sample, as AutoEncoder's does, and survives a save; lists score too
+    assert detector.n_features_in_ == 64
+    assert np.allclose(detector.decision_function(images[:5].tolist()), explanation.scores)
+    with pytest.raises(DataError, match=r"fitted on samples of shape \(1, 8, 8\); X has samples of shape \(1, 7, 8\)"):
+        detector.decision_function(images[:5, :, :7])
 
 
 # ------------------------------------------------------------------------------------ bad input, one each
@@ -271,6 +276,14 @@ def test_a_one_dimensional_table_says_how_to_read_it(X) -> None:
         AnomalyDetector(**FAST).fit(X)
 
 
+def test_one_row_passed_one_dimensional_is_read_as_a_row_to_reshape(fitted, planted_data) -> None:
+    X, _ = planted_data
+    with pytest.raises(DataError, match=rf"^X is one-dimensional: {X.shape[1]} values, as many as the detector's "
+                                        r"features, so probably one row\. Reshape your data as a row of a 2-D array: "
+                                        r"X.reshape\(1, -1\) \(a DataFrame's row: df.iloc\[\[i\]\]\)\.$"):
+        fitted.decision_function(X[0])
+
+
 def test_series_shorter_than_one_window() -> None:
     with pytest.raises(AekitError, match=r"the series has 20 time steps, less than one window of 32. Pass at least 33 "
                                          "steps or a smaller window_size."):
@@ -343,6 +356,15 @@ def test_bad_max_samples(planted_data) -> None:
     X, _ = planted_data
     with pytest.raises(AekitError, match="'max_samples' parameter of AnomalyDetector must be 'auto', an int"):
         AnomalyDetector(max_samples=1.5).fit(X)
+    assert AnomalyDetector(max_samples=np.float32(0.5), **FAST).fit(X[:100])._n_fit_rows(100) == 50  # NumPy floats
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_out_of_range_is_refused_as_autoencoder_refuses_it(planted_data, seed) -> None:
+    X, _ = planted_data
+    with pytest.raises(AekitError, match=rf"^The 'random_state' parameter of AnomalyDetector must be an int in "
+                                         rf"\[0, 4294967295\]\. Got {seed} instead\.$"):
+        AnomalyDetector(random_state=seed).fit(X)
 
 
 def test_unfitted_detector() -> None:
