@@ -173,7 +173,14 @@ def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     assert cli("train", table, "--out", out, *FAST)[0] == 0
     code, _, err = cli("train", table, "--out", out, *FAST[:4], "--latent-dim", "5", "--no-report", "--resume")
     assert code == 1 and err.count("\n") == 1, err
-    assert "Cannot resume: the checkpoint in" in err and "this model's shape (5,)" in err
+    assert "Cannot resume: the checkpoint in" in err and "is of another model: its backbone.options.hidden_dims is [16], this run's unset" in err
+    code, _, err = cli("train", table, "--out", out, *FAST, "--latent-dim", "5", "--resume")
+    assert code == 1 and "is of another model: its --latent-dim is 3, this run's 5" in err, err
+    for changed in (["--scaler", "standard"], ["--loss", "l1"]):  # the weights would be saved with them, untrained
+        code, _, err = cli("train", table, "--out", out, *FAST, "--resume", *changed)
+        assert code == 1 and err.count("\n") == 1 and "Cannot resume" in err, err
+    assert "another data file, or another scaler" in cli("train", table, "--out", out, *FAST, "--resume", "--scaler",
+                                                         "standard")[2]
 
 
 def test_image_models_read_images_as_they_were_trained_on(cli, tmp_path) -> None:

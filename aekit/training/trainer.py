@@ -6,6 +6,7 @@ the parts, never here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -228,8 +229,14 @@ class Trainer:
         bad_epochs, start_epoch = 0, 0
 
         rows = {"train": len(train), "validation": len(val) if val is not None else 0}  # checked on resume
+        # what was trained, also checked on resume: the model's config and a digest of the rows as the model reads
+        # them (another file of as many rows, or another scaler, would otherwise continue silently)
+        trained_on: dict[str, str | None] = {}
+        if self.run_dir is not None:  # (no checkpoint without a run directory)
+            trained_on = {"model_config": json.dumps(to_dict(model.config)) if hasattr(model, "config") else None,
+                          "data_digest": _data_digest(train, val)}
         if resume:
-            state = self._load_checkpoint(rows)
+            state = self._load_checkpoint(rows, trained_on)
             expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
             saved = {name: tuple(value.shape) for name, value in state["model"].items()}
             if saved != expected:  # else torch's multi-line "size mismatch" list
@@ -327,7 +334,7 @@ class Trainer:
                 logger.info("epoch %d: %s", epoch + 1, record)
                 if ctx.is_main and self.run_dir is not None:
                     self._save_checkpoint(epoch, model, optimizer, scheduler, grad_scaler, rng, best_state, rows,
-                                          result, bad_epochs)
+                                          trained_on, result, bad_epochs)
                     self._append_metrics(record)
                 if cfg.early_stopping and bad_epochs >= cfg.patience:
                     result.stopped_reason = f"early stopping: no improvement for {bad_epochs} epochs"
@@ -387,11 +394,12 @@ class Trainer:
         path = Path(run_dir) / CHECKPOINT_FILE
         return load_state(path, tensors=False).get("trainer_config", {}) if path.is_file() else {}
 
-    def _load_checkpoint(self, rows: dict[str, int]) -> dict[str, Any]:
+    def _load_checkpoint(self, rows: dict[str, int], trained_on: dict[str, str | None]) -> dict[str, Any]:
         """The checkpoint to resume from, refused when this run would not continue that training: other
         optimizer settings (the optimizer's saved state would override them), another schedule or, for one
         laid out over all steps (cosine, one-cycle), another length, other split sizes or seed (the epochs
-        would be judged on another validation set), or damaged weights."""
+        would be judged on another validation set), another model config (loss, corruption, parts), other rows
+        or scaling of them, or damaged weights."""
         if self.run_dir is None:
             raise AekitError("resume=True needs a run directory with a checkpoint. Pass run_dir (--out).")
         path = self.run_dir / CHECKPOINT_FILE
@@ -414,6 +422,17 @@ class Trainer:
             raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' was trained on {saved_rows['train']} "
                              f"rows and validated on {saved_rows['validation']}; this run has {rows['train']} and "
                              f"{rows['validation']}. Resume with the same data, validation_fraction and random seed.")
+        saved_config, config = state.get("model_config"), trained_on.get("model_config")
+        if saved_config is not None and config is not None and saved_config != config:
+            name, before, now = _first_difference(json.loads(saved_config), json.loads(config))
+            raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' is of another model: its {name} is "
+                             f"{before}, this run's {now}. Resume with "
+                             "the model settings it was trained with (model, loss, options), or train without "
+                             "--resume into a new --out.")
+        if state.get("data_digest") not in (None, trained_on.get("data_digest")):
+            raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' was trained on other rows than this "
+                             "run's, as the model reads them (another data file, or another scaler). Resume with the "
+                             "same data and scaler, or train without --resume into a new --out.")
         damaged = [name for name, tensor in state["model"].items()
                    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
         if damaged:
@@ -423,13 +442,14 @@ class Trainer:
 
     def _save_checkpoint(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
                          grad_scaler: torch.amp.GradScaler, rng: np.random.Generator,
-                         best_state: dict[str, Tensor] | None, rows: dict[str, int], result: FitResult,
-                         bad_epochs: int) -> None:
+                         best_state: dict[str, Tensor] | None, rows: dict[str, int],
+                         trained_on: dict[str, str | None], result: FitResult, bad_epochs: int) -> None:
         assert self.run_dir is not None
         save_state(self.run_dir / CHECKPOINT_FILE, {
             "epoch": epoch,
             "trainer_config": to_dict(self.config),
             "rows": rows,
+            **{key: value for key, value in trained_on.items() if value is not None},
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -454,6 +474,33 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.run_dir / METRICS_FILE) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in history), encoding="utf-8")
+
+
+def _first_difference(before: Any, now: Any, path: str = "") -> tuple[str, str, str]:
+    """The first setting (dotted path, e.g. ``likelihood.name``) where two JSON configs differ, with both values
+    as JSON ('unset' where one has none)."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        for key in sorted(before.keys() | now.keys()):
+            if before.get(key, _UNSET) != now.get(key, _UNSET):
+                return _first_difference(before.get(key, _UNSET), now.get(key, _UNSET), f"{path}.{key}".lstrip("."))
+    return path, *("unset" if value is _UNSET else json.dumps(value) for value in (before, now))
+
+
+_UNSET = object()
+
+
+def _data_digest(train: BatchSource, val: BatchSource | None, rows: int = 256) -> str:
+    """A digest of up to ``rows`` evenly spaced rows of each split, as the model reads them (scaled): enough to
+    tell another file or another scaling apart, at the cost of reading a few batches."""
+    digest = hashlib.blake2b(digest_size=16)
+    for source in (train, val):
+        if source is None or len(source) == 0:
+            continue
+        positions = np.unique(np.linspace(0, len(source) - 1, min(len(source), rows)).round().astype(np.int64))
+        batch = source.batch(torch.from_numpy(positions)).detach().cpu().contiguous().numpy()
+        digest.update(str(batch.shape).encode())
+        digest.update(batch.tobytes())
+    return digest.hexdigest()
 
 
 class _NonFinite(Exception):
