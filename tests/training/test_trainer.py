@@ -124,8 +124,8 @@ def test_resume_refuses_other_splits_and_damaged_weights(data, tmp_path) -> None
         train, val = make_source(data, np.arange(1400), None, CPU), make_source(data, np.arange(1400, 1797), None, CPU)
         Trainer(TrainerConfig(max_epochs=4, batch_size=64, seed=1, early_stopping=False), run_dir=tmp_path).fit(
             _model(), train, val, resume=True)
-    with pytest.raises(AekitError, match=r"was trained on other rows than this run's, as the model reads them \(another "
-                                         r"data file, or another scaler\)"):
+    with pytest.raises(AekitError, match=r"was trained on other rows than this run's, as the model reads them "
+                                         r"\(another data file, or another scaler\)"):
         shifted = data + 1.0  # as many rows, other values
         train, val = make_source(shifted, np.arange(1500), None, CPU), make_source(shifted, np.arange(1500, 1797), None,
                                                                                    CPU)
