@@ -251,16 +251,28 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return Scaler(kind, per_feature=len(config.input_shape) == 1)
 
     def _check_target_range(self, config: AutoencoderConfig, samples: np.ndarray, rows: np.ndarray) -> None:
-        """Refuse a loss whose targets have a range (BCE: [0, 1]) for scaled training data outside it: the loss
-        would clamp the targets and the model learn, silently, something else (a binarized image)."""
-        bounds = LIKELIHOODS.get(config.likelihood.name).target_range
-        if bounds is None or self.scaler_.kind == "minmax":  # min-max scaled training rows lie in [0, 1]
+        """Refuse a loss whose targets have a range (BCE: [0, 1]) for scaled training data outside it, and a
+        discrete one (cross-entropy: class ids) for scaled or fractional data: the loss would clamp or truncate
+        the targets and the model learn, silently, something else (a binarized image)."""
+        likelihood = LIKELIHOODS.get(config.likelihood.name)
+        name = config.likelihood.name
+        if likelihood.discrete and not self.scaler_.is_identity:
+            raise DataError(f"loss={name!r} reads each value as a class id, which scaler={self.scaler!r} would turn "
+                            "into fractions. Use scaler='none' (or 'auto'), or a loss for any values such as 'mse'.")
+        bounds = likelihood.target_range
+        if not likelihood.discrete and (bounds is None or self.scaler_.kind == "minmax"):  # min-max: in [0, 1]
             return
-        low, high, step = math.inf, -math.inf, _INFERENCE_BATCH * 16
+        low, high, step, fraction = math.inf, -math.inf, _INFERENCE_BATCH * 16, None
         for start in range(0, len(rows), step):
             chunk = self.scaler_.transform(np.asarray(samples[rows[start:start + step]], dtype=np.float64))
             low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
-        if low < bounds[0] or high > bounds[1]:
+            if likelihood.discrete and fraction is None and not (whole := chunk == np.round(chunk)).all():
+                fraction = float(chunk[~whole][0])
+        if fraction is not None:
+            raise DataError(f"loss={name!r} needs whole class ids, but the training data holds fractions such as "
+                            f"{fraction:.6g}; cross-entropy would cut them to whole numbers. Pass class ids (integer "
+                            "codes such as 8-bit pixels), or use a loss for any values such as 'mse'.")
+        if bounds is not None and (low < bounds[0] or high > bounds[1]):
             raise DataError(f"loss={config.likelihood.name!r} needs values in [{bounds[0]:g}, {bounds[1]:g}], but the "
                             f"training data spans [{low:.4g}, {high:.4g}] with scaler={self.scaler!r}. Use "
                             "scaler='minmax' (or 'auto'), or a loss for any values such as 'mse'.")

@@ -349,6 +349,17 @@ def test_a_bernoulli_loss_refuses_data_outside_0_1(digits, params, span) -> None
     AutoEncoder(loss="bce", max_epochs=1).fit(digits[:100])  # min-max scaled (the default): fine
 
 
+def test_cross_entropy_refuses_fractions_and_scalers(digits) -> None:
+    # class ids cut to whole numbers: iris' 5.1 would be class 5, min-max scaled pixels all class 0
+    with pytest.raises(DataError, match=r"loss='ce' needs whole class ids, but the training data holds fractions "
+                                        r"such as 0.5"):
+        AutoEncoder(loss="ce", **FAST).fit(digits[:100] + 0.5)
+    with pytest.raises(DataError, match=r"loss='ce' reads each value as a class id, which scaler='minmax' would turn "
+                                        r"into fractions\. Use scaler='none' \(or 'auto'\)"):
+        AutoEncoder(loss="ce", scaler="minmax", **FAST).fit(digits[:100])
+    AutoEncoder(loss="ce", **{**FAST, "max_epochs": 1}).fit(digits[:100])  # pixel counts 0..16: class ids
+
+
 def test_a_validation_split_that_leaves_nothing_to_train_on_is_refused(digits) -> None:
     with pytest.raises(DataError, match=r"validation_fraction=0.999 of 100 samples leaves no rows to train on"):
         AutoEncoder(validation_fraction=0.999, **FAST).fit(digits[:100])

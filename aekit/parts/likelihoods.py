@@ -146,6 +146,10 @@ class CategoricalLikelihood(Likelihood):
         return (self.config.num_classes, *input_shape)
 
     def elementwise(self, params: Tensor, x: Tensor) -> Tensor:
+        if x.is_floating_point() and not bool((fractional := x != torch.round(x)).logical_not().all()):
+            raise AekitError(f"The categorical likelihood needs whole class ids; the data holds fractions such as "
+                             f"{float(x[fractional][0]):.6g}, which it would cut to whole numbers. Pass class ids, or "
+                             "use loss 'mse'.")
         target = x.long()
         ignore = self.config.ignore_index
         valid = target if ignore is None else target[target != ignore]

@@ -47,6 +47,13 @@ def test_ce_rejects_out_of_range_class_ids() -> None:
         ce.nll(torch.randn(1, 3, 2), torch.tensor([[0.0, 7.0]]))
 
 
+def test_ce_rejects_fractional_class_ids() -> None:
+    ce = CategoricalLikelihood(CategoricalLikelihood.Config(num_classes=3))
+    with pytest.raises(AekitError, match=r"needs whole class ids; the data holds fractions such as 1.5, which it would "
+                                         r"cut to whole numbers"):
+        ce.nll(torch.zeros(1, 3, 2), torch.tensor([[0.0, 1.5]]))
+
+
 def test_ce_needs_at_least_two_classes() -> None:
     with pytest.raises(AekitError, match="num_classes.*Got 1 instead"):
         CategoricalLikelihood.Config(num_classes=1)
