@@ -302,9 +302,11 @@ def image_options(command: Any) -> Any:
     command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default=None,
                            help="Channels of images read from a folder (default: grayscale; for a trained model, "
                                 "its training images').")(command)
-    return click.option("--image-size", type=int, default=None,
-                        help="Resize images from a folder to N x N (default: as read; for a trained model, as its "
-                             "training images were).")(command)
+    from aekit.data.sources import parse_image_size
+
+    return click.option("--image-size", type=parse_image_size, default=None, metavar="N|H,W",
+                        help="Resize images from a folder to N x N, or H x W (default: as read; for a trained model, "
+                             "as its training images were).")(command)
 
 
 RUN_DIR = click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
@@ -886,8 +888,14 @@ def _say_error(line: str) -> None:
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM, raised where the command is, so it unwinds as Ctrl-C does (Click reports both as 'Aborted')."""
+    """SIGTERM, raised where the command is, so it unwinds as Ctrl-C does (Click reports both as 'Aborted'); the
+    exit status says which it was (143 = 128 + SIGTERM, as a shell reports a process that SIGTERM ended)."""
+    _terminate.received = True  # type: ignore[attr-defined]
     raise KeyboardInterrupt
+
+
+def _interrupted_status() -> int:
+    return 128 + signal.SIGTERM if getattr(_terminate, "received", False) else 130
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -902,6 +910,7 @@ def main(argv: list[str] | None = None) -> None:
     # removed, the last checkpoint stays, and the user hears how to resume
     # (not where another thread runs us, nor over a handler installed outside Python, which could not be restored)
     on_term = signal.getsignal(signal.SIGTERM)
+    _terminate.received = False  # type: ignore[attr-defined]
     if threading.current_thread() is threading.main_thread() and on_term is not None:
         signal.signal(signal.SIGTERM, _terminate)
     else:
@@ -915,7 +924,7 @@ def main(argv: list[str] | None = None) -> None:
             cli.main(args=args, prog_name="aekit", standalone_mode=False)
     except click.exceptions.Abort:
         echo(f"Aborted.{_resume_hint(args)}", err=True)
-        raise SystemExit(130) from None
+        raise SystemExit(_interrupted_status()) from None
     except _NO_ARGS_IS_HELP as exc:  # 'aekit' or 'aekit detect' alone: the help, as Click shows it
         exc.show()
         raise SystemExit(exc.exit_code) from None
@@ -930,7 +939,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         echo(f"Interrupted.{_resume_hint(args)}", err=True)
-        raise SystemExit(130) from None
+        raise SystemExit(_interrupted_status()) from None
     except (AekitError, OSError, MemoryError) as exc:
         if debug:
             raise

@@ -82,7 +82,10 @@ def _number_or_auto(text: str, option: str, number: type[float] | type[int] = fl
 def _image_options(command: Any) -> Any:
     command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default="grayscale",
                            show_default=True, help="Channels of images read from a folder.")(command)
-    return click.option("--image-size", type=int, default=None, help="Resize images from a folder to N x N.")(command)
+    from aekit.data.sources import parse_image_size
+
+    return click.option("--image-size", type=parse_image_size, default=None, metavar="N|H,W",
+                        help="Resize images from a folder to N x N, or H x W.")(command)
 
 
 @click.group()

@@ -151,7 +151,7 @@ def test_sigterm_ends_a_command_as_an_interrupt_does(cli, table, tmp_path, monke
     monkeypatch.setattr(AutoEncoder, "fit", terminated)
     before = signal.getsignal(signal.SIGTERM)
     code, _, err = cli("train", table, "--out", tmp_path / "run", *FAST)
-    assert code == 130 and "add --resume to the same command to go on from it." in err
+    assert code == 143 and "add --resume to the same command to go on from it." in err
     assert signal.getsignal(signal.SIGTERM) is before  # restored for whatever runs next in this process
 
 
@@ -199,6 +199,25 @@ def test_image_models_read_images_as_they_were_trained_on(cli, tmp_path) -> None
     code, _, err = cli("encode", run, folder, "-o", tmp_path / "codes.npy")  # no flags: the model's
     assert code == 0, err
     assert np.load(tmp_path / "codes.npy").shape == (12, 3)
+
+
+def test_image_size_takes_a_side_or_height_and_width(cli, tmp_path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(6):  # mixed heights
+        Image.fromarray(np.full((10 + i, 12), 20 * i, dtype=np.uint8)).save(folder / f"{i}.png")
+    code, _, err = cli("train", folder, "--out", tmp_path / "none", *FAST)
+    assert code == 1 and err == (f"error: Image '{folder / '1.png'}' is 11x12 pixels but '{folder / '0.png'}' is "
+                                 "10x12. Resize them all to one size: --image-size height,width, or --image-size N "
+                                 "for N x N.\n")
+    code, out, err = cli("train", folder, "--out", tmp_path / "run", "--image-size", "8,12", *FAST)
+    assert code == 0 and "samples of shape (1, 8, 12)" in out, err
+    code, _, err = cli("encode", tmp_path / "run", folder, "-o", tmp_path / "codes.npy")  # as trained: 8 x 12
+    assert code == 0 and np.load(tmp_path / "codes.npy").shape == (6, 3), err
+    code, _, err = cli("train", folder, "--out", tmp_path / "bad", "--image-size", "8,x", *FAST)
+    assert code == 2 and "'8,x' is neither a side N nor a height,width pair. Pass e.g. 64 or 64,48." in err
 
 
 def test_config_file_sets_defaults_and_flags_override(cli, table, tmp_path) -> None:

@@ -414,7 +414,7 @@ def _read_image_folder(folder: Path, size: tuple[int, int] | None, color_mode: s
             raise DataError(
                 f"Image '{path}' is {pixels.shape[0]}x{pixels.shape[1]} pixels but '{files[0]}' is "
                 f"{first.shape[0]}x{first.shape[1]}. "
-                "Pass image_size=(height, width) (CLI: --image-size) to resize all images."
+                "Resize them all to one size: image_size=(height, width), or image_size=N for N x N."
             )
         X[i] = pixels.transpose(2, 0, 1) / np.float32(255)
     return Dataset(X, y, kind="image", class_names=class_names, source=f"image folder {folder}")
@@ -568,6 +568,20 @@ def _empty_error(source: str) -> DataError:
 # Images are resized whole into memory as float32: one 4096 x 4096 RGB image is 200 MB, and a side of 100000 (a
 # typo) would ask for 120 GB and get the process killed, not an error
 _MAX_IMAGE_SIDE = 4096
+
+
+def parse_image_size(text: str | int) -> int | tuple[int, int]:
+    """The command line's ``--image-size``: ``"64"`` -> 64 (64 x 64), ``"64,48"`` -> (64, 48) (height, width).
+    The sides' range is checked where the images are read."""
+    if isinstance(text, int):
+        return text
+    try:
+        sides = [int(part) for part in str(text).split(",")]
+    except ValueError:
+        sides = []
+    if len(sides) not in (1, 2):
+        raise ValueError(f"{text!r} is neither a side N nor a height,width pair. Pass e.g. 64 or 64,48.")
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
 
 
 def _check_image_size(image_size: tuple[int, int] | int | None) -> tuple[int, int] | None:

@@ -275,6 +275,7 @@ class Trainer:
         try:
             for epoch in range(start_epoch, cfg.max_epochs):
                 started = time.perf_counter()
+                lr = optimizer.param_groups[0]["lr"]  # the epoch's rate (at its first step, for per-step schedules)
                 model.train()
                 perm = torch.from_numpy(rng.permutation(n_train))
                 sums: dict[str, Tensor] = {}
@@ -319,7 +320,7 @@ class Trainer:
                 monitored = record.get("val_loss", record["train_loss"])
                 if scheduler is not None and not per_step_schedule:
                     scheduler.step(monitored)
-                record["lr"] = optimizer.param_groups[0]["lr"]
+                record["lr"] = lr
                 record["seconds"] = round(time.perf_counter() - started, 4)
                 record["samples_per_second"] = round(n_train / max(record["seconds"], 1e-9), 1)
                 warming_up = epoch * steps_per_epoch / total_steps < warmup_end  # the epoch began mid-warm-up
