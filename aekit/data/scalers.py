@@ -78,7 +78,7 @@ class Scaler:
     Attributes
     ----------
     offset_ : ndarray of shape sample_shape, or () when ``per_feature=False``
-    scale_ : ndarray of the same shape; constant features get scale 1
+    scale_ : ndarray of the same shape; features constant in training get the median of the others' scales
     sample_shape_ : tuple of int
         Shape of one sample seen by :meth:`fit`.
     n_samples_seen_ : int
@@ -132,9 +132,12 @@ class Scaler:
                 f"The data from {data.source} gives non-finite scaling statistics (NaN/Inf values or overflow). "
                 "Remove or impute NaN/Inf values, or rescale very large values, before fitting."
             )
-        # Constant features: scale 1, so they map to 0 instead of NaN. The tolerance absorbs the rounding
-        # of a float64 mean of identical values.
-        scale[scale <= 10 * np.finfo(np.float64).eps * np.abs(offset)] = 1.0
+        # Constant features map to 0 instead of NaN; their scale is the median of the other features' (1 when
+        # all are constant), so a value unseen in training lands on the data's usual scale: with a scale of 1, one
+        # unseen MNIST pixel of 177 scaled to 177 and made most of a validation loss. The tolerance absorbs the
+        # rounding of a float64 mean of identical values.
+        constant = scale <= 10 * np.finfo(np.float64).eps * np.abs(offset)
+        scale[constant] = float(np.median(scale[~constant])) if (~constant).any() else 1.0
         # the model's batches are scaled in float32: statistics it cannot hold would turn every value inf or NaN,
         # and training would fail later blaming the learning rate
         single = np.finfo(np.float32)

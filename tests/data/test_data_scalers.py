@@ -121,8 +121,13 @@ def test_constant_features_give_no_nan(kind: str) -> None:
     X = np.column_stack([np.full(10, 0.1), np.zeros(10), np.arange(10.0)])
     scaler = Scaler(kind).fit(Dataset(X))
     scaled = scaler.transform(X)
-    assert np.isfinite(scaled).all() and scaler.scale_[0] == scaler.scale_[1] == 1.0
+    # a constant feature takes the other features' median scale, so an unseen value lands on the usual scale
+    expected = 1.0 if kind == "none" else scaler.scale_[2]
+    assert np.isfinite(scaled).all() and scaler.scale_[0] == scaler.scale_[1] == expected
+    assert np.allclose(scaled[:, :2], 0.0, atol=1e-12) or kind == "none"
     np.testing.assert_allclose(scaler.inverse_transform(scaled), X)
+    only_constant = Scaler(kind).fit(Dataset(np.ones((10, 2))))
+    assert (only_constant.scale_ == 1.0).all()
 
 
 def test_bad_kind_suggests_the_closest() -> None:

@@ -452,7 +452,8 @@ def test_wrong_feature_count() -> None:
 
 def test_images_of_different_sizes(image_folder: Path) -> None:
     _write_image(image_folder / "dogs" / "big.png", (7, 10), 0)
-    with pytest.raises(DataError, match=r"is 7x10 pixels but .* is 6x10\. Pass image_size=.*--image-size"):
+    with pytest.raises(DataError, match=r"is 7x10 pixels but .* is 6x10\. Resize them all to one size: "
+                                        r"image_size=\(height, width\), or image_size=N for N x N\."):
         load_dataset(image_folder)
 
 
