@@ -3,6 +3,7 @@
     aekit detect fit DATA --model dense --contamination 0.05 --out RUN_DIR
     aekit detect fit series.csv --window-size 64 --out RUN_DIR          # time series: scores per time step
     aekit detect score RUN_DIR DATA -o scores.csv --report report.html
+    aekit detect report RUN_DIR DATA -o report.html                      # the report alone, on any data
 
 DATA is a CSV/TSV/TXT/Parquet table (a ``timestamp``/``time``/``date`` column becomes the row id), a ``.npy`` /
 ``.npz`` array, a folder of images, or a built-in data set name. Registered on the main group in
@@ -63,6 +64,8 @@ def _check_like(X: Any, source: str, X_train: Any) -> None:
 def _write_scores(path: Path, frame: pd.DataFrame) -> None:
     from aekit.io import atomic_path
 
+    if frame.index.dtype.kind == "f":  # ids as read (float_format would cut timestamps of 1.3729e+09 to 6 digits)
+        frame = frame.set_axis(pd.Index([repr(float(v)) for v in frame.index], name=frame.index.name), axis=0)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, float_format="%.6g")
 
@@ -187,7 +190,28 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
 
         path = write_detection_report(out / "report.html", detector, X, title=f"Anomalies in {Path(data).name}")
         echo(f"Report: {path}")
+    elif (out / "report.html").is_file():  # the replaced detector's: its figures would be taken for this one's
+        (out / "report.html").unlink()
+        echo(f"Removed the previous detector's {out / 'report.html'}; 'aekit detect report {out} DATA' writes one "
+             "for this detector.")
     echo(f"Saved to {out}")
+
+
+def _explained(run_dir: Path, data: str, image_size: int | None, color: str) -> tuple[Any, Any, Any, bool]:
+    """The detector in RUN_DIR, DATA as read for it, and DATA's explanation (an image folder's rows known by
+    their files), and whether DATA is such a folder."""
+    from aekit.anomaly import AnomalyDetector
+    from aekit.data import check_column_names
+
+    detector = AnomalyDetector.load(run_dir)
+    X, source = _load(data, image_size, color, series=detector.kind_ == "series")
+    if isinstance(X, pd.DataFrame):
+        check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
+    explanation = detector.explain(X)
+    files = _file_ids(data)
+    if files is not None:  # images from a folder: a row is known by its file
+        explanation.index = files
+    return detector, X, explanation, files is not None
 
 
 @detect.command("score")
@@ -203,10 +227,8 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
 def score_command(run_dir: Path, data: str, output: Path, top: int, report_path: Path | None,
                   image_size: int | None, color: str) -> None:
     """Score DATA with the detector in RUN_DIR and write one CSV row per sample (or time step)."""
-    from aekit.anomaly import AnomalyDetector
     from aekit.anomaly.calibration import label_confidence
     from aekit.anomaly.detector import detector_files
-    from aekit.data import check_column_names
     from aekit.io import check_output_path
 
     if top < 1:
@@ -215,21 +237,14 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     check_output_path(output, option="--output", protect=reads)
     if report_path is not None:
         check_output_path(report_path, option="--report", protect=[*reads, output])
-    detector = AnomalyDetector.load(run_dir)
-    X, source = _load(data, image_size, color, series=detector.kind_ == "series")
-    if isinstance(X, pd.DataFrame):
-        check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
-    explanation = detector.explain(X)
-    files = _file_ids(data)
-    if files is not None:  # images from a folder: a row is known by its file
-        explanation.index = files
+    detector, X, explanation, from_files = _explained(run_dir, data, image_size, color)
     labels = (explanation.scores > detector.threshold_).astype(int)
     frame = explanation.to_frame(top, labels=labels)
     frame.insert(frame.columns.get_loc("label") + 1, "confidence",
                  label_confidence(explanation.scores, detector.decision_scores_, detector.threshold_))
     dates = detector.kind_ == "series" and np.asarray(explanation.index).dtype.kind in "OM"
     frame.index.name = (getattr(X, "index", pd.Index([])).name  # the file's own name for it
-                        or ("timestamp" if dates else "file" if files is not None else "id"))
+                        or ("timestamp" if dates else "file" if from_files else "id"))
     _write_scores(output, frame)
     echo(f"Scored {len(frame)} {'time steps' if detector.kind_ == 'series' else 'rows'}: {int(labels.sum())} above "
          f"the threshold {detector.threshold_:.4g}. Wrote {output}")
@@ -239,3 +254,26 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
         write_detection_report(report_path, detector, X, explanation=explanation,
                                title=f"Anomalies in {Path(data).name}")
         echo(f"Report: {report_path}")
+
+
+@detect.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("data")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The HTML file to write (default RUN_DIR/report-DATA.html).")
+@_image_options
+def report_command(run_dir: Path, data: str, output: Path | None, image_size: int | None, color: str) -> None:
+    """Write an HTML report of the detector in RUN_DIR on DATA: the score histogram with the threshold, the top
+    anomalies with their explanations, and for a series the series with its scores and flagged windows."""
+    from aekit.anomaly.detector import detector_files
+    from aekit.anomaly.report import write_detection_report
+    from aekit.io import check_output_path
+
+    output = output or run_dir / f"report-{Path(str(data)).stem}.html"
+    if output.suffix.lower() not in (".html", ".htm"):  # so never the detector's files or the data
+        raise AekitError(f"--output must end in .html. Got '{output}' instead.")
+    check_output_path(output, option="--output", protect=[data, *detector_files(run_dir)])
+    detector, X, explanation, _ = _explained(run_dir, data, image_size, color)
+    path = write_detection_report(output, detector, X, explanation=explanation,
+                                  title=f"Anomalies in {Path(data).name}")
+    echo(f"Report: {path}")

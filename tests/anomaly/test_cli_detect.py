@@ -42,6 +42,26 @@ def test_fit_then_score_a_table(cli, table, tmp_path) -> None:
     assert (tmp_path / "scored.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def test_report_alone_refit_without_report_and_exact_float_ids(cli, table, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    assert cli("detect", "fit", table, "--out", run_dir, *FAST)[0] == 0 and (run_dir / "report.html").is_file()
+    code, out, err = cli("detect", "fit", table, "--out", run_dir, "--no-report", *FAST)
+    assert code == 0 and not (run_dir / "report.html").exists(), err  # the old detector's figures: gone
+    assert f"Removed the previous detector's {run_dir / 'report.html'}" in out
+    code, out, err = cli("detect", "report", run_dir, table)
+    path = run_dir / "report-table.html"
+    assert code == 0 and out.strip() == f"Report: {path}" and "Anomalies in table.csv" in path.read_text(), err
+    code, _, err = cli("detect", "report", run_dir, table, "-o", run_dir / "detector.json")
+    assert code == 1 and "--output must end in .html" in err
+    # float ids (epoch seconds) come back as read, not cut to 6 digits
+    frame = pd.read_csv(table)
+    frame.insert(0, "id", 1372896000.5 + np.arange(len(frame)))
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    assert cli("detect", "score", run_dir, tmp_path / "ids.csv", "-o", tmp_path / "s.csv")[0] == 0
+    scores = pd.read_csv(tmp_path / "s.csv")
+    np.testing.assert_array_equal(scores["id"], frame["id"])
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".txt"])  # .txt: any delimiter, sniffed as load_dataset does
 def test_a_series_keeps_its_timestamps(cli, sine_series, tmp_path, suffix: str) -> None:
     values, _ = sine_series

@@ -81,6 +81,16 @@ def test_fpr_threshold_needs_clean_data(fitted) -> None:
         fitted.set_threshold(fpr=0.01)
 
 
+def test_fpr_threshold_needs_enough_clean_rows_to_measure_the_rate(fitted, planted_data) -> None:
+    X, y = planted_data
+    clean, threshold = X[y == 0], fitted.threshold_
+    with pytest.raises(DataError, match=r"^A false-positive rate of 0.05 \(1 in 20\) needs at least 20 clean rows to "
+                                        r"be measured; the clean data has 19\. Pass more clean data, or a larger "
+                                        r"rate\.$"):
+        fitted.set_threshold(fpr=0.05, X_clean=clean[:19])
+    assert fitted.threshold_ == threshold  # refused: the threshold is unchanged
+
+
 def test_explanations_add_up_and_point_at_the_broken_feature(planted_data) -> None:
     X, y = planted_data
     columns = ["a", "b", "c", "d", "e", "f"]
