@@ -20,7 +20,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from aekit.errors import AekitError
+from aekit.errors import AekitError, name_list
 
 echo = click.echo
 
@@ -184,7 +184,8 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
          f"in {seconds:.1f}s; threshold {detector.threshold_:.4g} ({detector.threshold_info_['method']}) flags "
          f"{int(detector.labels_.sum())} training {unit}.")
     if detector.constant_features_:
-        echo(f"Left out constant feature(s): {', '.join(detector.constant_features_)}.")
+        echo(f"Left out {len(detector.constant_features_)} constant feature(s): "
+             f"{name_list(detector.constant_features_)}.")
     if report:
         from aekit.anomaly.report import write_detection_report
 

@@ -211,7 +211,9 @@ def load_state(path: str | os.PathLike[str], *, tensors: bool = True) -> dict[st
             return _unflatten(skeleton, None)
         tensors = load_file(str(path))
     except (OSError, SafetensorError, KeyError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"Cannot read the state file '{path}' ({exc}). Delete it and start again.") from None
+        reason = "it is missing" if isinstance(exc, FileNotFoundError) else f"it is damaged: {exc}"
+        raise ModelFileError(f"Cannot read the state file '{path}' ({reason}). Write it again: fit, train or save "
+                             "anew.") from None
     return _unflatten(skeleton, tensors)
 
 

@@ -762,8 +762,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
             if bad.any():
                 rows = np.flatnonzero(bad)
-                raise DataError(f"{len(rows)} row(s) of X contain NaN or Inf (rows {_first_rows(rows)}). Remove or "
-                                "impute them before calling the detector, e.g. X[~np.isnan(X).any(axis=1)].")
+                raise DataError(f"{len(rows)} row(s) of X contain NaN or Inf (rows {_first_rows(rows)}, counted from "
+                                "0). Remove or impute them before calling the detector, e.g. "
+                                "X[~np.isnan(X).any(axis=1)].")
         if reset:
             self.input_shape_full_ = tuple(X.shape[1:])
             self.n_features_in_ = math.prod(self.input_shape_full_)  # values per sample, images too
@@ -1037,7 +1038,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             state = load_state(path / STATE_FILE)
             members = []
             for i, (stats, arrays) in enumerate(zip(config["members"], state["members"])):
-                autoencoder = AutoEncoder.load(path / f"member_{i}", device=device)
+                try:
+                    autoencoder = AutoEncoder.load(path / f"member_{i}", device=device)
+                except ModelFileError as exc:  # else advice about a model's folder, which the user did not pass
+                    raise ModelFileError(f"The detector in '{path}' is incomplete: its member_{i} cannot be loaded "
+                                         f"({exc}). Fit and save the detector again.") from None
                 stats = dict(stats)
                 if "latent" in arrays:
                     scorer = LATENT_SCORES.get(stats.pop("latent_score"))

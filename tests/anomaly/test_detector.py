@@ -160,6 +160,20 @@ def test_load_names_a_missing_detector(tmp_path) -> None:
         AnomalyDetector.load(tmp_path)
 
 
+def test_load_names_the_missing_part_of_a_detector(fitted, tmp_path) -> None:
+    import shutil
+
+    fitted.save(tmp_path / "d")
+    shutil.rmtree(tmp_path / "d" / "member_1")
+    with pytest.raises(ModelFileError, match=r"^The detector in '.*d' is incomplete: its member_1 cannot be loaded "
+                                             r"\(No model directory at .*\)\. Fit and save the detector again\.$"):
+        AnomalyDetector.load(tmp_path / "d")
+    (tmp_path / "d" / "detector.safetensors").unlink()
+    with pytest.raises(ModelFileError, match=r"Cannot read the state file '.*detector.safetensors' \(it is missing\)\. "
+                                             r"Write it again: fit, train or save anew\."):
+        AnomalyDetector.load(tmp_path / "d")
+
+
 def test_series_scores_every_time_step_and_keeps_timestamps(sine_series) -> None:
     values, labels = sine_series
     index = pd.date_range("2024-01-01", periods=len(values), freq="h")
@@ -216,7 +230,7 @@ def test_nan_rows_are_named(planted_data) -> None:
     X, _ = planted_data
     X = X.copy()
     X[[3, 7], 1] = np.nan
-    with pytest.raises(AekitError, match=r"2 row\(s\) of X contain NaN or Inf \(rows 3, 7\)"):
+    with pytest.raises(AekitError, match=r"2 row\(s\) of X contain NaN or Inf \(rows 3, 7, counted from 0\)"):
         AnomalyDetector(**FAST).fit(X)
 
 
@@ -224,7 +238,7 @@ def test_nan_rows_at_scoring_time(fitted, planted_data) -> None:
     X, _ = planted_data
     X = X[:10].copy()
     X[4, 0] = np.inf
-    with pytest.raises(AekitError, match=r"1 row\(s\) of X contain NaN or Inf \(rows 4\)"):
+    with pytest.raises(AekitError, match=r"1 row\(s\) of X contain NaN or Inf \(rows 4, counted from 0\)"):
         fitted.decision_function(X)
 
 
