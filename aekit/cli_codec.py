@@ -58,31 +58,37 @@ def _images_of(data: Path, color: str | None) -> list[np.ndarray]:
               "principal components at the quality's quantization step, training only the entropy model (how the "
               "shipped image codecs are made).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace a codec already in --out. Every .aez file compressed with it "
+              "becomes undecodable.")
 def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float | None, latent_dim: int | None,
                         epochs: int | None, batch_size: int, lr: float, tile: int, patches: int, color: str | None,
-                        transform: str, seed: int) -> None:
+                        transform: str, seed: int, overwrite: bool) -> None:
     """Train a codec on DATA: an image or a folder of images, or a .npy / CSV / Parquet file of rows."""
     from aekit.compression.api import input_kind
-    from aekit.compression.codec import random_patches, train_codec
+    from aekit.compression.codec import check_codec_output, random_patches, train_codec
     from aekit.data.scalers import Scaler
     from aekit.errors import check_int
 
     started = time.perf_counter()
-    check_int(tile, name="tile", owner="train-codec", low=8 if transform == "learned" else 1)
-    if tile % 8 and transform == "learned":
-        raise DataError(f"The 'tile' parameter of train-codec must be a multiple of 8 (three stride-2 stages). Got "
-                        f"{tile} instead.")
-    if data.is_dir() or (data.exists() and input_kind(data) == "image"):
+    # before any work: not into the data, another aekit folder, or over a codec that .aez files need
+    check_codec_output(out, protect=[data], overwrite=overwrite, option="--out")
+    images_given = data.is_dir() or (data.exists() and input_kind(data, "train a codec on") == "image")
+    if images_given:  # --tile and --patches apply to images only
+        check_int(tile, name="tile", owner="train-codec", low=8 if transform == "learned" else 1)
+        if tile % 8 and transform == "learned":
+            raise DataError(f"The 'tile' parameter of train-codec must be a multiple of 8 (three stride-2 stages). Got "
+                            f"{tile} instead.")
+        check_int(patches, name="patches", owner="train-codec", low=1)
         images = _images_of(data, color)
         samples = random_patches(images, patches, tile, seed=seed)
         codec = train_codec(samples, out, kind="image", quality=quality, latent_dim=latent_dim,
                             rate_weight=rate_weight, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                            transform=transform,
+                            transform=transform, overwrite=overwrite,
                             data={"source": str(data), "images": len(images), "patches": len(samples)})
     else:
         from aekit.compression.api import read_array, read_numeric_table
 
-        kind = input_kind(data)
+        kind = input_kind(data, "train a codec on")
         rows, described = read_numeric_table(data) if kind == "table" else (np.asarray(read_array(data)), {})
         if len(rows) < 2:
             raise DataError(f"'{data}' has {len(rows)} row(s); a codec learns from many. Pass at least 2 rows "
@@ -93,7 +99,7 @@ def train_codec_command(data: Path, out: Path, quality: int, rate_weight: float 
         scaler = Scaler("minmax").fit(rows)
         codec = train_codec(scaler.transform(rows).astype(np.float32), out, kind="array", quality=quality,
                             latent_dim=latent_dim, rate_weight=rate_weight, epochs=epochs, batch_size=batch_size,
-                            lr=lr, seed=seed, scaler=scaler, transform=transform,
+                            lr=lr, seed=seed, scaler=scaler, transform=transform, overwrite=overwrite,
                             data={"source": str(data), "rows": len(rows), **described})  # a table's columns
     echo(f"trained codec ({codec.spec.kind}, quality {codec.spec.quality}, rate weight {codec.spec.rate_weight:.3g}, "
          f"{codec.latent_dim} code units) in {time.perf_counter() - started:.1f} s -> {out}")

@@ -24,15 +24,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from aekit.errors import DataError
+from aekit.errors import AekitError, DataError
 from aekit.io import atomic_path
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "AezReader", "AezWriter"]
 
 MAGIC = b"\x89AEZ\r\n\x1a\n"
 # 2: code ranges in the narrowest integer width, after a byte naming it (1: int32 ranges); this aekit reads both,
-# and an aekit that reads only 1 says to upgrade instead of misreading a 2
-FORMAT_VERSION = 2
+# and an aekit that reads only 1 says to upgrade instead of misreading a 2. 3: a chunk may hold its raw values
+# (a block of one part) where coding would enlarge it
+FORMAT_VERSION = 3
 _PREAMBLE = struct.Struct("<8sHI")  # magic, version, header length
 _RECORD = struct.Struct("<cQ")  # tag, length (chunks) or count (end)
 _DIGEST = 32
@@ -63,8 +64,14 @@ class AezWriter:
 
     def _write(self, data: bytes) -> None:
         assert self._file is not None, "AezWriter is used outside its with block"
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:  # a full disk: name the user's file (the error itself names none)
+            raise self._cannot_write(exc) from None
         self._digest.update(data)
+
+    def _cannot_write(self, exc: OSError) -> AekitError:
+        return AekitError(f"Cannot write '{self.path}': {exc.strerror or exc}. Free space or choose another folder.")
 
     def write_chunk(self, data: bytes) -> None:
         self._write(_RECORD.pack(b"C", len(data)))
@@ -73,10 +80,18 @@ class AezWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         if exc_info[0] is None:
-            self._write(_RECORD.pack(b"E", self.n_chunks))
-            assert self._file is not None
-            self._file.write(self._digest.digest())
-            self._file.close()
+            try:
+                self._write(_RECORD.pack(b"E", self.n_chunks))
+                assert self._file is not None
+                try:
+                    self._file.write(self._digest.digest())
+                    self._file.close()  # flushes: where a full disk often shows
+                except OSError as exc:
+                    raise self._cannot_write(exc) from None
+            except AekitError as exc:
+                if not self._stack.__exit__(type(exc), exc, exc.__traceback__):  # removes the temporary file
+                    raise
+                return
         self._stack.__exit__(*exc_info)
 
 
@@ -88,6 +103,9 @@ class AezReader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise DataError(f"'{self.path}' is a folder; decompress reads one .aez file. Pass each .aez file in it in "
+                            "turn (a shell loop: for f in DIR/*.aez; do ...; done).")
         if not self.path.is_file():
             raise DataError(f"No such file: '{self.path}'. Check the path.")
         self.size = self.path.stat().st_size

@@ -8,18 +8,25 @@ Each chunk of rows (or the whole image) is coded in two layers:
    Elements the float arithmetic would put beyond ``E`` (and residuals too large for the coder) are stored
    verbatim, so the bound holds for every element, not only on average.
 
+A chunk whose two layers would take more bytes than its raw values (a bound far below the data's precision)
+stores the raw values instead, so a file is never much larger than the data.
+
 The decoder re-runs the codec with the same batches as the encoder; on the same machine and torch build the
 reconstruction is bit-identical, which the residual layer relies on.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
 import os
+import struct
 import time
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +45,7 @@ from aekit.compression.entropy import (
     pack,
     unpack,
 )
-from aekit.compression.pretrained import DEFAULT_QUALITY, load_pretrained
+from aekit.compression.pretrained import DEFAULT_QUALITY, available_qualities, load_pretrained
 from aekit.data.sources import IMAGE_EXTENSIONS, TABLE_SUFFIXES, check_column_names
 from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int
 from aekit.io import atomic_path, check_output_path
@@ -54,8 +61,12 @@ IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # what Pillow reads, as for training
 CHUNK_BYTES = 16 << 20
 
 
-def input_kind(path: str | os.PathLike[str]) -> str:
-    """"array" (.npy), "table" (CSV/TSV/TXT/Parquet) or "image" (PNG/JPEG/...), from the file name."""
+def input_kind(path: str | os.PathLike[str], action: str = "compress") -> str:
+    """"array" (.npy), "table" (CSV/TSV/TXT/Parquet) or "image" (PNG/JPEG/...), from the file name; ``action``
+    words the error ("compress", "train a codec on")."""
+    if Path(path).is_dir():
+        raise DataError(f"'{path}' is a folder; {action} takes one file. Pass each file of it in turn (a shell loop: "
+                        "for f in DIR/*; do ...; done).")
     suffix = Path(path).suffix.lower()
     if suffix == ".npy":
         return "array"
@@ -63,7 +74,7 @@ def input_kind(path: str | os.PathLike[str]) -> str:
         return "table"
     if suffix in IMAGE_SUFFIXES:
         return "image"
-    raise DataError(f"Cannot compress '{path}': unknown file type {suffix or '(none)'!r}. Pass a .npy array, a "
+    raise DataError(f"Cannot {action} '{path}': unknown file type {suffix or '(none)'!r}. Pass a .npy array, a "
                     f"{'/'.join(TABLE_SUFFIXES)} table or an image ({'/'.join(IMAGE_SUFFIXES)}).")
 
 
@@ -77,6 +88,7 @@ class Summary:
         (the ideal code length); they differ by the coder's overhead, a few bytes per chunk and code unit.
     range_bytes : each chunk's code ranges, the side information the entropy coder needs besides the model.
     residual_bytes : the error-bounded layer.
+    verbatim_bytes : chunks stored as their raw values, where coding them would have taken more bytes.
     """
 
     operation: str
@@ -91,6 +103,7 @@ class Summary:
     predicted_code_bytes: float = 0.0
     range_bytes: int = 0
     residual_bytes: int = 0
+    verbatim_bytes: int = 0
     psnr: float | None = None
     nrmse: float | None = None
     max_abs_error: float | None = None
@@ -117,10 +130,13 @@ class Summary:
                f"(ratio {self.ratio:.2f}:1, {self.bits_per_unit:.4f} {unit}), {self.mb_per_s:.2f} MB/s"),
                f"codec: {self.codec or 'none (quantization + entropy coding only)'}"]
         if self.operation == "compress":
-            framing = self.file_bytes - self.code_bytes - self.range_bytes - self.residual_bytes - self.header_bytes
+            framing = (self.file_bytes - self.code_bytes - self.range_bytes - self.residual_bytes - self.verbatim_bytes
+                       - self.header_bytes)
+            verbatim = (f"; raw values (chunks that coding would enlarge): {self.verbatim_bytes:,} bytes"
+                        if self.verbatim_bytes else "")
             out.append(f"code: {self.code_bytes:,} bytes written, {self.predicted_code_bytes:,.1f} predicted by the "
                        f"model, and {self.range_bytes:,} bytes of code ranges; residual: {self.residual_bytes:,} "
-                       f"bytes; header: {self.header_bytes:,} bytes; framing: {framing:,} bytes")
+                       f"bytes{verbatim}; header: {self.header_bytes:,} bytes; framing: {framing:,} bytes")
         quality = []
         if self.psnr is not None:
             quality.append(f"PSNR {self.psnr:.2f} dB")
@@ -129,7 +145,8 @@ class Summary:
         if self.max_abs_error is not None:
             quality.append(f"max abs error {self.max_abs_error:.6g}")
         if self.error_bound is not None:
-            quality.append(f"(bound {self.error_bound:g})")
+            quality.append(f"(bound {self.error_bound:g})" if quality
+                           else f"every value within {self.error_bound:g} of the original (the file's bound)")
         if quality:
             out.append(" ".join(quality))
         return out
@@ -148,9 +165,10 @@ class _Errors:
         diff = decoded.astype(np.float64) - original.astype(np.float64)
         self.sse += float(np.square(diff).sum())
         self.count += diff.size
-        self.max_abs = max(self.max_abs, float(np.abs(diff).max()))
-        self.low = min(self.low, float(original.min()))
-        self.high = max(self.high, float(original.max()))
+        # np.maximum, not max(): a NaN (a decoding gone wrong) must show, and max(0.0, nan) is 0.0
+        self.max_abs = float(np.maximum(self.max_abs, np.abs(diff).max()))
+        self.low = float(np.minimum(self.low, original.min()))
+        self.high = float(np.maximum(self.high, original.max()))
 
     def rmse(self) -> float:
         return math.sqrt(self.sse / max(self.count, 1))
@@ -205,7 +223,11 @@ def _decode_residual(block: bytes, prediction: np.ndarray, bound: float, dtype: 
     base = np.rint(prediction.reshape(-1)) if dtype.kind in "iub" else prediction.reshape(-1)
     q = decode_integers(q_block, base.size)
     decoded = _cast(base + q * _step(dtype, bound), dtype)
-    decoded[np.frombuffer(index_bytes, np.int64)] = np.frombuffer(exact_bytes, dtype)
+    index = np.frombuffer(index_bytes, np.int64) if len(index_bytes) % 8 == 0 else None
+    if (index is None or len(exact_bytes) != len(index) * dtype.itemsize
+            or (len(index) and (index.min() < 0 or index.max() >= decoded.size))):
+        raise _damaged()
+    decoded[index] = np.frombuffer(exact_bytes, dtype)
     return decoded.reshape(prediction.shape)
 
 
@@ -277,18 +299,54 @@ def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
 
     frame = read_numeric_frame(path, keep_time=False, purpose=" before compressing", as_float=False)
     if frame.index.name is not None or not frame.index.equals(pd.RangeIndex(len(frame))):  # ids: an id column, or
-        # an unnamed first column other than 0..n-1 (0..n-1 is DataFrame.to_csv's default index, rebuilt on decompress)
+        # an unnamed first column other than 0..n-1 (0..n-1 is DataFrame.to_csv's default index: "row_index" in the
+        # header, written back by decompress to a text table)
         column = f"column {frame.index.name!r}" if frame.index.name is not None else "first column, which has no name,"
         raise DataError(f"The {column} of {path} holds row ids, and compress does not store row ids. Drop the "
                         "column, or rename it to compress it as values.")
     integers = [str(c) for c in frame.columns if frame[c].dtype.kind in "iu"]
-    return frame.to_numpy(np.float64), {"columns": [str(c) for c in frame.columns], "integer_columns": integers}
+    described: dict[str, Any] = {"columns": [str(c) for c in frame.columns], "integer_columns": integers}
+    if _has_unnamed_first_column(path):
+        described["row_index"] = True
+    return frame.to_numpy(np.float64), described
+
+
+def _has_unnamed_first_column(path: Path) -> bool:
+    """Whether a text table's header starts with an empty name: the row numbers ``DataFrame.to_csv`` writes."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return False
+    with path.open(encoding="utf-8", errors="replace") as f:
+        line = next((line for line in f if line.strip() and not line.startswith("#")), "")
+    return line.lstrip(" ")[:1] in (",", "\t", ";", "|")
 
 
 def _check_finite(block: np.ndarray, source: Path) -> None:
     if block.dtype.kind == "f" and not np.isfinite(block).all():
         raise DataError(f"'{source}' contains NaN or infinite values, which the codec cannot encode. Replace them "
                         "(for example with 0 or the column mean) before compressing.")
+
+
+def _damaged(source: Path | None = None, detail: str = "") -> DataError:
+    """The one line for a file whose checksum holds but whose contents do not fit together."""
+    name = f"'{source}'" if source is not None else "The .aez file"
+    return DataError(f"{name} is damaged or was written by another program{f' ({detail})' if detail else ''}; its "
+                     "checksum matches but its contents do not fit together. Compress the original again.")
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Name ``path`` in an OSError raised while it is written (a full disk says only '[Errno 28] No space...')."""
+    try:
+        yield
+    except OSError as exc:
+        raise AekitError(f"Cannot write '{path}': {exc.strerror or exc}. Free space or choose another "
+                         "folder.") from None
+
+
+def _check_output_file(output: Path, protect: list[Path]) -> None:
+    check_output_path(output, option="output", protect=protect)
+    if output.is_dir():  # before the work, not after it
+        raise AekitError(f"output {output} is a folder. Pass a file path (for example {output / 'name'}).")
 
 
 # --------------------------------------------------------------------------------------------- codecs
@@ -315,6 +373,9 @@ def _codec_header(codec: Codec | None) -> dict[str, Any] | None:
 def _codec_for_file(header: dict[str, Any], codec: str | os.PathLike[str] | Codec | None, path: Path) -> Codec | None:
     stored = header.get("codec")
     if stored is None:
+        if codec is not None:
+            raise AekitError(f"'{path}' was compressed without a codec, so the codec {getattr(codec, 'source', codec)} "
+                             "would not be used. Drop the codec.")
         return None
     if isinstance(codec, Codec):
         loaded = codec
@@ -322,6 +383,8 @@ def _codec_for_file(header: dict[str, Any], codec: str | os.PathLike[str] | Code
         loaded = Codec.load(codec)
     elif stored.get("pretrained"):
         color, _, level = stored["pretrained"].rpartition("-q")
+        if color not in ("grayscale", "rgb") or not level.isdigit() or int(level) not in available_qualities(color):
+            raise _damaged(path, f"shipped codec {stored['pretrained']!r}, which this aekit does not have")
         loaded = load_pretrained(color, int(level))
     elif stored.get("path") and Path(stored["path"]).is_dir():
         loaded = Codec.load(stored["path"])
@@ -382,25 +445,40 @@ def _image_from_codes(codec: Codec, codes: np.ndarray, height: int, width: int) 
 
 def _encode_block(original: np.ndarray, codes: np.ndarray | None, prediction: np.ndarray, codec: Codec | None,
                   bound: float | None, summary: Summary) -> tuple[bytes, np.ndarray]:
-    """One chunk: its code and residual layers packed, and the decoded values."""
-    code_block = b""
+    """One chunk: its code and residual layers packed (two parts), or its raw values (one part) where those are
+    smaller; and the decoded values."""
+    code_block, coded = b"", None
     if codes is not None and codec is not None:
         coded = encode_codes(codes, codec.pmf)
         code_block = coded.data
+    prediction = prediction.reshape(original.shape)
+    if bound is None:
+        residual, decoded = b"", _cast(prediction, original.dtype)
+    else:
+        residual, decoded = _encode_residual(original, prediction, bound)
+    block = pack([code_block, residual])
+    raw = np.ascontiguousarray(original).tobytes()
+    if len(raw) < len(block):
+        # a bound far below the data's precision makes residuals too large for the coder, each stored verbatim
+        # with its index: float32 normal data at 1e-6 took 2.8 times its raw size before this fallback
+        summary.verbatim_bytes += len(raw)
+        return pack([raw]), np.array(original)
+    if coded is not None:
         summary.code_bytes += coded.coded_bytes
         summary.range_bytes += coded.range_bytes
         summary.predicted_code_bytes += coded.predicted_bits / 8
-    prediction = prediction.reshape(original.shape)
-    if bound is None:
-        return pack([code_block, b""]), _cast(prediction, original.dtype)
-    residual, decoded = _encode_residual(original, prediction, bound)
     summary.residual_bytes += len(residual)
-    return pack([code_block, residual]), decoded
+    return block, decoded
 
 
 def _decode_block(block: bytes, prediction_of: Any, shape: tuple[int, ...], dtype: np.dtype,
                   bound: float | None) -> np.ndarray:
-    code_block, residual = unpack(block, 2)
+    parts = unpack(block, (1, 2))
+    if len(parts) == 1:  # the raw values
+        if len(parts[0]) != math.prod(shape) * dtype.itemsize:
+            raise _damaged()
+        return np.frombuffer(parts[0], dtype).reshape(shape)
+    code_block, residual = parts
     prediction = prediction_of(code_block).reshape(shape)
     if bound is None:
         return _cast(prediction, dtype)
@@ -435,9 +513,12 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     source, output = Path(source), Path(output)
     if output.suffix.lower() != ".aez":
         raise AekitError(f"The compressed file is an .aez file; its name must end in .aez, not {output.name!r}.")
-    check_output_path(output, option="output", protect=[source, *_codec_paths(codec)])
+    _check_output_file(output, [source, *_codec_paths(codec)])
     kind = input_kind(source)
     if max_abs_error is not None:
+        if isinstance(max_abs_error, (int, float)) and not math.isfinite(max_abs_error):
+            raise AekitError(f"The 'max_abs_error' parameter of compress must be a finite number; {max_abs_error!r} "
+                             "bounds nothing. Pass the largest error you accept, e.g. 0.01, or no bound.")
         if max_abs_error == 0 and not isinstance(max_abs_error, bool):
             raise AekitError("max_abs_error=0 cannot be guaranteed for real numbers. For whole numbers (pixels, "
                              "counts) max_abs_error=0.49 restores every value exactly; for real numbers pass the "
@@ -521,36 +602,90 @@ def _fill_quality(summary: Summary, errors: _Errors) -> None:
 _OUTPUTS = {"array": (".npy",), "table": TABLE_SUFFIXES, "image": (".png", ".bmp", ".tif", ".tiff", ".webp")}
 
 
+@dataclass
+class _Header:
+    """The fields of an .aez header that decoding relies on, checked."""
+
+    kind: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    bound: float | None
+
+
+def _check_header(header: Any, source: Path) -> _Header:
+    """The header's kind, shape, dtype and bound, each of the type and range compress writes; a header that a
+    checksum vouches for but that does not fit together is one line, not a crash deep in decoding."""
+    if not isinstance(header, dict):
+        raise _damaged(source, "its header is not a mapping")
+    kind = header.get("kind")
+    if not isinstance(kind, str):
+        raise _damaged(source, f"kind {kind!r}")
+    if kind not in _OUTPUTS:
+        raise DataError(f"'{source}' holds data of unknown kind {kind!r}. Upgrade aekit.")
+    shape = header.get("shape")
+    dims = {"image": 3, "table": 2}.get(kind)
+    if (not isinstance(shape, list) or not shape or (dims is not None and len(shape) != dims)
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+        raise _damaged(source, f"shape {shape!r} for {'an' if kind in ('array', 'image') else 'a'} {kind}")
+    if kind == "image" and shape[2] not in (1, 3):
+        raise _damaged(source, f"an image of {shape[2]} channels")
+    try:
+        dtype = np.dtype(header.get("dtype"))
+    except (TypeError, ValueError):
+        raise _damaged(source, f"dtype {header.get('dtype')!r}") from None
+    if dtype.kind not in "biuf" or header.get("dtype") is None or (kind == "image" and dtype != np.uint8):
+        raise _damaged(source, f"dtype {header.get('dtype')!r} for {'an' if kind in ('array', 'image') else 'a'} "
+                       f"{kind}")
+    bound = header.get("max_abs_error")
+    if bound is not None and (not isinstance(bound, (int, float)) or isinstance(bound, bool)
+                              or not math.isfinite(bound) or bound <= 0):
+        raise _damaged(source, f"max_abs_error {bound!r}")
+    codec = header.get("codec")
+    if codec is not None and (not isinstance(codec, dict) or not isinstance(codec.get("sha256"), str)
+                              or not all(isinstance(codec.get(k), (str, type(None))) for k in ("pretrained", "path"))):
+        raise _damaged(source, f"codec {codec!r:.80}")
+    if kind == "table":
+        columns, integers = header.get("columns"), header.get("integer_columns", [])
+        if columns is not None and (not isinstance(columns, list) or len(columns) != shape[1]
+                                    or not all(isinstance(c, str) for c in columns)):
+            raise _damaged(source, f"{len(columns) if isinstance(columns, list) else columns!r} column names for "
+                           f"{shape[1]} columns")
+        if not isinstance(integers, list) or not all(isinstance(c, str) for c in integers):
+            raise _damaged(source, f"integer_columns {integers!r:.80}")
+    return _Header(kind, tuple(shape), dtype, None if bound is None else float(bound))
+
+
 def decompress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
                codec: str | os.PathLike[str] | Codec | None = None, original: str | os.PathLike[str] | None = None,
                ) -> Summary:
-    """Decode the ``.aez`` file ``source`` into ``output`` (.npy for arrays, CSV/Parquet for tables, PNG for
-    images).
+    """Decode the ``.aez`` file ``source`` into ``output`` (.npy for arrays, CSV/Parquet for tables, PNG (or
+    lossless BMP/TIFF/WebP) for images).
 
     ``codec`` is needed only when the file's codec is neither shipped nor at the path it was trained to; it
     must be the same model (checked by its sha256). With ``original``, the summary reports the errors
     against it.
     """
     source, output = Path(source), Path(output)
-    check_output_path(output, option="output", protect=[source, *_codec_paths(codec),
-                                                        *([original] if original is not None else [])])
+    _check_output_file(output, [source, *_codec_paths(codec), *([original] if original is not None else [])])
     started = time.perf_counter()
     reader = AezReader(source)
-    header = reader.header
-    kind = header.get("kind")
-    if kind not in _OUTPUTS:
-        raise DataError(f"'{source}' holds data of unknown kind {kind!r}. Upgrade aekit.")
+    checked = _check_header(reader.header, source)
+    header, kind, shape, dtype, bound = reader.header, checked.kind, checked.shape, checked.dtype, checked.bound
     if output.suffix.lower() not in _OUTPUTS[kind]:
         raise DataError(f"'{source}' holds {'an' if kind in ('array', 'image') else 'a'} {kind}; write it to a "
                         f"{'/'.join(_OUTPUTS[kind])} file, not {output.name!r}.")
+    if kind == "image" and shape[2] == 1 and output.suffix.lower() == ".webp":
+        raise DataError(f"'{source}' holds a grayscale image, and WebP stores no grayscale: it would come back as "
+                        f"RGB. Write a .png, .bmp or .tif file instead of {output.name!r}.")
     loaded = _codec_for_file(header, codec, source)
-    shape, dtype, bound = tuple(header["shape"]), np.dtype(header["dtype"]), header.get("max_abs_error")
     reference = None if original is None else _read_original(Path(original), kind, shape, source)
     summary = Summary("decompress", kind, raw_bytes=int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
                       file_bytes=reader.size, seconds=0.0, n_values=int(np.prod(shape, dtype=np.int64)),
                       n_pixels=shape[0] * shape[1] if kind == "image" else None, error_bound=bound,
                       codec=loaded.source if loaded else None, header_bytes=reader.header_bytes)
     if kind == "image":
+        if reader.n_chunks != 1:
+            raise _damaged(source, f"{reader.n_chunks} chunks for one image")
         (block,) = list(reader.chunks())
 
         def image_prediction(code_block: bytes) -> np.ndarray:
@@ -561,7 +696,8 @@ def decompress(source: str | os.PathLike[str], output: str | os.PathLike[str], *
             codes = decode_codes(code_block, n_tiles, loaded.latent_dim, loaded.pmf)
             return _image_from_codes(loaded, codes, shape[0], shape[1])
 
-        decoded = _decode_block(block, image_prediction, shape, dtype, bound)
+        with _decoding(source):
+            decoded = _decode_block(block, image_prediction, shape, dtype, bound)
         _write_image(output, decoded)
     else:
         decoded = _decode_rows(reader, loaded, shape, dtype, bound, output, header)
@@ -571,6 +707,17 @@ def decompress(source: str | os.PathLike[str], output: str | os.PathLike[str], *
         errors.update(np.asarray(reference), np.asarray(decoded))
         _fill_quality(summary, errors)
     return summary
+
+
+@contextmanager
+def _decoding(source: Path) -> Iterator[None]:
+    """A block that does not decode to what the header says (the checksum vouches only for the bytes): one line."""
+    try:
+        yield
+    except AekitError:
+        raise
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError, zlib.error, struct.error) as exc:
+        raise _damaged(source, f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}") from None
 
 
 def _read_original(path: Path, kind: str, shape: tuple[int, ...], source: Path) -> np.ndarray:
@@ -590,10 +737,21 @@ def _read_original(path: Path, kind: str, shape: tuple[int, ...], source: Path) 
     return reference
 
 
+def _chunk_rows(meta: bytes, source: Path) -> int:
+    try:
+        rows = json.loads(meta)["rows"]
+    except (ValueError, KeyError, TypeError):
+        raise _damaged(source, "a chunk without its row count") from None
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+        raise _damaged(source, f"a chunk of {rows!r} rows")
+    return rows
+
+
 def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...], dtype: np.dtype,
                  bound: float | None, output: Path, header: dict[str, Any]) -> np.ndarray:
     """Decode the chunks of an array or table into ``output`` (a memory-mapped .npy for arrays)."""
     row_shape = shape[1:]
+    source = reader.path
 
     def row_prediction(n: int) -> Any:
         def predict(code_block: bytes) -> np.ndarray:
@@ -602,23 +760,31 @@ def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...],
             return _rows_from_codes(codec, decode_codes(code_block, n, codec.latent_dim, codec.pmf))
         return predict
 
+    def decoded_chunks() -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, rows) of each chunk; the row counts must add up to the header's shape."""
+        start = 0
+        for chunk in reader.chunks():
+            meta, block = unpack(chunk, 2)
+            n = _chunk_rows(meta, source)
+            if start + n > shape[0]:
+                raise _damaged(source, f"chunks of more than the {shape[0]} rows of its shape")
+            with _decoding(source):
+                rows = _decode_block(block, row_prediction(n), (n, *row_shape), dtype, bound)
+            yield start, rows
+            start += n
+        if start != shape[0]:
+            raise _damaged(source, f"chunks of {start} rows where its shape says {shape[0]}")
+
     if header["kind"] == "array":
-        with atomic_path(output) as tmp:
+        with atomic_path(output) as tmp, _writing(output):
             result = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-            start = 0
-            for chunk in reader.chunks():
-                meta, block = unpack(chunk, 2)
-                n = int(json.loads(meta)["rows"])
-                result[start:start + n] = _decode_block(block, row_prediction(n), (n, *row_shape), dtype, bound)
-                start += n
+            _reserve(tmp)
+            for start, rows in decoded_chunks():
+                result[start:start + len(rows)] = rows
             result.flush()
             del result
         return np.load(output, mmap_mode="r")
-    parts = []
-    for chunk in reader.chunks():
-        meta, block = unpack(chunk, 2)
-        n = int(json.loads(meta)["rows"])
-        parts.append(_decode_block(block, row_prediction(n), (n, *row_shape), dtype, bound))
+    parts = [rows for _, rows in decoded_chunks()]
     values = np.concatenate(parts) if parts else np.zeros(shape, dtype)
     columns = header.get("columns") or [f"x{i}" for i in range(shape[1])]
     # whole-number columns come back as whole numbers when the bound makes rounding exact (|error| < 0.5)
@@ -627,27 +793,45 @@ def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...],
         values[:, integers] = np.round(values[:, integers])
     else:
         integers = []
-    _write_table(output, values, columns, integers)
+    _write_table(output, values, columns, integers, row_index=header.get("row_index") is True)
     return values
+
+
+def _reserve(path: Path) -> None:
+    """Allocate the disk blocks of a memory-mapped file now: a full disk is then an OSError here, not a SIGBUS
+    when a page of the map is written."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # a file system without fallocate: the map is written as before
 
 
 def _write_image(path: Path, pixels: np.ndarray) -> None:
     from PIL import Image
 
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    with atomic_path(path) as tmp:
-        image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()])
+    # WebP is lossy by default, and decompress writes what the bound promised
+    options = {"lossless": True, "quality": 100, "method": 6} if path.suffix.lower() == ".webp" else {}
+    with atomic_path(path) as tmp, _writing(path):
+        image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()], **options)
 
 
-def _write_table(path: Path, values: np.ndarray, columns: list[str], integers: list[int]) -> None:
+def _write_table(path: Path, values: np.ndarray, columns: list[str], integers: list[int], *,
+                 row_index: bool = False) -> None:
     import pandas as pd
 
     frame = pd.DataFrame(values, columns=columns)
     for j in integers:
         frame[columns[j]] = frame[columns[j]].astype(np.int64)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _writing(path):
         if path.suffix.lower() in (".parquet", ".pq"):
             frame.to_parquet(tmp, index=False)
         else:
-            # pandas writes each float's shortest exact form (0.64, not %.17g's 0.64000000000000001)
-            frame.to_csv(tmp, index=False, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+            # pandas writes each float's shortest exact form (0.64, not %.17g's 0.64000000000000001); the row
+            # numbers 0..n-1 of a table that had them (DataFrame.to_csv's default index) as its unnamed first column
+            frame.to_csv(tmp, index=row_index, sep="\t" if path.suffix.lower() == ".tsv" else ",")

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +25,23 @@ import torch
 from aekit.config import from_dict, to_dict
 from aekit.data.scalers import Scaler
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_int
-from aekit.io import load_model, read_config, save_model
+from aekit.io import (
+    _UMASK,
+    CONFIG_FILE,
+    FORMAT,
+    check_output_folder,
+    check_output_path,
+    load_model,
+    read_config,
+    save_model,
+)
 from aekit.model import Autoencoder
 
 __all__ = [
     "QUALITY_LEVELS",
     "Codec",
     "CodecSpec",
+    "check_codec_output",
     "default_epochs",
     "from_tiles",
     "random_patches",
@@ -122,6 +135,7 @@ def random_patches(images: list[np.ndarray], n: int, tile: int, *, seed: int = 0
         handful of photos otherwise learns their colours: on 5 photos, 4 epochs, scales (1, 2, 3) and
         permutations raised held-out flower.jpg tiles from 24.1 to 28.7 dB PSNR.
     """
+    check_int(n, name="patches", owner="random_patches", low=1)
     small = [image.shape for image in images if image.shape[0] < tile or image.shape[1] < tile]
     if small:
         raise DataError(f"Images must be at least {tile}x{tile} pixels to cut training tiles; got one of shape "
@@ -271,13 +285,58 @@ def _set_pca_transform(model: Autoencoder, samples: np.ndarray, lambda_per_value
         parameter.requires_grad_(False)
 
 
+def check_codec_output(out: str | os.PathLike[str], *, protect: list[str | os.PathLike[str]] | tuple = (),
+                       overwrite: bool = False, option: str = "out") -> Path:
+    """``out`` if a codec may be written there: not a file, not (inside) what ``protect`` lists (the training
+    data), not another aekit folder or a plain model; an existing codec only with ``overwrite``, since every
+    ``.aez`` file compressed with it needs it to decode. ``train_codec`` calls it before training."""
+    out = check_output_path(out, option=option, protect=protect, folder=True)
+    check_output_folder(out, FORMAT, option=option)  # another aekit kind, or a config.json that is not aekit's
+    if (out / CONFIG_FILE).is_file():
+        config = read_config(out, what="codec", origin="a new folder")
+        if "codec" not in (config.get("extra") or {}):
+            raise AekitError(f"{option} {out} holds an aekit model (from 'aekit train'), not a codec; writing here "
+                             "would replace it. Pass another folder.")
+        if not overwrite:
+            flag = "--overwrite" if option.startswith("--") else "overwrite=True"
+            raise AekitError(f"{option} {out} holds a codec already, and every .aez file compressed with it needs it "
+                             f"to decode. Pass another folder, or {flag} to replace it anyway.")
+    return out
+
+
+def _save_codec(out: Path, model: Autoencoder, **sections: Any) -> None:
+    """``save_model`` into ``out``; a new folder is written under a temporary name and renamed when complete, so a
+    failed save (a full disk) leaves no folder behind, and the failure is one line naming ``out``."""
+    existed = out.exists()
+    target = out
+    try:
+        if not existed:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            target = Path(tempfile.mkdtemp(prefix=f".{out.name[:64]}.", suffix=".tmp", dir=out.parent))
+        save_model(target, model, **sections)
+        if not existed:
+            os.chmod(target, 0o777 & ~_UMASK)  # mkdtemp makes it 0700
+            os.replace(target, out)
+    except BaseException as exc:
+        if target != out:
+            shutil.rmtree(target, ignore_errors=True)
+        from safetensors import SafetensorError
+
+        if isinstance(exc, (OSError, SafetensorError)):
+            found = re.search(r'message: "([^"]+)"', str(exc))  # safetensors wraps the OS error in its text
+            detail = getattr(exc, "strerror", None) or (found[1] if found else " ".join(str(exc).split()))
+            raise AekitError(f"Cannot write the codec folder '{out}': {detail}. Free space or choose another "
+                             "folder.") from None
+        raise
+
+
 def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Literal["image", "array"],
                 quality: int = 3, latent_dim: int | None = None, rate_weight: float | None = None,
                 epochs: int | None = None, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                 scaler: Scaler | None = None, data: dict[str, Any] | None = None,
                 options: dict[str, Any] | None = None, preset: str | None = None,
                 half_precision: bool = False, init: str | os.PathLike[str] | None = None,
-                transform: Literal["learned", "pca"] = "learned") -> Codec:
+                transform: Literal["learned", "pca"] = "learned", overwrite: bool = False) -> Codec:
     """Train a codec on ``samples`` and save it to ``out``.
 
     Parameters
@@ -304,6 +363,7 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
         entropy model: the linear transform that minimizes squared error, without the drift that training it
         with the noise proxy for rounding causes (it cost china.jpg 2.4 dB at the same rate on 8x8 tiles).
         The shipped image codecs use it. ``latent_dim`` defaults to every component.
+    overwrite : replace a codec already in ``out`` (every ``.aez`` file compressed with it becomes undecodable).
     """
     from aekit.presets import build_config
     from aekit.training.sources import TensorSource
@@ -312,6 +372,7 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     check_choice(kind, ["image", "array"], name="kind", owner="train_codec")
     check_choice(transform, ["learned", "pca"], name="transform", owner="train_codec")
     check_int(batch_size, name="batch_size", owner="train_codec", low=1)
+    out = check_codec_output(out, overwrite=overwrite)
     if samples.ndim < 2 or len(samples) < 2:
         raise AekitError(f"train_codec needs at least 2 samples; got an array of shape {samples.shape}. Pass more "
                          "data.")
@@ -361,7 +422,7 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     training = {"epochs_run": len(result.history), "best_epoch": result.best_epoch, "best_val_loss": result.best_loss,
                 "seconds": round(sum(r["seconds"] for r in result.history), 1), "batch_size": batch_size, "lr": lr,
                 "seed": seed, "n_samples": len(samples)}
-    save_model(out, model, scaler=scaler.to_dict() if scaler is not None else None, training=training,
-               data=data or {}, extra={"codec": to_dict(spec)})
+    _save_codec(out, model, scaler=scaler.to_dict() if scaler is not None else None, training=training,
+                data=data or {}, extra={"codec": to_dict(spec)})
     logger.info("Trained codec %s: %s", out, training)
     return Codec.load(out)

@@ -55,12 +55,14 @@ def pack(parts: list[bytes]) -> bytes:
     return struct.pack(f"<I{len(parts)}Q", len(parts), *(len(p) for p in parts)) + b"".join(parts)
 
 
-def unpack(block: bytes, expected: int) -> list[bytes]:
-    """Inverse of :func:`pack`; ``expected`` parts, or a :class:`DataError` on a malformed block."""
+def unpack(block: bytes, expected: int | tuple[int, ...]) -> list[bytes]:
+    """Inverse of :func:`pack`; ``expected`` parts (or any of several counts), or a :class:`DataError` on a
+    malformed block."""
+    counts = (expected,) if isinstance(expected, int) else expected
     try:
         (count,) = struct.unpack_from("<I", block, 0)
-        if count != expected:
-            raise struct.error(f"{count} parts instead of {expected}")
+        if count not in counts:
+            raise struct.error(f"{count} parts instead of {' or '.join(map(str, counts))}")
         lengths = struct.unpack_from(f"<{count}Q", block, 4)
     except struct.error as exc:
         raise DataError(f"A block of the .aez file is malformed ({exc}). The file is corrupted; compress the "
@@ -149,7 +151,15 @@ def decode_codes(data: bytes, n: int, d: int, pmf: PmfFunction) -> np.ndarray:
             continue
         model = _categorical(table[j, :high[j] - low[j] + 1])
         codes[:, j] = coder.decode(model, n) + low[j]
+    _check_all_read(coder)
     return codes
+
+
+def _check_all_read(coder: Any) -> None:
+    """Words left over after decoding: the block holds more symbols than the file's shape says."""
+    if not coder.is_empty():
+        raise DataError("A block of the .aez file holds more values than its header's shape says. The file is "
+                        "damaged or was written by another program; compress the original again.")
 
 
 def encode_integers(values: np.ndarray) -> bytes:
@@ -176,4 +186,6 @@ def decode_integers(data: bytes, n: int) -> np.ndarray:
     if len(counts) == 1:
         return np.full(n, low, np.int64)
     coder = _coder(np.frombuffer(words, np.uint32).copy())
-    return coder.decode(_categorical(counts / counts.sum()), n).astype(np.int64) + low
+    values = coder.decode(_categorical(counts / counts.sum()), n).astype(np.int64) + low
+    _check_all_read(coder)
+    return values

@@ -143,7 +143,11 @@ def test_a_tables_row_index_column(tmp_path: Path, array_codec: Codec, digits: n
     frame.to_csv(tmp_path / "t.csv")  # pandas' default: the index 0..49 first, under an empty name
     compress(tmp_path / "t.csv", tmp_path / "t.aez", codec=array_codec, max_abs_error=0.25)  # rows in order: no loss
     decompress(tmp_path / "t.aez", tmp_path / "back.csv")
-    assert list(pd.read_csv(tmp_path / "back.csv").columns) == list(frame.columns)
+    back = pd.read_csv(tmp_path / "back.csv", index_col=0)  # the index column is written back, as it was read
+    assert (tmp_path / "back.csv").read_text().startswith(",pixel_0,")
+    assert list(back.columns) == list(frame.columns) and back.index.tolist() == list(range(50))
+    decompress(tmp_path / "t.aez", tmp_path / "back.parquet")  # Parquet keeps no row numbers of its own
+    assert list(pd.read_parquet(tmp_path / "back.parquet").columns) == list(frame.columns)
     frame.set_axis(np.arange(100, 150)).to_csv(tmp_path / "ids.csv")  # ids that the rows' order cannot rebuild
     with pytest.raises(DataError, match="first column, which has no name, of .*ids.csv holds row ids, and "
                                         "compress does not store row ids. Drop the column, or rename it"):
