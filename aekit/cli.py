@@ -440,7 +440,7 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
     best = next((h for h in estimator.history_ if h["epoch"] == estimator.best_epoch_), last)
     monitored = "val_loss" if "val_loss" in best else "train_loss"
     _echo(f"Trained {model} (latent_dim={latent_dim}) on {n_samples} samples of shape "
-          f"{sample_shape} in {seconds:.1f}s: {len(estimator.history_)} epochs, best {monitored} "
+          f"{tuple(estimator.input_shape_)} in {seconds:.1f}s: {len(estimator.history_)} epochs, best {monitored} "
           f"{best.get(monitored, float('nan')):.6g} at epoch {estimator.best_epoch_} ({estimator.stopped_reason_}).")
     _echo(f"Saved to {out}")
     if report and _is_main_process():
