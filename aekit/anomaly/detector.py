@@ -474,7 +474,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         means = samples.mean(axis=-1)  # (n_windows, channels)
         kept = slice(None) if kept_samples is None else kept_samples
         seed = self._seed()
-        self.level_models_ = [IsolationScore().fit(means[kept, j:j + 1], seed=seed + j) for j in range(means.shape[1])]
+        self.level_models_ = [IsolationScore().fit(means[kept, j:j + 1], seed=(seed + j) % 2**32)
+                              for j in range(means.shape[1])]
         levels = self._level_terms(samples, starts, n_units)
         units = slice(None) if kept_units is None else kept_units
         self.level_centers_, self.level_spreads_ = (np.array(v) for v in zip(*map(_center_spread, levels[units].T)))
@@ -510,10 +511,22 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         factor = self.coarse_factor_
         if factor == 1:
             return
+        blocks = block_means(X[:, self.keep_], factor)  # (n_blocks, kept channels)
+        spread = blocks.max(axis=0) - blocks.min(axis=0)
+        if (spread <= 1e-12 * np.maximum(1.0, np.abs(blocks).max(axis=0))).all():
+            # a series that repeats every `factor` steps (or a divisor of it) has constant block means: nothing to
+            # see at that scale
+            if self.coarse_factor == "auto":
+                logger.info("No coarse scale: the means over blocks of %d steps are constant.", factor)
+                self.coarse_factor_ = 1
+                return
+            raise DataError(f"At the coarse scale (coarse_factor={factor}) the series is constant: its means over "
+                            f"blocks of {factor} steps do not vary (it repeats every {factor} steps or a divisor of "
+                            "that). Pass another coarse_factor, or 1 for none.")
         coarse = AnomalyDetector(**{**self.get_params(), "coarse_factor": 1, "random_state": self._seed()})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # constant channels: already reported by this fit
-            coarse.fit(block_means(X[:, self.keep_], factor))
+            coarse.fit(blocks)
         self.coarse_ = coarse
 
     def _coarse_min_steps(self, factor: int, *, fit: bool) -> int:
@@ -586,6 +599,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             check_int(self.window_size, name="window_size", owner=_OWNER, low=2)
         # a stride longer than the window would skip steps, which then have no score
         check_int(self.window_stride, name="window_stride", owner=_OWNER, low=1, high=self.window_size)
+        if self.window_size is None and self.window_stride != 1:
+            raise AekitError(f"The 'window_stride' parameter of {_OWNER} sets the steps between series windows, but "
+                             f"window_size is None (got window_stride={self.window_stride!r}). Set window_size for a "
+                             "series, or leave window_stride at 1.")
         samples = self.max_samples
         ok = (samples == "auto" or (isinstance(samples, Integral) and not isinstance(samples, bool) and samples >= 2)
               or (isinstance(samples, (float, np.floating)) and 0 < samples <= 1))

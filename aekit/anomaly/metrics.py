@@ -66,9 +66,16 @@ def _pair(labels: Any, other: Any, other_name: str) -> tuple[np.ndarray, np.ndar
 
 
 def _both_classes(y: np.ndarray, metric: str) -> None:
-    if y.min(initial=1) == y.max(initial=0):
-        raise AekitError(f"{metric} needs both normal (0) and anomalous (1) rows; the labels hold only "
-                         f"{int(y[0]) if len(y) else 'nothing'}. Evaluate on data with both kinds.")
+    if y.size == 0 or y.min() == y.max():
+        raise AekitError(f"{metric} needs both normal (0) and anomalous (1) rows; the labels hold "
+                         f"{f'only {int(y[0])}' if len(y) else 'no rows'}. Evaluate on data with both kinds.")
+
+
+def _some_anomaly(y: np.ndarray, metric: str) -> None:
+    """Recall, and so F1, means nothing without an anomaly to find."""
+    if not y.any():
+        raise AekitError(f"{metric} needs at least one anomalous (1) row to measure recall; the labels hold "
+                         f"{'no rows' if y.size == 0 else 'only normal (0) rows'}. Evaluate on data with anomalies.")
 
 
 def roc_auc(labels: Any, scores: Any) -> float:
@@ -97,6 +104,7 @@ def point_f1(labels: Any, predictions: Any) -> F1Result:
     """Precision, recall and F1 over single rows (time steps)."""
     y, p = _pair(labels, predictions, "predictions")
     p = _labels(p, "predictions")
+    _some_anomaly(y, "Point F1")
     tp = int(np.sum((p == 1) & (y == 1)))
     precision = tp / max(int(p.sum()), 1)
     recall = tp / max(int(y.sum()), 1)
@@ -116,6 +124,7 @@ def event_f1(labels: Any, predictions: Any, tolerance: int = 0) -> F1Result:
     y, p = _pair(labels, predictions, "predictions")
     p = _labels(p, "predictions")
     check_int(tolerance, name="tolerance", owner="event_f1", low=0)
+    _some_anomaly(y, "Event F1")
     true_events, predicted_events = events(y), events(p)
     n = len(y)
     # widened truth: 1 within `tolerance` steps of any true event
@@ -137,7 +146,13 @@ def best_event_f1(labels: Any, scores: Any, tolerance: int = 0, n_thresholds: in
     """The best event F1 over ``n_thresholds`` score quantiles, and its threshold (an optimistic oracle: the
     threshold is chosen with the labels; report it beside a threshold chosen without them)."""
     y, s = _pair(labels, scores, "scores")
+    check_int(n_thresholds, name="n_thresholds", owner="best_event_f1", low=1)
+    _some_anomaly(y, "Event F1")
     candidates = np.unique(np.quantile(s, np.linspace(0.5, 0.999, n_thresholds)))
+    below = s[s < candidates[0]]
+    if below.size:  # flags every score from the lowest candidate up: when half the scores tie at the top, no
+        # candidate above flags any (the threshold is strict)
+        candidates = np.concatenate([[below.max()], candidates])
     best, best_threshold = F1Result(0.0, 0.0, 0.0), float(candidates[-1])
     for threshold in candidates:
         result = event_f1(y, (s > threshold).astype(int), tolerance)
@@ -152,8 +167,18 @@ def windows_to_labels(timestamps: Sequence[Any] | pd.DatetimeIndex,
     times = pd.DatetimeIndex(pd.to_datetime(timestamps))
     labels = np.zeros(len(times), dtype=int)
     for start, end in windows:
-        labels[(times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))] = 1
+        start, end = _in_zone_of(times, start), _in_zone_of(times, end)
+        labels[(times >= start) & (times <= end)] = 1
     return labels
+
+
+def _in_zone_of(times: pd.DatetimeIndex, moment: Any) -> pd.Timestamp:
+    """``moment`` comparable with ``times``: a naive window (NAB's) is read in the times' zone, and an aware
+    window is converted to it (naive times: to UTC, naive)."""
+    stamp = pd.Timestamp(moment)
+    if times.tz is not None:
+        return stamp.tz_localize(times.tz) if stamp.tzinfo is None else stamp.tz_convert(times.tz)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 def load_nab_windows(path: str | os.PathLike[str], series: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

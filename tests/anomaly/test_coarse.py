@@ -108,3 +108,26 @@ def test_a_bad_coarse_factor_says_what_is_allowed(factor, window, message) -> No
     with pytest.raises(AekitError) as info:
         AnomalyDetector(coarse_factor=factor, window_size=window, **FAST).fit(np.sin(np.arange(200) / 3.0))
     assert str(info.value).startswith(message)
+
+
+def test_a_series_whose_block_means_are_constant_has_no_coarse_scale() -> None:
+    # it repeats every 4 steps: the means over blocks of 4 never move, nothing to see at that scale
+    periodic = np.tile([0.0, 1.0, 2.0, 3.0], 150)
+    detector = AnomalyDetector(window_size=16, **FAST).fit(periodic)
+    assert detector.coarse_factor_ == 1 and detector.coarse_ is None
+    assert np.isfinite(detector.decision_function(periodic)).all()
+    with pytest.raises(DataError, match=r"^At the coarse scale \(coarse_factor=4\) the series is constant: its means "
+                                        r"over blocks of 4 steps do not vary .* Pass another coarse_factor, or 1"):
+        AnomalyDetector(window_size=16, coarse_factor=4, **FAST).fit(periodic)
+
+
+def test_window_stride_without_windows_is_refused() -> None:
+    with pytest.raises(AekitError, match=r"'window_stride' parameter of AnomalyDetector sets the steps between series "
+                                         r"windows, but window_size is None \(got window_stride=5\)"):
+        AnomalyDetector(window_stride=5, **FAST).fit(np.random.default_rng(0).random((50, 3)))
+
+
+def test_the_largest_seed_fits_a_series_of_several_channels() -> None:
+    t = np.arange(300)
+    X = np.c_[np.sin(t / 7.0), np.cos(t / 5.0)]
+    AnomalyDetector(window_size=16, coarse_factor=1, **{**FAST, "random_state": 2**32 - 1}).fit(X)  # level seeds wrap

@@ -35,6 +35,19 @@ def test_aucs_need_both_classes() -> None:
         roc_auc([0, 0, 0], [0.1, 0.2, 0.3])
 
 
+def test_empty_labels_and_f1_without_anomalies_are_refused() -> None:
+    with pytest.raises(AekitError, match=r"ROC-AUC needs both .* the labels hold no rows\."):
+        roc_auc([], [])
+    for metric in (lambda y, p: point_f1(y, p), lambda y, p: event_f1(y, p), lambda y, p: best_event_f1(y, p)):
+        with pytest.raises(AekitError, match=r"F1 needs at least one anomalous \(1\) row to measure recall; the "
+                                             r"labels hold only normal \(0\) rows"):
+            metric(np.zeros(10, int), np.zeros(10))  # recall of nothing: undefined, not 0
+        with pytest.raises(AekitError, match=r"the labels hold no rows"):
+            metric([], [])
+    with pytest.raises(AekitError, match=r"'n_thresholds' parameter of best_event_f1 must be an int in \[1, inf\]"):
+        best_event_f1([0, 1], [0.0, 1.0], n_thresholds=0)
+
+
 def test_labels_must_be_zero_or_one() -> None:
     with pytest.raises(AekitError, match="must be 0 \\(normal\\) or 1 \\(anomaly\\)"):
         point_f1([0, 2, 1], [0, 1, 1])
@@ -82,10 +95,21 @@ def test_best_event_f1_finds_the_separating_threshold() -> None:
     assert result.f1 == 1.0 and 0.1 < threshold < 5.0
 
 
+def test_best_event_f1_when_half_the_scores_tie_at_the_top() -> None:
+    # every quantile candidate is the top score, and "score > threshold" flags nothing at it
+    result, threshold = best_event_f1([0, 0, 0, 0, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1, 1, 1.0])
+    assert result.f1 == 1.0 and threshold == 0.0
+
+
 def test_windows_to_labels_is_inclusive() -> None:
     times = pd.date_range("2024-01-01", periods=10, freq="h")
     labels = windows_to_labels(times, [("2024-01-01 02:00", "2024-01-01 04:00")])
     np.testing.assert_array_equal(labels, [0, 0, 1, 1, 1, 0, 0, 0, 0, 0])
+    # NAB's naive windows against a zone-aware index: read in the index's zone; aware windows are converted
+    aware = windows_to_labels(times.tz_localize("UTC"), [("2024-01-01 02:00", "2024-01-01 04:00")])
+    np.testing.assert_array_equal(aware, labels)
+    shifted = windows_to_labels(times, [("2024-01-01 03:00+01:00", "2024-01-01 05:00+01:00")])
+    np.testing.assert_array_equal(shifted, labels)
 
 
 def test_nab_windows_from_the_label_file() -> None:
