@@ -154,6 +154,7 @@ class Explanation:
     offset : float, the constant part (minus the training median of each term).
     feature_names : list of str, one per column of ``contributions``.
     index : ndarray of shape (n_rows,): row numbers, or the timestamps of a series.
+    index_name : str or None, the name of the scored frame's index (``to_frame`` names its index so; else "id").
     """
 
     scores: np.ndarray
@@ -162,6 +163,7 @@ class Explanation:
     offset: float
     feature_names: list[str]
     index: np.ndarray
+    index_name: str | None = None
 
     def top(self, k: int = 3) -> list[list[tuple[str, float]]]:
         """The ``k`` features with the largest contributions, per row, largest first."""
@@ -172,9 +174,14 @@ class Explanation:
 
     def to_frame(self, k: int = 3, labels: np.ndarray | None = None) -> pd.DataFrame:
         """One row per sample: score, label (if given), latent term and the top ``k`` features as text."""
-        frame = pd.DataFrame({"score": self.scores}, index=pd.Index(self.index, name="id"))
+        frame = pd.DataFrame({"score": self.scores}, index=pd.Index(self.index, name=self.index_name or "id"))
         if labels is not None:
-            frame["label"] = np.asarray(labels, dtype=int)
+            labels = np.asarray(labels)
+            if labels.shape != self.scores.shape or not np.isin(labels, (0, 1)).all():
+                raise AekitError(f"labels must hold one 0 (inlier) or 1 (outlier) per row ({len(self.scores)}); got "
+                                 f"shape {labels.shape} with values {np.unique(labels)[:5]}. Pass predict(X) or "
+                                 "(scores > threshold_).astype(int).")
+            frame["label"] = labels.astype(int)
         frame["latent"] = self.latent
         frame["top_features"] = ["; ".join(f"{name}={value:.4g}" for name, value in row) for row in self.top(k)]
         return frame
@@ -876,12 +883,13 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         row's score, ``.to_frame(k)`` gives a table. Row ids are the DataFrame index (timestamps) when given.
         """
         check_is_fitted(self, "members_")
-        index = _index_of(X)
+        index, name = _index_of(X), getattr(getattr(X, "index", None), "name", None)
         X = self._validate(X, reset=False)
         samples, starts = self._samples(X)
         explanation = self._with_coarse(self._explain_samples(samples, starts, len(X)), X)
         if index is not None:
             explanation.index = np.asarray(index)
+        explanation.index_name = None if name is None else str(name)
         return explanation
 
     def decision_function(self, X: Any) -> np.ndarray:

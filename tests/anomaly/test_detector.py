@@ -107,6 +107,11 @@ def test_explanations_add_up_and_point_at_the_broken_feature(planted_data) -> No
     table = explanation.to_frame(2, labels=detector.predict(broken))
     assert list(table.columns) == ["score", "label", "latent", "top_features"]
     assert table["top_features"].iloc[0].startswith("c=")
+    assert table.index.name == "id"  # the frame's index had no name
+    named = broken.rename_axis("patient")
+    assert detector.explain(named).to_frame(2).index.name == "patient"
+    with pytest.raises(AekitError, match=r"labels must hold one 0 \(inlier\) or 1 \(outlier\) per row \(4\)"):
+        explanation.to_frame(2, labels=[0.7, 0, 2, 1])
 
 
 def test_save_and_load_give_the_same_detector(fitted, planted_data, tmp_path) -> None:
