@@ -404,7 +404,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Scalars (shape ()) such as ``l0`` and ``active_fraction`` (sparse codes), ``kl`` and
             ``active_units`` (variational), ``perplexity`` (vector-quantized), and per-unit vectors such as
             ``kl_by_unit`` (latent_dim,) or ``code_frequency`` (codebook_size,). Each batch's value is weighted by
-            its number of samples. Empty for a bottleneck that reports nothing (``deterministic``).
+            its number of samples; figures of the whole data set that are no such mean (codebook usage and
+            perplexity, active units) are recomputed from it by the bottleneck (``pool_stats``), so they do not
+            depend on the batch size. Empty for a bottleneck that reports nothing (``deterministic``).
         """
         samples = self._samples(X)
         if len(samples) == 0:
@@ -419,7 +421,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 for name, value in out.stats.items():
                     weighted = value.detach().double().cpu().numpy() * len(x)
                     totals[name] = totals[name] + weighted if name in totals else weighted
-        return {name: total / len(samples) for name, total in totals.items()}
+        return self.model_.bottleneck.pool_stats({name: total / len(samples) for name, total in totals.items()})
 
     def sample(self, n_samples: int = 1, random_state: int | np.random.RandomState | None = None) -> np.ndarray:
         """Draw codes from the model's prior and decode them, in the original units.

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 from torch import Tensor, nn
 
 from aekit.config import FrozenOptions, from_dict, to_dict
@@ -156,6 +157,13 @@ class Bottleneck(Part):
 
     def forward(self, h: Tensor) -> BottleneckOutput:
         raise NotImplementedError
+
+    def pool_stats(self, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Data-set figures from ``stats``, each the mean of its per-batch values weighted by batch size
+        (:meth:`aekit.AutoEncoder.bottleneck_stats`). A figure that is not such a mean (how many codebook entries
+        a whole data set uses, a variance across samples) is recomputed here from ones that are, and helper
+        values (names starting with ``_``) are dropped. The default keeps the means as they are."""
+        return {name: value for name, value in stats.items() if not name.startswith("_")}
 
 
 # --------------------------------------------------------------------------------------------- likelihoods

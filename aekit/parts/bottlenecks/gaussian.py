@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
@@ -125,13 +126,24 @@ class GaussianBottleneck(Bottleneck):
         # positions * sum over units of the batch-mean KL = the batch mean of the per-sample KL
         loss = weight * positions * per_dim_loss.sum()
         with torch.no_grad():
-            variance = mu.detach().flatten(0, -2).var(0, unbiased=False)  # (latent_dim,) across the batch
+            flat = mu.detach().flatten(0, -2)  # (batch * positions, latent_dim)
+            variance = flat.var(0, unbiased=False)  # (latent_dim,) across the batch
             stats = {
                 "kl": kl.detach().flatten(1).sum(1).mean(),
                 "kl_per_dim": per_dim.detach().mean(),
                 "kl_by_unit": per_dim.detach(),  # (latent_dim,): which units carry information (the report's chart)
                 "active_units": (variance > ACTIVE_UNIT_THRESHOLD).sum().to(mu.dtype),
                 "kl_weight": torch.tensor(float(weight), dtype=mu.dtype, device=mu.device),
+                # the moments of mu, from which pool_stats counts the active units over a whole data set
+                "_mu_mean": flat.mean(0),
+                "_mu_square_mean": flat.square().mean(0),
             }
         return BottleneckOutput(z=z, losses={"kl": loss}, stats=stats)
+
+    def pool_stats(self, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Active units by the variance of mu across the whole data set (a batch's is noisier, one sample's 0)."""
+        if "_mu_mean" in stats and "_mu_square_mean" in stats:
+            variance = stats["_mu_square_mean"] - np.square(stats["_mu_mean"])  # (latent_dim,)
+            stats = {**stats, "active_units": np.asarray(float((variance > ACTIVE_UNIT_THRESHOLD).sum()))}
+        return super().pool_stats(stats)
 

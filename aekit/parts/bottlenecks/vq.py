@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -127,6 +128,15 @@ class VQBottleneck(Bottleneck):
         stats = {"codebook_usage": (counts > 0).float().mean(), "perplexity": entropy.exp(), "code_frequency": probs}
         return BottleneckOutput(z=z.reshape(*lead, self.latent_dim).to(h.dtype), losses={"commitment": commitment},
                                 stats=stats)
+
+    def pool_stats(self, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Usage and perplexity of the data set's code distribution (a batch's use fewer entries)."""
+        stats = super().pool_stats(stats)
+        if "code_frequency" in stats:
+            probs = stats["code_frequency"]
+            stats["codebook_usage"] = np.asarray((probs > 0).mean())
+            stats["perplexity"] = np.asarray(np.exp(-(probs * np.log(np.clip(probs, 1e-12, None))).sum()))
+        return stats
 
     # ----------------------------------------------------------------------------------- codebook training
     def _maybe_initialize(self, z_e: Tensor) -> None:
