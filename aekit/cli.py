@@ -757,8 +757,13 @@ def generate(run_dir: Path, output: Path, n_samples: int, seed: int, interpolate
             if not 0 <= index < len(X):
                 raise AekitError(f"{flag} must be in [0, {len(X) - 1}] for {interpolate_data} ({len(X)} samples). "
                                  f"Got {index} instead.")
+        if suffix == ".png" and steps > _MAX_GRID_TILES:
+            raise AekitError(f"--steps {steps} is too many tiles for a .png grid (at most {_MAX_GRID_TILES}). Write "
+                             ".npy instead, or take fewer steps.")
+        _check_memory(steps * math.prod(shape) * 4, f"--steps {steps} samples of shape {shape}", "Take fewer steps")
         images = estimator.interpolate(X[from_index], X[to_index], steps=steps)
-        what, columns = f"{steps} interpolation steps from sample {from_index} to {to_index}", steps
+        # one row, wrapped every 64 tiles so that a long path stays viewable
+        what, columns = f"{steps} interpolation steps from sample {from_index} to {to_index}", min(steps, 64)
     else:
         if n_samples < 1:
             raise AekitError(f"-n must be at least 1. Got {n_samples} instead.")

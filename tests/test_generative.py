@@ -265,6 +265,12 @@ def test_generate_errors_are_one_line(cli, run_dir: Path, tmp_path: Path, digits
     code, _, err = cli("generate", run_dir, "--interpolate", "digits", "--to-index", "5000",
                        "-o", tmp_path / "s.npy")
     assert code == 1 and "--to-index must be in [0, 1796]" in err
+    code, _, err = cli("generate", run_dir, "--interpolate", "digits", "--steps", "5000", "-o", tmp_path / "s.png")
+    assert code == 1 and err.startswith("error: --steps 5000 is too many tiles for a .png grid (at most 4096)")
+    code, _, err = cli("generate", run_dir, "--interpolate", "digits", "--steps", "100000000000", "-o",
+                       tmp_path / "s.npy")  # 25 TB of samples: refused before any work, not an allocation failure
+    assert code == 1 and err.startswith("error: --steps 100000000000 samples of shape (1, 8, 8) need") and \
+        err.count("\n") == 1, err
     plain = AutoEncoder(latent_dim=2, hidden_dims=(8,), max_epochs=1, random_state=0).fit(digits[:50])
     plain.save(tmp_path / "plain")
     code, _, err = cli("generate", tmp_path / "plain", "-o", tmp_path / "s.npy")
