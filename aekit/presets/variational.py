@@ -3,6 +3,10 @@
 All three pair the "variational" bottleneck with a likelihood summed over elements ("sum" reduction): the
 loss is then -ELBO in nats (times ``beta`` on the KL), so reconstruction and KL sit on the same scale whatever
 the input size. Their models sample, interpolate and score ``log_likelihood``.
+
+The training loss is a one-sample estimate of -ELBO (z drawn from the posterior). The validation loss, taken in
+eval mode, decodes the posterior mean instead: deterministic, so epochs compare fairly, but not -ELBO, and
+usually below it (and below the NLL). For the model's NLL use ``AutoEncoder.log_likelihood``.
 """
 
 from aekit.parts import PartSpec
