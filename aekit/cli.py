@@ -601,6 +601,7 @@ def info(run_dir: Path) -> None:
     lines = [
         f"model directory : {run_dir}",
         f"aekit version   : {config.get('aekit_version')}",
+        *([f"preset          : {preset}"] if (preset := training.get("estimator", {}).get("model")) else []),
         f"input shape     : {tuple(arch['input_shape'])}",
         f"latent dim      : {arch['latent_dim']}",
         f"backbone        : {part(arch['backbone'])}",
@@ -715,6 +716,8 @@ def list_models_command(pattern: str) -> None:
     from aekit.presets import list_models
 
     models = list_models(pattern)
+    if not models:
+        raise AekitError(f"No model preset matches {pattern!r}. 'aekit list-models' lists them all.")
     width = max((len(n) for n in models), default=0)
     for name, description in models.items():
         echo(f"{name:<{width}}  {description}")

@@ -506,8 +506,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         -------
         ndarray of shape (n_samples,), float64. For densities (gaussian, laplace, mse, l1 likelihoods) the
         log-Jacobian of the fitted scaler is added, so the values are densities of ``X`` in its original units,
-        comparable with other density models; probability masses (bce, ce) need no such term. Needs a
-        variational model.
+        comparable with other density models; probability masses (bce, ce) need no such term. A Bernoulli
+        (bce) reads each scaled value as a probability in [0, 1] and clamps those outside it, so rows beyond the
+        training range are scored as their clamped versions, not as unlikely. Needs a variational model.
         """
         samples = self._samples(X)
         k = check_int(k, name="k", owner="AutoEncoder.log_likelihood", low=1)

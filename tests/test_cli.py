@@ -38,6 +38,7 @@ def test_train_writes_a_model_directory(trained) -> None:
 def test_info_encode_reconstruct_evaluate(cli, trained, table, tmp_path) -> None:
     code, out, _ = cli("info", trained)
     assert code == 0 and "latent dim      : 3" in out and "backbone        : dense (hidden_dims=[16])" in out
+    assert "preset          : dense" in out
     code, out, _ = cli("encode", trained, table, "-o", tmp_path / "codes.npy")
     assert code == 0 and np.load(tmp_path / "codes.npy").shape == (300, 3)
     code, out, _ = cli("reconstruct", trained, table, "-o", tmp_path / "recon.npy")
@@ -237,6 +238,8 @@ def test_config_file_sets_defaults_and_flags_override(cli, table, tmp_path) -> N
 def test_list_models_and_help(cli) -> None:
     code, out, _ = cli("list-models")
     assert code == 0 and "dense" in out and "conv" in out
+    code, _, err = cli("list-models", "nothing*")
+    assert code == 1 and err == "error: No model preset matches 'nothing*'. 'aekit list-models' lists them all.\n"
     code, out, _ = cli("train", "--help")
     assert code == 0 and "--latent-dim" in out and "--devices" in out
 
