@@ -410,11 +410,11 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         text = load_text(data, max_len=max_len, tokenizer=tokenizer, split=split)
         options.setdefault("num_classes", text.tokenizer.vocab_size)
         metadata.update(tokenizer=text.tokenizer.to_dict(), split=split)
-        samples, n_samples, sample_shape = text.X, len(text.X), text.X.shape[1:]
+        samples, n_samples = text.X, len(text.X)
         labels = class_names = None
     else:
         dataset = _load_data(data, image_size, color)
-        samples, n_samples, sample_shape = dataset.X, dataset.n_samples, dataset.sample_shape
+        samples, n_samples = dataset.X, dataset.n_samples
         labels, class_names = dataset.y, dataset.class_names
         if dataset.feature_names is not None:  # later commands check a table's columns against these
             metadata["feature_names"] = list(dataset.feature_names)
