@@ -87,6 +87,16 @@ def check_output_folder(directory: str | os.PathLike[str], file_format: str, *, 
     return directory
 
 
+def staging_folder(path: Path, suffix: str = ".tmp") -> Path:
+    """A new empty folder beside ``path``, to be renamed to it once complete (an interrupted write then leaves
+    nothing at ``path``), with the permissions ``mkdir`` would give it (``mkdtemp``'s 0700 would lock others out
+    of the saved folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.", suffix=suffix, dir=path.parent))
+    os.chmod(staging, 0o777 & ~_UMASK)
+    return staging
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on error removed."""

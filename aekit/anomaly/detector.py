@@ -67,7 +67,15 @@ from aekit.data import check_column_names, check_numeric_columns
 from aekit.data.windows import block_means, make_windows, overlap_average, spread_window_values
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, name_list, warn
 from aekit.estimator import AutoEncoder
-from aekit.io import check_output_path, load_state, params_to_store, read_config, save_state, write_json
+from aekit.io import (
+    check_output_path,
+    load_state,
+    params_to_store,
+    read_config,
+    save_state,
+    staging_folder,
+    write_json,
+)
 from aekit.parts import BACKBONES, LIKELIHOODS
 from aekit.presets import PRESETS
 
@@ -1001,8 +1009,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self, "members_")
         path = Path(path)
         check_save_path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        staging = staging_folder(path)
         try:
             for i, member in enumerate(self.members_):
                 member.autoencoder.save(staging / f"member_{i}")

@@ -13,7 +13,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,6 @@ from aekit.config import from_dict, to_dict
 from aekit.data.scalers import Scaler
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_int
 from aekit.io import (
-    _UMASK,
     CONFIG_FILE,
     FORMAT,
     check_output_folder,
@@ -34,6 +32,7 @@ from aekit.io import (
     load_model,
     read_config,
     save_model,
+    staging_folder,
 )
 from aekit.model import Autoencoder
 
@@ -311,11 +310,9 @@ def _save_codec(out: Path, model: Autoencoder, **sections: Any) -> None:
     target = out
     try:
         if not existed:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            target = Path(tempfile.mkdtemp(prefix=f".{out.name[:64]}.", suffix=".tmp", dir=out.parent))
+            target = staging_folder(out)
         save_model(target, model, **sections)
         if not existed:
-            os.chmod(target, 0o777 & ~_UMASK)  # mkdtemp makes it 0700
             os.replace(target, out)
     except BaseException as exc:
         if target != out:

@@ -165,6 +165,13 @@ def test_load_names_a_missing_detector(tmp_path) -> None:
         AnomalyDetector.load(tmp_path)
 
 
+def test_a_saved_detector_folder_has_the_permissions_mkdir_gives(fitted, tmp_path) -> None:
+    from aekit.io import _UMASK  # the process's umask, read when aekit.io was imported
+
+    fitted.save(tmp_path / "shared")
+    assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o777 & ~_UMASK  # not mkdtemp's 0700
+
+
 def test_load_names_the_missing_part_of_a_detector(fitted, tmp_path) -> None:
     import shutil
 
