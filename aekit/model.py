@@ -125,8 +125,9 @@ def _warn_if_it_can_copy(model: Autoencoder) -> None:
     if BACKBONES.get(model.config.backbone.name).input_kind != "values":
         return
     n_inputs = math.prod(model.config.input_shape)
-    constrained = model.corruption is not None or any(
-        getattr(part, "prevents_identity", False) for part in (model.bottleneck, *model.regularizers.values()))
+    corruption = [model.corruption] if model.corruption is not None else []
+    parts = (model.bottleneck, *model.regularizers.values(), *corruption)
+    constrained = any(getattr(part, "prevents_identity", False) for part in parts)
     # a one-feature input has no narrower code: the warning's advice would be impossible to follow
     if model.config.latent_dim < max(n_inputs, 2) or constrained:
         return

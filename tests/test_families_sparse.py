@@ -118,6 +118,7 @@ def test_a_code_as_wide_as_the_input_warns_too() -> None:
     ("dense", {}),
     ("jumprelu", {"l0_weight": 0.0}),
     ("topk", {"k": 16}),  # k = latent_dim: no constraint
+    ("denoising", {"sigma": 0.0}),  # a corruption that changes nothing
 ])
 def test_an_unconstrained_wide_code_warns(model: str, options: dict, caplog) -> None:
     config = build_config(model, input_shape=(8,), latent_dim=16, options=options)
@@ -134,9 +135,11 @@ def test_an_unconstrained_wide_code_warns(model: str, options: dict, caplog) -> 
     build_config("jumprelu", input_shape=(8,), latent_dim=16),
     build_config("contractive", input_shape=(8,), latent_dim=16),
     AutoencoderConfig((8,), 16, corruption=PartSpec("gaussian")),
+    AutoencoderConfig((8,), 16, corruption=PartSpec("masking")),
     build_config("codec-dense", input_shape=(8,), latent_dim=8),  # every bit of the code costs rate
     build_config("dense", input_shape=(8,), latent_dim=7),
-], ids=["overcomplete", "sparse-kl", "topk", "jumprelu", "contractive", "corruption", "codec", "narrower"])
+], ids=["overcomplete", "sparse-kl", "topk", "jumprelu", "contractive", "corruption", "masking", "codec",
+        "narrower"])
 def test_a_constrained_or_narrow_code_does_not_warn(config: AutoencoderConfig) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

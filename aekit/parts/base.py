@@ -222,7 +222,13 @@ class Regularizer(Part):
 
 # --------------------------------------------------------------------------------------------- corruptions
 class Corruption(Part):
-    """Corrupts or degrades the encoder input during training only; the target stays clean."""
+    """Corrupts or degrades the encoder input during training only; the target stays clean.
+
+    ``prevents_identity``: whether it keeps a code as wide as the input from learning to copy it (False for a
+    corruption set to change nothing, such as noise of sigma 0).
+    """
+
+    prevents_identity: bool = True
 
     def check_input_shape(self, input_shape: tuple[int, ...]) -> None:
         """Called when a model is built for training: refuse, or warn about, samples of this shape (the

@@ -29,6 +29,11 @@ class GaussianNoise(Corruption):
         def __post_init__(self) -> None:
             check_float(self.sigma, name="sigma", owner="GaussianNoise", low=0.0)
 
+    @property
+    def prevents_identity(self) -> bool:  # type: ignore[override]
+        """Noise of sigma 0 changes nothing, so it cannot keep a wide code from copying its input."""
+        return self.config.sigma > 0
+
     def forward(self, x: Tensor) -> Tensor:
         x_tilde = x + self.config.sigma * torch.randn_like(x)  # (batch, *sample_shape)
         return x_tilde.clamp(0.0, 1.0) if self.config.clamp else x_tilde

@@ -31,6 +31,11 @@ class MaskingNoise(Corruption):
             check_float(self.p, name="p", owner="MaskingNoise", low=0.0, high=1.0, high_inclusive=False)
             check_float(self.fill, name="fill", owner="MaskingNoise")
 
+    @property
+    def prevents_identity(self) -> bool:  # type: ignore[override]
+        """Masking with p=0 changes nothing, so it cannot keep a wide code from copying its input."""
+        return self.config.p > 0
+
     def forward(self, x: Tensor) -> Tensor:
         dropped = torch.rand_like(x) < self.config.p  # (batch, *sample_shape) bool
         return x.masked_fill(dropped, self.config.fill)

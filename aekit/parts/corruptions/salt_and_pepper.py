@@ -36,6 +36,11 @@ class SaltAndPepperNoise(Corruption):
                     f"{self.low!r} instead. Pass the data's minimum as low and its maximum as high."
                 )
 
+    @property
+    def prevents_identity(self) -> bool:  # type: ignore[override]
+        """Noise with p=0 changes nothing, so it cannot keep a wide code from copying its input."""
+        return self.config.p > 0
+
     def forward(self, x: Tensor) -> Tensor:
         u = torch.rand_like(x)  # (batch, *sample_shape): u < p/2 -> pepper, p/2 <= u < p -> salt
         half = self.config.p / 2
