@@ -628,13 +628,15 @@ def info(run_dir: Path) -> None:
 @click.option("--epochs", type=int, default=30, show_default=True, help="Maximum epochs per code size.")
 @click.option("--batch-size", type=int, default=128, show_default=True, help="Batch size.")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate.")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE",
+              help="A part option for every code size, repeatable: --set embedding_dim=2.")
 @click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder for sweep.json and sweep.png.")
 @image_options
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @config_option
-def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int, lr: float, out: Path | None,
-          image_size: int | None, color: str | None, seed: int) -> None:
+def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int, lr: float, set_: tuple[str, ...],
+          out: Path | None, image_size: int | None, color: str | None, seed: int) -> None:
     """Elbow curve: error against code size, AE vs PCA.
 
     DATA is split 80/20; each code size trains an autoencoder and fits PCA on the 80%.
@@ -663,7 +665,7 @@ def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int,
     X_train, X_test = train_test_split(np.asarray(dataset.X), test_size=0.2, random_state=seed)
     rows = run_sweep(X_train, X_test, list(dims), image=dataset.kind == "image",
                      estimator_params={"model": model, "max_epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                       "random_state": seed})
+                                       "random_state": seed, "model_options": _parse_sets(list(set_)) or None})
     echo(format_table(rows))
     if out is not None:
         write_json(out / "sweep.json", rows)

@@ -248,6 +248,12 @@ def test_sweep_table_and_plot(cli, table, tmp_path) -> None:
     code, out, err = cli("sweep", table, "--latent-dims", "2,4", "--epochs", "2", "--out", tmp_path)
     assert code == 0, err
     assert (tmp_path / "sweep.png").is_file() and len(json.loads((tmp_path / "sweep.json").read_text())) == 2
+    # part options reach every code size (a VQ code of 2 values needs vectors of 2 or 1)
+    code, out, err = cli("sweep", table, "--latent-dims", "2", "--epochs", "1", "--model", "vq-vae", "--set",
+                         "embedding_dim=2", "--set", "codebook_size=8")
+    assert code == 0 and "pca_mse" in out, err
+    code, _, err = cli("sweep", table, "--latent-dims", "2", "--epochs", "1", "--set", "dropuot=0.1")
+    assert code == 1 and "Did you mean 'dropout'?" in err and err.count("\n") == 1
 
 
 def _bad_files(tmp_path, digits) -> dict[str, str]:
