@@ -369,6 +369,28 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         out = self._run(lambda x: self.scaler_.inverse_transform(self.model_.reconstruct(x)), samples)
         return out.reshape(np.shape(X)) if np.ndim(X) > 1 else out
 
+    def degrade(self, X: Any, random_state: int | np.random.RandomState | None = 0) -> np.ndarray:
+        """``X`` as the model's training corruption degrades it (noise, masks, grayscale, downsampling), in the
+        caller's units and shaped like ``X``: the inputs a restoration model learned to restore.
+
+        ``reconstruct(degrade(X))`` is then the restoration of ``X``, to compare with ``X`` itself
+        (``aekit.evaluation.compare_with_pca(..., reference=X)``). The same ``random_state`` gives the same
+        degradation. Refused for a model trained without a corruption.
+        """
+        check_is_fitted(self, "model_")
+        corruption = self.model_.corruption
+        if corruption is None:
+            raise AekitError(f"Model {self.model!r} was trained without a corruption, so it has nothing to degrade "
+                             "samples with. Use a model trained to restore, such as 'denoising', 'denoising-conv' or "
+                             "'super-resolution'.")
+        samples = self._samples(X)
+        generator = _torch_generator(random_state, "AutoEncoder.degrade")
+        device = next(self.model_.parameters()).device
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(int(generator.initial_seed()))  # the corruption draws from torch's global RNG
+            out = self._run(lambda x: self.scaler_.inverse_transform(corruption(x)), samples)
+        return out.reshape(np.shape(X)) if np.ndim(X) > 1 else out
+
     def score_samples(self, X: Any) -> np.ndarray:
         """Negative mean squared reconstruction error per sample, in the original units (higher = typical).
 

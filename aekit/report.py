@@ -258,6 +258,25 @@ def _check_codes(codes: Any, labels: Any) -> tuple[np.ndarray, np.ndarray | None
     return codes, labels
 
 
+def _restoration_section(clean: np.ndarray, degraded: np.ndarray, restored: np.ndarray) -> str:
+    """Degraded samples above their restorations and the clean originals: images as bands, other samples as
+    line plots of the degraded input and its restoration against the clean one."""
+    if _is_image_batch(clean):
+        n = min(len(clean), MAX_IMAGES)
+        shown, note = _as_display_images(clean[:n])
+        low, high = _value_range(shown)
+        png = _mosaic([(_as_display_images(degraded[:n])[0], "degraded"),
+                       (_as_display_images(restored[:n])[0], "restored"), (shown, "clean")], low, high)
+        caption = (f"First {n} samples, degraded as in training (seeded), restored by the model, and the clean "
+                   f"original, on the originals' value range ({low:g} to {high:g}).{note}")
+        return _figure_html(png, "degraded, restored and clean samples", caption)
+    png, _ = _line_plots(clean, restored)
+    n = min(len(clean), MAX_LINE_ROWS)
+    return _figure_html(png, "clean samples and the restorations of their degraded versions",
+                        f"First {n} samples: the clean original (solid) and the model's restoration (dashed) of it "
+                        "degraded as in training (seeded).")
+
+
 def _reconstruction_section(samples: tuple[np.ndarray, np.ndarray] | None) -> str:
     if samples is None:
         return '<p class="empty">No reconstructions.</p>'
@@ -531,6 +550,7 @@ def write_report(
     generated: np.ndarray | None = None,
     interpolation: np.ndarray | None = None,
     texts: list[tuple[str, str]] | None = None,
+    restoration: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Path:
     """Write one self-contained HTML report (inline CSS, base64 PNG figures, no links) atomically.
 
@@ -565,6 +585,10 @@ def write_report(
     texts : list of (str, str) or None
         Text rows and their reconstructions, shown as lines with the wrong characters marked; only with
         ``originals=None`` (text models' samples are token ids, not values to plot).
+    restoration : (degraded, restored) or None
+        For models trained to restore: ``originals`` as the training corruption degrades them
+        (:meth:`aekit.AutoEncoder.degrade`) and the model's restorations of those, shaped like ``originals``;
+        shown in a "Restoration" section, each degraded sample above its restoration and the clean original.
 
     Returns
     -------
@@ -575,6 +599,12 @@ def write_report(
     if samples is not None and pairs is not None:
         raise AekitError("write_report shows either originals and reconstructions or texts. Got both. Pass texts "
                          "for text models and originals/reconstructions for the others.")
+    restored = None
+    if restoration is not None:
+        if samples is None:
+            raise AekitError("write_report shows restorations beside the clean originals. Pass originals and "
+                             "reconstructions with restoration.")
+        restored = [_check_samples(samples[0], part) for part in restoration]  # each shaped like the originals
     coded = _check_codes(codes, labels)
     checked_stats = _check_stats(stats)
     generated, interpolation = _check_generated(generated, interpolation)
@@ -583,6 +613,7 @@ def write_report(
         ("Metrics", _table_section(table)),
         ("Training", _loss_section(list(history or []))),
         ("Reconstructions", _text_section(pairs) if pairs else _reconstruction_section(samples)),
+        *([("Restoration", _restoration_section(samples[0], restored[0][1], restored[1][1]))] if restored else []),
         ("Latent space", _latent_section(coded, class_names)),
         ("Code", _code_section(coded, checked_stats)),
     ]
@@ -667,13 +698,18 @@ def write_model_report(
         padding = getattr(model.likelihood.config, "ignore_index", None)
         texts = list(zip(*(_token_lines(rows, tokenizer, padding) for rows in (subset[:MAX_IMAGES],
                                                                                rebuilt[:MAX_IMAGES]))))
+    restoration = None
+    if shown is not None and model.corruption is not None:  # a model trained to restore: show it restoring
+        degraded = estimator.degrade(shown, random_state=0)
+        restoration = (degraded, estimator.reconstruct(degraded))
     codes = estimator.transform(subset)
     return write_report(
         path, title=title, history=estimator.history_, originals=shown,
         reconstructions=None if shown is None else estimator.reconstruct(shown),
         codes=codes.reshape(len(codes), -1),  # sequence models may keep a code per position
         labels=labels, class_names=class_names, table=table, notes=notes,
-        stats=estimator.bottleneck_stats(subset), generated=generated, interpolation=interpolation, texts=texts)
+        stats=estimator.bottleneck_stats(subset), generated=generated, interpolation=interpolation, texts=texts,
+        restoration=restoration)
 
 
 def _token_lines(rows: np.ndarray, tokenizer: Any, padding: int | None) -> list[str]:

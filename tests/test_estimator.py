@@ -361,6 +361,19 @@ def test_cross_entropy_refuses_fractions_and_scalers(digits) -> None:
     AutoEncoder(loss="ce", **{**FAST, "max_epochs": 1}).fit(digits[:100])  # pixel counts 0..16: class ids
 
 
+def test_degrade_applies_the_training_corruption_seeded_in_the_callers_units(digits) -> None:
+    model = AutoEncoder(model="denoising", **{**FAST, "max_epochs": 1}).fit(digits[:100])
+    noisy = model.degrade(digits[:20], random_state=3)
+    assert noisy.shape == (20, 64) and np.array_equal(noisy, model.degrade(digits[:20], random_state=3))
+    # the model's noise of sigma in scaled units, back in the caller's: divided by each feature's scale again
+    sigma = model.model_.corruption.config.sigma
+    assert float(np.std((noisy - digits[:20]) / model.scaler_.scale_)) == pytest.approx(sigma, rel=0.15)
+    assert not np.array_equal(noisy, model.degrade(digits[:20], random_state=4))
+    with pytest.raises(AekitError, match=r"Model 'dense' was trained without a corruption, so it has nothing to "
+                                         r"degrade samples with"):
+        AutoEncoder(**{**FAST, "max_epochs": 1}).fit(digits[:100]).degrade(digits[:2])
+
+
 def test_a_validation_split_that_leaves_nothing_to_train_on_is_refused(digits) -> None:
     with pytest.raises(DataError, match=r"validation_fraction=0.999 of 100 samples leaves no rows to train on"):
         AutoEncoder(validation_fraction=0.999, **FAST).fit(digits[:100])

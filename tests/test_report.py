@@ -133,6 +133,7 @@ def test_bad_statistics_or_samples_raise(tmp_path) -> None:
     ("vae", {}, ["<h2>Generation</h2>", "kl_by_unit", "active_units"]),
     ("vq-vae", {"codebook_size": 16}, ["entries used; perplexity", "codebook_usage"]),
     ("topk", {"k": 3}, ["Mean L0 3.0 of 12 units", "active_fraction"]),
+    ("denoising", {}, ["<h2>Restoration</h2>", "the model&#x27;s restoration (dashed)"]),  # trained to restore
 ])
 def test_model_report_adds_what_fits_the_family(tmp_path, digits, model, options, expected) -> None:
     from aekit import AutoEncoder
@@ -145,6 +146,18 @@ def test_model_report_adds_what_fits_the_family(tmp_path, digits, model, options
         assert snippet in text
     if model != "vae":
         assert "<h2>Generation</h2>" not in text
+    if model != "denoising":
+        assert "<h2>Restoration</h2>" not in text
+
+
+def test_restorations_need_the_clean_originals(tmp_path) -> None:
+    images = np.random.default_rng(0).random((4, 1, 8, 8))
+    html = _report(tmp_path / "r.html", originals=images, reconstructions=images, restoration=(images, images))
+    assert "<h2>Restoration</h2>" in html and "degraded as in training" in html
+    with pytest.raises(AekitError, match="shows restorations beside the clean originals"):
+        _report(tmp_path / "n.html", originals=None, reconstructions=None, restoration=(images, images))
+    with pytest.raises(AekitError, match="must have the same shape"):
+        _report(tmp_path / "s.html", originals=images, reconstructions=images, restoration=(images[:2], images))
 
 
 def test_text_rows_are_shown_as_lines_with_the_wrong_characters_marked(tmp_path) -> None:
