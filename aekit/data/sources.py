@@ -340,6 +340,7 @@ def _read_npz(path: Path) -> Dataset:
 
 
 _DECIMAL_COMMA = r"\s*[-+]?(?:\d+|\d*,\d+)(?:[eE][-+]?\d+)?\s*"
+_THREE_AFTER_COMMA = r"[-+]?\d*,\d{3}(?:[eE][-+]?\d+)?"  # 1,234: a thousand, or one and a bit? (not guessed)
 
 
 def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -353,7 +354,7 @@ def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column].dropna().astype(str).str.strip()
         with_comma = values[values.str.contains(",")]
         if (len(with_comma) and values.str.fullmatch(_DECIMAL_COMMA).all()
-                and not with_comma.str.fullmatch(r"[-+]?\d*,\d{3}(?:[eE][-+]?\d+)?").all()):
+                and not with_comma.str.fullmatch(_THREE_AFTER_COMMA).all()):
             frame[column] = pd.to_numeric(frame[column].astype(str).str.replace(",", ".", regex=False))
     return frame
 
@@ -688,8 +689,24 @@ def check_numeric_columns(frame: pd.DataFrame, where: str, *, also: Sequence[str
                         "every column its own name.")
     bad = [*also, *(str(c) for c in frame.columns if not _holds_numbers(frame[c]))]
     if bad:
+        ambiguous = [str(c) for c in frame.columns if str(c) in bad and _thousands_or_decimals(frame[c])]
+        if ambiguous:  # 0,126: a decimal comma with three decimals, or 126 thousandths written as 126 with a separator?
+            raise DataError(f"Column(s) {name_list(ambiguous)} of {where} hold numbers whose every comma has three "
+                            "digits after it (such as 0,126 or 1,234), which read as decimals or as thousands: aekit "
+                            "does not guess. Write them with a decimal point (0.126), or without the thousands "
+                            f"separator{advice}.")
         raise DataError(f"Column(s) {name_list(bad)} of {where} are not numeric. Drop them or encode them as numbers "
                         f"(categories: pandas.get_dummies){advice}.")
+
+
+def _thousands_or_decimals(column: pd.Series) -> bool:
+    """Text numbers whose every comma has three digits after it (``_decimal_commas`` leaves them as text)."""
+    if pd.api.types.is_numeric_dtype(column):
+        return False
+    values = column.dropna().astype(str).str.strip()
+    with_comma = values[values.str.contains(",")]
+    return (bool(len(with_comma)) and bool(values.str.fullmatch(_DECIMAL_COMMA).all())
+            and bool(with_comma.str.fullmatch(_THREE_AFTER_COMMA).all()))
 
 
 def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: str | None, source: str) -> Dataset:

@@ -212,6 +212,9 @@ def test_decimal_commas_are_numbers(tmp_path: Path) -> None:
     assert not pd.api.types.is_numeric_dtype(read_table_file(tmp_path / "t.txt")["a"])
     (tmp_path / "k.csv").write_text("a;b\n1,234;1\n2,500;2\n999;3\n")  # a thousand, or one and a bit? not guessed
     assert not pd.api.types.is_numeric_dtype(read_table_file(tmp_path / "k.csv")["a"])
+    with pytest.raises(DataError, match=r"Column\(s\) 'a' of .*k.csv hold numbers whose every comma has three digits "
+                                        r"after it .* aekit does not guess\. Write them with a decimal point"):
+        load_dataset(tmp_path / "k.csv")
 
 
 def test_check_numeric_columns_takes_numbers_as_text() -> None:
