@@ -382,6 +382,8 @@ _SAY_ONCE = _SayOnce()
 @click.option("--devices", type=int, default=1, show_default=True,
               help="Processes for data-parallel training (DDP through torchrun).")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@click.option("--overwrite", is_flag=True,
+              help="Train afresh over the model or checkpoint already in --out (its other files stay).")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write report.html (curves, reconstructions, latent map, code statistics) into --out.")
 @config_option
@@ -389,7 +391,8 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
           loss: str | None, epochs: int, batch_size: int, lr: float, optimizer: str, weight_decay: float,
           schedule: str, grad_clip: float | None, validation_fraction: float, patience: int, early_stopping: bool,
           scaler: str, input_shape: str | None, image_size: int | None, color: str | None, max_len: int, tokenizer: str,
-          split: str, seed: int, device: str, precision: str, devices: int, resume: bool, report: bool) -> None:
+          split: str, seed: int, device: str, precision: str, devices: int, resume: bool, overwrite: bool,
+          report: bool) -> None:
     """Train an autoencoder on DATA.
 
     DATA is a .npy/.npz/.csv/.tsv/.txt/.parquet file, a folder of images, a text file for text
@@ -397,6 +400,16 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
     """
     if devices < 1:
         raise AekitError(f"--devices must be at least 1. Got {devices} instead.")
+    from aekit.io import CONFIG_FILE
+    from aekit.training.trainer import CHECKPOINT_FILE
+
+    if resume and overwrite:
+        raise AekitError("--resume continues the run in --out and --overwrite starts it afresh. Pass one of them.")
+    held = [name for name in (CONFIG_FILE, CHECKPOINT_FILE) if (Path(out) / name).is_file()]
+    if held and not (resume or overwrite):  # a trained model, or an interrupted run, would be lost
+        what = "a trained model" if CONFIG_FILE in held else "an interrupted run's checkpoint"
+        raise AekitError(f"--out {out} holds {what} ({', '.join(held)}); training afresh would replace it. Pass "
+                         "--resume to continue it, --overwrite to replace it, or another folder.")
     if devices > 1 and "WORLD_SIZE" not in os.environ:
         _relaunch_distributed(devices)
     from aekit.estimator import AutoEncoder

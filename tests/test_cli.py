@@ -169,6 +169,21 @@ def test_an_interruption_after_training_points_to_the_report_not_resume(cli, tab
                                                 f"'aekit report {out} DATA' writes its report.")
 
 
+def test_training_over_a_model_needs_resume_or_overwrite(cli, table, tmp_path) -> None:
+    out = tmp_path / "run"
+    assert cli("train", table, "--out", out, *FAST)[0] == 0
+    before = (out / "model.safetensors").read_bytes()
+    code, _, err = cli("train", table, "--out", out, *FAST, "--latent-dim", "5")
+    assert code == 1 and err == (f"error: --out {out} holds a trained model (config.json, checkpoint.safetensors); "
+                                 "training afresh would replace it. Pass --resume to continue it, --overwrite to "
+                                 "replace it, or another folder.\n")
+    assert (out / "model.safetensors").read_bytes() == before  # untouched
+    code, _, err = cli("train", table, "--out", out, *FAST, "--latent-dim", "5", "--overwrite")
+    assert code == 0 and json.loads((out / "config.json").read_text())["model"]["latent_dim"] == 5, err
+    code, _, err = cli("train", table, "--out", out, *FAST, "--resume", "--overwrite")
+    assert code == 1 and "Pass one of them." in err
+
+
 def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     out = tmp_path / "run"
     assert cli("train", table, "--out", out, *FAST)[0] == 0
