@@ -133,14 +133,15 @@ def detect() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write RUN_DIR/report.html.")
+@click.option("--overwrite", is_flag=True, help="Replace the detector already in --out (its other files stay).")
 def fit_command(data: str, out: Path, model: str, contamination: float, fpr: float | None, clean: str | None,
                 fixed_threshold: float | None, window_size: int | None, window_stride: int, latent_dim: int | None,
                 epochs: int | None, n_estimators: str, error: str, latent_score: str, latent_weight: str,
                 level_weight: str, coarse_factor: str, trim: float, input_shape: str | None, image_size: int | None,
-                color: str, seed: int, device: str, report: bool) -> None:
+                color: str, seed: int, device: str, report: bool, overwrite: bool) -> None:
     """Fit a detector on DATA (unlabeled) and save it to --out."""
     from aekit.anomaly import AnomalyDetector
-    from aekit.anomaly.detector import check_save_path
+    from aekit.anomaly.detector import DETECTOR_FILE, check_save_path
     from aekit.cli import _parse_ints
 
     if fpr is not None and clean is None:
@@ -154,6 +155,9 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     if clean is not None and fpr is None:
         raise AekitError("--clean is only read to set the threshold by --fpr. Pass --fpr RATE, or drop --clean.")
     check_save_path(out)  # before training, not after
+    if (out / DETECTOR_FILE).is_file() and not overwrite:  # its scores and thresholds may be in use
+        raise AekitError(f"--out {out} holds a fitted detector ({DETECTOR_FILE}); fitting again would replace it. Pass "
+                         "--overwrite to replace it, or another folder.")
     X, source = _load(data, image_size, color, series=window_size is not None)
     X_clean = None
     if clean is not None:  # read and checked before training, not after

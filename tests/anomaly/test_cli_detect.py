@@ -45,7 +45,10 @@ def test_fit_then_score_a_table(cli, table, tmp_path) -> None:
 def test_report_alone_refit_without_report_and_exact_float_ids(cli, table, tmp_path) -> None:
     run_dir = tmp_path / "run"
     assert cli("detect", "fit", table, "--out", run_dir, *FAST)[0] == 0 and (run_dir / "report.html").is_file()
-    code, out, err = cli("detect", "fit", table, "--out", run_dir, "--no-report", *FAST)
+    code, _, err = cli("detect", "fit", table, "--out", run_dir, "--no-report", *FAST)
+    assert code == 1 and err == (f"error: --out {run_dir} holds a fitted detector (detector.json); fitting again "
+                                 "would replace it. Pass --overwrite to replace it, or another folder.\n")
+    code, out, err = cli("detect", "fit", table, "--out", run_dir, "--no-report", "--overwrite", *FAST)
     assert code == 0 and not (run_dir / "report.html").exists(), err  # the old detector's figures: gone
     assert f"Removed the previous detector's {run_dir / 'report.html'}" in out
     code, out, err = cli("detect", "report", run_dir, table)
