@@ -427,11 +427,13 @@ DEEP_IMAGE_MODES = {"I;16": 257.0, "I;16B": 257.0, "I;16L": 257.0, "I;16N": 257.
 
 
 def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np.ndarray:
-    """Pixels of one image as a uint8 array of shape (height, width, channels)."""
-    from PIL import Image
+    """Pixels of one image as a uint8 array of shape (height, width, channels), upright: turned as its EXIF
+    orientation says (phones store photos sideways with a tag), as image viewers show it."""
+    from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
             if image.mode == "F":  # Pillow's convert would truncate to 0..255: values in [0, 1] all become 0
                 raise DataError(f"The image file '{path}' stores floating-point pixels (Pillow mode F), whose range "
                                 "is not known. Save it as an 8- or 16-bit image, or read it into an array and pass "

@@ -499,3 +499,17 @@ def test_column_names_without_names_on_either_side_pass() -> None:
     check_column_names(["a", "b"], ["a", "b"], "file t.csv")
     check_column_names(None, ["a", "b"], "array")  # an array has no names to compare
     check_column_names(["a", "b"], None, "file t.csv")  # a model fitted on an array
+
+
+def test_images_are_read_upright_as_their_exif_orientation_says(tmp_path: Path) -> None:
+    from PIL import Image
+
+    pixels = np.zeros((6, 10, 3), np.uint8)
+    pixels[0, :, 0] = 255  # a red top row, stored sideways with orientation 6 (rotate 90 degrees to view)
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6
+    image.save(tmp_path / "phone.png", exif=exif)
+    X = load_dataset(tmp_path, color_mode="rgb").X  # (1, 3, H, W)
+    assert X.shape == (1, 3, 10, 6)  # as a viewer shows it
+    assert X[0, 0, :, -1].min() == 1.0  # the red row is now the right-hand column
