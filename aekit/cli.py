@@ -400,11 +400,13 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
     """
     if devices < 1:
         raise AekitError(f"--devices must be at least 1. Got {devices} instead.")
-    from aekit.io import CONFIG_FILE
+    from aekit.io import CONFIG_FILE, check_output_folder
+    from aekit.io import FORMAT as MODEL_FORMAT
     from aekit.training.trainer import CHECKPOINT_FILE
 
     if resume and overwrite:
         raise AekitError("--resume continues the run in --out and --overwrite starts it afresh. Pass one of them.")
+    check_output_folder(out, MODEL_FORMAT, option="--out")  # a config.json of another kind: that, not a model
     held = [name for name in (CONFIG_FILE, CHECKPOINT_FILE) if (Path(out) / name).is_file()]
     if held and not (resume or overwrite):  # a trained model, or an interrupted run, would be lost
         what = "a trained model" if CONFIG_FILE in held else "an interrupted run's checkpoint"

@@ -259,8 +259,8 @@ def _check_codes(codes: Any, labels: Any) -> tuple[np.ndarray, np.ndarray | None
 
 
 def _restoration_section(clean: np.ndarray, degraded: np.ndarray, restored: np.ndarray) -> str:
-    """Degraded samples above their restorations and the clean originals: images as bands, other samples as
-    line plots of the degraded input and its restoration against the clean one."""
+    """Degraded samples above their restorations and the clean originals as bands of images; other samples as
+    line plots of each clean sample against the restoration of its degraded version."""
     if _is_image_batch(clean):
         n = min(len(clean), MAX_IMAGES)
         shown, note = _as_display_images(clean[:n])

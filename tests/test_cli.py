@@ -182,6 +182,10 @@ def test_training_over_a_model_needs_resume_or_overwrite(cli, table, tmp_path) -
     assert code == 0 and json.loads((out / "config.json").read_text())["model"]["latent_dim"] == 5, err
     code, _, err = cli("train", table, "--out", out, *FAST, "--resume", "--overwrite")
     assert code == 1 and "Pass one of them." in err
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "config.json").write_text('{"lr": 0.1}')  # the user's own: not a model to overwrite
+    code, _, err = cli("train", table, "--out", tmp_path / "mine", *FAST)
+    assert code == 1 and "holds a config.json that is not aekit's" in err, err
 
 
 def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:

@@ -980,10 +980,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                 raise AekitError("set_threshold(fpr=...) needs X_clean, data known to hold no anomalies. "
                                  "Pass X_clean=..., or use contamination=... instead.")
             clean = self.decision_function(X_clean)
-            needed = math.ceil(1 / fpr - 1e-9)
-            if len(clean) < needed:  # below 1 in n the quantile is just the highest clean score, whatever fpr
+            # (n - 1) * fpr >= 1, or the quantile is just the highest clean score whatever fpr, flagging none
+            needed = math.ceil(1 / fpr - 1e-9) + 1
+            if len(clean) < needed:
                 unit = "time steps" if self.kind_ == "series" else "rows"
-                raise DataError(f"A false-positive rate of {fpr:g} (1 in {needed}) needs at least {needed} clean "
+                raise DataError(f"A false-positive rate of {fpr:g} (1 in {needed - 1}) needs at least {needed} clean "
                                 f"{unit} to be measured; the clean data has {len(clean)}. Pass more clean data, or "
                                 "a larger rate.")
             threshold = float(np.quantile(clean, 1 - fpr, method="higher"))

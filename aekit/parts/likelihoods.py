@@ -146,14 +146,17 @@ class CategoricalLikelihood(Likelihood):
         return (self.config.num_classes, *input_shape)
 
     def elementwise(self, params: Tensor, x: Tensor) -> Tensor:
-        if x.is_floating_point() and not bool((fractional := x != torch.round(x)).logical_not().all()):
-            raise AekitError(f"The categorical likelihood needs whole class ids; the data holds fractions such as "
-                             f"{float(x[fractional][0]):.6g}, which it would cut to whole numbers. Pass class ids, or "
-                             "use loss 'mse'.")
         target = x.long()
         ignore = self.config.ignore_index
         valid = target if ignore is None else target[target != ignore]
-        if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= self.config.num_classes):
+        # one check, so one host-device sync a batch: fractions (cut by long()) or ids out of range
+        fractional = (x != torch.round(x)) if x.is_floating_point() else torch.zeros_like(x, dtype=torch.bool)
+        out_of_range = ((valid < 0) | (valid >= self.config.num_classes)).any() if valid.numel() else False
+        if bool(fractional.any() | out_of_range):
+            if fractional.any():
+                raise AekitError(f"The categorical likelihood needs whole class ids; the data holds fractions such "
+                                 f"as {float(x[fractional][0]):.6g}, which it would cut to whole numbers. Pass class "
+                                 "ids, or use loss 'mse'.")
             raise AekitError(
                 f"The categorical likelihood needs class ids in [0, {self.config.num_classes - 1}]; the data has "
                 f"values in [{int(valid.min())}, {int(valid.max())}]. Set num_classes or use loss 'mse'."

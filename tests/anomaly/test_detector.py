@@ -84,11 +84,15 @@ def test_fpr_threshold_needs_clean_data(fitted) -> None:
 def test_fpr_threshold_needs_enough_clean_rows_to_measure_the_rate(fitted, planted_data) -> None:
     X, y = planted_data
     clean, threshold = X[y == 0], fitted.threshold_
-    with pytest.raises(DataError, match=r"^A false-positive rate of 0.05 \(1 in 20\) needs at least 20 clean rows to "
-                                        r"be measured; the clean data has 19\. Pass more clean data, or a larger "
+    with pytest.raises(DataError, match=r"^A false-positive rate of 0.05 \(1 in 20\) needs at least 21 clean rows to "
+                                        r"be measured; the clean data has 20\. Pass more clean data, or a larger "
                                         r"rate\.$"):
-        fitted.set_threshold(fpr=0.05, X_clean=clean[:19])
+        fitted.set_threshold(fpr=0.05, X_clean=clean[:20])  # 20 rows: the 95% quantile is still their highest
     assert fitted.threshold_ == threshold  # refused: the threshold is unchanged
+    fitted.set_threshold(fpr=0.05, X_clean=clean[:21])  # 21: one row above the threshold
+    assert (fitted.decision_function(clean[:21]) > fitted.threshold_).sum() == 1
+    fitted.set_threshold(contamination=fitted.contamination)  # the shared fixture as it was
+    assert fitted.threshold_ == threshold
 
 
 def test_explanations_add_up_and_point_at_the_broken_feature(planted_data) -> None:
