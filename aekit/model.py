@@ -200,6 +200,20 @@ class Autoencoder(nn.Module):
         """Reconstruction (the likelihood's mean) of codes ``z`` (batch, latent_dim)."""
         return self.likelihood.mean(self.decoder(self._checked(z, "z", "decode", (self.config.latent_dim,))))
 
+    def settings(self) -> dict[str, Any]:
+        """The architecture as JSON, every part's options filled in with their defaults: configs that differ only
+        by an option given at its default value describe one model alike (what resuming compares)."""
+        config = self.config
+        parts = {"backbone": (BACKBONES, config.backbone), "bottleneck": (BOTTLENECKS, config.bottleneck),
+                 "likelihood": (LIKELIHOODS, config.likelihood),
+                 **({"corruption": (CORRUPTIONS, config.corruption)} if config.corruption is not None else {})}
+        described: dict[str, Any] = {"input_shape": list(config.input_shape), "latent_dim": config.latent_dim}
+        for name, (registry, spec) in parts.items():
+            described[name] = {"name": spec.name, **to_dict(build_config(registry, spec))}
+        described["regularizers"] = {spec.name: to_dict(build_config(REGULARIZERS, spec))
+                                     for spec in config.regularizers}
+        return described
+
     def reconstruct(self, x: Tensor) -> Tensor:
         """``decode(encode(x))``, never corrupting the input."""
         return self.decode(self.encode(x))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -192,3 +193,12 @@ def test_a_custom_decoder_of_the_wrong_shape_is_refused_not_broadcast() -> None:
     with pytest.raises(AekitError, match=r"The decoder returned shape \(3, 1, 6\); likelihood 'mse' expects "
                                          r"\(batch, 6\) here, batch 3"):
         model(torch.rand(3, 6))
+
+
+def test_settings_fill_in_defaults_so_an_explicit_default_describes_the_same_model() -> None:
+    plain = Autoencoder(build_config("sparse-l1", input_shape=(8,), latent_dim=4))
+    explicit = Autoencoder(build_config("sparse-l1", input_shape=(8,), latent_dim=4, options={"dropout": 0.0}))
+    other = Autoencoder(build_config("sparse-l1", input_shape=(8,), latent_dim=4, options={"dropout": 0.1}))
+    assert plain.settings() == explicit.settings() != other.settings()
+    assert plain.settings()["regularizers"] == {"l1": {"weight": plain.regularizers["l1"].config.weight}}
+    json.dumps(plain.settings())  # JSON-ready: a checkpoint stores it

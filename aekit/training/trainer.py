@@ -233,7 +233,8 @@ class Trainer:
         # them (another file of as many rows, or another scaler, would otherwise continue silently)
         trained_on: dict[str, str | None] = {}
         if self.run_dir is not None:  # (no checkpoint without a run directory)
-            trained_on = {"model_config": json.dumps(to_dict(model.config)) if hasattr(model, "config") else None,
+            settings = getattr(model, "settings", None)  # an Autoencoder's, with every default filled in
+            trained_on = {"model_settings": json.dumps(settings()) if callable(settings) else None,
                           "data_digest": _data_digest(train, val)}
         if resume:
             state = self._load_checkpoint(rows, trained_on)
@@ -423,7 +424,7 @@ class Trainer:
             raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' was trained on {saved_rows['train']} "
                              f"rows and validated on {saved_rows['validation']}; this run has {rows['train']} and "
                              f"{rows['validation']}. Resume with the same data, validation_fraction and random seed.")
-        saved_config, config = state.get("model_config"), trained_on.get("model_config")
+        saved_config, config = state.get("model_settings"), trained_on.get("model_settings")
         if saved_config is not None and config is not None and saved_config != config:
             name, before, now = _first_difference(json.loads(saved_config), json.loads(config))
             raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' is of another model: its {name} is "

@@ -138,6 +138,13 @@ def test_resume_refuses_other_splits_and_damaged_weights(data, tmp_path) -> None
                                      likelihood="l1")),
             make_source(data, np.arange(1500), None, CPU), make_source(data, np.arange(1500, 1797), None, CPU),
             resume=True)
+    # an option given at its default value is the same model: it resumes
+    torch.manual_seed(0)
+    same = Autoencoder(build_config("dense", input_shape=(64,), latent_dim=4,
+                                    options={"hidden_dims": [32], "dropout": 0.0, "activation": "relu"}))
+    Trainer(TrainerConfig(max_epochs=3, batch_size=64, seed=1, early_stopping=False), run_dir=tmp_path).fit(
+        same, make_source(data, np.arange(1500), None, CPU), make_source(data, np.arange(1500, 1797), None, CPU),
+        resume=True)
     state = load_state(tmp_path / "checkpoint.safetensors")
     next(iter(state["model"].values()))[0] = float("nan")
     save_state(tmp_path / "checkpoint.safetensors", state)
