@@ -776,12 +776,14 @@ def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...],
             raise _damaged(source, f"chunks of {start} rows where its shape says {shape[0]}")
 
     if header["kind"] == "array":
-        with atomic_path(output) as tmp, _writing(output):
-            result = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-            _reserve(tmp)
+        with atomic_path(output) as tmp:
+            with _writing(output):  # only the writes: an OSError reading the .aez is not a full disk
+                result = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+                _reserve(tmp)
             for start, rows in decoded_chunks():
                 result[start:start + len(rows)] = rows
-            result.flush()
+            with _writing(output):
+                result.flush()
             del result
         return np.load(output, mmap_mode="r")
     parts = [rows for _, rows in decoded_chunks()]
