@@ -87,6 +87,23 @@ def check_output_folder(directory: str | os.PathLike[str], file_format: str, *, 
     return directory
 
 
+def write_error(path: str | os.PathLike[str], reason: OSError | str, what: str = "") -> AekitError:
+    """The one line for a failed write that names the user's file (an OSError of a full disk names none, or
+    only a temporary one): ``Cannot write 'path': reason. Free space or choose another folder.``"""
+    if isinstance(reason, OSError):
+        reason = reason.strerror or str(reason)
+    return AekitError(f"Cannot write {what}'{path}': {reason}. Free space or choose another folder.")
+
+
+@contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn an OSError raised in the block into :func:`write_error` for ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_error(path, exc) from None
+
+
 def staging_folder(path: Path, suffix: str = ".tmp") -> Path:
     """A new empty folder beside ``path``, to be renamed to it once complete (an interrupted write then leaves
     nothing at ``path``), with the permissions ``mkdir`` would give it (``mkdtemp``'s 0700 would lock others out
@@ -115,8 +132,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.filename in (tmp, Path(tmp)):  # name the user's file, not ours
-            raise AekitError(f"Cannot write '{path}': {exc.strerror or exc}. Free space or choose another "
-                             "folder.") from None
+            raise write_error(path, exc) from None
         raise
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from aekit.errors import AekitError, DataError
-from aekit.io import atomic_path
+from aekit.io import atomic_path, write_error
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "AezReader", "AezWriter"]
 
@@ -71,7 +71,7 @@ class AezWriter:
         self._digest.update(data)
 
     def _cannot_write(self, exc: OSError) -> AekitError:
-        return AekitError(f"Cannot write '{self.path}': {exc.strerror or exc}. Free space or choose another folder.")
+        return write_error(self.path, exc)
 
     def write_chunk(self, data: bytes) -> None:
         self._write(_RECORD.pack(b"C", len(data)))

@@ -48,7 +48,7 @@ from aekit.compression.entropy import (
 from aekit.compression.pretrained import DEFAULT_QUALITY, available_qualities, load_pretrained
 from aekit.data.sources import IMAGE_EXTENSIONS, TABLE_SUFFIXES, check_column_names
 from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int
-from aekit.io import atomic_path, check_output_path
+from aekit.io import atomic_path, check_output_path, writing
 
 __all__ = ["IMAGE_SUFFIXES", "TABLE_SUFFIXES", "Summary", "compress", "decompress", "image_color", "input_kind",
            "read_array", "read_image", "read_numeric_table"]
@@ -331,16 +331,6 @@ def _damaged(source: Path | None = None, detail: str = "") -> DataError:
     name = f"'{source}'" if source is not None else "The .aez file"
     return DataError(f"{name} is damaged or was written by another program{f' ({detail})' if detail else ''}; its "
                      "checksum matches but its contents do not fit together. Compress the original again.")
-
-
-@contextmanager
-def _writing(path: Path) -> Iterator[None]:
-    """Name ``path`` in an OSError raised while it is written (a full disk says only '[Errno 28] No space...')."""
-    try:
-        yield
-    except OSError as exc:
-        raise AekitError(f"Cannot write '{path}': {exc.strerror or exc}. Free space or choose another "
-                         "folder.") from None
 
 
 def _check_output_file(output: Path, protect: list[Path]) -> None:
@@ -777,12 +767,12 @@ def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...],
 
     if header["kind"] == "array":
         with atomic_path(output) as tmp:
-            with _writing(output):  # only the writes: an OSError reading the .aez is not a full disk
+            with writing(output):  # only the writes: an OSError reading the .aez is not a full disk
                 result = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
                 _reserve(tmp)
             for start, rows in decoded_chunks():
                 result[start:start + len(rows)] = rows
-            with _writing(output):
+            with writing(output):
                 result.flush()
             del result
         return np.load(output, mmap_mode="r")
@@ -819,7 +809,7 @@ def _write_image(path: Path, pixels: np.ndarray) -> None:
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
     # WebP is lossy by default, and decompress writes what the bound promised
     options = {"lossless": True, "quality": 100, "method": 6} if path.suffix.lower() == ".webp" else {}
-    with atomic_path(path) as tmp, _writing(path):
+    with atomic_path(path) as tmp, writing(path):
         image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()], **options)
 
 
@@ -830,7 +820,7 @@ def _write_table(path: Path, values: np.ndarray, columns: list[str], integers: l
     frame = pd.DataFrame(values, columns=columns)
     for j in integers:
         frame[columns[j]] = frame[columns[j]].astype(np.int64)
-    with atomic_path(path) as tmp, _writing(path):
+    with atomic_path(path) as tmp, writing(path):
         if path.suffix.lower() in (".parquet", ".pq"):
             frame.to_parquet(tmp, index=False)
         else:

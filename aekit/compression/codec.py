@@ -33,6 +33,7 @@ from aekit.io import (
     read_config,
     save_model,
     staging_folder,
+    write_error,
 )
 from aekit.model import Autoencoder
 
@@ -322,8 +323,7 @@ def _save_codec(out: Path, model: Autoencoder, **sections: Any) -> None:
         if isinstance(exc, (OSError, SafetensorError)):
             found = re.search(r'message: "([^"]+)"', str(exc))  # safetensors wraps the OS error in its text
             detail = getattr(exc, "strerror", None) or (found[1] if found else " ".join(str(exc).split()))
-            raise AekitError(f"Cannot write the codec folder '{out}': {detail}. Free space or choose another "
-                             "folder.") from None
+            raise write_error(out, detail, what="the codec folder ") from None
         raise
 
 
