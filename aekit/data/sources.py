@@ -349,14 +349,21 @@ def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
     or whose every comma has three digits after it (``1,234``: a thousand, or one and a bit?), stays text and is
     refused by name."""
     for column in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-            continue
-        values = frame[column].dropna().astype(str).str.strip()
-        with_comma = values[values.str.contains(",")]
-        if (len(with_comma) and values.str.fullmatch(_DECIMAL_COMMA).all()
-                and not with_comma.str.fullmatch(_THREE_AFTER_COMMA).all()):
+        if _comma_numbers(frame[column]) == "decimal":
             frame[column] = pd.to_numeric(frame[column].astype(str).str.replace(",", ".", regex=False))
     return frame
+
+
+def _comma_numbers(column: pd.Series) -> str | None:
+    """How a text column of numbers with commas reads: "decimal" (``3,14``), "ambiguous" (every comma has three
+    digits after it: ``1,234``, a thousand or one and a bit?), or None (numbers already, or not such a column)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return None
+    values = column.dropna().astype(str).str.strip()
+    with_comma = values[values.str.contains(",")]
+    if not len(with_comma) or not values.str.fullmatch(_DECIMAL_COMMA).all():
+        return None
+    return "ambiguous" if with_comma.str.fullmatch(_THREE_AFTER_COMMA).all() else "decimal"
 
 
 def _id_column_as_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -691,7 +698,7 @@ def check_numeric_columns(frame: pd.DataFrame, where: str, *, also: Sequence[str
                         "every column its own name.")
     bad = [*also, *(str(c) for c in frame.columns if not _holds_numbers(frame[c]))]
     if bad:
-        ambiguous = [str(c) for c in frame.columns if str(c) in bad and _thousands_or_decimals(frame[c])]
+        ambiguous = [str(c) for c in frame.columns if str(c) in bad and _comma_numbers(frame[c]) == "ambiguous"]
         if ambiguous:  # 0,126: a decimal comma with three decimals, or 126 thousandths written as 126 with a separator?
             raise DataError(f"Column(s) {name_list(ambiguous)} of {where} hold numbers whose every comma has three "
                             "digits after it (such as 0,126 or 1,234), which read as decimals or as thousands: aekit "
@@ -701,14 +708,6 @@ def check_numeric_columns(frame: pd.DataFrame, where: str, *, also: Sequence[str
                         f"(categories: pandas.get_dummies){advice}.")
 
 
-def _thousands_or_decimals(column: pd.Series) -> bool:
-    """Text numbers whose every comma has three digits after it (``_decimal_commas`` leaves them as text)."""
-    if pd.api.types.is_numeric_dtype(column):
-        return False
-    values = column.dropna().astype(str).str.strip()
-    with_comma = values[values.str.contains(",")]
-    return (bool(len(with_comma)) and bool(values.str.fullmatch(_DECIMAL_COMMA).all())
-            and bool(with_comma.str.fullmatch(_THREE_AFTER_COMMA).all()))
 
 
 def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: str | None, source: str) -> Dataset:
