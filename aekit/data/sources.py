@@ -708,8 +708,6 @@ def check_numeric_columns(frame: pd.DataFrame, where: str, *, also: Sequence[str
                         f"(categories: pandas.get_dummies){advice}.")
 
 
-
-
 def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: str | None, source: str) -> Dataset:
     if frame.empty:  # before the dtype check: columns of a header-only CSV are read as text
         raise _empty_error(source)
