@@ -144,7 +144,7 @@ def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path
     text_ids: list[int] = []
     if n_texts:  # what the splice-in check needs first: a wrong corpus or holdout should cost nothing
         corpus = corpus_path(store.manifest, corpus)
-        resolve_model_dir(model_path(store.manifest, model))
+        model = resolve_model_dir(model_path(store.manifest, model))
         text_ids = held_out_text_ids(store, start, stop)
         if not text_ids and stop > start:  # (no rows at all: reconstruction_metrics says so)
             cut = int(store.read(start, start + 1, key="text_ids")[0])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -185,26 +186,26 @@ def downstream_check(sae: SparseAutoencoder, manifest: dict[str, Any], *, text_i
 def corpus_path(manifest: dict[str, Any], texts: str | os.PathLike[str] | None = None) -> Path:
     """The corpus of the downstream check: ``texts`` if given, else the one the manifest recorded at harvest
     time, which must still be there."""
-    if texts is not None:
-        return Path(texts).expanduser()
-    corpus = Path(manifest["texts"]).expanduser()
-    if not corpus.is_file():
-        raise DataError(f"The corpus recorded when the activations were harvested, '{corpus}', is gone (moved or "
-                        "deleted). Pass its new path (--corpus, or texts= in Python), or skip the splice-in check "
-                        "(--texts 0).")
-    return corpus
+    return Path(_recorded(manifest, "texts", texts, Path.is_file, "corpus",
+                          "Pass its new path (--corpus, or texts= in Python)")).expanduser()
 
 
 def model_path(manifest: dict[str, Any], model: str | os.PathLike[str] | None = None) -> str | os.PathLike[str]:
-    """The model of the downstream check: ``model`` if given, else the folder the manifest recorded at harvest
-    time, which must still be there."""
-    if model is not None:
-        return model
-    recorded = Path(str(manifest["model"])).expanduser()
-    if not recorded.is_dir():
-        raise DataError(f"The model recorded when the activations were harvested, '{recorded}', is gone (moved or "
-                        "deleted). Pass its new folder (--model on the command line, the model argument in Python), "
-                        "or skip the splice-in check (--texts 0).")
+    """The model of the downstream check: ``model`` if given (a folder or an installed package's name), else the
+    folder the manifest recorded at harvest time, which must still be there."""
+    return _recorded(manifest, "model", model, Path.is_dir, "model",
+                     "Pass its new folder (--model on the command line, the model argument in Python)")
+
+
+def _recorded(manifest: dict[str, Any], key: str, given: str | os.PathLike[str] | None,
+              is_there: Callable[[Path], bool], what: str, advice: str) -> str | os.PathLike[str]:
+    """``given``, else the path the manifest recorded under ``key`` at harvest time, refused when it is gone."""
+    if given is not None:
+        return given
+    recorded = Path(str(manifest[key])).expanduser()
+    if not is_there(recorded):
+        raise DataError(f"The {what} recorded when the activations were harvested, '{recorded}', is gone (moved or "
+                        f"deleted). {advice}, or skip the splice-in check (--texts 0).")
     return recorded
 
 

@@ -225,14 +225,20 @@ def test_measure_with_no_whole_held_out_text_says_so(cli, minilm, corpus, tmp_pa
     assert cli("sae", "measure", run, "--texts", "0")[0] == 0
 
 
-def test_measure_after_the_corpus_moved(cli, trained, acts_dir, corpus, tmp_path) -> None:
+def _recording(acts_dir, tmp_path, **recorded):
+    """A copy of the activation folder whose manifest records other paths (a corpus or model since moved)."""
     import shutil
 
     copy = tmp_path / "acts"
     shutil.copytree(acts_dir, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, **{k: str(v) for k, v in recorded.items()}}))
+    return copy
+
+
+def test_measure_after_the_corpus_moved(cli, trained, acts_dir, corpus, tmp_path) -> None:
     gone = tmp_path / "moved" / "texts.txt"
-    (copy / "manifest.json").write_text(json.dumps({**manifest, "texts": str(gone)}))
+    copy = _recording(acts_dir, tmp_path, texts=gone)
     code, _, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2")
     assert code == 1 and err == (f"error: The corpus recorded when the activations were harvested, '{gone}', is gone "
                                  "(moved or deleted). Pass its new path (--corpus, or texts= in Python), or skip the "
@@ -246,13 +252,10 @@ def test_measure_after_the_model_moved(cli, trained, acts_dir, minilm, tmp_path)
 
     from aekit.sae.activations import resolve_model_dir
 
-    copy = tmp_path / "acts"
-    shutil.copytree(acts_dir, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
     moved = tmp_path / "moved" / "model"
     shutil.copytree(resolve_model_dir(minilm), moved)
     gone = tmp_path / "gone" / "model"
-    (copy / "manifest.json").write_text(json.dumps({**manifest, "model": str(gone)}))
+    copy = _recording(acts_dir, tmp_path, model=gone)
     code, _, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2")
     assert code == 1 and err == (f"error: The model recorded when the activations were harvested, '{gone}', is gone "
                                  "(moved or deleted). Pass its new folder (--model on the command line, the model "
