@@ -248,7 +248,7 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     frame.insert(frame.columns.get_loc("label") + 1, "confidence",
                  label_confidence(explanation.scores, detector.decision_scores_, detector.threshold_))
     dates = detector.kind_ == "series" and np.asarray(explanation.index).dtype.kind in "OM"
-    frame.index.name = (getattr(X, "index", pd.Index([])).name  # the file's own name for it
+    frame.index.name = (explanation.index_name  # the file's own name for it
                         or ("timestamp" if dates else "file" if from_files else "id"))
     _write_scores(output, frame)
     echo(f"Scored {len(frame)} {'time steps' if detector.kind_ == 'series' else 'rows'}: {int(labels.sum())} above "
