@@ -23,21 +23,13 @@ from typing import Any
 import click
 import numpy as np
 
+from aekit.cli_options import check_image_options, image_options, parse_ints, remove_stale_outputs
 from aekit.errors import AekitError, AekitWarning, did_you_mean
 
 echo = click.echo
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def _parse_ints(value: str | None, *, name: str) -> tuple[int, ...] | None:
-    if value is None or value == "":
-        return None
-    try:  # every piece a number: "2,x" or "8,,4" is a typo, not (2,) or (8, 4)
-        return tuple(int(v) for v in value.replace("x", ",").split(","))
-    except ValueError:
-        raise AekitError(f"--{name} must be comma-separated integers like 256,128. Got {value!r} instead.") from None
-
-
 def _parse_value(text: str) -> Any:
     """``--set`` values: JSON when it parses (numbers, lists, true/false/null), else the plain string."""
     try:
@@ -155,21 +147,10 @@ def _echo(message: str) -> None:
 
 
 def _load_data(data: str, image_size: int | None, color: str | None) -> Any:
-    """DATA as a dataset (callers check the user's own --image-size / --color with _check_image_options)."""
+    """DATA as a dataset (callers check the user's own --image-size / --color with check_image_options)."""
     from aekit.data import load_dataset
 
     return load_dataset(data, image_size=image_size, color_mode=color or "grayscale")
-
-
-def _check_image_options(data: str, image_size: int | None, color: str | None) -> None:
-    """--image-size and --color only where DATA is images: elsewhere they would be ignored in silence."""
-    from aekit.data.sources import IMAGE_EXTENSIONS
-
-    where = Path(data).expanduser()
-    if (image_size is not None or color is not None) and not (
-            where.is_dir() or where.suffix.lower() in IMAGE_EXTENSIONS):
-        raise AekitError(f"--image-size and --color apply to image files and folders; {data} is read as it is. "
-                         "Drop them, or resize the array beforehand.")
 
 
 def _where(data: str) -> str:
@@ -213,7 +194,7 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
     """
     from aekit.data import check_column_names, check_features
 
-    _check_image_options(data, image_size, color)
+    check_image_options(data, image_size, color)
     meta = getattr(estimator, "metadata_", {}) or {}
     text = _text_for(estimator, data)
     if text is not None:
@@ -296,17 +277,6 @@ def config_option(command: Any) -> Any:
     return click.option("--config", type=click.Path(path_type=Path, dir_okay=False), callback=_load_config_file,
                         is_eager=True, expose_value=False,
                         help="YAML or TOML file of option values; flags given here override it.")(command)
-
-
-def image_options(command: Any) -> Any:
-    command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default=None,
-                           help="Channels of images read from a folder (default: grayscale; for a trained model, "
-                                "its training images').")(command)
-    from aekit.data.sources import parse_image_size
-
-    return click.option("--image-size", type=parse_image_size, default=None, metavar="N|H,W",
-                        help="Resize images from a folder to N x N, or H x W (default: as read; for a trained model, "
-                             "as its training images were).")(command)
 
 
 RUN_DIR = click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
@@ -418,7 +388,7 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
 
     options = _parse_sets(list(set_))
     metadata: dict[str, Any] = {"train_data": _where(data), "image_size": image_size, "color": color or "grayscale"}
-    _check_image_options(data, image_size, color)
+    check_image_options(data, image_size, color)
     if _reads_tokens(model):  # text: tokenize DATA, size the vocabulary, keep the tokenizer with the model
         from aekit.text import load_text
 
@@ -434,11 +404,11 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         if dataset.feature_names is not None:  # later commands check a table's columns against these
             metadata["feature_names"] = list(dataset.feature_names)
     estimator = AutoEncoder(
-        model=model, latent_dim=latent_dim, hidden_dims=_parse_ints(hidden_dims, name="hidden-dims"),
+        model=model, latent_dim=latent_dim, hidden_dims=parse_ints(hidden_dims, name="hidden-dims"),
         model_options=options or None, loss=loss, max_epochs=epochs, batch_size=batch_size,
         lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, grad_clip=grad_clip,
         validation_fraction=validation_fraction, early_stopping=early_stopping, patience=patience, scaler=scaler,
-        input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
+        input_shape=parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
         precision=precision, verbose=True,
     )
     fit_input = samples
@@ -463,6 +433,13 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         path = _write_report(estimator, data, shown, labels, class_names, out / "report.html", held_out=False,
                              tokenizer=metadata.get("tokenizer"))
         _echo(f"Report: {path}")
+    if _is_main_process():
+        from aekit.export import DECODER_FILE, ENCODER_FILE
+
+        stale = remove_stale_outputs(out, report_written=report, files=(ENCODER_FILE, DECODER_FILE))
+        if stale:
+            _echo(f"Removed the previous model's {', '.join(p.name for p in stale)} from {out}; 'aekit export' and "
+                  "'aekit report' write them for this model.")
     if "WORLD_SIZE" in os.environ:
         import torch.distributed as dist
 
@@ -662,11 +639,11 @@ def sweep(data: str, latent_dims: str, model: str, epochs: int, batch_size: int,
     from aekit.evaluation import sweep as run_sweep
     from aekit.io import write_json
 
-    dims = _parse_ints(latent_dims, name="latent-dims") or ()
+    dims = parse_ints(latent_dims, name="latent-dims") or ()
     if _reads_tokens(model):
         raise AekitError(f"sweep compares code sizes against PCA on numbers; model {model!r} reads text, which PCA "
                          "cannot. Train text models one code size at a time with 'aekit train'.")
-    _check_image_options(data, image_size, color)
+    check_image_options(data, image_size, color)
     if out is not None:  # before the training, which a bad --out would otherwise throw away
         from aekit.io import check_output_path
 

@@ -20,14 +20,16 @@ import click
 import numpy as np
 import pandas as pd
 
+from aekit.cli_options import check_image_options, image_options, parse_ints, remove_stale_outputs
 from aekit.errors import AekitError, name_list
 
 echo = click.echo
 
 
-def _load(data: str, image_size: int | None, color: str, *, series: bool = False) -> tuple[Any, str]:
+def _load(data: str, image_size: Any, color: str | None, *, series: bool = False) -> tuple[Any, str]:
     """The samples (a DataFrame for tables, keeping names and timestamps, and for a series a numeric time too;
-    an array otherwise) and a description."""
+    an array otherwise) and a description. ``image_size`` and ``color`` resize and convert images (color None:
+    grayscale)."""
     from aekit.data.sources import TABLE_SUFFIXES
 
     if Path(data).suffix.lower() in TABLE_SUFFIXES:
@@ -36,7 +38,7 @@ def _load(data: str, image_size: int | None, color: str, *, series: bool = False
         return read_numeric_frame(data, numeric_time=series), f"file {data}"
     from aekit.data import load_dataset
 
-    dataset = load_dataset(data, image_size=image_size, color_mode=color)
+    dataset = load_dataset(data, image_size=image_size, color_mode=color or "grayscale")
     return np.asarray(dataset.X), dataset.source
 
 
@@ -82,15 +84,6 @@ def _number_or_auto(text: str, option: str, number: type[float] | type[int] = fl
         raise AekitError(f"{option} must be {expected} or 'auto'. Got {text!r}.") from None
 
 
-def _image_options(command: Any) -> Any:
-    command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default="grayscale",
-                           show_default=True, help="Channels of images read from a folder.")(command)
-    from aekit.data.sources import parse_image_size
-
-    return click.option("--image-size", type=parse_image_size, default=None, metavar="N|H,W",
-                        help="Resize images from a folder to N x N, or H x W.")(command)
-
-
 @click.group()
 def detect() -> None:
     """Anomaly detection: fit a detector on unlabeled data, score new data, report."""
@@ -129,7 +122,7 @@ def detect() -> None:
 @click.option("--trim", type=float, default=0.1, show_default=True,
               help="Share of the highest-scoring rows left out of the robust refit (0: one pass).")
 @click.option("--input-shape", default=None, help="Shape of one image for flat rows, e.g. 1,28,28.")
-@_image_options
+@image_options
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write RUN_DIR/report.html.")
@@ -137,12 +130,11 @@ def detect() -> None:
 def fit_command(data: str, out: Path, model: str, contamination: float, fpr: float | None, clean: str | None,
                 fixed_threshold: float | None, window_size: int | None, window_stride: int, latent_dim: int | None,
                 epochs: int | None, n_estimators: str, error: str, latent_score: str, latent_weight: str,
-                level_weight: str, coarse_factor: str, trim: float, input_shape: str | None, image_size: int | None,
-                color: str, seed: int, device: str, report: bool, overwrite: bool) -> None:
+                level_weight: str, coarse_factor: str, trim: float, input_shape: str | None, image_size: Any,
+                color: str | None, seed: int, device: str, report: bool, overwrite: bool) -> None:
     """Fit a detector on DATA (unlabeled) and save it to --out."""
     from aekit.anomaly import AnomalyDetector
     from aekit.anomaly.detector import DETECTOR_FILE, check_save_path
-    from aekit.cli import _parse_ints
 
     if fpr is not None and clean is None:
         raise AekitError("--fpr needs --clean DATA, data known to hold no anomalies. Pass --clean, or drop --fpr.")
@@ -158,9 +150,11 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     if (out / DETECTOR_FILE).is_file() and not overwrite:  # its scores and thresholds may be in use
         raise AekitError(f"--out {out} holds a fitted detector ({DETECTOR_FILE}); fitting again would replace it. Pass "
                          "--overwrite to replace it, or another folder.")
+    check_image_options(data, image_size, color)
     X, source = _load(data, image_size, color, series=window_size is not None)
     X_clean = None
     if clean is not None:  # read and checked before training, not after
+        check_image_options(clean, image_size, color)
         X_clean, clean_source = _load(clean, image_size, color, series=window_size is not None)
         _check_like(X_clean, clean_source, X)
     detector = AnomalyDetector(
@@ -170,7 +164,7 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         level_weight=_number_or_auto(level_weight, "--level-weight"),
         coarse_factor=_number_or_auto(coarse_factor, "--coarse-factor", int),
         trim=trim, window_size=window_size, window_stride=window_stride,
-        input_shape=_parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
+        input_shape=parse_ints(input_shape, name="input-shape"), random_state=seed, device=device,
     )
     started = time.perf_counter()
     detector.fit(X)
@@ -179,7 +173,8 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         detector.set_threshold(fpr=fpr, X_clean=X_clean)
     elif fixed_threshold is not None:
         detector.set_threshold(value=fixed_threshold)
-    detector.save(out)
+    # later commands read images as these were: resized and converted the same way
+    detector.save(out, metadata={"image_size": image_size, "color": color or "grayscale"})
     unit = "time steps" if detector.kind_ == "series" else "rows"
     coarse = (f" (and {detector.coarse_.n_estimators_} more on its blocks of {detector.coarse_factor_} steps, the "
               "coarse scale)" if detector.coarse_ is not None else "")
@@ -195,20 +190,26 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
 
         path = write_detection_report(out / "report.html", detector, X, title=f"Anomalies in {Path(data).name}")
         echo(f"Report: {path}")
-    elif (out / "report.html").is_file():  # the replaced detector's: its figures would be taken for this one's
-        (out / "report.html").unlink()
-        echo(f"Removed the previous detector's {out / 'report.html'}; 'aekit detect report {out} DATA' writes one "
-             "for this detector.")
+    # the replaced detector's reports: their figures would be taken for this one's
+    stale = remove_stale_outputs(out, report_written=report)
+    if stale:
+        echo(f"Removed the previous detector's {', '.join(p.name for p in stale)} from {out}; 'aekit detect report "
+             f"{out} DATA' writes one for this detector.")
     echo(f"Saved to {out}")
 
 
-def _explained(run_dir: Path, data: str, image_size: int | None, color: str) -> tuple[Any, Any, Any, bool]:
-    """The detector in RUN_DIR, DATA as read for it, and DATA's explanation (an image folder's rows known by
-    their files), and whether DATA is such a folder."""
+def _explained(run_dir: Path, data: str, image_size: Any, color: str | None) -> tuple[Any, Any, Any, bool]:
+    """The detector in RUN_DIR, DATA as read for it (images as the training images were, unless the user's
+    --image-size / --color say otherwise), DATA's explanation (an image folder's rows known by their files), and
+    whether DATA is such a folder."""
     from aekit.anomaly import AnomalyDetector
     from aekit.data import check_column_names
 
+    check_image_options(data, image_size, color)
     detector = AnomalyDetector.load(run_dir)
+    read_as = detector.metadata_
+    image_size = image_size if image_size is not None else read_as.get("image_size")
+    color = color or read_as.get("color")
     X, source = _load(data, image_size, color, series=detector.kind_ == "series")
     if isinstance(X, pd.DataFrame):
         check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
@@ -228,9 +229,9 @@ def _explained(run_dir: Path, data: str, image_size: int | None, color: str) -> 
 @click.option("--top", type=int, default=3, show_default=True, help="Contributing features listed per row.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also write an HTML report here.")
-@_image_options
+@image_options
 def score_command(run_dir: Path, data: str, output: Path, top: int, report_path: Path | None,
-                  image_size: int | None, color: str) -> None:
+                  image_size: Any, color: str | None) -> None:
     """Score DATA with the detector in RUN_DIR and write one CSV row per sample (or time step)."""
     from aekit.anomaly.calibration import label_confidence
     from aekit.anomaly.detector import detector_files
@@ -266,8 +267,8 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
 @click.argument("data")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="The HTML file to write (default RUN_DIR/report-DATA.html).")
-@_image_options
-def report_command(run_dir: Path, data: str, output: Path | None, image_size: int | None, color: str) -> None:
+@image_options
+def report_command(run_dir: Path, data: str, output: Path | None, image_size: Any, color: str | None) -> None:
     """Write an HTML report of the detector in RUN_DIR on DATA: the score histogram with the threshold, the top
     anomalies with their explanations, and for a series the series with its scores and flagged windows."""
     from aekit.anomaly.detector import detector_files

@@ -178,8 +178,14 @@ def test_training_over_a_model_needs_resume_or_overwrite(cli, table, tmp_path) -
                                  "training afresh would replace it. Pass --resume to continue it, --overwrite to "
                                  "replace it, or another folder.\n")
     assert (out / "model.safetensors").read_bytes() == before  # untouched
-    code, _, err = cli("train", table, "--out", out, *FAST, "--latent-dim", "5", "--overwrite")
+    for name in ("encoder.onnx", "decoder.onnx", "report.html", "report-test.html", "notes.txt"):
+        (out / name).write_text("the previous model's")  # as `aekit export` and `aekit report` would leave
+    code, out_text, err = cli("train", table, "--out", out, *FAST, "--latent-dim", "5", "--overwrite")
     assert code == 0 and json.loads((out / "config.json").read_text())["model"]["latent_dim"] == 5, err
+    # what described the replaced model is gone (--no-report: its report.html too); the user's file stays
+    assert sorted(p.name for p in out.iterdir() if p.suffix in (".onnx", ".html", ".txt")) == ["notes.txt"]
+    assert (f"Removed the previous model's encoder.onnx, decoder.onnx, report-test.html, report.html from {out}"
+            in out_text)
     code, _, err = cli("train", table, "--out", out, *FAST, "--resume", "--overwrite")
     assert code == 1 and "Pass one of them." in err
     (tmp_path / "mine").mkdir()

@@ -317,6 +317,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     feature_names_ : list of str, names of the features (pixels, channels) in explanations.
     constant_features_ : list of str, columns constant in the training data (left out of the scores).
     n_features_in_ : int
+    metadata_ : dict, what :meth:`save` was given as ``metadata`` (a loaded detector only).
     """
 
     # For scikit-learn's check_outlier_contamination; every parameter is validated in fit.
@@ -1000,10 +1001,12 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------------------------------ files
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> Path:
         """Write a detector directory: ``detector.json``, ``detector.safetensors`` and one model directory per
         member (safetensors + JSON, never pickle). The directory is built beside ``path`` and renamed into
-        place, so an interrupted save leaves any previous detector there intact.
+        place, so an interrupted save leaves any previous detector there intact. ``metadata`` (JSON-able, for
+        example how the training data was read) is stored in ``detector.json`` and comes back as
+        ``metadata_``.
 
         ``path`` must be new, an empty directory or a saved detector, whose parts are replaced while other files
         in it (a report, scores) stay. Anything else there is refused, never deleted."""
@@ -1041,6 +1044,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                              "latent_center": m.latent_center, "latent_spread": m.latent_spread,
                              "term_floor": m.term_floor, "latent_score": m.latent_model.name}
                             for m in self.members_],
+                "metadata": metadata,
             })
             if path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
@@ -1112,6 +1116,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             detector.n_train_samples_ = int(config["n_train_samples"])
             detector.threshold_, detector.threshold_info_ = float(config["threshold"]), config["threshold_info"]
             detector.labels_ = (detector.decision_scores_ > detector.threshold_).astype(int)
+            detector.metadata_ = config.get("metadata") or {}
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, AekitError):
                 raise

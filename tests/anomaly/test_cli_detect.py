@@ -50,10 +50,18 @@ def test_report_alone_refit_without_report_and_exact_float_ids(cli, table, tmp_p
                                  "would replace it. Pass --overwrite to replace it, or another folder.\n")
     code, out, err = cli("detect", "fit", table, "--out", run_dir, "--no-report", "--overwrite", *FAST)
     assert code == 0 and not (run_dir / "report.html").exists(), err  # the old detector's figures: gone
-    assert f"Removed the previous detector's {run_dir / 'report.html'}" in out
+    assert f"Removed the previous detector's report.html from {run_dir}" in out
     code, out, err = cli("detect", "report", run_dir, table)
     path = run_dir / "report-table.html"
     assert code == 0 and out.strip() == f"Report: {path}" and "Anomalies in table.csv" in path.read_text(), err
+    (run_dir / "notes.txt").write_text("mine")
+    code, out, err = cli("detect", "fit", table, "--out", run_dir, "--overwrite", *FAST)  # with a new report
+    assert code == 0 and not path.exists() and (run_dir / "report.html").is_file(), err
+    assert f"Removed the previous detector's report-table.html from {run_dir}" in out
+    assert (run_dir / "notes.txt").read_text() == "mine"  # the user's own file stays
+    code, _, err = cli("detect", "fit", table, "--out", tmp_path / "other", "--image-size", "8", *FAST)
+    assert code == 1 and err == (f"error: --image-size and --color apply to image files and folders; {table} is "
+                                 "read as it is. Drop them, or resize the array beforehand.\n")
     code, _, err = cli("detect", "report", run_dir, table, "-o", run_dir / "detector.json")
     assert code == 1 and "--output must end in .html" in err
     # float ids (epoch seconds) come back as read, not cut to 6 digits
@@ -297,14 +305,22 @@ def test_images_from_a_folder_are_known_by_their_files(cli, digits, tmp_path) ->
     for i, image in enumerate(digits[:40].reshape(-1, 8, 8)):
         folder = tmp_path / "images" / str(i % 2)
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((image * 255 / 16).astype(np.uint8)).save(folder / f"{i:02d}.png")
+        Image.fromarray((image * 255 / 16).astype(np.uint8)).resize((16, 16)).save(folder / f"{i:02d}.png")
     code, _out, err = cli("detect", "fit", tmp_path / "images", "--model", "dense", "--out", tmp_path / "run",
-                          "--no-report", *FAST)
+                          "--image-size", "8", "--no-report", *FAST)
     assert code == 0, err
+    # read as the training images were (resized to 8 x 8) without being told again
     code, _out, err = cli("detect", "score", tmp_path / "run", tmp_path / "images", "-o", tmp_path / "s.csv",
                           "--report", tmp_path / "r.html")
     assert code == 0, err
+    code, _out, err = cli("detect", "score", tmp_path / "run", tmp_path / "images", "-o", tmp_path / "s8.csv",
+                          "--image-size", "8", "--color", "grayscale")
+    assert code == 0, err
     scores = pd.read_csv(tmp_path / "s.csv")
+    pd.testing.assert_frame_equal(scores, pd.read_csv(tmp_path / "s8.csv"))
+    code, _out, err = cli("detect", "score", tmp_path / "run", tmp_path / "images", "-o", tmp_path / "s16.csv",
+                          "--image-size", "16")
+    assert code == 1 and "fitted on samples of shape (1, 8, 8)" in err, err
     assert scores.columns[0] == "file" and list(scores["file"][:3]) == ["0/00.png", "0/02.png", "0/04.png"]
     top = scores.sort_values("score", ascending=False)["file"].iloc[0]
     assert f"<td>{top}</td>" in (tmp_path / "r.html").read_text()  # the report's top anomalies too

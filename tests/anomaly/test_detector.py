@@ -123,8 +123,10 @@ def test_save_and_load_give_the_same_detector(fitted, planted_data, tmp_path) ->
     fitted.set_threshold(value=2.5)
     try:
         path = fitted.save(tmp_path / "detector")
-        fitted.save(path)  # overwriting an existing detector works and leaves no staging folders behind
+        fitted.save(path, metadata={"image_size": [8, 8]})  # replacing a detector leaves no staging folders
         assert sorted(p.name for p in tmp_path.iterdir()) == ["detector"]
+        assert AnomalyDetector.load(path).metadata_ == {"image_size": [8, 8]}
+        fitted.save(path)
         files = [p for p in path.rglob("*") if p.is_file()]
         assert {p.suffix for p in files} == {".json", ".safetensors"}  # never pickle
         loaded = AnomalyDetector.load(path)
@@ -132,7 +134,7 @@ def test_save_and_load_give_the_same_detector(fitted, planted_data, tmp_path) ->
         assert loaded.threshold_ == 2.5 and loaded.threshold_info_ == {"method": "value", "value": 2.5}
         np.testing.assert_array_equal(loaded.labels_, fitted.labels_)
         np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
-        assert loaded.get_params() == fitted.get_params()
+        assert loaded.get_params() == fitted.get_params() and loaded.metadata_ == {}
     finally:
         fitted.set_threshold(contamination=fitted.contamination)
 

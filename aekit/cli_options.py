@@ -1,0 +1,58 @@
+"""Options and checks shared by the command groups (``cli.py``, ``cli_detect.py``): one definition each, so
+``aekit train`` and ``aekit detect fit`` read ``--image-size`` the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aekit.errors import AekitError
+
+
+def parse_ints(value: str | None, *, name: str) -> tuple[int, ...] | None:
+    """``--NAME 256,128`` (or ``1x28x28``) as a tuple of ints; None when not given."""
+    if value is None or value == "":
+        return None
+    try:  # every piece a number: "2,x" or "8,,4" is a typo, not (2,) or (8, 4)
+        return tuple(int(v) for v in value.replace("x", ",").split(","))
+    except ValueError:
+        raise AekitError(f"--{name} must be comma-separated integers like 256,128. Got {value!r} instead.") from None
+
+
+def image_options(command: Any) -> Any:
+    """``--image-size`` and ``--color``, both None unless given: a command that reads data for a fitted model
+    or detector reads images as its training images were (see :func:`check_image_options`)."""
+    command = click.option("--color", type=click.Choice(["grayscale", "rgb"]), default=None,
+                           help="Channels of images read from a folder (default: grayscale; for a fitted model or "
+                                "detector, its training images').")(command)
+    from aekit.data.sources import parse_image_size
+
+    return click.option("--image-size", type=parse_image_size, default=None, metavar="N|H,W",
+                        help="Resize images from a folder to N x N, or H x W (default: as read; for a fitted model "
+                             "or detector, as its training images were).")(command)
+
+
+def check_image_options(data: str, image_size: Any, color: str | None) -> None:
+    """--image-size and --color only where DATA is images: elsewhere they would be ignored in silence."""
+    from aekit.data.sources import IMAGE_EXTENSIONS
+
+    where = Path(data).expanduser()
+    if (image_size is not None or color is not None) and not (
+            where.is_dir() or where.suffix.lower() in IMAGE_EXTENSIONS):
+        raise AekitError(f"--image-size and --color apply to image files and folders; {data} is read as it is. "
+                         "Drop them, or resize the array beforehand.")
+
+
+def remove_stale_outputs(folder: Path, *, report_written: bool, files: tuple[str, ...] = ()) -> list[Path]:
+    """Delete what the model or detector just replaced in ``folder`` left that describes it, and return their
+    paths: its reports on other data (``report-*.html``), ``files`` (such as exported graphs), and its
+    ``report.html`` unless a new one was written. Each would be taken for the new one's."""
+    stale = [folder / name for name in files if (folder / name).is_file()]
+    stale += sorted(path for path in folder.glob("report-*.htm*") if path.is_file())
+    if not report_written and (folder / "report.html").is_file():
+        stale.append(folder / "report.html")
+    for path in stale:
+        path.unlink()
+    return stale
