@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.jsonl"
+# The way out of every resume error, in the Python API's words and the command line's.
+_AFRESH = "train afresh into another run_dir (--out) with resume=False (no --resume)"
 
 
 class TrainingError(AekitError):
@@ -245,8 +247,8 @@ class Trainer:
                 shapes = [f"shape {d[differ[0]]}" if differ[0] in d else "none" for d in (saved, expected)]
                 raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' is of another model (its "
                                  f"{differ[0]} has {shapes[0]}, this model's {shapes[1]}; {len(differ)} tensor(s) "
-                                 "differ). Resume with the settings and data it was trained with, or train without "
-                                 "--resume into a new --out.")
+                                 "differ). Resume with the settings and data it was trained with, or "
+                                 f"{_AFRESH}.")
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None and state.get("scheduler") is not None:
@@ -406,7 +408,8 @@ class Trainer:
             raise AekitError("resume=True needs a run directory with a checkpoint. Pass run_dir (--out).")
         path = self.run_dir / CHECKPOINT_FILE
         if not path.is_file():
-            raise AekitError(f"Cannot resume: no {CHECKPOINT_FILE} in '{self.run_dir}'. Train without --resume first.")
+            raise AekitError(f"Cannot resume: no {CHECKPOINT_FILE} in '{self.run_dir}'. Train with resume=False "
+                             "(no --resume) first.")
         state = load_state(path)
         saved = state.get("trainer_config", {})
         fixed = ["optimizer", "schedule", "lr", "weight_decay", "momentum", "batch_size", "seed"]
@@ -418,7 +421,7 @@ class Trainer:
             raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' was trained with "
                              f"{', '.join(f'{name}={saved[name]!r}' for name in changed)}; this run asks for "
                              f"{', '.join(f'{name}={current[name]!r}' for name in changed)}. Resume with the same "
-                             "settings, or train without --resume into a new --out.")
+                             f"settings, or {_AFRESH}.")
         saved_rows = state.get("rows")
         if saved_rows is not None and saved_rows != rows:
             raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' was trained on {saved_rows['train']} "
@@ -429,17 +432,17 @@ class Trainer:
             name, before, now = _first_difference(json.loads(saved_config), json.loads(config))
             raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' is of another model: its {name} is "
                              f"{before}, this run's {now}. Resume with "
-                             "the model settings it was trained with (model, loss, options), or train without "
-                             "--resume into a new --out.")
+                             "the model settings it was trained with (model, loss, options), or "
+                             f"{_AFRESH}.")
         if state.get("data_digest") not in (None, trained_on.get("data_digest")):
             raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' was trained on other rows than this "
                              "run's, as the model reads them (another data file, or another scaler). Resume with the "
-                             "same data and scaler, or train without --resume into a new --out.")
+                             f"same data and scaler, or {_AFRESH}.")
         damaged = [name for name, tensor in state["model"].items()
                    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
         if damaged:
             raise AekitError(f"Cannot resume: the checkpoint in '{self.run_dir}' holds NaN or infinite weights (in "
-                             f"{damaged[0]}); it is damaged. Train without --resume into a new --out.")
+                             f"{damaged[0]}); it is damaged. To start over, {_AFRESH}.")
         return state
 
     def _save_checkpoint(self, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,

@@ -98,7 +98,8 @@ def _fit_interrupted(data, run_dir, schedule) -> None:
 
 
 def test_resume_without_checkpoint_fails_clearly(data, tmp_path) -> None:
-    with pytest.raises(AekitError, match="no checkpoint.safetensors"):
+    with pytest.raises(AekitError, match=r"no checkpoint.safetensors in .*\. Train with resume=False \(no --resume\) "
+                                         "first"):
         _fit(data, run_dir=tmp_path, resume=True)
 
 
@@ -110,8 +111,10 @@ def test_resume_without_checkpoint_fails_clearly(data, tmp_path) -> None:
 def test_resume_refuses_settings_the_checkpoint_would_override(data, tmp_path, first, then, message) -> None:
     # a saved optimizer state brings back its own lr; a cosine or one-cycle schedule is laid out over all steps
     _fit(data, run_dir=tmp_path, **{"max_epochs": 2, **first})
-    with pytest.raises(AekitError, match=message):
+    with pytest.raises(AekitError, match=message) as error:
         _fit(data, run_dir=tmp_path, resume=True, **{"max_epochs": 4, **then})
+    # the way out in the Python API's words, with the command line's beside them
+    assert str(error.value).endswith("or train afresh into another run_dir (--out) with resume=False (no --resume).")
     if "schedule" not in first:
         _fit(data, run_dir=tmp_path, resume=True, max_epochs=3)  # a constant schedule may go on for longer
 
