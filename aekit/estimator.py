@@ -194,7 +194,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
             weight_decay=self.weight_decay, schedule=self.schedule, grad_clip=self.grad_clip,
             early_stopping=self.early_stopping, patience=self.patience, seed=seed, device=self.device,
-            precision=self.precision, progress=None if self.verbose else False,
+            precision=self.precision, progress=None if self.verbose else False, owner="AutoEncoder",
         )
 
     def _model_config(self, X: np.ndarray) -> AutoencoderConfig:

@@ -139,7 +139,9 @@ def test_scaler_fitted_on_training_split_only(digits) -> None:
         ({"model_options": "dropout=0.1"}, "'model_options' parameter of AutoEncoder must be a dict of part options, "
          "e.g. {'dropout': 0.1}. Got 'dropout=0.1' instead."),
         ({"loss": "mae"}, "Unknown likelihood 'mae'"),
-        ({"early_stopping": "no"}, "'early_stopping' parameter of Trainer must be True or False. Got 'no'"),
+        ({"early_stopping": "no"}, "'early_stopping' parameter of AutoEncoder must be True or False. Got 'no'"),
+        ({"lr": 0}, "'lr' parameter of AutoEncoder must be a float in (0, inf]. Got 0 instead."),
+        ({"optimizer": "adm"}, "'optimizer' parameter of AutoEncoder must be one of adam, adamw, sgd."),
         ({"hidden_dims": 8}, "'hidden_dims' parameter of AutoEncoder must be a list of layer widths"),
         ({"model": "transformer", "hidden_dims": (64,)}, "model 'transformer' has none. Its sizes are options of "
          "their own (d_model, dim_feedforward): pass them as model_options, e.g. {'d_model': 64} "

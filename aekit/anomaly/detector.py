@@ -607,6 +607,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                                  f"(got {name}={value!r}). Set window_size for a series, or leave {name} at 'auto'.")
         check_float(self.trim, name="trim", owner=_OWNER, low=0.0, high=0.5, high_inclusive=False)
         check_int(self.batch_size, name="batch_size", owner=_OWNER, low=1)
+        check_float(self.lr, name="lr", owner=_OWNER, low=0.0, low_inclusive=False)
+        check_float(self.validation_fraction, name="validation_fraction", owner=_OWNER, low=0.0, high=1.0,
+                    high_inclusive=False)
         if self.latent_dim is not None:
             check_int(self.latent_dim, name="latent_dim", owner=_OWNER, low=1)
         if self.max_epochs is not None:

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,10 +63,10 @@ class TrainerConfig:
     device: str = "auto"  # auto -> cuda, mps, cpu
     precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = "auto"  # auto: bf16-mixed on CUDA, else 32
     progress: bool | None = None  # None: a progress bar only when stderr is a terminal
+    # not a setting: whose parameters these are in error messages (AutoEncoder's, when it builds the config)
+    owner: InitVar[str] = "Trainer"
 
-    def __post_init__(self) -> None:
-        owner = "Trainer"
-
+    def __post_init__(self, owner: str) -> None:
         def checked(name: str, check: Any, **bounds: Any) -> None:
             # stored as plain int / float: NumPy numbers (a grid search's) would not go into JSON checkpoints
             object.__setattr__(self, name, check(getattr(self, name), name=name, owner=owner, **bounds))

@@ -401,6 +401,15 @@ def test_bad_max_samples(planted_data) -> None:
     assert AnomalyDetector(max_samples=np.float32(0.5), **FAST).fit(X[:100])._n_fit_rows(100) == 50  # NumPy floats
 
 
+@pytest.mark.parametrize(("name", "value", "expected"), [("lr", -1, "a float in (0, inf]"),
+                                                     ("validation_fraction", 1.0, "a float in [0, 1)")])
+def test_training_parameters_are_named_as_the_detector_s(planted_data, name, value, expected) -> None:
+    X, _ = planted_data  # not as the Trainer's or AutoEncoder's, which the user never called
+    with pytest.raises(AekitError) as info:
+        AnomalyDetector(**{name: value}).fit(X)
+    assert str(info.value) == f"The '{name}' parameter of AnomalyDetector must be {expected}. Got {value} instead."
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_a_seed_out_of_range_is_refused_as_autoencoder_refuses_it(planted_data, seed) -> None:
     X, _ = planted_data
