@@ -328,7 +328,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return self._validate(X, reset=False)
 
     def _run(self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray, *, scale: bool = True) -> np.ndarray:
-        """Apply ``fn`` to scaled batches of ``X`` without gradients; float32 numpy out.
+        """Apply ``fn`` to scaled batches of ``X`` without gradients; float32 numpy out (integers stay int64).
 
         Every batch is padded to the same size: float32 BLAS kernels pick their blocking by batch size, so a
         row's result would otherwise change in the last digit with the rows around it. Fixed-size batches keep
@@ -347,7 +347,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 tensor = tensor.to(device)
                 if scale:
                     tensor = self.scaler_.transform(tensor)
-                outputs.append(fn(tensor)[:n].float().cpu().numpy())
+                out = fn(tensor)[:n]
+                outputs.append((out.float() if out.is_floating_point() else out).cpu().numpy())
         return np.concatenate(outputs)
 
     # -------------------------------------------------------------------------------------- inference
@@ -355,6 +356,24 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Latent codes, shape (n_samples, latent_dim); deterministic."""
         samples = self._samples(X)  # first: it raises NotFittedError on an unfitted estimator
         return self._run(self.model_.encode, samples)
+
+    def code_indices(self, X: Any) -> np.ndarray:
+        """The codebook entry chosen at each code position of a vector-quantized model; deterministic.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+
+        Returns
+        -------
+        ndarray of int64, shape (n_samples, n_vectors), or (n_samples, length, n_vectors) for a code per position
+            One index into ``model_.bottleneck.codebook`` per code vector, ``latent_dim // embedding_dim`` of
+            them per sample (or per position of a sequence). The codebook rows at these indices,
+            flattened per sample, are the codes of :meth:`transform`, so ``inverse_transform`` of them is
+            :meth:`reconstruct`. A model whose bottleneck has no codebook raises.
+        """
+        samples = self._samples(X)
+        return self._run(self.model_.code_indices, samples)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes (n_samples, latent_dim) into the original units, shaped like the training rows."""
@@ -414,7 +433,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ------------------------------------------------------------------------------------ generation
     def bottleneck_stats(self, X: Any) -> dict[str, np.ndarray]:
-        """What the bottleneck reports about its codes on ``X`` (eval mode), averaged over the samples.
+        """What the bottleneck and the regularizers report about the codes of ``X`` (eval mode), over the samples.
 
         Parameters
         ----------
@@ -428,7 +447,10 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             ``kl_by_unit`` (latent_dim,) or ``code_frequency`` (codebook_size,). Each batch's value is weighted by
             its number of samples; figures of the whole data set that are no such mean (codebook usage and
             perplexity, active units) are recomputed from it by the bottleneck (``pool_stats``), so they do not
-            depend on the batch size. Empty for a bottleneck that reports nothing (``deterministic``).
+            depend on the batch size. Each regularizer's figures are named ``"<regularizer>.<figure>"``:
+            ``l1.l0`` and ``l1.mean_abs_code``; ``kl_sparsity.mean_activation`` against ``kl_sparsity.rho``,
+            ``kl_sparsity.near_rho_fraction`` and ``kl_sparsity.kl``; ``contractive.jacobian_frobenius_sq``.
+            Empty for a model whose parts report nothing (``deterministic`` with no regularizer).
         """
         samples = self._samples(X)
         if len(samples) == 0:
@@ -443,7 +465,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 for name, value in out.stats.items():
                     weighted = value.detach().double().cpu().numpy() * len(x)
                     totals[name] = totals[name] + weighted if name in totals else weighted
-        return self.model_.bottleneck.pool_stats({name: total / len(samples) for name, total in totals.items()})
+        return self.model_.pool_stats({name: total / len(samples) for name, total in totals.items()})
 
     def sample(self, n_samples: int = 1, random_state: int | np.random.RandomState | None = None) -> np.ndarray:
         """Draw codes from the model's prior and decode them, in the original units.

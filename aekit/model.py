@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,7 +92,8 @@ class AutoencoderOutput:
     nll : per-sample reconstruction loss, shape (batch,).
     losses : named, weighted scalar loss terms (``reconstruction``, bottleneck terms, one per regularizer).
     loss : their sum, the training objective.
-    stats : diagnostics from the bottleneck (no gradients needed).
+    stats : diagnostics, no gradients: the bottleneck's under their own names, each regularizer's under
+        ``"<regularizer>.<name>"`` (``"l1.l0"``), the regularizer named as in ``Autoencoder.regularizers``.
     """
 
     x_hat: Tensor
@@ -160,6 +161,9 @@ class Autoencoder(nn.Module):
     scores with the likelihood's ``log_prob``.
     A bottleneck's or regularizer's ``prevents_identity = True`` (a sparsity constraint that is active) lets
     ``latent_dim`` exceed the input size without the warning that the model can learn the identity.
+    Statistics: the bottleneck's ``BottleneckOutput.stats`` and each regularizer's ``stats(context, penalty)``
+    fill ``AutoencoderOutput.stats``; :meth:`pool_stats` has each part turn their means over a data set into
+    its figures. A bottleneck's ``code_indices(h)`` gives :meth:`code_indices`.
     """
 
     def __init__(self, config: AutoencoderConfig, *, encoder: nn.Module | None = None,
@@ -196,6 +200,12 @@ class Autoencoder(nn.Module):
         """Code of ``x`` (batch, *input_shape) -> (batch, latent_dim); deterministic in eval mode."""
         return self.bottleneck(self.encoder(self._checked(x, "x", "encode"))).z
 
+    def code_indices(self, x: Tensor) -> Tensor:
+        """The codebook entry chosen at each code position of ``x`` (batch, *input_shape): int64 (batch,
+        ..., positions) for a bottleneck with a codebook (``vq``: the ``latent_dim // embedding_dim`` code
+        vectors); other bottlenecks raise, having no discrete codes. Deterministic in eval mode."""
+        return self.bottleneck.code_indices(self.encoder(self._checked(x, "x", "code_indices")))
+
     def decode(self, z: Tensor) -> Tensor:
         """Reconstruction (the likelihood's mean) of codes ``z`` (batch, latent_dim)."""
         return self.likelihood.mean(self.decoder(self._checked(z, "z", "decode", (self.config.latent_dim,))))
@@ -217,6 +227,24 @@ class Autoencoder(nn.Module):
     def reconstruct(self, x: Tensor) -> Tensor:
         """``decode(encode(x))``, never corrupting the input."""
         return self.decode(self.encode(x))
+
+    def pool_stats(self, stats: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The figures of a data set from ``stats``, the batch-size-weighted means of ``forward``'s statistics
+        over its batches: each part pools its own (``Bottleneck.pool_stats``, ``Regularizer.pool_stats``), a
+        regularizer's under its ``"<regularizer>.<name>"`` prefix."""
+        owned: dict[str, dict[str, np.ndarray]] = {name: {} for name in self.regularizers}
+        own: dict[str, np.ndarray] = {}
+        for key, value in stats.items():
+            owner, _, name = key.partition(".")
+            if owner in owned and name:
+                owned[owner][name] = value
+            else:
+                own[key] = value
+        pooled = self.bottleneck.pool_stats(own)
+        for owner, figures in owned.items():
+            regularizer = self.regularizers[owner]
+            pooled.update({f"{owner}.{name}": value for name, value in regularizer.pool_stats(figures).items()})
+        return pooled
 
     # ----------------------------------------------------------------------------------------- generation
     # Generic over parts: a bottleneck that offers ``prior()`` (and ``posterior(h)``), both torch distributions
@@ -397,16 +425,20 @@ class Autoencoder(nn.Module):
                              "decoder return that shape.")
         nll = self.likelihood.nll(params, x_clean)  # (batch,)
         losses = {"reconstruction": nll.mean(), **bottleneck.losses}
+        stats = dict(bottleneck.stats)
         if len(self.regularizers):
             context = RegularizerContext(x=x_clean, x_tilde=x_tilde, h=h, z=bottleneck.z, encode=self.encode)
             for name, regularizer in self.regularizers.items():
-                losses[name] = regularizer.config.weight * regularizer(context)
+                penalty = regularizer(context)  # scalar, unweighted
+                losses[name] = regularizer.config.weight * penalty
+                with torch.no_grad():
+                    stats.update({f"{name}.{key}": value for key, value in regularizer.stats(context, penalty).items()})
         terms = list(losses.values())
         loss = terms[0]
         for term in terms[1:]:
             loss = loss + term
         return AutoencoderOutput(x_hat=self.likelihood.mean(params), z=bottleneck.z, params=params, nll=nll,
-                                 losses=losses, loss=loss, stats=bottleneck.stats)
+                                 losses=losses, loss=loss, stats=stats)
 
 
 def _autocast_on(device_type: str) -> bool:

@@ -380,49 +380,76 @@ def _check_stats(stats: Any) -> dict[str, np.ndarray]:
     return checked
 
 
-# what a per-unit statistic of a bottleneck shows, for the chart's caption; other names are shown as they are
+# what a per-unit statistic shows, for the chart's caption, by its name (a regularizer's without its
+# "<regularizer>." prefix); other names are shown as they are
 _STAT_NOTES = {
     "kl_by_unit": "KL divergence of each latent unit's posterior from the prior (nats, mean over the samples): "
                   "units near 0 carry no information (posterior collapse).",
     "code_frequency": "How often each codebook entry is chosen, sorted: a flat profile is an evenly used "
                       "codebook, a few tall bars are a collapsed one.",
+    "mean_activation_by_unit": "Mean activation of each latent unit over the samples; the KL sparsity penalty "
+                               "pulls every unit towards its target rho (dashed line).",
 }
+# a per-unit statistic drawn against a target: the scalar statistic of this name from the same part
+_STAT_TARGETS = {"mean_activation_by_unit": "rho"}
+# Below this share of exactly-zero values a code is dense (sigmoid, tanh and linear codes are never exactly 0; a
+# few values that underflowed do not make one sparse), and an L0 would only count every unit.
+_SPARSE_ZERO_SHARE = 0.01
 
 
-def _code_section(coded: tuple[np.ndarray, np.ndarray | None] | None, stats: dict[str, np.ndarray]) -> str:
-    """How the code is used: value histogram and per-unit activity, the bottleneck's statistics and charts."""
-    parts = []
-    if coded is not None:
-        codes = coded[0]  # (n, latent_dim)
-        n, dims = codes.shape
-        active = np.abs(codes) > 1e-8 * max(1.0, float(np.abs(codes).max()))  # (n, latent_dim)
+def _code_usage_figure(codes: np.ndarray) -> str:
+    """Code values (left) and per-unit activity (right): how often each unit is non-zero for codes with exact
+    zeros (ReLU, top-k, JumpReLU), each unit's mean absolute value for dense codes, whose L0 means nothing."""
+    n, dims = codes.shape
+    zero_share = float((codes == 0).mean())
+    sparse = zero_share >= _SPARSE_ZERO_SHARE
+    fig = _new_figure(9, 3.2)
+    left, right = fig.subplots(1, 2)
+    left.hist(codes.ravel(), bins=60, color="#1f77b4")
+    left.set_yscale("log")
+    left.set_xlabel("code value")
+    left.set_ylabel("count (log)")
+    left.grid(True, alpha=0.3)
+    right.set_xlabel("latent unit (sorted by activity)")
+    right.grid(True, alpha=0.3)
+    if sparse:
+        active = codes != 0  # (n, latent_dim): exact zeros, as the parts count their L0
         rate = active.mean(0)  # (latent_dim,) fraction of samples in which each unit is non-zero
         l0 = float(active.sum(1).mean())
-        fig = _new_figure(9, 3.2)
-        left, right = fig.subplots(1, 2)
-        left.hist(codes.ravel(), bins=60, color="#1f77b4")
-        left.set_yscale("log")
-        left.set_xlabel("code value")
-        left.set_ylabel("count (log)")
-        left.grid(True, alpha=0.3)
         right.bar(np.arange(dims), np.sort(rate)[::-1], width=1.0, color="#2ca02c")
-        right.set_xlabel("latent unit (sorted by activity)")
         right.set_ylabel("fraction of samples active")
         right.set_ylim(0, 1.02)
-        right.grid(True, alpha=0.3)
         dead = int((rate == 0).sum())
         caption = (f"Code values of {n} samples (left) and the fraction of samples in which each of the {dims} "
                    f"units is non-zero (right). Mean L0 {l0:.1f} of {dims} units ({100 * l0 / dims:.1f}%); "
                    f"{dead} unit(s) never active on these samples. Sparse models show a spike at 0 and low bars.")
-        parts.append(_figure_html(_png(fig), "code sparsity", caption))
+    else:
+        magnitude = np.abs(codes).mean(0)  # (latent_dim,)
+        right.bar(np.arange(dims), np.sort(magnitude)[::-1], width=1.0, color="#2ca02c")
+        right.set_ylabel("mean |code value|")
+        caption = (f"Code values of {n} samples (left) and each of the {dims} units' mean absolute value, sorted "
+                   f"(right). Only {100 * zero_share:.1f}% of the code values are exactly 0, so an L0 would count "
+                   f"nearly all units whatever the code's sparsity. Mean |code value| {float(magnitude.mean()):.3g} "
+                   "over the units; for sigmoid codes small mean activations are the sparsity, which a sparsity "
+                   "regularizer's statistics below compare with its target.")
+    return _figure_html(_png(fig), "code sparsity" if sparse else "code magnitude", caption)
+
+
+def _code_section(coded: tuple[np.ndarray, np.ndarray | None] | None, stats: dict[str, np.ndarray]) -> str:
+    """How the code is used: value histogram and per-unit activity, the parts' statistics and charts."""
+    parts = []
+    if coded is not None:
+        parts.append(_code_usage_figure(coded[0]))  # codes (n, latent_dim)
     scalars = {k: float(v) for k, v in stats.items() if v.ndim == 0}
     if scalars:
         rows = "".join(f"<tr><th>{_esc(k)}</th><td class=\"num\">{_esc(_format_value(v))}</td></tr>"
                        for k, v in scalars.items())
         parts.append('<table class="notes"><tbody>' + rows + "</tbody></table>"
-                     '<p class="caption">The bottleneck\'s own statistics, averaged over the samples (eval mode).</p>')
+                     '<p class="caption">The statistics of the bottleneck, and of each regularizer as '
+                     '<i>regularizer.figure</i>, over these samples (eval mode).</p>')
     for name, vector in ((k, v) for k, v in stats.items() if v.ndim == 1):
-        sort = name == "code_frequency"  # codebook entries have no order; latent units keep their index
+        prefix, _, short = name.rpartition(".")  # a regularizer's figures are "<regularizer>.<figure>"
+        sort = short == "code_frequency"  # codebook entries have no order; latent units keep their index
         values = np.sort(vector)[::-1] if sort else vector
         fig = _new_figure(7, 2.8)
         ax = fig.add_subplot()
@@ -431,11 +458,16 @@ def _code_section(coded: tuple[np.ndarray, np.ndarray | None] | None, stats: dic
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)
         extra = ""
-        if name == "code_frequency":
+        target_name = _STAT_TARGETS.get(short)
+        target = None if target_name is None else scalars.get(f"{prefix}.{target_name}" if prefix else target_name)
+        if target is not None:
+            ax.axhline(target, color="0.3", linestyle="--", linewidth=1)
+            extra = f" Target {target_name} = {_format_value(target)}."
+        if sort:
             used = int((vector > 0).sum())
             entropy = -float(np.sum(vector[vector > 0] * np.log(vector[vector > 0])))
             extra = f" {used} of {len(vector)} entries used; perplexity {math.exp(entropy):.1f}."
-        parts.append(_figure_html(_png(fig), name, _STAT_NOTES.get(name, f"{name} per unit.") + extra))
+        parts.append(_figure_html(_png(fig), name, _STAT_NOTES.get(short, f"{name} per unit.") + extra))
     return "\n".join(parts) if parts else '<p class="empty">No code statistics.</p>'
 
 
@@ -577,8 +609,9 @@ def write_report(
     notes : dict of str to str or None
         The "Run" section: e.g. data, model, device, time.
     stats : dict of str to number or 1-D array, or None
-        The bottleneck's statistics (:meth:`aekit.AutoEncoder.bottleneck_stats`): numbers go in a table,
-        per-unit arrays (a VAE's KL per unit, a VQ codebook's usage) become bar charts.
+        The bottleneck's and the regularizers' statistics (:meth:`aekit.AutoEncoder.bottleneck_stats`): numbers
+        go in a table, per-unit arrays (a VAE's KL per unit, a VQ codebook's usage, a KL-sparse code's mean
+        activations against rho) become bar charts.
     generated, interpolation : ndarray of shape (n, ...) or None
         Decoded prior samples (:meth:`aekit.AutoEncoder.sample`) and an interpolation path
         (:meth:`aekit.AutoEncoder.interpolate`), shown in a "Generation" section when given.
@@ -660,11 +693,11 @@ def write_model_report(
     """The report of a fitted :class:`aekit.AutoEncoder` on samples ``X`` (held-out ones, ideally).
 
     Gathers everything through the estimator's public methods and adds what fits the model: the code's
-    sparsity and the bottleneck's statistics for every model (a VAE's KL per unit, a VQ codebook's usage), and
-    prior samples with an interpolation for generative models. Models of token sequences (text) get, besides
-    the training curves, the latent map and the code statistics, their first rows beside the greedy decoding
-    of their codes (read with ``tokenizer``, else shown as ids) and, unless ``table`` is given, the token
-    accuracy over the first ``max_codes`` rows (:func:`aekit.evaluation.token_metrics`).
+    sparsity and the parts' statistics for every model (a VAE's KL per unit, a VQ codebook's usage, a sparsity
+    regularizer's figures), and prior samples with an interpolation for generative models. Models of token
+    sequences (text) get, besides the training curves, the latent map and the code statistics, their first rows
+    beside the greedy decoding of their codes (read with ``tokenizer``, else shown as ids) and, unless ``table``
+    is given, the token accuracy over the first ``max_codes`` rows (:func:`aekit.evaluation.token_metrics`).
 
     Parameters
     ----------

@@ -201,13 +201,79 @@ def test_bottleneck_stats_average_over_batches_like_one_big_batch(digits, model,
     assert AutoEncoder(latent_dim=2, **FAST).fit(digits[:100]).bottleneck_stats(digits[:10]) == {}
 
 
+def _scaled(estimator: AutoEncoder, X: np.ndarray) -> torch.Tensor:
+    """``X`` as the model sees it: shaped per sample and scaled."""
+    x = torch.as_tensor(X, dtype=torch.float32).reshape(len(X), *estimator.input_shape_)
+    return estimator.scaler_.transform(x)
+
+
+@pytest.mark.parametrize(("model", "options"), [
+    ("sparse-l1", {}), ("sparse-kl", {"rho": 0.1, "weight": 1.0}), ("contractive", {"weight": 0.3}),
+])
+def test_regularizer_stats_are_the_figures_of_the_whole_data_set(digits, model, options) -> None:
+    estimator = AutoEncoder(model=model, latent_dim=8, max_epochs=3, batch_size=64, random_state=0,
+                            model_options=options).fit(digits[:300])
+    X = digits[:600]  # three inference batches: 256, 256, 88 rows
+    stats = estimator.bottleneck_stats(X)
+    codes = estimator.transform(X).astype(np.float64)  # (600, 8), computed apart from the statistics
+    if model == "sparse-l1":
+        assert set(stats) == {"l1.l0", "l1.active_fraction", "l1.mean_abs_code"}
+        l0 = (codes != 0).sum(1).mean()  # ReLU codes: exact zeros
+        assert 0 < l0 < 8
+        assert stats["l1.l0"] == pytest.approx(l0, abs=1 / len(X))  # one unit of one row may round across 0
+        assert stats["l1.active_fraction"] == pytest.approx(l0 / 8, abs=1 / len(X))
+        assert stats["l1.mean_abs_code"] == pytest.approx(np.abs(codes).mean(), rel=1e-4)
+    elif model == "sparse-kl":
+        rho = 0.1
+        rho_hat = codes.mean(0)  # (8,) each unit's mean activation over all 600 rows
+        near = np.mean((rho_hat >= rho / 2) & (rho_hat <= 2 * rho))
+        kl = np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+        np.testing.assert_allclose(stats["kl_sparsity.mean_activation_by_unit"], rho_hat, rtol=1e-4)
+        assert stats["kl_sparsity.mean_activation"] == pytest.approx(rho_hat.mean(), rel=1e-4)
+        assert stats["kl_sparsity.rho"] == pytest.approx(rho)
+        assert 0 < near < 1 and stats["kl_sparsity.near_rho_fraction"] == near
+        assert stats["kl_sparsity.kl"] == pytest.approx(kl, rel=1e-3)
+    else:
+        net = estimator.model_
+        x = _scaled(estimator, X)
+        jacobian = torch.autograd.functional.jacobian(lambda v: net.encode(v).sum(0), x)  # (8, 600, 64)
+        expected = jacobian.double().square().sum((0, 2)).mean().item()  # mean of ||dz/dx||_F^2 per row
+        assert set(stats) == {"contractive.jacobian_frobenius_sq"}
+        assert stats["contractive.jacobian_frobenius_sq"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_code_indices_are_the_nearest_codebook_entries_and_rebuild_the_reconstruction(digits) -> None:
+    estimator = AutoEncoder(model="vq-vae", latent_dim=8, max_epochs=3, batch_size=64, random_state=0,
+                            model_options={"codebook_size": 16, "dead_code_steps": 5}).fit(digits[:500])
+    X = digits[500:800]  # two inference batches
+    indices = estimator.code_indices(X)
+    assert indices.shape == (300, 2) and indices.dtype == np.int64  # 8 // embedding_dim 4 = 2 vectors per row
+    assert len(np.unique(indices)) > 4  # a codebook in use, not a collapsed one
+    bottleneck = estimator.model_.bottleneck
+    with torch.no_grad():
+        z_e = bottleneck.project(estimator.model_.encoder(_scaled(estimator, X))).double().numpy()
+    codebook = bottleneck.codebook.numpy()  # (16, 4)
+    distances = np.square(z_e.reshape(300, 2, 1, 4) - codebook.astype(np.float64)).sum(-1)  # (300, 2, 16)
+    np.testing.assert_array_equal(indices, distances.argmin(-1))
+    codes = codebook[indices].reshape(300, 8)  # the chosen entries, one row per sample
+    np.testing.assert_allclose(codes, estimator.transform(X), atol=1e-6)
+    np.testing.assert_allclose(estimator.inverse_transform(codes), estimator.reconstruct(X), rtol=1e-5, atol=1e-4)
+
+
+def test_code_indices_need_a_codebook(fitted, digits) -> None:
+    with pytest.raises(AekitError, match=re.escape("DeterministicBottleneck has no discrete codes, so there are no "
+                                                   "code indices to return. Use a vector-quantized model, such as "
+                                                   "model='vq-vae'.")):
+        fitted.code_indices(digits[:3])
+
+
 @pytest.mark.parametrize("call", [
     lambda ae, X: ae.transform(X), lambda ae, X: ae.inverse_transform(X[:, :2]), lambda ae, X: ae.reconstruct(X),
     lambda ae, X: ae.score_samples(X), lambda ae, X: ae.score(X), lambda ae, X: ae.bottleneck_stats(X),
     lambda ae, X: ae.sample(2), lambda ae, X: ae.interpolate(X[0], X[1]), lambda ae, X: ae.log_likelihood(X),
-    lambda ae, X: ae.save("never-written"),
+    lambda ae, X: ae.save("never-written"), lambda ae, X: ae.code_indices(X),
 ], ids=["transform", "inverse_transform", "reconstruct", "score_samples", "score", "bottleneck_stats", "sample",
-        "interpolate", "log_likelihood", "save"])
+        "interpolate", "log_likelihood", "save", "code_indices"])
 def test_an_unfitted_estimator_says_so(call, tmp_path) -> None:
     from sklearn.exceptions import NotFittedError
 

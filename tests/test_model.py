@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -23,6 +24,24 @@ class SquaredCode(Regularizer):
         return context.z.square().mean()
 
 
+class CodeSpread(Regularizer):
+    """No penalty; its data-set figure is no mean of batch figures: the code's variance, from pooled moments."""
+
+    @dataclass(frozen=True)
+    class Config:
+        weight: float = 1.0
+
+    def forward(self, context: RegularizerContext) -> torch.Tensor:
+        return context.z.new_zeros(())
+
+    def stats(self, context: RegularizerContext, penalty: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = context.z.detach()
+        return {"_mean": z.mean(0), "_square_mean": z.square().mean(0), "spread": z.var(0, unbiased=False).mean()}
+
+    def pool_stats(self, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"spread": np.asarray((stats["_square_mean"] - np.square(stats["_mean"])).mean())}
+
+
 class AddOne(Corruption):
     @dataclass(frozen=True)
     class Config:
@@ -35,6 +54,7 @@ class AddOne(Corruption):
 @pytest.fixture
 def test_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(REGULARIZERS._items, "squared_code", SquaredCode)
+    monkeypatch.setitem(REGULARIZERS._items, "code_spread", CodeSpread)
     monkeypatch.setitem(CORRUPTIONS._items, "add_one", AddOne)
 
 
@@ -44,6 +64,53 @@ def test_regularizer_is_weighted_and_added(test_parts: None) -> None:
     out = model(torch.rand(4, 5))
     assert torch.allclose(out.losses["squared_code"], 0.25 * out.z.square().mean())
     assert torch.allclose(out.loss, out.losses["reconstruction"] + out.losses["squared_code"])
+
+
+def test_regularizer_stats_are_filed_under_each_regularizers_name() -> None:
+    config = AutoencoderConfig((6,), 5, bottleneck=PartSpec("topk", {"k": 2}),
+                               regularizers=(PartSpec("l1"), PartSpec("l1", {"weight": 0.5})))
+    out = Autoencoder(config)(torch.rand(7, 6))
+    figures = {"l0", "active_fraction", "mean_abs_code"}
+    assert set(out.stats) == {"l0", "active_fraction"} | {f"{name}.{f}" for name in ("l1", "l1_1") for f in figures}
+    l0 = (out.z != 0).float().sum(1).mean()  # the bottleneck's and both regularizers' L0 count the same zeros
+    assert out.stats["l0"] == out.stats["l1.l0"] == out.stats["l1_1.l0"] == l0 > 0
+    assert torch.allclose(out.stats["l1_1.mean_abs_code"], out.z.abs().mean())
+    assert not any(value.requires_grad for value in out.stats.values())
+
+
+def test_pool_stats_lets_each_part_pool_its_own_figures(test_parts: None) -> None:
+    config = AutoencoderConfig((6,), 3, bottleneck=PartSpec("variational"), regularizers=(PartSpec("code_spread"),))
+    model = Autoencoder(config).eval()
+    x = torch.rand(30, 6) * torch.linspace(0.1, 3.0, 6)
+    batches = [x[:8], x[8:]]
+    with torch.no_grad():
+        per_batch = [model(batch).stats for batch in batches]
+        z = model.encode(x)  # the posterior means, the code in eval mode
+    means = {name: sum(s[name].double().numpy() * len(b) for s, b in zip(per_batch, batches)) / len(x)
+             for name in per_batch[0]}
+    pooled = model.pool_stats(means)
+    assert "code_spread._mean" in means and not any("_mean" in name for name in pooled)  # helpers dropped
+    assert pooled["code_spread.spread"] == pytest.approx(z.double().var(0, unbiased=False).mean().item(), rel=1e-4)
+    # the bottleneck's own figures keep their names and are pooled by the bottleneck (active units over all rows)
+    assert pooled["active_units"] == float((z.var(0, unbiased=False) > 0.01).sum())
+    assert pooled["kl"] == pytest.approx(means["kl"])
+
+
+def test_code_indices_pick_the_codebook_rows_the_decoder_sees() -> None:
+    model = Autoencoder(AutoencoderConfig((10,), 8, bottleneck=PartSpec("vq", {"codebook_size": 8,
+                                                                               "embedding_dim": 2})))
+    model.train()(torch.rand(64, 10))  # the first training step puts the codebook among the encoder outputs
+    model.eval()
+    x = torch.rand(20, 10)
+    with torch.no_grad():
+        indices = model.code_indices(x)  # (20, 4)
+        z_e = model.bottleneck.project(model.encoder(x)).reshape(20, 4, 1, 2)
+        nearest = (z_e - model.bottleneck.codebook).square().sum(-1).argmin(-1)  # (20, 4), brute force
+        rebuilt = model.decode(model.bottleneck.codebook[indices].reshape(20, 8))
+        assert torch.equal(indices, nearest)
+        assert torch.allclose(rebuilt, model.reconstruct(x), atol=1e-6)
+    with pytest.raises(AekitError, match=r"code_indices expects 'x' of shape \(batch, 10\). Got shape \(20, 5\)"):
+        model.code_indices(torch.rand(20, 5))
 
 
 def test_corruption_only_in_training_and_target_stays_clean(test_parts: None) -> None:
@@ -107,7 +174,8 @@ def test_option_routing_sends_a_key_to_every_part_that_has_it() -> None:
     ("options", "message"),
     [
         ({"hiden_dims": [3]}, "Unknown option 'hiden_dims' for model 'dense'. Valid options: activation, "
-                              "code_activation, dropout, hidden_dims, norm, reduction, skip. Did you mean 'hidden_dims'?"),
+                              "code_activation, dropout, hidden_dims, norm, reduction, skip. "
+                              "Did you mean 'hidden_dims'?"),
         ({"backbone.k": 3}, "Unknown option 'backbone.k' for model 'dense'. Valid options: backbone.activation"),
         ({"dropout": 2.0}, "The 'dropout' parameter of DenseBackbone must be a float in [0, 1). Got 2.0 instead."),
     ],

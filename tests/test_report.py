@@ -120,6 +120,56 @@ def test_code_statistics_and_generation_sections(tmp_path) -> None:
     assert "<h2>Generation</h2>" not in plain and "No code statistics" not in plain
 
 
+def test_codes_without_exact_zeros_get_their_magnitudes_not_an_l0(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    sigmoid_codes = 1 / (1 + np.exp(-rng.normal(-3, 1, size=(30, 6))))  # small but never exactly 0
+    stats = {"kl_sparsity.mean_activation_by_unit": sigmoid_codes.mean(0), "kl_sparsity.rho": 0.05,
+             "kl_sparsity.mean_activation": float(sigmoid_codes.mean())}
+    text = _report(tmp_path / "r.html", codes=sigmoid_codes, stats=stats)
+    assert "Mean L0" not in text and "100.0%" not in text
+    assert "Only 0.0% of the code values are exactly 0, so an L0 would count nearly all units" in text
+    assert f"Mean |code value| {sigmoid_codes.mean():.3g} over the units" in text
+    assert "Mean activation of each latent unit" in text and "Target rho = 0.05000." in text
+    assert "<th>kl_sparsity.mean_activation</th>" in text
+
+
+def _table_value(text: str, name: str) -> float:
+    match = re.search(rf'<th>{re.escape(name)}</th><td class="num">([^<]+)</td>', text)
+    assert match, f"no row {name!r} in the statistics table"
+    return float(match.group(1))
+
+
+def test_a_kl_sparse_models_report_compares_mean_activations_with_rho(tmp_path, digits) -> None:
+    from aekit import AutoEncoder
+    from aekit.report import write_model_report
+
+    estimator = AutoEncoder(model="sparse-kl", latent_dim=12, max_epochs=3, batch_size=64, random_state=0,
+                            model_options={"rho": 0.1, "weight": 1.0}).fit(digits[:400])
+    X = digits[400:700]
+    text = write_model_report(tmp_path / "m.html", estimator, X, title="kl").read_text("utf-8")
+    rho_hat = estimator.transform(X).astype(np.float64).mean(0)  # (12,) each unit's mean activation
+    assert "Mean L0" not in text  # sigmoid codes: every unit of every sample is non-zero
+    assert _table_value(text, "kl_sparsity.mean_activation") == pytest.approx(rho_hat.mean(), rel=1e-3)
+    near = np.mean((rho_hat >= 0.05) & (rho_hat <= 0.2))
+    assert _table_value(text, "kl_sparsity.near_rho_fraction") == pytest.approx(near, abs=1e-3)
+    assert _table_value(text, "kl_sparsity.rho") == 0.1 and "Target rho = 0.1000." in text
+
+
+def test_an_l1_sparse_models_report_shows_its_l0(tmp_path, digits) -> None:
+    from aekit import AutoEncoder
+    from aekit.report import write_model_report
+
+    estimator = AutoEncoder(model="sparse-l1", latent_dim=12, max_epochs=3, batch_size=64,
+                            random_state=0).fit(digits[:400])
+    X = digits[400:700]
+    text = write_model_report(tmp_path / "m.html", estimator, X, title="l1").read_text("utf-8")
+    codes = estimator.transform(X)
+    l0 = float((codes != 0).sum(1).mean())
+    assert 0 < l0 < 12 and f"Mean L0 {l0:.1f} of 12 units" in text
+    assert _table_value(text, "l1.l0") == pytest.approx(l0, rel=1e-3)
+    assert _table_value(text, "l1.mean_abs_code") == pytest.approx(float(np.abs(codes).mean()), rel=1e-3)
+
+
 def test_bad_statistics_or_samples_raise(tmp_path) -> None:
     with pytest.raises(AekitError, match=r"stats\['m'\] must be a finite number or 1-D array. Got shape \(2, 2\)"):
         _report(tmp_path / "r.html", stats={"m": np.zeros((2, 2))})

@@ -38,6 +38,7 @@ __all__ = [
     "make_activation",
     "warmup_ramp",
     "build_config",
+    "drop_helper_stats",
 ]
 
 
@@ -120,6 +121,11 @@ class Backbone:
 
 
 # --------------------------------------------------------------------------------------------- bottlenecks
+def drop_helper_stats(stats: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``stats`` without the helper values a part pools from (names starting with ``_``)."""
+    return {name: value for name, value in stats.items() if not name.startswith("_")}
+
+
 @dataclass
 class BottleneckOutput:
     """What a bottleneck hands back: the code, its weighted loss terms (scalars) and diagnostics."""
@@ -148,6 +154,9 @@ class Bottleneck(Part):
     a warning; ``set_progress(fraction)`` follows training progress for warm-ups, and ``warmup_end`` (the
     fraction of training after which the training objective stops changing) keeps the trainer from choosing
     the best epoch by losses taken mid-warm-up.
+
+    ``code_indices(h)`` gives the codebook entry chosen at each code position; a bottleneck with a codebook
+    overrides it, the default says there are none (``Autoencoder.code_indices``).
     """
 
     def __init__(self, config: Any, *, in_features: int, latent_dim: int) -> None:
@@ -163,7 +172,13 @@ class Bottleneck(Part):
         (:meth:`aekit.AutoEncoder.bottleneck_stats`). A figure that is not such a mean (how many codebook entries
         a whole data set uses, a variance across samples) is recomputed here from ones that are, and helper
         values (names starting with ``_``) are dropped. The default keeps the means as they are."""
-        return {name: value for name, value in stats.items() if not name.startswith("_")}
+        return drop_helper_stats(stats)
+
+    def code_indices(self, h: Tensor) -> Tensor:
+        """The codebook entry chosen at each code position for features ``h`` (..., in_features): an integer
+        tensor (..., positions). Only bottlenecks with discrete codes (a codebook) have them; the default refuses."""
+        raise AekitError(f"{type(self).__name__} has no discrete codes, so there are no code indices to return. "
+                         "Use a vector-quantized model, such as model='vq-vae'.")
 
 
 # --------------------------------------------------------------------------------------------- likelihoods
@@ -210,7 +225,13 @@ class RegularizerContext:
 
 
 class Regularizer(Part):
-    """A penalty added to the loss as ``config.weight * penalty``; ``Config`` must have a ``weight`` field."""
+    """A penalty added to the loss as ``config.weight * penalty``; ``Config`` must have a ``weight`` field.
+
+    Statistics work as a bottleneck's do: :meth:`stats` gives a batch's figures, each a mean over the batch's
+    samples (the model files them under the regularizer's name, ``"l1.l0"``), and :meth:`pool_stats` turns
+    their batch-size-weighted means into the figures of a whole data set
+    (:meth:`aekit.AutoEncoder.bottleneck_stats`).
+    """
 
     def __init__(self, config: Any, *, latent_dim: int) -> None:
         super().__init__(config)
@@ -218,6 +239,18 @@ class Regularizer(Part):
 
     def forward(self, context: RegularizerContext) -> Tensor:  # scalar, unweighted
         raise NotImplementedError
+
+    def stats(self, context: RegularizerContext, penalty: Tensor) -> dict[str, Tensor]:
+        """Diagnostics of one batch without gradients, given the batch and this regularizer's unweighted
+        ``penalty`` on it: scalars or per-unit vectors, each a mean over the batch's samples, so that their
+        batch-size-weighted mean is the data set's. The default reports nothing."""
+        return {}
+
+    def pool_stats(self, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Data-set figures from the batch-size-weighted means of :meth:`stats` (as
+        :meth:`Bottleneck.pool_stats`): figures that are no such mean are recomputed here, helpers (names
+        starting with ``_``) dropped. The default keeps the means as they are."""
+        return drop_helper_stats(stats)
 
 
 # --------------------------------------------------------------------------------------------- corruptions

@@ -43,6 +43,25 @@ def test_exact_penalty_equals_autograd_jacobian(method: str) -> None:
     assert regularizer(context).item() == pytest.approx(_reference(model, x).item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("structure", [
+    dict(),  # exact
+    dict(latent_dim=6, hidden_dims=(), code_activation="sigmoid", n_inputs=5),  # closed form
+])
+def test_stats_give_the_unweighted_jacobian_norm_and_pool_to_the_data_sets_mean(structure: dict) -> None:
+    model = _model(weight=0.3, **structure).eval()
+    x = torch.rand(11, model.config.input_shape[0])
+    batches = [x[:4], x[4:]]
+    with torch.no_grad():
+        per_batch = [model(batch).stats for batch in batches]
+    assert set(per_batch[0]) == {"contractive.jacobian_frobenius_sq"}
+    first = per_batch[0]["contractive.jacobian_frobenius_sq"]
+    assert first.item() == pytest.approx(_reference(model, batches[0]).item(), rel=1e-5)  # no 0.3 weight
+    means = {name: sum(s[name].double().numpy() * len(b) for s, b in zip(per_batch, batches)) / len(x)
+             for name in per_batch[0]}
+    pooled = model.pool_stats(means)
+    assert pooled["contractive.jacobian_frobenius_sq"] == pytest.approx(_reference(model, x).item(), rel=1e-5)
+
+
 def test_closed_form_for_one_sigmoid_layer_equals_autograd_jacobian() -> None:
     model = _model(latent_dim=6, hidden_dims=(), code_activation="sigmoid", n_inputs=5)
     x = torch.rand(9, 5)
@@ -76,6 +95,19 @@ def test_projection_estimate_is_unbiased_above_the_size_threshold() -> None:
     estimates = torch.stack([regularizer(context) for _ in range(40)]).detach()
     assert estimates.std() > 0  # random, not the exact value in disguise
     assert estimates.mean().item() == pytest.approx(_reference(model, x).item(), rel=0.05)
+
+
+def test_projection_estimate_is_deterministic_in_eval_mode() -> None:
+    model = _model(latent_dim=20, hidden_dims=(8,), n_inputs=6, n_projections=8).eval()
+    x = torch.rand(16, 6)
+    regularizer = model.regularizers["contractive"]
+    context = _context(model, x)
+    assert regularizer.method_for(context) == "projection"
+    state = torch.get_rng_state()
+    first, second = regularizer(context), regularizer(context)
+    assert first.item() == second.item()  # validation losses and statistics do not change between calls
+    assert torch.equal(torch.get_rng_state(), state)  # and the global generator is left alone
+    assert first.item() == pytest.approx(_reference(model, x).item(), rel=0.5)  # an estimate of the same value
 
 
 @pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])

@@ -57,6 +57,16 @@ def test_l1_penalty_is_the_mean_code_l1_norm() -> None:
     assert penalty.item() == pytest.approx((3.0 + 3.5) / 2)
 
 
+def test_l1_stats_count_exact_zeros_and_the_mean_magnitude() -> None:
+    z = torch.tensor([[1.0, -2.0, 0.0], [0.5, 0.0, 3.0], [0.0, 0.0, 1e-30]])  # a tiny value is not a zero
+    regularizer = L1Regularizer(L1Regularizer.Config(), latent_dim=3)
+    stats = regularizer.stats(_context(z), regularizer(_context(z)))
+    assert set(stats) == {"l0", "active_fraction", "mean_abs_code"}
+    assert stats["l0"].item() == pytest.approx((2 + 2 + 1) / 3)
+    assert stats["active_fraction"].item() == pytest.approx(5 / 9)
+    assert stats["mean_abs_code"].item() == pytest.approx((1 + 2 + 0.5 + 3 + 1e-30) / 9)
+
+
 def test_l1_of_codes_falls_as_the_weight_rises(digits01) -> None:
     l1, l0 = [], []
     for weight in (0.0, 1e-3, 1e-2):
@@ -78,6 +88,42 @@ def test_kl_sparsity_matches_a_hand_computation() -> None:
     assert regularizer(_context(z)).item() == pytest.approx(expected, rel=1e-6)
     at_target = torch.full((4, 2), rho)
     assert regularizer(_context(at_target)).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def _kl(rho: float, q: float) -> float:
+    return rho * math.log(rho / q) + (1 - rho) * math.log((1 - rho) / (1 - q))
+
+
+def test_kl_sparsity_stats_compare_each_unit_with_rho() -> None:
+    rho = 0.1
+    z = torch.tensor([[0.1, 0.02, 0.9, 0.0], [0.2, 0.1, 0.1, 0.02]])  # unit means 0.15, 0.06, 0.5, 0.01
+    regularizer = KLSparsityRegularizer(KLSparsityRegularizer.Config(rho=rho), latent_dim=4)
+    penalty = regularizer(_context(z))
+    stats = regularizer.stats(_context(z), penalty)
+    assert set(stats) == {"mean_activation_by_unit", "mean_activation", "near_rho_fraction", "kl"}
+    assert torch.allclose(stats["mean_activation_by_unit"], torch.tensor([0.15, 0.06, 0.5, 0.01]))
+    assert stats["mean_activation"].item() == pytest.approx(0.18)
+    assert stats["near_rho_fraction"].item() == pytest.approx(0.5)  # 0.15 and 0.06 are within 2x of 0.1
+    assert stats["kl"].item() == pytest.approx(sum(_kl(rho, q) for q in (0.15, 0.06, 0.5, 0.01)), rel=1e-5)
+    assert stats["kl"].item() == pytest.approx(penalty.item(), rel=1e-6)  # the penalty's own quantity
+
+
+def test_kl_sparsity_stats_pool_from_the_data_sets_mean_activations() -> None:
+    rho = 0.1
+    regularizer = KLSparsityRegularizer(KLSparsityRegularizer.Config(rho=rho), latent_dim=1)
+    batches = [torch.tensor([[0.3], [0.3], [0.3]]), torch.tensor([[0.0]] * 5)]  # unit means 0.3, then 0
+    per_batch = [regularizer.stats(_context(z), regularizer(_context(z))) for z in batches]
+    assert [s["near_rho_fraction"].item() for s in per_batch] == [0.0, 0.0]  # neither batch is near rho
+    n = sum(len(z) for z in batches)
+    means = {name: sum(s[name].double().numpy() * len(z) for s, z in zip(per_batch, batches)) / n
+             for name in per_batch[0]}
+    pooled = regularizer.pool_stats(means)
+    whole = torch.cat(batches)  # the data set at once: mean activation 0.9 / 8
+    assert pooled["mean_activation"] == pytest.approx(0.9 / 8)
+    assert pooled["near_rho_fraction"] == pytest.approx(1.0)  # 0.1125 is within 2x of 0.1
+    assert pooled["rho"] == pytest.approx(rho)  # the target beside the data set's figures, not a batch figure
+    assert pooled["kl"] == pytest.approx(_kl(rho, 0.9 / 8), rel=1e-6)
+    assert pooled["kl"] == pytest.approx(regularizer(_context(whole)).item(), rel=1e-3)  # float32 penalty
 
 
 def test_kl_sparsity_mean_activation_falls_as_the_weight_rises(digits01) -> None:

@@ -44,6 +44,36 @@ def test_z_is_made_of_the_nearest_codebook_entries() -> None:
     assert torch.allclose(z.reshape(-1, 2), vq.codebook[nearest], atol=1e-6)  # z_e + (z_q - z_e): rounding
 
 
+@pytest.mark.parametrize("lead", [(5,), (3, 4)])  # one code per sample, or one per position of a sequence
+def test_code_indices_are_the_nearest_entries_that_make_up_z(lead: tuple[int, ...]) -> None:
+    vq = bottleneck(in_features=10, latent_dim=8, codebook_size=16, embedding_dim=2).eval()
+    h = torch.randn(*lead, 10)
+    indices = vq.code_indices(h)
+    assert indices.shape == (*lead, 4) and indices.dtype == torch.int64
+    with torch.no_grad():
+        z_e = vq.project(h).reshape(-1, 2)
+        nearest = torch.cdist(z_e, vq.codebook).argmin(1)  # an independent nearest-neighbour search
+        z = vq(h).z
+    assert torch.equal(indices.reshape(-1), nearest)
+    assert torch.allclose(vq.codebook[indices].reshape(*lead, 8), z, atol=1e-6)
+
+
+def test_code_indices_change_nothing_in_training_mode() -> None:
+    vq = bottleneck(in_features=6, latent_dim=4, codebook_size=8).train()
+    before = {name: buffer.clone() for name, buffer in vq.named_buffers()}
+    vq.code_indices(torch.randn(7, 6))
+    assert all(torch.equal(buffer, before[name]) for name, buffer in vq.named_buffers())
+
+
+@pytest.mark.parametrize("name", ["deterministic", "variational", "topk", "jumprelu", "factorized"])
+def test_bottlenecks_without_a_codebook_have_no_code_indices(name: str) -> None:
+    model = Autoencoder(AutoencoderConfig((6,), 4, bottleneck=PartSpec(name)))
+    cls = type(model.bottleneck).__name__
+    with pytest.raises(AekitError, match=f"^{cls} has no discrete codes, so there are no code indices to return. "
+                                         "Use a vector-quantized model, such as model='vq-vae'.$"):
+        model.code_indices(torch.rand(2, 6))
+
+
 def test_straight_through_gradient_reaches_the_encoder() -> None:
     vq = bottleneck(in_features=6, latent_dim=4, beta=0.0).eval()
     h = torch.randn(3, 6, requires_grad=True)

@@ -114,7 +114,8 @@ def _transformer_layers(config: TransformerBackbone.Config) -> nn.TransformerEnc
     # pre-norm layers train stably without a warm-up schedule, which the shared trainer does not have
     layer = nn.TransformerEncoderLayer(config.d_model, config.num_heads, config.dim_feedforward, config.dropout,
                                        activation="gelu", batch_first=True, norm_first=True)
-    return nn.TransformerEncoder(layer, config.num_layers, norm=nn.LayerNorm(config.d_model), enable_nested_tensor=False)
+    return nn.TransformerEncoder(layer, config.num_layers, norm=nn.LayerNorm(config.d_model),
+                                 enable_nested_tensor=False)
 
 
 @BACKBONES.register("transformer")

@@ -50,8 +50,9 @@ class GaussianBottleneck(Bottleneck):
     small warm-up weight.
 
     ``stats`` (unweighted, no gradients): ``kl`` (nats per sample), ``kl_per_dim`` (nats per latent dimension,
-    averaged over the dimensions), ``kl_by_unit`` (latent_dim,) the same per dimension, ``active_units`` (dimensions whose posterior mean has batch variance above
-    0.01) and ``kl_weight`` (the weight applied to this batch).
+    averaged over the dimensions), ``kl_by_unit`` (latent_dim,) the same per dimension, ``active_units``
+    (dimensions whose posterior mean has batch variance above 0.01) and ``kl_weight`` (the weight applied to this
+    batch).
     """
 
     @dataclass(frozen=True)

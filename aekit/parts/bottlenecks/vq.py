@@ -43,9 +43,10 @@ class VQBottleneck(Bottleneck):
       from the data).
 
     Eval mode neither updates nor restarts anything: the same input always gives the same code.
+    ``code_indices(h)`` gives the chosen entries themselves, (..., num_vectors).
     ``stats``: ``code_frequency`` (K,), ``codebook_usage`` (fraction of the codes used in the batch) and
-    ``perplexity`` (``exp`` of the entropy of the batch's code histogram: ``codebook_size`` when all codes are used evenly,
-    1 when one code takes everything).
+    ``perplexity`` (``exp`` of the entropy of the batch's code histogram: ``codebook_size`` when all codes are
+    used evenly, 1 when one code takes everything).
 
     Buffers: ``codebook`` (K, D), ``ema_count`` (K,) and ``ema_sum`` (K, D) (the running statistics whose ratio
     is the codebook), ``steps_unused`` (K,) and ``initialized``; all are saved with the model.
@@ -104,13 +105,23 @@ class VQBottleneck(Bottleneck):
         indices = distances.argmin(1)  # (n,)
         return indices, self.codebook[indices]
 
+    def code_indices(self, h: Tensor) -> Tensor:
+        """The codebook entry ``forward`` picks for each code vector of features ``h`` (..., in_features):
+        int64 (..., num_vectors). ``codebook[indices]`` flattened over the last two axes is the code ``z``."""
+        with torch.autocast(h.device.type, enabled=False):
+            indices, _ = self.quantize(self._code_vectors(h).detach())  # (n,)
+        return indices.reshape(*h.shape[:-1], self.num_vectors)
+
+    def _code_vectors(self, h: Tensor) -> Tensor:
+        """The encoder outputs ``z_e`` as code vectors (n = batch * num_vectors, D), in the codebook's dtype."""
+        return self.project(h.to(self.codebook.dtype)).reshape(-1, self.config.embedding_dim)
+
     def forward(self, h: Tensor) -> BottleneckOutput:
         lead = h.shape[:-1]
-        dim = self.config.embedding_dim
         # distances and EMA statistics in the weights' dtype (float32 unless the model was cast), whatever the
         # autocast dtype: bf16 argmin ties and EMA drift
         with torch.autocast(h.device.type, enabled=False):
-            z_e = self.project(h.to(self.codebook.dtype)).reshape(-1, dim)  # (n = batch * num_vectors, D)
+            z_e = self._code_vectors(h)  # (n = batch * num_vectors, D)
             if self.training:
                 with torch.no_grad():
                     self._maybe_initialize(z_e)

@@ -65,6 +65,11 @@ class ContractiveRegularizer(Regularizer):
       ``v``, averaged over ``n_projections`` products: unbiased, with a cost independent of ``latent_dim``.
 
     ``exact`` and ``projection`` treat samples as independent (no batch-norm statistics in training mode).
+
+    ``stats``: ``jacobian_frobenius_sq``, the penalty itself, unweighted: the mean over samples of
+    ``||dz/dx||_F^2`` at the encoder input (the clean input in eval mode). With ``projection`` it is the random
+    estimate, unbiased, whose spread shrinks as a data set's samples are averaged; in eval mode its draws are
+    seeded, so the same batch gives the same figure.
     """
 
     @dataclass(frozen=True)
@@ -116,6 +121,9 @@ class ContractiveRegularizer(Regularizer):
             return (slope @ layer.weight.square().sum(1)).mean()  # weight: (latent_dim, in_features)
         return self._autograd_penalty(context, exact=method == "exact")
 
+    def stats(self, context: RegularizerContext, penalty: Tensor) -> dict[str, Tensor]:
+        return {"jacobian_frobenius_sq": penalty.detach()}  # a mean over the samples already
+
     def _closed_form_layer(self, context: RegularizerContext) -> nn.Linear | None:
         owner = getattr(context.encode, "__self__", None)
         if not isinstance(owner, nn.Module):
@@ -147,8 +155,10 @@ class ContractiveRegularizer(Regularizer):
                 for unit in range(z.shape[1]):
                     total = total + vjp(z[:, unit].sum()).square().sum()  # row `unit` of each sample's Jacobian
             else:
+                # eval mode is deterministic (validation loss, statistics): the same draws for every call
+                generator = None if self.training else torch.Generator(z.device).manual_seed(0)
                 for _ in range(self.config.n_projections):
-                    v = torch.randint(0, 2, z.shape, device=z.device).to(z.dtype) * 2 - 1  # Rademacher
+                    v = torch.randint(0, 2, z.shape, device=z.device, generator=generator).to(z.dtype) * 2 - 1
                     total = total + vjp((z * v).sum()).square().sum()  # ||v^T J||^2 summed over the batch
                 total = total / self.config.n_projections
             penalty = total / len(x)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -15,6 +16,9 @@ logger = logging.getLogger(__name__)
 
 # keeps log(rho_hat) and log(1 - rho_hat) finite when a unit is always off or always on
 _EPS = 1e-6
+# A unit is "near rho" when its mean activation is within this factor of rho either way: the penalty is doing its
+# job on it. A factor, not an absolute band, so that it means the same for rho = 0.01 as for rho = 0.2.
+NEAR_RHO_FACTOR = 2.0
 
 
 def kl_bernoulli(rho: float, rho_hat: Tensor) -> Tensor:
@@ -29,6 +33,13 @@ class KLSparsityRegularizer(Regularizer):
 
     Needs codes in [0, 1] (``code_activation="sigmoid"``, as the ``sparse-kl`` preset sets); codes outside
     that range are clamped and a warning says so once.
+
+    ``stats`` (sigmoid codes are never exactly zero, so an L0 says nothing about them; these do):
+    ``mean_activation_by_unit`` (latent_dim,) each unit's mean activation ``rho_hat_j``, ``mean_activation``
+    its mean over the units, ``near_rho_fraction`` the share of units with ``rho_hat_j``
+    within a factor 2 of ``rho`` and ``kl``, the penalty ``sum_j KL(rho || rho_hat_j)``. Over a data set
+    (``pool_stats``) the last two come from the data set's ``rho_hat``, not from batch means, and ``rho``, the
+    target, is given beside them.
     """
 
     @dataclass(frozen=True)
@@ -59,6 +70,26 @@ class KLSparsityRegularizer(Regularizer):
             self._check_range(z)
         rho_hat = z.float().mean(0)  # (latent_dim,)
         return kl_bernoulli(self.config.rho, rho_hat).sum()
+
+    def stats(self, context: RegularizerContext, penalty: Tensor) -> dict[str, Tensor]:
+        z = context.z.detach().reshape(-1, context.z.shape[-1])  # (samples, latent_dim)
+        return self._figures(z.float().mean(0))
+
+    def pool_stats(self, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The share near rho and the KL from the data set's mean activations (batch means differ)."""
+        stats = super().pool_stats(stats)
+        if "mean_activation_by_unit" in stats:
+            figures = self._figures(torch.from_numpy(np.asarray(stats["mean_activation_by_unit"], dtype=np.float64)))
+            stats.update({name: value.numpy() for name, value in figures.items()})
+            stats["rho"] = np.asarray(self.config.rho)  # the target beside them (a setting, not a batch figure)
+        return stats
+
+    def _figures(self, rho_hat: Tensor) -> dict[str, Tensor]:
+        """The statistics of mean activations ``rho_hat`` (latent_dim,)."""
+        rho = self.config.rho
+        near = (rho_hat >= rho / NEAR_RHO_FACTOR) & (rho_hat <= rho * NEAR_RHO_FACTOR)  # (latent_dim,)
+        return {"mean_activation_by_unit": rho_hat, "mean_activation": rho_hat.mean(),
+                "near_rho_fraction": near.to(rho_hat.dtype).mean(), "kl": kl_bernoulli(rho, rho_hat).sum()}
 
     def _check_range(self, z: Tensor) -> None:
         z = z.detach()

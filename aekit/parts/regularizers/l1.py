@@ -16,6 +16,11 @@ class L1Regularizer(Regularizer):
 
     The penalty is the code's L1 norm per sample (summed over units, so a wider code pays for every unit it
     uses), averaged over the batch.
+
+    ``stats``: ``l0``, the mean number of units per sample that are not exactly zero (ReLU codes have exact
+    zeros, so no threshold is needed; a code that is never exactly zero, such as a linear one, counts every
+    unit, which is what an L1 penalty on it achieves), ``active_fraction``, that over ``latent_dim``, and
+    ``mean_abs_code``, the mean of ``|z_j|`` over samples and units (the penalty over ``latent_dim``).
     """
 
     @dataclass(frozen=True)
@@ -35,3 +40,8 @@ class L1Regularizer(Regularizer):
     def forward(self, context: RegularizerContext) -> Tensor:
         z = context.z.reshape(-1, context.z.shape[-1])  # (samples, latent_dim)
         return z.abs().sum(-1).mean()
+
+    def stats(self, context: RegularizerContext, penalty: Tensor) -> dict[str, Tensor]:
+        z = context.z.detach().reshape(-1, context.z.shape[-1])  # (samples, latent_dim)
+        l0 = (z != 0).float().sum(-1).mean()  # exact zeros: a ReLU code's inactive units are exactly 0
+        return {"l0": l0, "active_fraction": l0 / z.shape[-1], "mean_abs_code": z.abs().float().mean()}
