@@ -3,7 +3,7 @@
 Layout (integers little-endian)::
 
     magic  b"\\x89AEZ\\r\\n\\x1a\\n"            8 bytes (PNG-style: catches text-mode and 7-bit transfers)
-    format version                          u16
+    format version                          u16: the oldest format that expresses this file (see FORMAT_VERSION)
     header length, header (UTF-8 JSON)      u32 + bytes: codec fingerprint, shape, dtype, scaler, ...
     chunk*                                  b"C" + u64 length + bytes
     end                                     b"E" + u64 number of chunks + sha256 of every byte before it
@@ -11,6 +11,10 @@ Layout (integers little-endian)::
 Chunks are written as they are produced and read one at a time, so an array larger than RAM streams through.
 :class:`AezReader` verifies the structure and the checksum before anything is decoded: a truncated file, a
 flipped byte or a foreign file fails with a one-line :class:`~aekit.errors.DataError`.
+
+Each file records the oldest format version its chunks need, not the newest this aekit writes, so an older aekit
+reads every file it can decode and says to upgrade for the rest: the caller names what each chunk needs
+(``write_chunk(data, version=3)``), and the preamble is rewritten when the file is complete.
 """
 
 from __future__ import annotations
@@ -30,11 +34,16 @@ from aekit.io import atomic_path, write_error
 __all__ = ["FORMAT_VERSION", "MAGIC", "AezReader", "AezWriter"]
 
 MAGIC = b"\x89AEZ\r\n\x1a\n"
-# 2: code ranges in the narrowest integer width, after a byte naming it (1: int32 ranges); this aekit reads both,
-# and an aekit that reads only 1 says to upgrade instead of misreading a 2. 3: a chunk may hold its raw values
-# (a block of one part) where coding would enlarge it
-FORMAT_VERSION = 3
+# The newest format this aekit writes and reads (it reads every older one). What each adds to the chunks:
+# 1: codes with int32 ranges, residuals on the float grid 2E (on the integer grid for integer arrays);
+# 2: code ranges in the narrowest integer width, after a byte naming it;
+# 3: a chunk may hold its raw values (a block of one part) where coding would enlarge it;
+# 4: a table's whole-number and bool columns on the integer grid (header "integer_grid"), so they come back as
+#    whole numbers at bounds of 0.5 and above.
+# An aekit that reads up to N says to upgrade for a file of N + 1 instead of misreading it.
+FORMAT_VERSION = 4
 _PREAMBLE = struct.Struct("<8sHI")  # magic, version, header length
+_VERSION_OFFSET = len(MAGIC)
 _RECORD = struct.Struct("<cQ")  # tag, length (chunks) or count (end)
 _DIGEST = 32
 
@@ -42,12 +51,15 @@ _DIGEST = 32
 class AezWriter:
     """Write an ``.aez`` file atomically: ``with AezWriter(path, header) as w: w.write_chunk(data)``.
 
-    The file appears under ``path`` only when the ``with`` block ends without error.
+    The file appears under ``path`` only when the ``with`` block ends without error. Its format ``version`` is
+    the highest that the constructor and the chunks asked for (1 unless told).
     """
 
-    def __init__(self, path: str | os.PathLike[str], header: dict[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike[str], header: dict[str, Any], version: int = 1) -> None:
         self.path = Path(path)
         self.header = header
+        self.version = self._checked(version)
+        self._written_version = self.version  # what the preamble says so far
         self.n_chunks = 0
         self.header_bytes = 0
         self._stack = ExitStack()
@@ -56,9 +68,9 @@ class AezWriter:
 
     def __enter__(self) -> AezWriter:  # noqa: PYI034 - a final class in practice
         tmp = self._stack.enter_context(atomic_path(self.path))
-        self._file = self._stack.enter_context(open(tmp, "wb"))
+        self._file = self._stack.enter_context(open(tmp, "w+b"))  # read back if the version changes
         text = json.dumps(self.header, separators=(",", ":")).encode("utf-8")
-        self._write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(text)) + text)
+        self._write(_PREAMBLE.pack(MAGIC, self.version, len(text)) + text)
         self.header_bytes = _PREAMBLE.size + len(text)
         return self
 
@@ -73,10 +85,31 @@ class AezWriter:
     def _cannot_write(self, exc: OSError) -> AekitError:
         return write_error(self.path, exc)
 
-    def write_chunk(self, data: bytes) -> None:
+    @staticmethod
+    def _checked(version: int) -> int:
+        assert 1 <= version <= FORMAT_VERSION, f"format version {version} is not one this aekit writes"
+        return version
+
+    def write_chunk(self, data: bytes, version: int = 1) -> None:
+        """Append one chunk; ``version``: the oldest format that can read it."""
+        self.version = max(self.version, self._checked(version))
         self._write(_RECORD.pack(b"C", len(data)))
         self._write(data)
         self.n_chunks += 1
+
+    def _restamp(self) -> bytes:
+        """Write the final version into the preamble and hash the file again: the checksum covers the preamble.
+        Only when a chunk needed a newer format than the file started with (a raw chunk, say): one more read."""
+        assert self._file is not None
+        self._file.seek(_VERSION_OFFSET)
+        self._file.write(struct.pack("<H", self.version))
+        self._file.seek(0)
+        digest = hashlib.sha256()
+        while block := self._file.read(1 << 24):
+            digest.update(block)
+        self._file.seek(0, os.SEEK_END)
+        self._written_version = self.version
+        return digest.digest()
 
     def __exit__(self, *exc_info: object) -> None:
         if exc_info[0] is None:
@@ -84,7 +117,8 @@ class AezWriter:
                 self._write(_RECORD.pack(b"E", self.n_chunks))
                 assert self._file is not None
                 try:
-                    self._file.write(self._digest.digest())
+                    self._file.write(self._digest.digest() if self.version == self._written_version
+                                     else self._restamp())
                     self._file.close()  # flushes: where a full disk often shows
                 except OSError as exc:
                     raise self._cannot_write(exc) from None
@@ -96,7 +130,8 @@ class AezWriter:
 
 
 class AezReader:
-    """Open and verify an ``.aez`` file: ``header`` is its parsed JSON header, :meth:`chunks` yields the chunks.
+    """Open and verify an ``.aez`` file: ``header`` is its parsed JSON header, ``version`` its format version,
+    :meth:`chunks` yields the chunks.
 
     The constructor reads the file once (in blocks) to check the magic, version, structure and checksum.
     """
@@ -117,6 +152,7 @@ class AezReader:
                 raise DataError(f"'{self.path}' is not an .aez file (wrong magic bytes). Pass a file written by "
                                 "'aekit compress'.")
             _, version, header_length = _PREAMBLE.unpack(preamble)
+            self.version: int = version
             if version > FORMAT_VERSION:
                 raise DataError(f"'{self.path}' uses .aez format version {version}; this aekit reads up to version "
                                 f"{FORMAT_VERSION}. Upgrade aekit.")

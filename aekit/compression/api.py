@@ -5,6 +5,9 @@ Each chunk of rows (or the whole image) is coded in two layers:
 1. the codec's integer code, entropy coded under its learned densities (absent without a codec);
 2. with ``max_abs_error=E``, the residual between the data and the codec's reconstruction, quantized with
    step ``2E`` (integers: ``2 floor(E) + 1``) and entropy coded, so every element is within ``E`` of the original.
+   A table travels as float64 with each column's own dtype in the header: its whole-number and bool columns are
+   quantized like integers where ``E >= 0.5`` (below, the float grid rounded back is exact, and older aekits
+   read it), and every column comes back in its dtype.
    Elements the float arithmetic would put beyond ``E`` (and residuals too large for the coder) are stored
    verbatim, so the bound holds for every element, not only on average.
 
@@ -25,7 +28,7 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +50,7 @@ from aekit.compression.entropy import (
 )
 from aekit.compression.pretrained import DEFAULT_QUALITY, available_qualities, load_pretrained
 from aekit.data.sources import IMAGE_EXTENSIONS, TABLE_SUFFIXES, check_column_names
-from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int
+from aekit.errors import AekitError, DataError, ModelFileError, check_float, check_int, name_list
 from aekit.io import atomic_path, check_output_path, writing
 
 __all__ = ["IMAGE_SUFFIXES", "TABLE_SUFFIXES", "Summary", "compress", "decompress", "image_color", "input_kind",
@@ -199,17 +202,79 @@ def _step(dtype: np.dtype, bound: float) -> float:
     return float(2 * math.floor(bound) + 1) if dtype.kind in "iub" else 2.0 * bound
 
 
-def _encode_residual(original: np.ndarray, prediction: np.ndarray, bound: float) -> tuple[bytes, np.ndarray]:
+@dataclass(frozen=True)
+class _Columns:
+    """A table's columns as the coding layers see them: the values travel as float64 (rows, columns), and each
+    decoded column is cast to ``dtypes`` (its own NumPy dtype: whole numbers rounded and clipped, bools
+    thresholded, float32 rounded to float32). With ``integer_grid`` (.aez format 4), whole-number and bool columns
+    are quantized like integer arrays; without, on the float grid ``2E`` and then rounded, which is exact for
+    ``E < 0.5`` and what format 1 to 3 readers decode."""
+
+    dtypes: tuple[np.dtype, ...]
+    integer_grid: bool = False
+
+    @classmethod
+    def named(cls, dtype_names: Sequence[str], integer_grid: bool = False) -> _Columns:
+        """From the pandas dtype names of a header's ``column_dtypes`` (checked by :func:`_check_header`)."""
+        dtypes = tuple(_column_dtype(name) for name in dtype_names)
+        assert all(dtype is not None for dtype in dtypes), f"unchecked column dtypes {dtype_names}"
+        return cls(dtypes, integer_grid)  # type: ignore[arg-type]
+
+    @property
+    def whole(self) -> np.ndarray:
+        """(columns,) bool: the columns of whole numbers or bools."""
+        return np.array([dtype.kind in "iub" for dtype in self.dtypes], dtype=bool)
+
+    @property
+    def integer(self) -> np.ndarray:
+        """(columns,) bool: the columns of whole numbers (the header's ``integer_columns``), bools not."""
+        return np.array([dtype.kind in "iu" for dtype in self.dtypes], dtype=bool)
+
+    def cast(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (rows, columns) float64 with each column rounded to what its dtype holds, in place."""
+        for j, dtype in enumerate(self.dtypes):
+            if dtype != np.float64:
+                values[:, j] = _cast(values[:, j], dtype)
+        return values
+
+
+def _grid(prediction: np.ndarray, dtype: np.dtype, bound: float,
+          columns: _Columns | None) -> tuple[np.ndarray, np.ndarray | float]:
+    """The residual layer's base (what a zero residual decodes to) and step, flat: integers on the odd-integer
+    grid around the rounded prediction, the rest on the grid ``2E`` around the prediction itself."""
+    flat = prediction.reshape(-1)
+    if columns is None or not columns.integer_grid:
+        return (np.rint(flat) if dtype.kind in "iub" else flat), _step(dtype, bound)
+    whole = np.broadcast_to(columns.whole, prediction.shape).reshape(-1)
+    return (np.where(whole, np.rint(flat), flat),
+            np.where(whole, _step(np.dtype(np.int64), bound), _step(np.dtype(np.float64), bound)))
+
+
+def _decoded(values: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, columns: _Columns | None) -> np.ndarray:
+    """Float64 values (flat) cast to the block's dtype and, for a table, each column to its own; flat."""
+    decoded = _cast(values, dtype)
+    if columns is not None:
+        columns.cast(decoded.reshape(shape))
+    return decoded.reshape(-1)
+
+
+def _encode_residual(original: np.ndarray, prediction: np.ndarray, bound: float,
+                     columns: _Columns | None = None) -> tuple[bytes, np.ndarray]:
     """The residual layer of one block and the decoded block it gives (within ``bound`` everywhere)."""
     dtype = original.dtype
     values = original.astype(np.float64).reshape(-1)
-    base = np.rint(prediction.reshape(-1)) if dtype.kind in "iub" else prediction.reshape(-1)
-    step = _step(dtype, bound)
+    base, step = _grid(prediction, dtype, bound, columns)
     q = np.rint((values - base) / step)
     q = np.clip(q, -MAX_INTEGER, MAX_INTEGER)
-    decoded = _cast(base + q * step, dtype)
+    uncast = base + q * step
+    decoded = _decoded(uncast, original.shape, dtype, columns)
     # float rounding (or a clipped residual) can leave an element beyond the bound: store those verbatim
-    exact = np.flatnonzero(np.abs(decoded.astype(np.float64) - values) > bound)
+    beyond = np.abs(decoded.astype(np.float64) - values) > bound
+    if columns is not None and not columns.integer_grid:
+        # a format 1-3 reader rounds a table's integer columns (below 0.5, exact) but keeps the others uncast
+        uncast_kept = np.broadcast_to(~columns.integer, original.shape).reshape(-1)
+        beyond |= uncast_kept & (np.abs(uncast - values) > bound)
+    exact = np.flatnonzero(beyond)
     q[exact] = 0
     flat_original = original.reshape(-1)
     decoded[exact] = flat_original[exact]
@@ -218,11 +283,12 @@ def _encode_residual(original: np.ndarray, prediction: np.ndarray, bound: float)
     return block, decoded.reshape(original.shape)
 
 
-def _decode_residual(block: bytes, prediction: np.ndarray, bound: float, dtype: np.dtype) -> np.ndarray:
+def _decode_residual(block: bytes, prediction: np.ndarray, bound: float, dtype: np.dtype,
+                     columns: _Columns | None = None) -> np.ndarray:
     q_block, index_bytes, exact_bytes = unpack(block, 3)
-    base = np.rint(prediction.reshape(-1)) if dtype.kind in "iub" else prediction.reshape(-1)
+    base, step = _grid(prediction, dtype, bound, columns)
     q = decode_integers(q_block, base.size)
-    decoded = _cast(base + q * _step(dtype, bound), dtype)
+    decoded = _decoded(base + q * step, prediction.shape, dtype, columns)
     index = np.frombuffer(index_bytes, np.int64) if len(index_bytes) % 8 == 0 else None
     if (index is None or len(exact_bytes) != len(index) * dtype.itemsize
             or (len(index) and (index.min() < 0 or index.max() >= decoded.size))):
@@ -290,9 +356,14 @@ def read_array(path: Path) -> np.ndarray:
     return array
 
 
+# A table's values travel as float64, which holds every whole number below 2**53 exactly
+_LARGEST_EXACT_INTEGER = 2 ** 53
+
+
 def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """The values (n, columns) float64 of a CSV/TSV/TXT/Parquet table and ``{"columns": [...],
-    "integer_columns": [...]}`` (the columns of whole numbers, written back as such)."""
+    """The values (n, columns) float64 of a CSV/TSV/TXT/Parquet table and ``{"columns": [...], "column_dtypes":
+    [...], "integer_columns": [...]}``: each column's pandas dtype (numbers written as text: the dtype they read as),
+    which decompress writes back, and the whole-number columns (what aekit before column dtypes rounds)."""
     import pandas as pd
 
     from aekit.anomaly.series import read_numeric_frame
@@ -304,20 +375,79 @@ def read_numeric_table(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
         column = f"column {frame.index.name!r}" if frame.index.name is not None else "first column, which has no name,"
         raise DataError(f"The {column} of {path} holds row ids, and compress does not store row ids. Drop the "
                         "column, or rename it to compress it as values.")
-    integers = [str(c) for c in frame.columns if frame[c].dtype.kind in "iu"]
-    described: dict[str, Any] = {"columns": [str(c) for c in frame.columns], "integer_columns": integers}
+    frame = frame.apply(_as_numbers)
+    described: dict[str, Any] = {"columns": [str(c) for c in frame.columns],
+                                 "column_dtypes": [str(frame[c].dtype) for c in frame.columns],
+                                 "integer_columns": [str(c) for c in frame.columns if frame[c].dtype.kind in "iu"]}
     if _has_unnamed_first_column(path):
         described["row_index"] = True
+    if _has_no_header_row(path, described["columns"]):
+        described["header_row"] = False
     return frame.to_numpy(np.float64), described
+
+
+def _check_table_values(values: np.ndarray, described: dict[str, Any], source: Path) -> None:
+    """Refuse (one line naming the columns) what a table's float64 values cannot carry back: NaN and infinities,
+    and whole numbers from 2**53 on, which float64 rounds."""
+    columns = described["columns"]
+    holes = ~np.isfinite(values).all(axis=0)
+    if holes.any():
+        raise DataError(f"Column(s) {name_list(np.asarray(columns)[holes])} of {source} hold missing (NaN) or "
+                        "infinite values, which compress cannot store. Fill them (for example with 0 or the column "
+                        "mean) or drop those rows before compressing.")
+    whole = np.isin(columns, described["integer_columns"])
+    huge = whole & (np.abs(values).max(axis=0, initial=0.0) >= _LARGEST_EXACT_INTEGER)
+    if huge.any():
+        raise DataError(f"Column(s) {name_list(np.asarray(columns)[huge])} of {source} hold whole numbers of 2**53 or "
+                        "more, which a table's float64 values cannot keep exactly. Save those columns as an integer "
+                        ".npy array and compress that instead.")
+
+
+def _as_numbers(column: Any) -> Any:
+    """A column of a numeric dtype as it is; numbers stored as text or categories as the numbers they are."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    values = column.astype(object) if isinstance(column.dtype, pd.CategoricalDtype) else column
+    return pd.to_numeric(values)
+
+
+def _column_dtype(name: Any) -> np.dtype | None:
+    """The NumPy dtype a table column's stored pandas dtype name ("int32", "Int64", "bool", "boolean", "float32")
+    decodes to, or None for a name that is not a numeric dtype."""
+    import pandas as pd
+
+    try:
+        dtype = pd.api.types.pandas_dtype(name) if isinstance(name, str) else None
+    except (TypeError, ValueError):
+        return None
+    if dtype is None or not pd.api.types.is_numeric_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        return None
+    dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+    return dtype if dtype.kind in "biuf" else None
+
+
+def _first_line(path: Path) -> str | None:
+    """A text table's first line that is neither blank nor a comment (None for Parquet)."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return None
+    with path.open(encoding="utf-8", errors="replace") as f:
+        return next((line for line in f if line.strip() and not line.startswith("#")), "")
 
 
 def _has_unnamed_first_column(path: Path) -> bool:
     """Whether a text table's header starts with an empty name: the row numbers ``DataFrame.to_csv`` writes."""
-    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
-        return False
-    with path.open(encoding="utf-8", errors="replace") as f:
-        line = next((line for line in f if line.strip() and not line.startswith("#")), "")
-    return line.lstrip(" ")[:1] in (",", "\t", ";", "|")
+    line = _first_line(path)
+    return line is not None and line.lstrip(" ")[:1] in (",", "\t", ";", "|")
+
+
+def _has_no_header_row(path: Path, columns: list[str]) -> bool:
+    """Whether a text table starts with its data (the reader then names the columns x0, x1, ...): decompress
+    writes it back without a header row too."""
+    line = _first_line(path)
+    return (line is not None and columns == [f"x{j}" for j in range(len(columns))]
+            and not line.lstrip(" ").startswith("x0"))
 
 
 def _check_finite(block: np.ndarray, source: Path) -> None:
@@ -434,35 +564,39 @@ def _image_from_codes(codec: Codec, codes: np.ndarray, height: int, width: int) 
 
 
 def _encode_block(original: np.ndarray, codes: np.ndarray | None, prediction: np.ndarray, codec: Codec | None,
-                  bound: float | None, summary: Summary) -> tuple[bytes, np.ndarray]:
+                  bound: float | None, summary: Summary,
+                  columns: _Columns | None = None) -> tuple[bytes, np.ndarray, int]:
     """One chunk: its code and residual layers packed (two parts), or its raw values (one part) where those are
-    smaller; and the decoded values."""
+    smaller; the decoded values; and the oldest .aez format version that reads the chunk."""
     code_block, coded = b"", None
     if codes is not None and codec is not None:
         coded = encode_codes(codes, codec.pmf)
         code_block = coded.data
     prediction = prediction.reshape(original.shape)
     if bound is None:
-        residual, decoded = b"", _cast(prediction, original.dtype)
+        residual, decoded = b"", _decoded(prediction.reshape(-1), original.shape, original.dtype, columns)
+        decoded = decoded.reshape(original.shape)
     else:
-        residual, decoded = _encode_residual(original, prediction, bound)
+        residual, decoded = _encode_residual(original, prediction, bound, columns)
     block = pack([code_block, residual])
     raw = np.ascontiguousarray(original).tobytes()
     if len(raw) < len(block):
         # a bound far below the data's precision makes residuals too large for the coder, each stored verbatim
         # with its index: float32 normal data at 1e-6 took 2.8 times its raw size before this fallback
         summary.verbatim_bytes += len(raw)
-        return pack([raw]), np.array(original)
+        return pack([raw]), np.array(original), 3
     if coded is not None:
         summary.code_bytes += coded.coded_bytes
         summary.range_bytes += coded.range_bytes
         summary.predicted_code_bytes += coded.predicted_bits / 8
     summary.residual_bytes += len(residual)
-    return block, decoded
+    ranges = coded is not None and len(codes) > 0  # with a byte naming their width (format 2); none for no rows
+    integer_grid = bound is not None and columns is not None and columns.integer_grid
+    return block, decoded, 4 if integer_grid else 2 if ranges else 1
 
 
 def _decode_block(block: bytes, prediction_of: Any, shape: tuple[int, ...], dtype: np.dtype,
-                  bound: float | None) -> np.ndarray:
+                  bound: float | None, columns: _Columns | None = None) -> np.ndarray:
     parts = unpack(block, (1, 2))
     if len(parts) == 1:  # the raw values
         if len(parts[0]) != math.prod(shape) * dtype.itemsize:
@@ -471,8 +605,8 @@ def _decode_block(block: bytes, prediction_of: Any, shape: tuple[int, ...], dtyp
     code_block, residual = parts
     prediction = prediction_of(code_block).reshape(shape)
     if bound is None:
-        return _cast(prediction, dtype)
-    return _decode_residual(residual, prediction, bound, dtype)
+        return _decoded(prediction.reshape(-1), shape, dtype, columns).reshape(shape)
+    return _decode_residual(residual, prediction, bound, dtype, columns)
 
 
 def _row_chunks(n_rows: int, row_bytes: int, chunk_rows: int | None) -> Iterator[tuple[int, int]]:
@@ -534,6 +668,7 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
         sample_shape: tuple[int, ...] = tuple(data.shape)
     elif kind == "table":
         data, extra = read_numeric_table(source)
+        _check_table_values(data, extra, source)
         sample_shape = tuple(data.shape[1:])
     else:
         data = read_array(source)
@@ -548,6 +683,9 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
             check_column_names(extra["columns"], loaded.columns, f"file {source}")
     scaler = ({"kind": "pixels", "offset": 0.0, "scale": 255.0} if kind == "image"
               else loaded.scaler.to_dict() if loaded is not None and loaded.scaler is not None else None)
+    columns = _table_columns(extra, max_abs_error) if kind == "table" else None
+    if columns is not None and columns.integer_grid:
+        extra["integer_grid"] = True
     header = {"aekit_version": __version__, "kind": kind, "codec": _codec_header(loaded),
               "shape": list(data.shape), "dtype": data.dtype.str, "scaler": scaler, "max_abs_error": max_abs_error,
               "source_name": source.name, **extra}
@@ -560,8 +698,8 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
             codes = _image_codes(loaded, data) if loaded is not None else None
             prediction = (_image_from_codes(loaded, codes, *data.shape[:2]) if loaded is not None
                           else np.zeros(data.shape))
-            block, decoded = _encode_block(data, codes, prediction, loaded, max_abs_error, summary)
-            writer.write_chunk(block)
+            block, decoded, version = _encode_block(data, codes, prediction, loaded, max_abs_error, summary)
+            writer.write_chunk(block, version)
             errors.update(data, decoded)
         else:
             row_bytes = int(np.prod(sample_shape, dtype=np.int64)) * data.dtype.itemsize
@@ -569,8 +707,9 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
                 rows = np.asarray(data[start:stop])
                 _check_finite(rows, source)
                 codes, prediction = _predict_rows(loaded, rows)
-                block, decoded = _encode_block(rows, codes, prediction, loaded, max_abs_error, summary)
-                writer.write_chunk(pack([json.dumps({"rows": stop - start}).encode(), block]))
+                block, decoded, version = _encode_block(rows, codes, prediction, loaded, max_abs_error, summary,
+                                                        columns)
+                writer.write_chunk(pack([json.dumps({"rows": stop - start}).encode(), block]), version)
                 errors.update(rows, decoded)
         summary.header_bytes = writer.header_bytes
     summary.seconds = time.perf_counter() - started
@@ -578,6 +717,13 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     _fill_quality(summary, errors)
     logger.info("compressed %s -> %s: ratio %.2f", source, output, summary.ratio)
     return summary
+
+
+def _table_columns(described: dict[str, Any], bound: float | None) -> _Columns:
+    """How compress codes the columns :func:`read_numeric_table` described: whole-number and bool columns on the
+    integer grid where the bound is 0.5 or more (below it, the float grid rounded back is exact, in format 1-3)."""
+    columns = _Columns.named(described["column_dtypes"])
+    return _Columns(columns.dtypes, integer_grid=bound is not None and bound >= 0.5 and bool(columns.whole.any()))
 
 
 def _fill_quality(summary: Summary, errors: _Errors) -> None:
@@ -600,6 +746,8 @@ class _Header:
     shape: tuple[int, ...]
     dtype: np.dtype
     bound: float | None
+    column_dtypes: list[str] | None = None  # a table's, as pandas names them ("int32", "bool", "Int64")
+    integer_grid: bool = False
 
 
 def _check_header(header: Any, source: Path) -> _Header:
@@ -640,8 +788,20 @@ def _check_header(header: Any, source: Path) -> _Header:
                                     or not all(isinstance(c, str) for c in columns)):
             raise _damaged(source, f"{len(columns) if isinstance(columns, list) else columns!r} column names for "
                            f"{shape[1]} columns")
+        if columns is not None and len(set(columns)) < len(columns):
+            raise _damaged(source, "column names " + name_list(sorted({c for c in columns if columns.count(c) > 1})) +
+                           " given twice")
         if not isinstance(integers, list) or not all(isinstance(c, str) for c in integers):
             raise _damaged(source, f"integer_columns {integers!r:.80}")
+        if dtype != np.float64:
+            raise _damaged(source, f"dtype {header.get('dtype')!r} for a table (its values are float64)")
+        dtypes, integer_grid = header.get("column_dtypes"), header.get("integer_grid", False)
+        if dtypes is not None and (not isinstance(dtypes, list) or len(dtypes) != shape[1]
+                                   or any(_column_dtype(name) is None for name in dtypes)):
+            raise _damaged(source, f"column_dtypes {dtypes!r:.80} for {shape[1]} columns")
+        if not isinstance(integer_grid, bool):
+            raise _damaged(source, f"integer_grid {integer_grid!r:.80}")
+        return _Header(kind, tuple(shape), dtype, None if bound is None else float(bound), dtypes, integer_grid)
     return _Header(kind, tuple(shape), dtype, None if bound is None else float(bound))
 
 
@@ -690,7 +850,7 @@ def decompress(source: str | os.PathLike[str], output: str | os.PathLike[str], *
             decoded = _decode_block(block, image_prediction, shape, dtype, bound)
         _write_image(output, decoded)
     else:
-        decoded = _decode_rows(reader, loaded, shape, dtype, bound, output, header)
+        decoded = _decode_rows(reader, loaded, checked, output, header)
     summary.seconds = time.perf_counter() - started
     if reference is not None:
         errors = _Errors()
@@ -737,11 +897,19 @@ def _chunk_rows(meta: bytes, source: Path) -> int:
     return rows
 
 
-def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...], dtype: np.dtype,
-                 bound: float | None, output: Path, header: dict[str, Any]) -> np.ndarray:
+def _decode_rows(reader: AezReader, codec: Codec | None, checked: _Header, output: Path,
+                 header: dict[str, Any]) -> np.ndarray:
     """Decode the chunks of an array or table into ``output`` (a memory-mapped .npy for arrays)."""
+    shape, dtype, bound = checked.shape, checked.dtype, checked.bound
     row_shape = shape[1:]
     source = reader.path
+    names: list[str] = []
+    dtypes: list[str] = []
+    columns = None
+    if checked.kind == "table":
+        names = header.get("columns") or [f"x{i}" for i in range(shape[1])]
+        dtypes = checked.column_dtypes or _dtypes_before_column_dtypes(header, names, bound)
+        columns = _Columns.named(dtypes, checked.integer_grid)
 
     def row_prediction(n: int) -> Any:
         def predict(code_block: bytes) -> np.ndarray:
@@ -759,7 +927,7 @@ def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...],
             if start + n > shape[0]:
                 raise _damaged(source, f"chunks of more than the {shape[0]} rows of its shape")
             with _decoding(source):
-                rows = _decode_block(block, row_prediction(n), (n, *row_shape), dtype, bound)
+                rows = _decode_block(block, row_prediction(n), (n, *row_shape), dtype, bound, columns)
             yield start, rows
             start += n
         if start != shape[0]:
@@ -778,15 +946,17 @@ def _decode_rows(reader: AezReader, codec: Codec | None, shape: tuple[int, ...],
         return np.load(output, mmap_mode="r")
     parts = [rows for _, rows in decoded_chunks()]
     values = np.concatenate(parts) if parts else np.zeros(shape, dtype)
-    columns = header.get("columns") or [f"x{i}" for i in range(shape[1])]
-    # whole-number columns come back as whole numbers when the bound makes rounding exact (|error| < 0.5)
-    integers = [j for j, c in enumerate(columns) if c in header.get("integer_columns", [])]
-    if integers and bound is not None and bound < 0.5:
-        values[:, integers] = np.round(values[:, integers])
-    else:
-        integers = []
-    _write_table(output, values, columns, integers, row_index=header.get("row_index") is True)
+    _write_table(output, values, names, dtypes, row_index=header.get("row_index") is True,
+                 header_row=header.get("header_row") is not False)
     return values
+
+
+def _dtypes_before_column_dtypes(header: dict[str, Any], names: list[str], bound: float | None) -> list[str]:
+    """The column dtypes of a table compressed before .aez headers named them: its whole-number columns are int64
+    where the bound makes rounding exact (below 0.5) or there is no bound to keep; the rest float64."""
+    whole = set(header.get("integer_columns", []))
+    exact = bound is None or bound < 0.5
+    return ["int64" if name in whole and exact else "float64" for name in names]
 
 
 def _reserve(path: Path) -> None:
@@ -813,17 +983,19 @@ def _write_image(path: Path, pixels: np.ndarray) -> None:
         image.save(tmp, format=Image.registered_extensions()[path.suffix.lower()], **options)
 
 
-def _write_table(path: Path, values: np.ndarray, columns: list[str], integers: list[int], *,
-                 row_index: bool = False) -> None:
+def _write_table(path: Path, values: np.ndarray, columns: list[str], dtypes: Sequence[str], *,
+                 row_index: bool = False, header_row: bool = True) -> None:
+    """``values`` (rows, columns) float64, each column already rounded to what its pandas dtype holds, as a table
+    of those dtypes; a text table without its names where the original had none (``header_row=False``)."""
     import pandas as pd
 
-    frame = pd.DataFrame(values, columns=columns)
-    for j in integers:
-        frame[columns[j]] = frame[columns[j]].astype(np.int64)
+    frame = pd.DataFrame({name: pd.Series(values[:, j]).astype(dtype)
+                          for j, (name, dtype) in enumerate(zip(columns, dtypes, strict=True))})
     with atomic_path(path) as tmp, writing(path):
         if path.suffix.lower() in (".parquet", ".pq"):
             frame.to_parquet(tmp, index=False)
         else:
             # pandas writes each float's shortest exact form (0.64, not %.17g's 0.64000000000000001); the row
-            # numbers 0..n-1 of a table that had them (DataFrame.to_csv's default index) as its unnamed first column
-            frame.to_csv(tmp, index=row_index, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+            # numbers 0..n-1 of a table that had them (DataFrame.to_csv's default index) as its unnamed first column;
+            # no header row where the original had none
+            frame.to_csv(tmp, index=row_index, header=header_row, sep="\t" if path.suffix.lower() == ".tsv" else ",")

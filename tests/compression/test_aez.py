@@ -26,6 +26,26 @@ def test_header_and_chunks_round_trip(tmp_path: Path) -> None:
     assert reader.n_chunks == 3 and path.read_bytes().startswith(MAGIC)
 
 
+def _version(path: Path) -> int:
+    return struct.unpack_from("<H", path.read_bytes(), len(MAGIC))[0]
+
+
+def test_the_version_is_the_oldest_that_reads_every_chunk(tmp_path: Path) -> None:
+    assert _version(_write(tmp_path / "plain.aez", [b"a", b"b"])) == 1
+    with AezWriter(tmp_path / "given.aez", {"kind": "array"}, version=2) as writer:
+        writer.write_chunk(b"a")
+    assert _version(tmp_path / "given.aez") == 2
+    # a chunk that needs a newer format than the file started with: the preamble is rewritten on close, and the
+    # checksum, which covers it, still holds
+    with AezWriter(tmp_path / "raised.aez", {"kind": "array"}, version=2) as writer:
+        writer.write_chunk(b"first" * 1000)
+        writer.write_chunk(b"raw", version=3)
+        writer.write_chunk(b"last", version=1)
+    reader = AezReader(tmp_path / "raised.aez")
+    assert reader.version == _version(tmp_path / "raised.aez") == 3
+    assert list(reader.chunks()) == [b"first" * 1000, b"raw", b"last"] and reader.header == {"kind": "array"}
+
+
 def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), AezWriter(tmp_path / "a.aez", {}) as writer:
         writer.write_chunk(b"partial")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from aekit.compression.aez import AezReader
+from aekit.compression.aez import AezReader, AezWriter
 from aekit.compression.api import compress, decompress
 from aekit.compression.codec import Codec, train_codec
 from aekit.compression.pretrained import available_qualities
@@ -380,6 +381,169 @@ def test_whole_number_columns_come_back_as_whole_numbers(tmp_path: Path) -> None
     compress(tmp_path / "t.csv", tmp_path / "t.aez", max_abs_error=0.49)  # compress's advice for whole numbers
     decompress(tmp_path / "t.aez", tmp_path / "back.csv")
     assert pd.read_csv(tmp_path / "back.csv")["count"].tolist() == [1, 2, -3]
-    compress(tmp_path / "t.csv", tmp_path / "coarse.aez", max_abs_error=2.0)  # rounding would not be exact
-    decompress(tmp_path / "coarse.aez", tmp_path / "coarse.csv")
-    assert pd.read_csv(tmp_path / "coarse.csv")["count"].dtype == np.float64
+
+
+def _mixed_table(n: int = 400) -> pd.DataFrame:
+    """Whole numbers of two widths, real numbers and bools."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"count": rng.poisson(30, n) - 10, "small": rng.integers(0, 4, n).astype(np.int8),
+                         "ratio": rng.normal(size=n), "flag": rng.random(n) > 0.3})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("bound", [0.4, 0.5, 0.99, 1.0, 2.0, 1e-9])
+def test_table_columns_keep_their_dtype_at_every_bound(tmp_path: Path, suffix: str, bound: float) -> None:
+    # QA: at a bound of 0.5 or more, whole-number columns came back as floats (1.0, 2.0), because they were
+    # quantized on the float grid 2E; 1e-9 stores the chunk raw
+    frame = _mixed_table()
+    source = tmp_path / f"t{suffix}"
+    frame.to_parquet(source, index=False) if suffix == ".parquet" else frame.to_csv(source, index=False)
+    summary = compress(source, tmp_path / "t.aez", max_abs_error=bound)
+    decompress(tmp_path / "t.aez", tmp_path / f"back{suffix}")
+    read = pd.read_parquet if suffix == ".parquet" else pd.read_csv
+    original, back = read(source), read(tmp_path / f"back{suffix}")
+    assert back.dtypes.to_dict() == original.dtypes.to_dict()
+    errors = (back.astype(np.float64) - original.astype(np.float64)).abs().max()
+    assert (errors <= bound).all() and summary.max_abs_error == pytest.approx(errors.max())
+    if bound < 1:  # the odd-integer step is 1: whole numbers come back exactly
+        assert back[["count", "small", "flag"]].equals(original[["count", "small", "flag"]])
+    if suffix == ".csv":
+        rows = (tmp_path / "back.csv").read_text().splitlines()[1:]
+        assert not any("." in row.split(",")[0] or "." in row.split(",")[1] for row in rows)
+        assert {row.split(",")[3] for row in rows} <= {"True", "False"}
+
+
+_COLUMN_DTYPES = st.sampled_from([np.int64, np.int16, np.uint8, np.float32, np.float64, np.bool_])
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), dtypes=st.lists(_COLUMN_DTYPES, min_size=1, max_size=4), rows=st.integers(1, 60),
+       bound=st.one_of(st.floats(1e-4, 20.0), st.sampled_from([0.5, 1.0, 2.0])))
+def test_table_error_bound_and_dtypes_hold_for_every_column(data: st.DataObject, dtypes: list[type], rows: int,
+                                                            bound: float) -> None:
+    columns = {}
+    for j, dtype in enumerate(dtypes):
+        if np.dtype(dtype).kind == "b":
+            elements = st.booleans()
+        elif np.dtype(dtype).kind == "f":
+            elements = st.floats(-1e4, 1e4, allow_nan=False, width=np.dtype(dtype).itemsize * 8)
+        else:
+            info = np.iinfo(dtype)
+            elements = st.integers(max(int(info.min), -10 ** 6), min(int(info.max), 10 ** 6))
+        columns[f"c{j}"] = data.draw(arrays(dtype, rows, elements=elements))
+    frame = pd.DataFrame(columns)
+    with tempfile.TemporaryDirectory() as folder:
+        frame.to_parquet(Path(folder) / "t.parquet", index=False)
+        compress(Path(folder) / "t.parquet", Path(folder) / "t.aez", max_abs_error=bound)
+        decompress(Path(folder) / "t.aez", Path(folder) / "back.parquet")
+        back = pd.read_parquet(Path(folder) / "back.parquet")
+    assert back.dtypes.to_dict() == frame.dtypes.to_dict()
+    assert (np.abs(back.to_numpy(np.float64) - frame.to_numpy(np.float64)) <= bound).all()
+
+
+def test_whole_number_columns_on_top_of_a_codec(tmp_path: Path, array_codec: Codec, digits: np.ndarray) -> None:
+    frame = pd.DataFrame(digits[:300].astype(np.int64), columns=[f"p{i}" for i in range(64)])
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    for bound in (None, 0.4, 1.0, 3.0):  # None: the codec's reconstruction alone, rounded
+        compress(tmp_path / "t.csv", tmp_path / "t.aez", codec=array_codec, max_abs_error=bound)
+        decompress(tmp_path / "t.aez", tmp_path / "back.csv")
+        back = pd.read_csv(tmp_path / "back.csv")
+        assert (back.dtypes == np.int64).all()
+        if bound is not None:
+            assert np.abs(back.to_numpy() - frame.to_numpy()).max() <= bound
+
+
+def test_table_dtypes_names_and_single_rows_round_trip(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"i32": np.array([7, -2], np.int32), "u8": np.array([0, 255], np.uint8),
+                          "f32": np.array([0.1, 2.5], np.float32), "Int64": pd.array([3, 4], dtype="Int64"),
+                          "boolean": pd.array([True, False], dtype="boolean"), "1": [1.5, 2.0], "größe μm": [9, 8]})
+    for rows in (frame, frame.iloc[:1]):
+        rows.to_parquet(tmp_path / "t.parquet", index=False)
+        compress(tmp_path / "t.parquet", tmp_path / "t.aez", max_abs_error=0.5)
+        decompress(tmp_path / "t.aez", tmp_path / "back.parquet")
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "back.parquet"), rows.reset_index(drop=True),
+                                      rtol=0, atol=0.5)
+
+
+def test_a_text_table_without_a_header_row_comes_back_without_one(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("1,2.5,3\n4,5.5,6\n")
+    with pytest.warns(Warning, match="holds only numbers, so it is read as data"):
+        compress(tmp_path / "t.csv", tmp_path / "t.aez", max_abs_error=0.01)
+    decompress(tmp_path / "t.aez", tmp_path / "back.csv")
+    assert (tmp_path / "back.csv").read_text() == "1,2.5,3\n4,5.5,6\n"
+    (tmp_path / "named.csv").write_text("x0,x1\n1,2\n")  # names that happen to be the made-up ones are kept
+    compress(tmp_path / "named.csv", tmp_path / "n.aez", max_abs_error=0.01)
+    decompress(tmp_path / "n.aez", tmp_path / "back.csv")
+    assert (tmp_path / "back.csv").read_text() == "x0,x1\n1,2\n"
+
+
+@pytest.mark.parametrize(("frame", "message"), [
+    (pd.DataFrame({"a": [1.0, 2.0], "gaps": pd.array([1, None], dtype="Int64")}),
+     r"Column\(s\) 'gaps' of .*t.parquet hold missing \(NaN\) or infinite values, which compress cannot store. "
+     r"Fill them"),
+    (pd.DataFrame({"a": [1.0, np.inf]}), r"Column\(s\) 'a' of .* hold missing \(NaN\) or infinite values"),
+    (pd.DataFrame({"id": np.array([2 ** 60 + 1, 3], np.int64)}),
+     r"Column\(s\) 'id' of .*t.parquet hold whole numbers of 2\*\*53 or more, which a table's float64 values "
+     r"cannot keep exactly. Save those columns as an integer .npy array"),
+])
+def test_table_values_that_cannot_come_back_are_refused(tmp_path: Path, frame: pd.DataFrame, message: str) -> None:
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    with pytest.raises(DataError, match=message):
+        compress(tmp_path / "t.parquet", tmp_path / "t.aez", max_abs_error=0.5)
+    assert not (tmp_path / "t.aez").exists()
+
+
+# ------------------------------------------------------------------------------------- format versions
+def _version(path: Path) -> int:
+    """The format version in an .aez file's preamble (after the 8 magic bytes)."""
+    return struct.unpack_from("<H", path.read_bytes(), 8)[0]
+
+
+def test_files_record_the_oldest_format_that_reads_them(tmp_path: Path, array_codec: Codec,
+                                                        digits: np.ndarray) -> None:
+    # QA: every file said format 3, so the aekit before (which reads up to 2) refused files without raw chunks
+    source = _npy(tmp_path / "digits.npy", digits)
+    noise = _npy(tmp_path / "noise.npy", np.random.default_rng(0).standard_normal((50, 64)))
+    _mixed_table().to_csv(tmp_path / "t.csv", index=False)
+    cases = [(source, {"max_abs_error": 0.5}, 1),  # no codec: no code ranges, as format 1 wrote them
+             (source, {"codec": array_codec}, 2),  # code ranges with a width byte
+             (source, {"codec": array_codec, "max_abs_error": 0.5}, 2),
+             (noise, {"max_abs_error": 1e-9}, 3),  # a chunk of raw values
+             (tmp_path / "t.csv", {"max_abs_error": 0.4}, 1),  # whole-number columns on the float grid, rounded
+             (tmp_path / "t.csv", {"max_abs_error": 0.5}, 4)]  # on the integer grid
+    for i, (path, options, version) in enumerate(cases):
+        packed = tmp_path / f"{i}.aez"
+        compress(path, packed, **options)
+        assert _version(packed) == AezReader(packed).version == version, (path.name, options)
+        decompress(packed, tmp_path / f"{i}{'.csv' if path.suffix == '.csv' else '.npy'}")
+    np.testing.assert_array_equal(np.load(tmp_path / "3.npy"), np.load(noise))
+
+
+def test_an_older_aekit_reads_the_files_its_format_covers(tmp_path: Path, array_codec: Codec, digits: np.ndarray,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from aekit.compression import aez
+
+    source = _npy(tmp_path / "digits.npy", digits)
+    compress(source, tmp_path / "coded.aez", codec=array_codec, max_abs_error=0.5)
+    compress(_npy(tmp_path / "noise.npy", np.random.default_rng(0).standard_normal((50, 64))), tmp_path / "raw.aez",
+             max_abs_error=1e-9)
+    monkeypatch.setattr(aez, "FORMAT_VERSION", 2)  # the reader of the aekit before the raw-chunk fallback
+    decompress(tmp_path / "coded.aez", tmp_path / "coded.npy")
+    assert np.abs(np.load(tmp_path / "coded.npy") - digits).max() <= 0.5
+    with pytest.raises(DataError, match="raw.aez' uses .aez format version 3; this aekit reads up to version 2. "
+                                        "Upgrade aekit."):
+        decompress(tmp_path / "raw.aez", tmp_path / "raw.npy")
+
+
+def test_tables_from_before_column_dtypes_decode_as_they_did(tmp_path: Path) -> None:
+    _mixed_table().to_csv(tmp_path / "t.csv", index=False)
+    compress(tmp_path / "t.csv", tmp_path / "t.aez", max_abs_error=0.4)
+    reader = AezReader(tmp_path / "t.aez")
+    header = {k: v for k, v in reader.header.items() if k != "column_dtypes"}  # as aekit before wrote it
+    with AezWriter(tmp_path / "old.aez", header) as writer:
+        for chunk in reader.chunks():
+            writer.write_chunk(chunk)
+    decompress(tmp_path / "old.aez", tmp_path / "back.csv")
+    back = pd.read_csv(tmp_path / "back.csv")
+    assert back.dtypes.astype(str).to_dict() == {"count": "int64", "small": "int64", "ratio": "float64",
+                                                 "flag": "float64"}

@@ -119,3 +119,21 @@ def test_a_zero_code_size_is_refused_not_read_as_the_default(cli, tmp_path: Path
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((20, 3)))
     code, _out, err = cli("train-codec", tmp_path / "x.npy", "--out", tmp_path / "c", "--latent-dim", "0")
     assert code == 1 and err == "error: --latent-dim must be an int in [1, inf]. Got 0 instead.\n"
+
+
+def test_whole_numbers_and_bools_come_back_as_written(cli, tmp_path: Path) -> None:
+    # QA: --max-abs-error 0.5 gave back whole-number columns as 1.0, 2.0, ... and bools as 1.0, 0.0
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"count": rng.poisson(20, 300), "flag": rng.random(300) > 0.5})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    code, _out, err = cli("compress", tmp_path / "t.csv", "-o", tmp_path / "t.aez", "--max-abs-error", "0.5")
+    assert code == 0, err
+    code, _out, err = cli("decompress", tmp_path / "t.aez", "-o", tmp_path / "back.csv")
+    assert code == 0, err
+    assert (tmp_path / "back.csv").read_text() == (tmp_path / "t.csv").read_text()
+
+
+def test_a_table_value_compress_cannot_store_is_one_line(cli, tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n,3\n")
+    code, _out, err = cli("compress", tmp_path / "t.csv", "-o", tmp_path / "t.aez", "--max-abs-error", "0.5")
+    assert code == 1 and err.count("\n") == 1 and "Column(s) 'a' of " in err and "hold missing (NaN)" in err

@@ -51,7 +51,8 @@ def test_scales_add_shrunk_copies_and_skip_those_below_a_tile() -> None:
 
 
 def test_bad_scales_are_one_clear_error() -> None:
-    with pytest.raises(AekitError, match=r"The 'scales' parameter of random_patches must be an int in \[1, inf\]. Got 0 instead."):
+    with pytest.raises(AekitError, match=r"The 'scales' parameter of random_patches must be an int in \[1, inf\]. "
+                                         r"Got 0 instead."):
         random_patches([_ramp()], 10, 16, scales=(1, 0))
     with pytest.raises(DataError, match=r"No image is at least 16x16 pixels at any of the scales \(4,\)"):
         random_patches([_ramp(48)], 10, 16, scales=(4,))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import errno
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,23 @@ def test_forged_files_are_called_damaged(tmp_path: Path, change: dict, chunks, d
                        detail.replace("[", r"\[").replace("(", r"\(") + r"\); its checksum matches"):
         decompress(tmp_path / "f.aez", tmp_path / "y.npy")
     assert not (tmp_path / "y.npy").exists()
+
+
+@pytest.mark.parametrize(("change", "detail"), [
+    ({"column_dtypes": ["object", "int64"]}, "column_dtypes ['object', 'int64'] for 2 columns"),
+    ({"column_dtypes": ["int64"]}, "column_dtypes ['int64'] for 2 columns"),
+    ({"integer_grid": "yes"}, "integer_grid 'yes'"),
+    ({"dtype": "<i8"}, "dtype '<i8' for a table (its values are float64)"),
+    ({"columns": ["a", "a"]}, "column names 'a' given twice"),
+])
+def test_forged_table_headers_are_called_damaged(tmp_path: Path, change: dict, detail: str) -> None:
+    pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5]}).to_csv(tmp_path / "t.csv", index=False)
+    compress(tmp_path / "t.csv", tmp_path / "t.aez", max_abs_error=0.5)
+    _forge(tmp_path / "t.aez", tmp_path / "f.aez", {**AezReader(tmp_path / "t.aez").header, **change})
+    with pytest.raises(DataError, match=r"'.*f.aez' is damaged or was written by another program \(" +
+                       re.escape(detail) + r"\); its checksum matches"):
+        decompress(tmp_path / "f.aez", tmp_path / "back.csv")
+    assert not (tmp_path / "back.csv").exists()
 
 
 def test_an_image_of_another_shape_is_called_damaged(tmp_path: Path) -> None:
