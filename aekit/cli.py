@@ -520,19 +520,22 @@ def report(run_dir: Path, data: str, image_size: int | None, color: str | None, 
 @click.argument("data")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Where to write the codes (.npy).")
+@click.option("--indices", is_flag=True,
+              help="Vector-quantized models: write the codebook index of each code vector instead (int64).")
 @image_options
-def encode(run_dir: Path, data: str, output: Path, image_size: int | None, color: str | None) -> None:
+def encode(run_dir: Path, data: str, output: Path, indices: bool, image_size: int | None, color: str | None) -> None:
     """Write latent codes of DATA to a .npy file.
 
-    The array has shape (n_samples, latent_dim).
+    The array has shape (n_samples, latent_dim); with --indices, (n_samples, code vectors) of codebook indices.
     """
     from aekit.estimator import AutoEncoder
 
     _check_output(output, run_dir, data, suffixes=(".npy",))
     estimator = AutoEncoder.load(run_dir)
-    codes = estimator.transform(_load_for(estimator, data, image_size, color))
+    samples = _load_for(estimator, data, image_size, color)
+    codes = estimator.code_indices(samples) if indices else estimator.transform(samples)
     _save_npy(output, codes)
-    echo(f"Wrote codes of shape {codes.shape} to {output}")
+    echo(f"Wrote {'codebook indices' if indices else 'codes'} of shape {codes.shape} to {output}")
 
 
 @cli.command()

@@ -41,6 +41,9 @@ def test_info_encode_reconstruct_evaluate(cli, trained, table, tmp_path) -> None
     assert "preset          : dense" in out
     code, out, _ = cli("encode", trained, table, "-o", tmp_path / "codes.npy")
     assert code == 0 and np.load(tmp_path / "codes.npy").shape == (300, 3)
+    code, _, err = cli("encode", trained, table, "-o", tmp_path / "indices.npy", "--indices")
+    assert code == 1 and err.startswith("error: DeterministicBottleneck has no discrete codes") and err.count("\n") == 1
+    assert not (tmp_path / "indices.npy").exists()
     code, out, _ = cli("reconstruct", trained, table, "-o", tmp_path / "recon.npy")
     assert code == 0 and np.load(tmp_path / "recon.npy").shape == (300, 64)
     code, out, _ = cli("evaluate", trained, table, "--json")
@@ -540,3 +543,18 @@ def test_generate_bounds_its_seed_and_sample_count(cli, tmp_path) -> None:
         code, _, err = cli("generate", out, "-o", tmp_path / output, *args)
         assert code == 1 and err.startswith(message), err
         assert not (tmp_path / output).exists()
+
+
+def test_encode_indices_of_a_vq_model(cli, table, tmp_path) -> None:
+    from aekit.estimator import AutoEncoder
+
+    out = tmp_path / "vq"
+    code, _, err = cli("train", table, "--out", out, "--model", "vq-vae", *FAST, "--set", "codebook_size=8",
+                       "--set", "embedding_dim=1")
+    assert code == 0, err
+    code, stdout, err = cli("encode", out, table, "-o", tmp_path / "indices.npy", "--indices")
+    indices = np.load(tmp_path / "indices.npy")
+    assert code == 0 and "Wrote codebook indices of shape (300, 3)" in stdout, err
+    assert indices.dtype == np.int64 and indices.min() >= 0 and indices.max() < 8
+    model = AutoEncoder.load(out)
+    np.testing.assert_array_equal(indices, model.code_indices(pd.read_csv(table)))
