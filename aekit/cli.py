@@ -433,7 +433,7 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         path = _write_report(estimator, data, shown, labels, class_names, out / "report.html", held_out=False,
                              tokenizer=metadata.get("tokenizer"))
         _echo(f"Report: {path}")
-    if _is_main_process():
+    if held and _is_main_process():  # a model (or its checkpoint) was replaced: what described it goes too
         from aekit.export import DECODER_FILE, ENCODER_FILE
 
         stale = remove_stale_outputs(out, report_written=report, files=(ENCODER_FILE, DECODER_FILE))
@@ -871,6 +871,18 @@ def _in_cli_terms(message: str, args: list[str]) -> str:
     # not inside a path ('runs/max_epochs/x.npy'), a quoted name or a longer word; a tuple value is written as the
     # flags take it: input_shape=(1, 8, 8) -> --input-shape 1,8,8
     alone, after = r"(?<![\w.'\"/\\-])", r"(?![\w(=/\\]|\.\w)"
+    # a flag's setting as the flag is typed: "with resume=False" -> "without --resume", report=False -> --no-report
+    flags = {p.name: p for p in command.params if isinstance(p, click.Option) and p.is_flag and p.name}
+    if flags:
+        def flag(match: re.Match[str]) -> str:
+            with_, param = match[1] or "", flags[match[2]]
+            on = max(param.opts, key=len)
+            if match[3] == "True":
+                return with_ + on
+            return with_ + param.secondary_opts[0] if param.secondary_opts else f"without {on}"
+
+        flag_names = "|".join(sorted(map(re.escape, flags), key=len, reverse=True))
+        message = re.sub(rf"(with )?{alone}({flag_names})=(True|False)\b", flag, message)
     message = re.sub(rf"{alone}({names})=(\(([^()]*)\))?", lambda m: f"{options[m[1]]} " + (
         ",".join(part.strip() for part in m[3].split(",")) if m[2] else ""), message)
     # bare names only where they cannot be an English word: those with an underscore

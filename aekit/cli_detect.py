@@ -147,7 +147,8 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     if clean is not None and fpr is None:
         raise AekitError("--clean is only read to set the threshold by --fpr. Pass --fpr RATE, or drop --clean.")
     check_save_path(out)  # before training, not after
-    if (out / DETECTOR_FILE).is_file() and not overwrite:  # its scores and thresholds may be in use
+    replacing = (out / DETECTOR_FILE).is_file()
+    if replacing and not overwrite:  # its scores and thresholds may be in use
         raise AekitError(f"--out {out} holds a fitted detector ({DETECTOR_FILE}); fitting again would replace it. Pass "
                          "--overwrite to replace it, or another folder.")
     check_image_options(data, image_size, color)
@@ -191,7 +192,7 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         path = write_detection_report(out / "report.html", detector, X, title=f"Anomalies in {Path(data).name}")
         echo(f"Report: {path}")
     # the replaced detector's reports: their figures would be taken for this one's
-    stale = remove_stale_outputs(out, report_written=report)
+    stale = remove_stale_outputs(out, report_written=report) if replacing else []
     if stale:
         echo(f"Removed the previous detector's {', '.join(p.name for p in stale)} from {out}; 'aekit detect report "
              f"{out} DATA' writes one for this detector.")

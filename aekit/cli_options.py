@@ -48,9 +48,11 @@ def check_image_options(data: str, image_size: Any, color: str | None) -> None:
 def remove_stale_outputs(folder: Path, *, report_written: bool, files: tuple[str, ...] = ()) -> list[Path]:
     """Delete what the model or detector just replaced in ``folder`` left that describes it, and return their
     paths: its reports on other data (``report-*.html``), ``files`` (such as exported graphs), and its
-    ``report.html`` unless a new one was written. Each would be taken for the new one's."""
+    ``report.html`` unless a new one was written. Each would be taken for the new one's. Call it only where
+    one was replaced: in any other folder these names are the user's."""
     stale = [folder / name for name in files if (folder / name).is_file()]
-    stale += sorted(path for path in folder.glob("report-*.htm*") if path.is_file())
+    stale += sorted(path for path in folder.glob("report-*")
+                    if path.suffix.lower() in (".html", ".htm") and path.is_file())
     if not report_written and (folder / "report.html").is_file():
         stale.append(folder / "report.html")
     for path in stale:

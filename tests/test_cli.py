@@ -42,7 +42,8 @@ def test_info_encode_reconstruct_evaluate(cli, trained, table, tmp_path) -> None
     code, out, _ = cli("encode", trained, table, "-o", tmp_path / "codes.npy")
     assert code == 0 and np.load(tmp_path / "codes.npy").shape == (300, 3)
     code, _, err = cli("encode", trained, table, "-o", tmp_path / "indices.npy", "--indices")
-    assert code == 1 and err.startswith("error: DeterministicBottleneck has no discrete codes") and err.count("\n") == 1
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: Model with bottleneck 'deterministic' has no codebook")
     assert not (tmp_path / "indices.npy").exists()
     code, out, _ = cli("reconstruct", trained, table, "-o", tmp_path / "recon.npy")
     assert code == 0 and np.load(tmp_path / "recon.npy").shape == (300, 64)
@@ -181,16 +182,23 @@ def test_training_over_a_model_needs_resume_or_overwrite(cli, table, tmp_path) -
                                  "training afresh would replace it. Pass --resume to continue it, --overwrite to "
                                  "replace it, or another folder.\n")
     assert (out / "model.safetensors").read_bytes() == before  # untouched
-    for name in ("encoder.onnx", "decoder.onnx", "report.html", "report-test.html", "notes.txt"):
+    for name in ("encoder.onnx", "decoder.onnx", "report.html", "report-test.html", "notes.txt", "report-a.html.bak"):
         (out / name).write_text("the previous model's")  # as `aekit export` and `aekit report` would leave
     code, out_text, err = cli("train", table, "--out", out, *FAST, "--latent-dim", "5", "--overwrite")
     assert code == 0 and json.loads((out / "config.json").read_text())["model"]["latent_dim"] == 5, err
-    # what described the replaced model is gone (--no-report: its report.html too); the user's file stays
-    assert sorted(p.name for p in out.iterdir() if p.suffix in (".onnx", ".html", ".txt")) == ["notes.txt"]
+    # what described the replaced model is gone (--no-report: its report.html too); the user's files stay
+    assert sorted(p.name for p in out.iterdir() if p.suffix in (".onnx", ".html", ".txt", ".bak")) == [
+        "notes.txt", "report-a.html.bak"]
     assert (f"Removed the previous model's encoder.onnx, decoder.onnx, report-test.html, report.html from {out}"
             in out_text)
     code, _, err = cli("train", table, "--out", out, *FAST, "--resume", "--overwrite")
     assert code == 1 and "Pass one of them." in err
+    (tmp_path / "theirs").mkdir()
+    for name in ("encoder.onnx", "report-q3.html"):  # a folder with no model: these are the user's own
+        (tmp_path / "theirs" / name).write_text("mine")
+    code, out_text, err = cli("train", table, "--out", tmp_path / "theirs", *FAST)
+    assert code == 0 and "Removed" not in out_text, err
+    assert all((tmp_path / "theirs" / name).read_text() == "mine" for name in ("encoder.onnx", "report-q3.html"))
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "config.json").write_text('{"lr": 0.1}')  # the user's own: not a model to overwrite
     code, _, err = cli("train", table, "--out", tmp_path / "mine", *FAST)
@@ -204,6 +212,10 @@ def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     assert code == 1 and err.count("\n") == 1, err
     assert "Cannot resume: the checkpoint in" in err
     assert "is of another model: its backbone.hidden_dims is [16], this run's [" in err
+    assert err.endswith("or train afresh into another --out without --resume.\n")  # the flags as typed
+    code, _, err = cli("train", table, "--out", tmp_path / "new", *FAST, "--resume")
+    assert code == 1 and err.endswith("no checkpoint.safetensors in '" + str(tmp_path / "new") + "'. Train without "
+                                      "--resume first.\n"), err
     code, _, err = cli("train", table, "--out", out, *FAST, "--latent-dim", "5", "--resume")
     assert code == 1 and "is of another model: its --latent-dim is 3, this run's 5" in err, err
     for changed in (["--scaler", "standard"], ["--loss", "l1"]):  # the weights would be saved with them, untrained
@@ -463,6 +475,9 @@ def test_library_messages_name_the_invoked_commands_options() -> None:
         assert _in_cli_terms(text, train) == text
     assert (_in_cli_terms("Pass input_shape, e.g. input_shape=(1, 8, 8).", train)
             == "Pass --input-shape, e.g. --input-shape 1,8,8.")
+    # flags as they are typed: on, off by their --no- form, or left out
+    assert (_in_cli_terms("with resume=False, resume=False, resume=True or with early_stopping=False.", train)
+            == "without --resume, without --resume, --resume or with --no-early-stopping.")
 
 
 def test_a_table_model_trained_here_checks_column_names_in_python(trained, table) -> None:

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.jsonl"
 # The way out of every resume error, in the Python API's words and the command line's.
-_AFRESH = "train afresh into another run_dir (--out) with resume=False (no --resume)"
+_AFRESH = "train afresh into another run_dir with resume=False"
 
 
 class TrainingError(AekitError):
@@ -405,11 +405,11 @@ class Trainer:
         would be judged on another validation set), another model config (loss, corruption, parts), other rows
         or scaling of them, or damaged weights."""
         if self.run_dir is None:
-            raise AekitError("resume=True needs a run directory with a checkpoint. Pass run_dir (--out).")
+            raise AekitError("resume=True needs a run directory with a checkpoint. Pass run_dir.")
         path = self.run_dir / CHECKPOINT_FILE
         if not path.is_file():
             raise AekitError(f"Cannot resume: no {CHECKPOINT_FILE} in '{self.run_dir}'. Train with resume=False "
-                             "(no --resume) first.")
+                             "first.")
         state = load_state(path)
         saved = state.get("trainer_config", {})
         fixed = ["optimizer", "schedule", "lr", "weight_decay", "momentum", "batch_size", "seed"]

@@ -55,10 +55,11 @@ def test_report_alone_refit_without_report_and_exact_float_ids(cli, table, tmp_p
     path = run_dir / "report-table.html"
     assert code == 0 and out.strip() == f"Report: {path}" and "Anomalies in table.csv" in path.read_text(), err
     (run_dir / "notes.txt").write_text("mine")
+    (run_dir / "report-table.html.bak").write_text("mine")
     code, out, err = cli("detect", "fit", table, "--out", run_dir, "--overwrite", *FAST)  # with a new report
     assert code == 0 and not path.exists() and (run_dir / "report.html").is_file(), err
     assert f"Removed the previous detector's report-table.html from {run_dir}" in out
-    assert (run_dir / "notes.txt").read_text() == "mine"  # the user's own file stays
+    assert (run_dir / "notes.txt").read_text() == (run_dir / "report-table.html.bak").read_text() == "mine"
     code, _, err = cli("detect", "fit", table, "--out", tmp_path / "other", "--image-size", "8", *FAST)
     assert code == 1 and err == (f"error: --image-size and --color apply to image files and folders; {table} is "
                                  "read as it is. Drop them, or resize the array beforehand.\n")
