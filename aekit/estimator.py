@@ -447,7 +447,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             ``kl_by_unit`` (latent_dim,) or ``code_frequency`` (codebook_size,). Each batch's value is weighted by
             its number of samples; figures of the whole data set that are no such mean (codebook usage and
             perplexity, active units) are recomputed from it by the bottleneck (``pool_stats``), so they do not
-            depend on the batch size. Each regularizer's figures are named ``"<regularizer>.<figure>"``:
+            depend on the batch size (except a contractive penalty's random projection estimate, used above 16
+            code units with a deep encoder: seeded per batch, it follows the batches' rows within its spread).
+            Each regularizer's figures are named ``"<regularizer>.<figure>"``:
             ``l1.l0`` and ``l1.mean_abs_code``; ``kl_sparsity.mean_activation`` against ``kl_sparsity.rho``,
             ``kl_sparsity.near_rho_fraction`` and ``kl_sparsity.kl``; ``contractive.jacobian_frobenius_sq``.
             Empty for a model whose parts report nothing (``deterministic`` with no regularizer).

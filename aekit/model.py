@@ -204,7 +204,11 @@ class Autoencoder(nn.Module):
         """The codebook entry chosen at each code position of ``x`` (batch, *input_shape): int64 (batch,
         ..., positions) for a bottleneck with a codebook (``vq``: the ``latent_dim // embedding_dim`` code
         vectors); other bottlenecks raise, having no discrete codes. Deterministic in eval mode."""
-        return self.bottleneck.code_indices(self.encoder(self._checked(x, "x", "code_indices")))
+        hook = getattr(self.bottleneck, "code_indices", None)
+        if not callable(hook):
+            raise AekitError(f"Model with bottleneck '{self.config.bottleneck.name}' has no codebook, so there are no "
+                             "code indices. Use a vector-quantized preset such as 'vq-vae'.")
+        return hook(self.encoder(self._checked(x, "x", "code_indices")))
 
     def decode(self, z: Tensor) -> Tensor:
         """Reconstruction (the likelihood's mean) of codes ``z`` (batch, latent_dim)."""

@@ -261,9 +261,9 @@ def test_code_indices_are_the_nearest_codebook_entries_and_rebuild_the_reconstru
 
 
 def test_code_indices_need_a_codebook(fitted, digits) -> None:
-    with pytest.raises(AekitError, match=re.escape("DeterministicBottleneck has no discrete codes, so there are no "
-                                                   "code indices to return. Use a vector-quantized model, such as "
-                                                   "model='vq-vae'.")):
+    with pytest.raises(AekitError, match=re.escape("Model with bottleneck 'deterministic' has no codebook, so "
+                                                   "there are no code indices. Use a vector-quantized preset such as "
+                                                   "'vq-vae'.")):
         fitted.code_indices(digits[:3])
 
 

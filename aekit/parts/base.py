@@ -155,8 +155,9 @@ class Bottleneck(Part):
     fraction of training after which the training objective stops changing) keeps the trainer from choosing
     the best epoch by losses taken mid-warm-up.
 
-    ``code_indices(h)`` gives the codebook entry chosen at each code position; a bottleneck with a codebook
-    overrides it, the default says there are none (``Autoencoder.code_indices``).
+    A bottleneck with a codebook offers ``code_indices(h)``: for features ``h`` (..., in_features), the entry
+    chosen at each code position, an integer tensor (..., positions) (``Autoencoder.code_indices``); others
+    have none.
     """
 
     def __init__(self, config: Any, *, in_features: int, latent_dim: int) -> None:
@@ -173,12 +174,6 @@ class Bottleneck(Part):
         a whole data set uses, a variance across samples) is recomputed here from ones that are, and helper
         values (names starting with ``_``) are dropped. The default keeps the means as they are."""
         return drop_helper_stats(stats)
-
-    def code_indices(self, h: Tensor) -> Tensor:
-        """The codebook entry chosen at each code position for features ``h`` (..., in_features): an integer
-        tensor (..., positions). Only bottlenecks with discrete codes (a codebook) have them; the default refuses."""
-        raise AekitError(f"{type(self).__name__} has no discrete codes, so there are no code indices to return. "
-                         "Use a vector-quantized model, such as model='vq-vae'.")
 
 
 # --------------------------------------------------------------------------------------------- likelihoods

@@ -68,9 +68,8 @@ def test_code_indices_change_nothing_in_training_mode() -> None:
 @pytest.mark.parametrize("name", ["deterministic", "variational", "topk", "jumprelu", "factorized"])
 def test_bottlenecks_without_a_codebook_have_no_code_indices(name: str) -> None:
     model = Autoencoder(AutoencoderConfig((6,), 4, bottleneck=PartSpec(name)))
-    cls = type(model.bottleneck).__name__
-    with pytest.raises(AekitError, match=f"^{cls} has no discrete codes, so there are no code indices to return. "
-                                         "Use a vector-quantized model, such as model='vq-vae'.$"):
+    with pytest.raises(AekitError, match=f"^Model with bottleneck '{name}' has no codebook, so there are no code "
+                                         "indices. Use a vector-quantized preset such as 'vq-vae'.$"):
         model.code_indices(torch.rand(2, 6))
 
 
