@@ -397,9 +397,10 @@ _STAT_TARGETS = {"mean_activation_by_unit": "rho"}
 _SPARSE_ZERO_SHARE = 0.01
 
 
-def _code_usage_figure(codes: np.ndarray) -> str:
+def _code_usage_figure(codes: np.ndarray, *, targets: bool = False) -> str:
     """Code values (left) and per-unit activity (right): how often each unit is non-zero for codes with exact
-    zeros (ReLU, top-k, JumpReLU), each unit's mean absolute value for dense codes, whose L0 means nothing."""
+    zeros (ReLU, top-k, JumpReLU), each unit's mean absolute value for dense codes, whose L0 means nothing.
+    ``targets``: the statistics below hold a per-unit figure drawn against a target (a sparsity penalty's)."""
     n, dims = codes.shape
     zero_share = float((codes == 0).mean())
     sparse = zero_share >= _SPARSE_ZERO_SHARE
@@ -430,8 +431,9 @@ def _code_usage_figure(codes: np.ndarray) -> str:
         caption = (f"Code values of {n} samples (left) and each of the {dims} units' mean absolute value, sorted "
                    f"(right). Only {100 * zero_share:.1f}% of the code values are exactly 0, so an L0 would count "
                    f"nearly all units whatever the code's sparsity. Mean |code value| {float(magnitude.mean()):.3g} "
-                   "over the units; for sigmoid codes small mean activations are the sparsity, which a sparsity "
-                   "regularizer's statistics below compare with its target.")
+                   "over the units." + (" For a sparsity penalty on sigmoid codes, small mean activations are the "
+                                       "sparsity: the statistics below compare them with its target." if targets
+                                       else ""))
     return _figure_html(_png(fig), "code sparsity" if sparse else "code magnitude", caption)
 
 
@@ -439,7 +441,8 @@ def _code_section(coded: tuple[np.ndarray, np.ndarray | None] | None, stats: dic
     """How the code is used: value histogram and per-unit activity, the parts' statistics and charts."""
     parts = []
     if coded is not None:
-        parts.append(_code_usage_figure(coded[0]))  # codes (n, latent_dim)
+        targets = any(name.rpartition(".")[2] in _STAT_TARGETS for name in stats)
+        parts.append(_code_usage_figure(coded[0], targets=targets))  # codes (n, latent_dim)
     scalars = {k: float(v) for k, v in stats.items() if v.ndim == 0}
     if scalars:
         rows = "".join(f"<tr><th>{_esc(k)}</th><td class=\"num\">{_esc(_format_value(v))}</td></tr>"

@@ -131,6 +131,10 @@ def test_codes_without_exact_zeros_get_their_magnitudes_not_an_l0(tmp_path) -> N
     assert f"Mean |code value| {sigmoid_codes.mean():.3g} over the units" in text
     assert "Mean activation of each latent unit" in text and "Target rho = 0.05000." in text
     assert "<th>kl_sparsity.mean_activation</th>" in text
+    assert "compare them with its target" in text
+    # dense codes without a sparsity target (a VAE's, a contractive model's): no word of one
+    gaussian = _report(tmp_path / "g.html", codes=rng.normal(size=(30, 6)), stats={})
+    assert "Only 0.0% of the code values are exactly 0" in gaussian and "target" not in gaussian
 
 
 def _table_value(text: str, name: str) -> float:
