@@ -206,9 +206,9 @@ def _step(dtype: np.dtype, bound: float) -> float:
 class _Columns:
     """A table's columns as the coding layers see them: the values travel as float64 (rows, columns), and each
     decoded column is cast to ``dtypes`` (its own NumPy dtype: whole numbers rounded and clipped, bools
-    thresholded, float32 rounded to float32). With ``integer_grid`` (.aez format 4), whole-number and bool columns
-    are quantized like integer arrays; without, on the float grid ``2E`` and then rounded, which is exact for
-    ``E < 0.5`` and what format 1 to 3 readers decode."""
+    thresholded, float32 rounded to float32). With ``integer_grid`` (.aez format 4), whole-number columns are
+    quantized like integer arrays and bool columns exactly (:meth:`steps`); without, on the float grid ``2E``
+    and then rounded, which is exact for ``E < 0.5`` and what format 1 to 3 readers decode."""
 
     dtypes: tuple[np.dtype, ...]
     integer_grid: bool = False
@@ -230,6 +230,12 @@ class _Columns:
         """(columns,) bool: the columns of whole numbers (the header's ``integer_columns``), bools not."""
         return np.array([dtype.kind in "iu" for dtype in self.dtypes], dtype=bool)
 
+    def steps(self, bound: float) -> np.ndarray:
+        """(columns,) the integer grid's quantization step of each column: ``2 floor(E) + 1`` for whole numbers,
+        ``2E`` for floats, and 1 for bools, which are kept exactly: a bound of 1 or more would let a bool
+        column come back all False and still be within it."""
+        return np.array([1.0 if dtype.kind == "b" else _step(dtype, bound) for dtype in self.dtypes])
+
     def cast(self, values: np.ndarray) -> np.ndarray:
         """``values`` (rows, columns) float64 with each column rounded to what its dtype holds, in place."""
         for j, dtype in enumerate(self.dtypes):
@@ -246,8 +252,7 @@ def _grid(prediction: np.ndarray, dtype: np.dtype, bound: float,
     if columns is None or not columns.integer_grid:
         return (np.rint(flat) if dtype.kind in "iub" else flat), _step(dtype, bound)
     whole = np.broadcast_to(columns.whole, prediction.shape).reshape(-1)
-    return (np.where(whole, np.rint(flat), flat),
-            np.where(whole, _step(np.dtype(np.int64), bound), _step(np.dtype(np.float64), bound)))
+    return np.where(whole, np.rint(flat), flat), np.broadcast_to(columns.steps(bound), prediction.shape).reshape(-1)
 
 
 def _decoded(values: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, columns: _Columns | None) -> np.ndarray:
