@@ -315,7 +315,10 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                     # n_features_in_ (the values per sample) is compared the same way for every layout
                     X = np.asarray(X)
                     X = check_features(X, self.input_shape_).reshape(len(X), math.prod(self.input_shape_))
-            X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64])
+            # NaN/Inf checked below in one line naming the row, not sklearn's paragraph on HistGradientBoosting
+            X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64],
+                              ensure_all_finite=False)
+            validate_finite(Dataset(X=X, y=None, kind="tabular", feature_names=None, class_names=None, source="X"))
             if reset:
                 self.n_features_in_ = math.prod(X.shape[1:])  # as for memory-mapped data: values per sample
         _check_float32_range(X)

@@ -458,3 +458,16 @@ def test_batchnorm_with_batches_of_one_row_is_refused_before_training(digits) ->
     with pytest.raises(AekitError, match=r"A batch must give the process 2 row\(s\) \(BatchNorm\), 2 in all; "
                                          r"batch_size=1 with \d+ training rows cannot"):
         model.fit(digits[:50])
+
+
+def test_nan_and_inf_are_one_line_naming_the_first_row(digits) -> None:
+    bad = digits[:60].copy()
+    bad[[7, 9], 3] = [np.nan, np.inf]
+    with pytest.raises(AekitError) as info:  # not sklearn's paragraph pointing at HistGradientBoosting
+        AutoEncoder(**FAST).fit(bad)
+    assert str(info.value) == ("The data has 2 NaN/Inf value(s), first in row 7 (counting from 0; X). Remove or impute "
+                               "them first.")
+    fitted = AutoEncoder(**FAST).fit(digits[:60])
+    for method in (fitted.transform, fitted.reconstruct, fitted.score_samples):
+        with pytest.raises(AekitError, match=r"^The data has 2 NaN/Inf value\(s\), first in row 7"):
+            method(bad)
