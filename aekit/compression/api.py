@@ -688,6 +688,10 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
             check_column_names(extra["columns"], loaded.columns, f"file {source}")
     scaler = ({"kind": "pixels", "offset": 0.0, "scale": 255.0} if kind == "image"
               else loaded.scaler.to_dict() if loaded is not None and loaded.scaler is not None else None)
+    if data.dtype == np.bool_ and max_abs_error is not None and max_abs_error > _EXACT_BOOL_BOUND:
+        # a bound of 1 or more would let a bool array come back all False; 0.5 codes it exactly (step 1), and
+        # every format version decodes it
+        max_abs_error = _EXACT_BOOL_BOUND
     columns = _table_columns(extra, max_abs_error) if kind == "table" else None
     if columns is not None and columns.integer_grid:
         extra["integer_grid"] = True
@@ -722,6 +726,10 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     _fill_quality(summary, errors)
     logger.info("compressed %s -> %s: ratio %.2f", source, output, summary.ratio)
     return summary
+
+
+# The bound at which a bool array is coded exactly: its odd-integer step 2 floor(E) + 1 is 1 below E = 1
+_EXACT_BOOL_BOUND = 0.5
 
 
 def _table_columns(described: dict[str, Any], bound: float | None) -> _Columns:

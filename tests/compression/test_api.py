@@ -549,3 +549,16 @@ def test_tables_from_before_column_dtypes_decode_as_they_did(tmp_path: Path) -> 
     back = pd.read_csv(tmp_path / "back.csv")
     assert back.dtypes.astype(str).to_dict() == {"count": "int64", "small": "int64", "ratio": "float64",
                                                  "flag": "float64"}
+
+
+@pytest.mark.parametrize("bound", [0.5, 1.0, 3.0])
+def test_a_bool_array_comes_back_exactly_at_any_bound(tmp_path: Path, bound: float) -> None:
+    # a bound of 1 or more admits any bool: the array had come back all False
+    flags = np.random.default_rng(0).random((300, 7)) > 0.6
+    np.save(tmp_path / "flags.npy", flags)
+    summary = compress(tmp_path / "flags.npy", tmp_path / "flags.aez", max_abs_error=bound)
+    decompress(tmp_path / "flags.aez", tmp_path / "back.npy")
+    back = np.load(tmp_path / "back.npy")
+    assert back.dtype == np.bool_ and np.array_equal(back, flags)
+    reader = AezReader(tmp_path / "flags.aez")
+    assert reader.header["max_abs_error"] == summary.error_bound == 0.5 and reader.version == 1  # older aekit reads it
