@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,28 @@ def staging_folder(path: Path, suffix: str = ".tmp") -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.", suffix=suffix, dir=path.parent))
     os.chmod(staging, 0o777 & ~_UMASK)
     return staging
+
+
+def replace_folder(staging: Path, path: Path, *, is_part: Callable[[str], bool]) -> None:
+    """Rename the complete folder ``staging`` (from :func:`staging_folder`) to ``path``. A folder already at
+    ``path`` is renamed aside first, its entries that are not parts of what is saved (``is_part(name)`` False:
+    the user's notes, plots) are moved into the new one, and it is deleted last; if the new folder cannot be
+    renamed in, the old one is put back. An interruption leaves the old folder or the new one, never a mix."""
+    if not path.exists():
+        os.replace(staging, path)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.old.", dir=path.parent))
+    os.replace(path, old / "previous")
+    try:
+        os.replace(staging, path)
+    except BaseException:
+        os.replace(old / "previous", path)
+        shutil.rmtree(old, ignore_errors=True)
+        raise
+    for entry in (old / "previous").iterdir():
+        if not is_part(entry.name) and not (path / entry.name).exists():
+            os.replace(entry, path / entry.name)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextmanager

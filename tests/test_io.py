@@ -209,3 +209,30 @@ def test_a_folder_describing_something_else_is_not_written_over(tmp_path, saved)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "notes.json").write_text('{"format": "mine"}')  # the user's JSON: not aekit's kinds
     save_model(tmp_path / "notes", model)
+
+
+def test_replace_folder_keeps_the_user_s_files_and_puts_the_old_folder_back_on_failure(tmp_path, monkeypatch) -> None:
+    from aekit.io import replace_folder, staging_folder
+
+    target = tmp_path / "saved"
+    target.mkdir()
+    (target / "part.bin").write_text("old")
+    (target / "notes.txt").write_text("mine")
+    staging = staging_folder(target)
+    (staging / "part.bin").write_text("new")
+    replace_folder(staging, target, is_part=lambda name: name == "part.bin")
+    assert (target / "part.bin").read_text() == "new" and (target / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["saved"]  # no staging or old folder left
+    staging = staging_folder(target)
+    (staging / "part.bin").write_text("newer")
+    real = os.replace
+
+    def fail_into_target(src, dst):  # the rename of the new folder into place fails
+        if str(dst) == str(target) and str(src) == str(staging):
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_into_target)
+    with pytest.raises(OSError):
+        replace_folder(staging, target, is_part=lambda name: name == "part.bin")
+    assert (target / "part.bin").read_text() == "new" and (target / "notes.txt").read_text() == "mine"

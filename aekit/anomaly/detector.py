@@ -46,7 +46,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -72,6 +71,7 @@ from aekit.io import (
     load_state,
     params_to_store,
     read_config,
+    replace_folder,
     save_state,
     staging_folder,
     write_json,
@@ -1049,16 +1049,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                             for m in self.members_],
                 "metadata": metadata,
             })
-            if path.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-                os.replace(path, old / "detector")
-                os.replace(staging, path)
-                for entry in (old / "detector").iterdir():  # not the detector's: the user's, kept
-                    if not _is_detector_part(entry.name) and not (path / entry.name).exists():
-                        os.replace(entry, path / entry.name)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(staging, path)
+            replace_folder(staging, path, is_part=_is_detector_part)  # a report or scores there stay
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
