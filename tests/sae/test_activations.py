@@ -190,3 +190,75 @@ def test_an_incomplete_manifest_is_one_clear_error(acts_dir, tmp_path, edit, pro
     with pytest.raises(DataError, match=rf"manifest.json' is incomplete or damaged \({problem}.*\)\. Harvest the "
                                         r"activations again\."):
         ActivationStore(copy)
+
+
+def test_a_bad_byte_is_named_by_its_offset_in_the_file(tmp_path) -> None:
+    from aekit.sae.activations import iter_texts
+
+    path = tmp_path / "late.txt"
+    path.write_bytes(b"a fine line of text\n" * 2250 + b"\xff bad\n")  # 45000 bytes, then the bad one
+    with pytest.raises(DataError, match=r"^Cannot read '.*late.txt' as utf-8 text \(invalid start byte at byte 45000 "
+                                        r"of the file, counting from 0\). Convert it to UTF-8.$"):
+        list(iter_texts(path))
+    path.write_bytes(b"x" * 65535 + "\u00e9".encode() + b"\n\xe9\n")  # a character across two decode blocks
+    with pytest.raises(DataError, match=r"at byte 65538 of the file"):
+        list(iter_texts(path))
+
+
+def _harvest(minilm, corpus, out, **options):
+    return harvest(minilm, corpus, out, layer=1, max_tokens=20, **options)
+
+
+def test_a_harvest_is_replaced_only_with_overwrite(minilm, corpus, tmp_path) -> None:
+    out = _harvest(minilm, corpus, tmp_path / "acts")
+    (out / "notes.txt").write_text("mine")
+    before = (out / "shard_00000.safetensors").read_bytes()
+    with pytest.raises(DataError) as caught:
+        _harvest(minilm, corpus, out, site="attn")
+    assert str(caught.value) == (f"out {out} holds harvested activations (manifest.json); harvesting again would "
+                                 "replace them. Pass overwrite=True to replace them, or another folder.")
+    assert (out / "shard_00000.safetensors").read_bytes() == before
+    _harvest(minilm, corpus, out, site="attn", overwrite=True)
+    assert ActivationStore(out).manifest["site"] == "attn"
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "notes.txt", "shard_00000.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acts"]  # no staging or old folder left
+
+
+def test_a_failed_swap_puts_the_old_harvest_back(minilm, corpus, tmp_path, monkeypatch) -> None:
+    from aekit.sae import activations
+
+    out = _harvest(minilm, corpus, tmp_path / "acts")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = activations.os.replace
+
+    def failing(src, dst):  # the new harvest cannot be moved in: the old one must not be lost
+        if str(src).endswith(".harvest"):
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(activations.os, "replace", failing)
+    with pytest.raises(OSError):
+        _harvest(minilm, corpus, out, site="attn", overwrite=True)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acts"]
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"manifest.json": '{"name": "my project"}'}, "out {out} holds a manifest.json that is not aekit's; writing here "
+                                                   "would replace its manifest.json. Pass another folder."),
+    ({"shard_00000.safetensors": "mine"}, "out {out} holds shard_00000.safetensors but no manifest.json, so it is not "
+                                          "a harvest; writing here would replace it. Pass another folder."),
+    ({"config.json": '{"format": "aekit.sae", "format_version": 1}'},
+     "out {out} is another aekit folder; it holds an aekit sae (config.json): writing an aekit sae activations there "
+     "would mix the two. Pass another folder."),
+])
+def test_a_folder_that_is_not_a_harvest_is_never_written(tmp_path, corpus, files, message) -> None:
+    out = tmp_path / "acts"
+    out.mkdir()
+    for name, text in files.items():
+        (out / name).write_text(text)
+    with pytest.raises(AekitError) as caught:
+        harvest("no-such-model-needed", corpus, out, layer=1, overwrite=True)  # refused before loading any model
+    assert str(caught.value) == message.format(out=out)
+    assert {p.name: p.read_text() for p in out.iterdir()} == files

@@ -63,12 +63,12 @@ def test_a_failed_harvest_keeps_the_previous_activations(cli, minilm, corpus, tm
     before = sorted((p.name, p.read_bytes()) for p in acts.iterdir())
     (tmp_path / "empty.txt").write_text("\n\n")
     code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "1", "--texts", tmp_path / "empty.txt",
-                       "--out", acts)
+                       "--out", acts, "--overwrite")
     assert code == 1 and "holds no text" in err
     assert sorted((p.name, p.read_bytes()) for p in acts.iterdir()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["acts", "empty.txt"]  # no staging directory left
     code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "2", "--texts", corpus, "--out", acts,
-                       "--max-tokens", "20")  # a new harvest replaces the old one, manifest and shards
+                       "--max-tokens", "20", "--overwrite")  # a new harvest replaces the old one, manifest and shards
     assert code == 0, err
     manifest = json.loads((acts / "manifest.json").read_text())
     assert manifest["layer"] == 2 and manifest["n_tokens"] == 20
@@ -264,3 +264,134 @@ def test_measure_after_the_model_moved(cli, trained, acts_dir, minilm, tmp_path)
     assert code == 1 and err.startswith(f"error: No model folder or installed package named '{tmp_path / 'nowhere'}'")
     code, out, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "2", "--model", moved)
     assert code == 0 and "over 2 held-out texts" in out, err
+
+
+@pytest.fixture
+def own_run(acts_dir, tmp_path):
+    """A run trained on its own copy of the activations, free to move or harvest again: (acts, run)."""
+    import shutil
+
+    import torch
+
+    from aekit.sae import train_sae
+
+    torch.set_num_threads(1)
+    acts = tmp_path / "acts"
+    shutil.copytree(acts_dir, acts)
+    train_sae(acts, out=tmp_path / "run", arch="topk", expansion=2, k=8, tokens=640, batch_size=64, holdout=0.3,
+              device="cpu")
+    return acts, tmp_path / "run"
+
+
+def test_harvest_never_replaces_a_harvest_without_overwrite(cli, minilm, corpus, trained, tmp_path) -> None:
+    acts = tmp_path / "acts"
+    assert cli("sae", "harvest", "--model", minilm, "--layer", "1", "--texts", corpus, "--out", acts,
+               "--max-tokens", "20")[0] == 0
+    before = {p.name: p.read_bytes() for p in acts.iterdir()}
+    code, out, err = cli("sae", "harvest", "--model", minilm, "--layer", "2", "--texts", corpus, "--out", acts)
+    assert code == 1 and out == "" and err == (f"error: --out {acts} holds harvested activations (manifest.json); "
+                                               "harvesting again would replace them. Pass --overwrite to replace "
+                                               "them, or another folder.\n")
+    assert {p.name: p.read_bytes() for p in acts.iterdir()} == before
+    run = {p.name: p.read_bytes() for p in trained.iterdir()}
+    code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "2", "--texts", corpus, "--out", trained,
+                       "--overwrite")
+    assert code == 1 and err.startswith(f"error: --out {trained} is another aekit folder; it holds an aekit sae "
+                                        "(config.json)") and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in trained.iterdir()} == run
+
+
+def test_train_replaces_a_run_only_with_overwrite_and_drops_its_dashboard(cli, acts_dir, trained, tmp_path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "dashboard.html").write_text("<html>the old SAE</html>")
+    weights = (run / "sae.safetensors").read_bytes()
+    args = ("sae", "train", acts_dir, "--out", run, "--arch", "topk", "--expansion", "2", "--k", "4", "--tokens",
+            "1000", "--batch-size", "64", "--device", "cpu")
+    code, out, err = cli(*args)
+    assert code == 1 and out == "" and err == (f"error: --out {run} holds a trained SAE (config.json); training again "
+                                               "would replace it. Pass --overwrite to replace it, or another folder.\n")
+    assert (run / "sae.safetensors").read_bytes() == weights
+    code, out, err = cli(*args, "--overwrite")
+    assert code == 0, err
+    assert "on 960 tokens (--tokens 1000 rounded down to whole batches of 64)" in out
+    assert not (run / "dashboard.html").exists()
+    assert json.loads((run / "config.json").read_text())["sae"]["arch"] == "topk"
+
+
+def test_a_budget_below_one_batch_is_one_line(cli, acts_dir, tmp_path) -> None:
+    code, _, err = cli("sae", "train", acts_dir, "--out", tmp_path / "run", "--tokens", "10", "--batch-size", "64",
+                       "--device", "cpu")
+    assert code == 1 and err == ("error: The training budget --tokens 10 is less than one batch (--batch-size 64). "
+                                 "Raise the budget to at least one batch, or lower --batch-size.\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_measure_refuses_activations_harvested_again_since_training(cli, minilm, corpus, own_run) -> None:
+    acts, run = own_run
+    metrics = (run / "metrics.json").read_bytes()
+    assert cli("sae", "harvest", "--model", minilm, "--layer", "2", "--texts", corpus, "--out", acts, "--max-tokens",
+               "20", "--overwrite")[0] == 0
+    code, _, err = cli("sae", "measure", run, "--texts", "0")
+    assert code == 1 and err.count("\n") == 1 and err.startswith(
+        f"error: The activations in '{acts}' were harvested again since the SAE in '{run}' was trained (n_tokens 20 "
+        "(at training: ")
+    assert err.endswith("so its held-out rows are not there. Pass them as --acts to measure on them (stored apart "
+                        "from the run's own figures), or train the SAE again.\n")
+    assert (run / "metrics.json").read_bytes() == metrics
+
+
+def test_measure_refuses_activations_of_another_model(cli, trained, acts_dir, tmp_path) -> None:
+    other_model = tmp_path / "other-model"
+    other_model.mkdir()
+    copy = _recording(acts_dir, tmp_path, model=other_model)
+    metrics = (trained / "metrics.json").read_bytes()
+    code, _, err = cli("sae", "measure", trained, "--acts", copy, "--texts", "0")
+    assert code == 1 and err.count("\n") == 1 and err.startswith(
+        f"error: The activations in '{copy}' are of the model '{other_model}'; the SAE in '{trained}' was trained on ")
+    assert err.endswith("Pass --acts with activations of that model.\n")
+    assert (trained / "metrics.json").read_bytes() == metrics
+
+
+def test_figures_of_other_activations_never_replace_the_run_s_own(cli, own_run, corpus, tmp_path) -> None:
+    import shutil
+
+    acts, run = own_run
+    moved_corpus = tmp_path / "corpus.txt"
+    shutil.copy(corpus, moved_corpus)
+    other = _recording(acts, tmp_path / "o", texts=moved_corpus)  # another harvest record: other activations
+    before = json.loads((run / "metrics.json").read_text())
+    code, out, err = cli("sae", "measure", run, "--acts", other, "--texts", "0")
+    assert code == 0, err
+    assert f"Updated {run / 'metrics.json'} (other_activations, under {other.resolve()})" in out
+    after = json.loads((run / "metrics.json").read_text())
+    assert {k: v for k, v in after.items() if k != "other_activations"} == before
+    assert set(after["other_activations"]) == {str(other.resolve())}
+    assert {"l0", "fvu", "tokens"} <= set(after["other_activations"][str(other.resolve())])
+
+
+def test_measure_without_the_splice_in_check_drops_an_earlier_one(cli, own_run) -> None:
+    _, run = own_run
+    assert cli("sae", "measure", run, "--texts", "2")[0] == 0
+    assert "downstream" in json.loads((run / "metrics.json").read_text())
+    code, _, err = cli("sae", "measure", run, "--texts", "0")
+    assert code == 0, err
+    assert "downstream" not in json.loads((run / "metrics.json").read_text())
+
+
+def test_measure_after_the_activations_moved(cli, own_run, tmp_path) -> None:
+    acts, run = own_run
+    moved = tmp_path / "moved"
+    acts.rename(moved)
+    for command in ("measure", "inspect"):
+        code, _, err = cli("sae", command, run)
+        assert code == 1 and err == (f"error: The activations recorded when the SAE in '{run}' was trained, "
+                                     f"'{acts.resolve()}', are gone (moved or deleted). Pass their new folder "
+                                     "(--acts NEW_DIR).\n")
+    before = json.loads((run / "metrics.json").read_text())
+    code, out, err = cli("sae", "measure", run, "--acts", moved, "--texts", "0")
+    assert code == 0, err
+    after = json.loads((run / "metrics.json").read_text())  # the same activations: the run's own figures, updated
+    assert "other_activations" not in after and after["l0"] == pytest.approx(before["l0"])

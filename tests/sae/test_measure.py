@@ -114,3 +114,41 @@ def test_a_run_whose_held_out_rows_are_constant_reports_fvu_as_undefined() -> No
     x[-50:] = x[-1]  # the 50 held-out rows are one token repeated; the training rows vary
     run = train_sae(x, expansion=2, k=2, tokens=1000, batch_size=100, device="cpu")
     assert run.metrics["fvu"] is None and run.metrics["nmse"] >= 0
+
+
+def test_fvu_of_activations_with_a_large_offset_matches_numpy() -> None:
+
+    generator = torch.Generator().manual_seed(0)
+    x = 1e3 + 1e-2 * torch.randn(3000, 16, generator=generator)  # the plain one-pass variance cancels to nothing
+
+
+    class Near(SparseAutoencoder):  # reconstructs each row with an error of its own, batch by batch
+        def encode(self, x: torch.Tensor) -> torch.Tensor:
+            self.x = x
+            return torch.ones(len(x), self.config.latent_dim)
+
+        def decode(self, z: torch.Tensor) -> torch.Tensor:
+            return self.x + 3e-3 * torch.sin(1e3 * self.x)
+
+    sae = Near(SAEConfig(d_in=16, expansion=1, k=1))
+    metrics, _ = reconstruction_metrics(sae, TensorActivations(x), 0, 3000, batch_size=512)  # 6 batches
+    x_hat = x + 3e-3 * torch.sin(1e3 * x)
+    x64, x_hat64 = x.double().numpy(), x_hat.double().numpy()
+    expected = ((x64 - x_hat64) ** 2).sum() / ((x64 - x64.mean(0)) ** 2).sum()
+    assert metrics["fvu"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_dead_fraction_over_too_few_firings_is_noted(caplog) -> None:
+    x = torch.randn(10, 2)
+    codes = torch.zeros(10, 4)
+    codes[:, 0] = 1.0  # 10 firings over 4 latents: 2.5 each on average, below 5
+    with caplog.at_level("WARNING", logger="aekit.sae.measure"):
+        metrics, _ = reconstruction_metrics(_Fixed(codes, x), TensorActivations(x), 0, 10)
+    assert metrics["dead_fraction_note"] == ("unreliable: 10 held-out tokens x L0 1.0 = 10 firings over 4 latents, "
+                                             "2.5 each on average, so live latents go unseen; measure on more tokens")
+    assert "dead_fraction 0.750 is unreliable: 10 held-out tokens" in caplog.text
+    codes = torch.zeros(40, 4)
+    codes[:, 0] = 1.0  # 40 firings: 10 each
+    metrics, _ = reconstruction_metrics(_Fixed(codes, torch.randn(40, 2)), TensorActivations(torch.randn(40, 2)), 0,
+                                        40)
+    assert "dead_fraction_note" not in metrics

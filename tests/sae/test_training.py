@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -192,10 +193,120 @@ def test_an_out_folder_holding_an_autoencoder_model_is_refused_before_training(t
     assert (tmp_path / "config.json").read_bytes() == before
 
 
-def test_an_sae_run_folder_may_be_trained_again(topk_run, tmp_path) -> None:
+def test_an_sae_run_folder_is_replaced_only_with_overwrite(topk_run, tmp_path) -> None:
     import shutil
 
     shutil.copytree(topk_run[1], tmp_path / "run")
-    run = train_sae(sparse_activations(1000), out=tmp_path / "run", expansion=2, k=2, tokens=500, batch_size=100,
-                    device="cpu")
+    (tmp_path / "run" / "dashboard.html").write_text("<html>the old SAE</html>")
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    before = (tmp_path / "run" / "sae.safetensors").read_bytes()
+    with pytest.raises(AekitError) as caught:
+        train_sae(sparse_activations(1000), out=tmp_path / "run", expansion=2, k=2, tokens=500, batch_size=100,
+                  device="cpu")
+    assert str(caught.value) == (f"out {tmp_path / 'run'} holds a trained SAE (config.json); training again would "
+                                 "replace it. Pass overwrite=True to replace it, or another folder.")
+    assert (tmp_path / "run" / "sae.safetensors").read_bytes() == before
+    run = train_sae(sparse_activations(1000), out=tmp_path / "run", overwrite=True, expansion=2, k=2, tokens=500,
+                    batch_size=100, device="cpu")
     assert load_sae(tmp_path / "run").sae.config == run.sae.config
+    # the stale dashboard (of the old SAE) goes, the user's file stays, nothing is left beside the folder
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "config.json", "fires.npy", "history.json", "metrics.json", "notes.txt", "sae.safetensors"]
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_an_interrupted_save_leaves_the_previous_run_whole(topk_run, tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from aekit.sae import training
+
+    shutil.copytree(topk_run[1], tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    real = training.write_json
+
+    def interrupted(path, data):  # Ctrl-C between the weights and the metrics
+        if path.name == "metrics.json":
+            raise KeyboardInterrupt
+        real(path, data)
+
+    monkeypatch.setattr(training, "write_json", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_sae(sparse_activations(1000), out=tmp_path / "run", overwrite=True, expansion=2, k=2, tokens=500,
+                  batch_size=100, device="cpu")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging folder left
+    load_sae(tmp_path / "run")
+
+
+def _edited(run_dir, tmp_path, **changes):
+    import shutil
+
+    copy = tmp_path / "edited"
+    shutil.copytree(run_dir, copy)
+    config = json.loads((copy / "config.json").read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    (copy / "config.json").write_text(json.dumps(config))
+    return copy
+
+
+@pytest.mark.parametrize(("changes", "detail"), [
+    ({"sae": [1]}, "config.json holds sae [1], not a dict"),
+    ({"holdout": "x"}, "config.json holds holdout 'x', not a list"),
+    ({"holdout": [5, 2]}, "config.json holds holdout [5, 2], not two row numbers [start, stop]"),
+    ({"sae": {"expansion": 2}}, "the weights do not fit the SAE config.json describes (W_dec is (64, 16) where "
+                                "config.json makes it (32, 16)"),
+    ({"sae": {"arch": "jumprelu"}}, "Missing key(s) in state_dict"),
+    ({"sae": {"k": 0}}, "The 'k' parameter of SparseAutoencoder must be"),
+    ({"training": {"foo": 1}}, "Unknown option 'foo' for SAETrainConfig"),
+    ({"format_version": "1"}, "its config.json holds a format_version that is not a number"),
+])
+def test_a_hand_edited_config_is_one_line(topk_run, tmp_path, changes, detail) -> None:
+    copy = _edited(topk_run[1], tmp_path, **changes)
+    with pytest.raises(ModelFileError) as caught:
+        load_sae(copy)
+    message = str(caught.value)
+    assert message.startswith(f"Cannot load the SAE in '{copy}': ") and message.endswith(". Train it again.")
+    assert detail in message and "\n" not in message and ".." not in message
+
+
+@pytest.mark.parametrize(("activations", "message"), [
+    ([[1.0, 2.0], [3.0]], "The activations (list) cannot be read as one array: their rows differ in length"),
+    (None, "The activations must be an array, a tensor or an activation directory. Got NoneType None instead."),
+    ({"a": 1}, "The activations must be an array, a tensor or an activation directory. Got dict {'a': 1} instead."),
+    (np.array([["a", "b"], ["c", "d"]]), "The activations must be numbers; they are of dtype <U1"),
+    (torch.randn(20, 4).to_sparse(), "The activations are a sparse tensor (layout torch.sparse_coo); an SAE reads "
+                                     "dense rows. Pass x.to_dense()."),
+    (torch.randn(20, 4, dtype=torch.cfloat), "The activations are complex (torch.complex64); an SAE of complex "
+                                             "values would drop their imaginary parts."),
+    (np.ones((20, 4), dtype=complex), "The activations are complex (complex128)"),
+])
+def test_activations_that_are_not_a_real_array_are_one_line(activations, message) -> None:
+    with pytest.raises(DataError) as caught:
+        train_sae(activations, tokens=64, batch_size=8, device="cpu")
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_two_rows_are_too_few_not_constant() -> None:
+    x = torch.tensor([[1.0, 2.0], [3.0, 5.0]])
+    with pytest.raises(DataError, match=r"^Only 1 training row\(s\) remain of the 2 activations after holding out 1 "
+                                        r"\(holdout=0.05\); an SAE needs at least 2 to learn from. Pass more "
+                                        r"activations.$"):
+        train_sae(x, expansion=1, k=1, tokens=10, batch_size=1, device="cpu")
+
+
+def test_a_budget_below_one_batch_is_refused() -> None:
+    with pytest.raises(AekitError, match=r"^The training budget tokens=100 is less than one batch \(batch_size=256\). "
+                                         r"Raise the budget to at least one batch, or lower batch_size.$"):
+        train_sae(sparse_activations(1000), tokens=100, batch_size=256, device="cpu")
+
+
+def test_a_budget_rounded_to_whole_batches_says_so(caplog) -> None:
+    with caplog.at_level("WARNING", logger="aekit.sae.training"):
+        run = train_sae(sparse_activations(1000), expansion=2, k=2, tokens=250, batch_size=100, device="cpu")
+    assert run.metrics["train_tokens"] == 200 and run.metrics["steps"] == 2
+    assert "The budget of 250 tokens was rounded down to 2 steps of 100: 200 tokens." in caplog.text
