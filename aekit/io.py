@@ -369,11 +369,16 @@ def _format_of(path: Path) -> Any:
         return None
 
 
+# formats whose name does not read as what they hold
+_KIND_NAMES = {"aekit.sae": "SAE run", "aekit.sae.activations": "SAE activation harvest"}
+
+
 def _kind_name(file_format: Any) -> str:
-    """What an aekit format describes, in words ('aekit.anomaly_detector' -> 'anomaly detector'); '' if none."""
+    """What an aekit format describes, in words ('aekit.anomaly_detector' -> 'anomaly detector', 'aekit.sae' ->
+    'SAE run'); '' if none."""
     if not isinstance(file_format, str) or not file_format.startswith("aekit."):
         return ""
-    return file_format.removeprefix("aekit.").replace("_", " ").replace(".", " ")
+    return _KIND_NAMES.get(file_format) or file_format.removeprefix("aekit.").replace("_", " ").replace(".", " ")
 
 
 def load_model(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu",

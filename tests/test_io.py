@@ -189,14 +189,14 @@ def test_a_folder_describing_something_else_is_not_written_over(tmp_path, saved)
     model, _ = saved
     (tmp_path / "sae").mkdir()
     (tmp_path / "sae" / "config.json").write_text('{"format": "aekit.sae"}')
-    with pytest.raises(AekitError, match="Model directory .*/sae holds an aekit sae; writing here would replace its "
+    with pytest.raises(AekitError, match="Model directory .*/sae holds an aekit SAE run; writing here would replace its "
                                          "config.json"):
         save_model(tmp_path / "sae", model)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "config.json").write_text("not json")
     with pytest.raises(AekitError, match="holds a config.json that is not aekit's"):
         check_output_folder(tmp_path / "mine", "aekit.model", option="--out")
-    with pytest.raises(ModelFileError, match=r"is not an aekit model file \(it describes an aekit sae\)"):
+    with pytest.raises(ModelFileError, match=r"is not an aekit model file \(it describes an aekit SAE run\)"):
         load_model(tmp_path / "sae")
     save_model(tmp_path / "m", model)
     save_model(tmp_path / "m", model)  # a model over a model: as before

@@ -296,7 +296,7 @@ def test_harvest_never_replaces_a_harvest_without_overwrite(cli, minilm, corpus,
     run = {p.name: p.read_bytes() for p in trained.iterdir()}
     code, _, err = cli("sae", "harvest", "--model", minilm, "--layer", "2", "--texts", corpus, "--out", trained,
                        "--overwrite")
-    assert code == 1 and err.startswith(f"error: --out {trained} is another aekit folder; it holds an aekit sae "
+    assert code == 1 and err.startswith(f"error: --out {trained} is another aekit folder; it holds an aekit SAE run "
                                         "(config.json)") and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in trained.iterdir()} == run
 
