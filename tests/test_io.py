@@ -189,8 +189,8 @@ def test_a_folder_describing_something_else_is_not_written_over(tmp_path, saved)
     model, _ = saved
     (tmp_path / "sae").mkdir()
     (tmp_path / "sae" / "config.json").write_text('{"format": "aekit.sae"}')
-    with pytest.raises(AekitError, match="Model directory .*/sae holds an aekit SAE run; writing here would replace its "
-                                         "config.json"):
+    with pytest.raises(AekitError, match="Model directory .*/sae holds an aekit SAE run; writing here would replace "
+                                         "its config.json"):
         save_model(tmp_path / "sae", model)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "config.json").write_text("not json")

@@ -250,8 +250,8 @@ def test_a_failed_swap_puts_the_old_harvest_back(minilm, corpus, tmp_path, monke
     ({"shard_00000.safetensors": "mine"}, "out {out} holds shard_00000.safetensors but no manifest.json, so it is not "
                                           "a harvest; writing here would replace it. Pass another folder."),
     ({"config.json": '{"format": "aekit.sae", "format_version": 1}'},
-     "out {out} is another aekit folder; it holds an aekit SAE run (config.json): writing an aekit SAE activation harvest there "
-     "would mix the two. Pass another folder."),
+     "out {out} is another aekit folder; it holds an aekit SAE run (config.json): writing an aekit SAE activation "
+     "harvest there would mix the two. Pass another folder."),
 ])
 def test_a_folder_that_is_not_a_harvest_is_never_written(tmp_path, corpus, files, message) -> None:
     out = tmp_path / "acts"
