@@ -108,16 +108,13 @@ def _note(metrics: dict[str, Any]) -> str:
     return " (unreliable: too few held-out firings per latent)" if metrics.get("dead_fraction_note") else ""
 
 
-# What the run's config.json records of its activations and a harvest's manifest holds alike: the same values mean
-# the same activations (a folder moved since training still matches; one harvested again does not).
-_RECORDED = ("model", "layer", "site", "hook", "texts", "n_tokens")
-
-
-def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any, bool]:
+def _store_of(run_dir: Path, acts: Path | None, *, held_out: bool = True) -> tuple[Any, Any, bool]:
     """The run in RUN_DIR, its activation directory (the one it was trained on unless --acts), and whether those
-    are the activations it was trained on (so its held-out rows are the recorded ones)."""
+    are the activations it was trained on (so its held-out rows are the recorded ones). ``held_out``: the command
+    reads the run's held-out rows (measure), so recorded activations harvested again since are refused; the
+    dashboard reads any rows."""
     from aekit.sae.activations import ActivationStore
-    from aekit.sae.training import load_sae
+    from aekit.sae.training import PROVENANCE, load_sae
 
     run = load_sae(run_dir)
     recorded = run.provenance.get("activations")
@@ -144,10 +141,10 @@ def _store_of(run_dir: Path, acts: Path | None) -> tuple[Any, Any, bool]:
         # two model folders that both exist are two models; a recorded folder that is gone was moved
         raise AekitError(f"The activations in '{where}' are of the model '{model}'; the SAE in '{run_dir}' was "
                          f"trained on '{trained_on}'. Pass --acts with activations of that model.")
-    same = all(store.manifest.get(key) == run.provenance.get(key) for key in _RECORDED)
-    if acts is None and not same:
+    same = all(store.manifest.get(key) == run.provenance.get(key) for key in PROVENANCE)
+    if acts is None and not same and held_out:
         changed = "; ".join(f"{key} {store.manifest.get(key)!r} (at training: {run.provenance.get(key)!r})"
-                            for key in _RECORDED if store.manifest.get(key) != run.provenance.get(key))
+                            for key in PROVENANCE if store.manifest.get(key) != run.provenance.get(key))
         raise AekitError(f"The activations in '{where}' were harvested again since the SAE in '{run_dir}' was "
                          f"trained ({changed}), so its held-out rows are not there. Pass them as --acts to measure "
                          "on them (stored apart from the run's own figures), or train the SAE again.")
@@ -237,6 +234,6 @@ def inspect_command(run_dir: Path, acts: Path | None, output: Path | None, token
     if output.suffix.lower() not in (".html", ".htm"):  # so never the run's weights, the shards or the corpus
         raise AekitError(f"--output must end in .html. Got '{output}' instead.")
     check_output_path(output, option="--output")
-    run, store, _ = _store_of(run_dir, acts)
+    run, store, _ = _store_of(run_dir, acts, held_out=False)
     path = write_dashboard(output, run, store, tokens=tokens, top=top, context=context)
     echo(f"Dashboard: {path}")

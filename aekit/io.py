@@ -116,24 +116,37 @@ def staging_folder(path: Path, suffix: str = ".tmp") -> Path:
 
 
 def replace_folder(staging: Path, path: Path, *, is_part: Callable[[str], bool]) -> None:
-    """Rename the complete folder ``staging`` (from :func:`staging_folder`) to ``path``. A folder already at
-    ``path`` is renamed aside first, its entries that are not parts of what is saved (``is_part(name)`` False:
-    the user's notes, plots) are moved into the new one, and it is deleted last; if the new folder cannot be
-    renamed in, the old one is put back. An interruption leaves the old folder or the new one, never a mix."""
+    """Rename the complete folder ``staging`` (from :func:`staging_folder`) to ``path``. The entries of a folder
+    already at ``path`` that are not parts of what is saved (``is_part(name)`` False: the user's notes, plots)
+    are first moved into ``staging``; then the old folder is renamed aside, ``staging`` renamed in, and the old
+    folder deleted. A failure puts everything back as it was. Between the two renames (an instant) nothing is at
+    ``path``: a process killed there leaves the old folder beside it, under a hidden ``.NAME.old.*`` name."""
     if not path.exists():
         os.replace(staging, path)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.old.", dir=path.parent))
-    os.replace(path, old / "previous")
+    kept: list[str] = []  # the user's entries, moved into the new folder
+
+    def give_back(into: Path) -> None:
+        for name in kept:
+            os.replace(staging / name, into / name)
+
+    try:
+        for entry in list(path.iterdir()):
+            if not is_part(entry.name) and not (staging / entry.name).exists():
+                os.replace(entry, staging / entry.name)
+                kept.append(entry.name)
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.old.", dir=path.parent))
+        os.replace(path, old / "previous")
+    except BaseException:
+        give_back(path)
+        raise
     try:
         os.replace(staging, path)
     except BaseException:
         os.replace(old / "previous", path)
+        give_back(path)
         shutil.rmtree(old, ignore_errors=True)
         raise
-    for entry in (old / "previous").iterdir():
-        if not is_part(entry.name) and not (path / entry.name).exists():
-            os.replace(entry, path / entry.name)
     shutil.rmtree(old, ignore_errors=True)
 
 

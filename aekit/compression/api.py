@@ -702,7 +702,10 @@ def compress(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
                       n_values=int(data.size), n_pixels=int(data.shape[0] * data.shape[1]) if kind == "image" else None,
                       error_bound=max_abs_error, codec=loaded.source if loaded else None)
     errors = _Errors()
-    with AezWriter(output, header) as writer:
+    # the version the file will need as far as known now (a codec's code ranges: 2; the integer grid: 4), so that
+    # only a raw chunk (3) makes the writer stamp the preamble again and re-read the file for its checksum
+    known = 4 if columns is not None and columns.integer_grid else 2 if loaded is not None else 1
+    with AezWriter(output, header, version=known) as writer:
         if kind == "image":
             codes = _image_codes(loaded, data) if loaded is not None else None
             prediction = (_image_from_codes(loaded, codes, *data.shape[:2]) if loaded is not None

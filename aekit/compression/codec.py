@@ -410,7 +410,8 @@ def train_codec(samples: np.ndarray, out: str | os.PathLike[str], *, kind: Liter
     train = TensorSource(tensor[torch.from_numpy(order[n_val:])], device)
     val = TensorSource(tensor[torch.from_numpy(order[:n_val])], device)
     trainer = Trainer(TrainerConfig(max_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device="cpu",
-                                    schedule="cosine", patience=max(5, epochs // 4), progress=False))
+                                    schedule="cosine", patience=max(5, epochs // 4), progress=False,
+                                    owner="train_codec"))
     result = trainer.fit(model, train, val)
     model.requires_grad_(True)  # undo _set_pca_transform's freeze: the saved model is an ordinary one
     model.eval()

@@ -395,11 +395,9 @@ def check_harvest_output(out: str | os.PathLike[str], *, overwrite: bool, option
 
 @contextmanager
 def _staged(out: Path) -> Iterator[Path]:
-    """A staging directory beside ``out`` for a harvest. When the block succeeds, ``out`` (if there) is renamed
-    aside, the staging directory renamed to ``out``, the files of the old folder that are not the harvest's moved
-    into it, and only then the old harvest deleted; else the staging directory is removed. A harvest that fails
-    (an empty or unreadable corpus, Ctrl-C) leaves the previous activations as they were, and no moment leaves
-    neither."""
+    """A staging directory beside ``out`` for a harvest, renamed into place when the block succeeds
+    (:func:`aekit.io.replace_folder`: the old folder's files that are not the harvest's stay), else removed. A
+    harvest that fails (an empty or unreadable corpus, Ctrl-C) leaves the previous activations as they were."""
     staging = staging_folder(out, suffix=".harvest")
     try:
         yield staging

@@ -69,6 +69,9 @@ WEIGHTS_FILE = "sae.safetensors"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 FIRES_FILE = "fires.npy"
+# What a run records of the harvest it was trained on (its config.json's "activations"): the same values in a
+# harvest's manifest mean the same activations (a folder moved since still matches, one harvested again does not)
+PROVENANCE = ("model", "layer", "site", "hook", "texts", "n_tokens")
 DASHBOARD_FILE = "dashboard.html"
 # What a run directory's save replaces; anything else in the folder is the user's and stays. The dashboard is
 # dropped, not kept: it describes the SAE it was made from.
@@ -256,7 +259,7 @@ def train_sae(activations: Any, *, out: str | os.PathLike[str] | None = None, ov
                        steps, train.batch_size, steps * train.batch_size)
     metrics.update({"train_tokens": steps * train.batch_size, "train_seconds": seconds,
                     "tokens_per_second": steps * train.batch_size / max(seconds, 1e-9), "steps": steps})
-    provenance = {k: source.manifest.get(k) for k in ("model", "layer", "site", "hook", "texts", "n_tokens")}
+    provenance = {k: source.manifest.get(k) for k in PROVENANCE}
     if isinstance(source, ActivationStore):
         provenance["activations"] = str(source.directory.resolve())
     run = SAERun(sae=sae.eval(), train_config=train, metrics=metrics, history=history, fires=fires,
@@ -322,11 +325,13 @@ def _fit(sae: SparseAutoencoder, source: ActivationStore | TensorActivations, n_
 def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
     """Write ``run`` to ``directory`` (config.json, sae.safetensors, history.json, metrics.json, fires.npy).
 
-    The run is written whole to a staging folder beside ``directory`` and renamed into place: the old folder (if
-    any) is renamed aside first, its files that are not run parts moved into the new one, and deleted last, so an
-    interruption leaves either the old run or the new one, never a mix. The old ``dashboard.html`` is dropped (it
-    describes the old SAE). Whether a run there may be replaced is :func:`train_sae`'s check (``overwrite``)."""
+    The run is written whole to a staging folder beside ``directory`` and renamed into place
+    (:func:`aekit.io.replace_folder`): files there that are not run parts stay, and an interrupted save leaves the
+    old run whole. A replaced run's ``dashboard.html`` is dropped (it describes the old SAE); in a folder that held
+    no run, every file there is the user's and stays. Whether a run there may be replaced is :func:`train_sae`'s
+    check (``overwrite``)."""
     directory = check_output_folder(directory, FORMAT, option="out")
+    held_a_run = (directory / CONFIG_FILE).is_file()  # check_output_folder: then it is an SAE run's
     weights = {k: v.detach().cpu().contiguous() for k, v in run.sae.state_dict().items()}
     record = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
@@ -342,7 +347,7 @@ def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
         if run.fires is not None:
             with open(staging / FIRES_FILE, "wb") as f:
                 np.save(f, run.fires.numpy())
-        replace_folder(staging, directory, is_part=lambda name: name in _RUN_PARTS)
+        replace_folder(staging, directory, is_part=lambda name: held_a_run and name in _RUN_PARTS)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, (OSError, SafetensorError)):

@@ -239,6 +239,15 @@ def test_an_interrupted_save_leaves_the_previous_run_whole(topk_run, tmp_path, m
     load_sae(tmp_path / "run")
 
 
+def test_a_folder_without_a_run_keeps_files_named_like_run_parts(tmp_path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "dashboard.html").write_text("my own page")  # no run here: the user's, whatever its name
+    train_sae(sparse_activations(1000), out=out, expansion=2, k=2, tokens=500, batch_size=100, device="cpu")
+    assert (out / "dashboard.html").read_text() == "my own page"
+    load_sae(out)
+
+
 def _edited(run_dir, tmp_path, **changes):
     import shutil
 
