@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -88,11 +89,14 @@ def check_output_folder(directory: str | os.PathLike[str], file_format: str, *, 
     return directory
 
 
-def write_error(path: str | os.PathLike[str], reason: OSError | str, what: str = "") -> AekitError:
+def write_error(path: str | os.PathLike[str], reason: BaseException | str, what: str = "") -> AekitError:
     """The one line for a failed write that names the user's file (an OSError of a full disk names none, or
-    only a temporary one): ``Cannot write 'path': reason. Free space or choose another folder.``"""
-    if isinstance(reason, OSError):
-        reason = reason.strerror or str(reason)
+    only a temporary one): ``Cannot write 'path': reason. Free space or choose another folder.`` An exception
+    gives its reason: an OSError's strerror, the OS message safetensors wraps in its text, else its text."""
+    if isinstance(reason, BaseException):
+        wrapped = re.search(r'message: "([^"]+)"', str(reason))  # a SafetensorError's OS error
+        reason = (getattr(reason, "strerror", None) or (wrapped[1] if wrapped else None)
+                  or " ".join(str(reason).split()))
     return AekitError(f"Cannot write {what}'{path}': {reason}. Free space or choose another folder.")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -321,9 +320,7 @@ def _save_codec(out: Path, model: Autoencoder, **sections: Any) -> None:
         from safetensors import SafetensorError
 
         if isinstance(exc, (OSError, SafetensorError)):
-            found = re.search(r'message: "([^"]+)"', str(exc))  # safetensors wraps the OS error in its text
-            detail = getattr(exc, "strerror", None) or (found[1] if found else " ".join(str(exc).split()))
-            raise write_error(out, detail, what="the codec folder ") from None
+            raise write_error(out, exc, what="the codec folder ") from None
         raise
 
 

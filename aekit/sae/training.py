@@ -351,8 +351,7 @@ def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, (OSError, SafetensorError)):
-            detail = getattr(exc, "strerror", None) or " ".join(str(exc).split())
-            raise write_error(directory, detail, what="the SAE run ") from None
+            raise write_error(directory, exc, what="the SAE run ") from None
         raise
     run.directory = directory
     return directory
