@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.jsonl"
-# The way out of every resume error, in the Python API's words and the command line's.
+# The way out of every resume error, in the Python API's terms (the CLI writes them as its flags: _in_cli_terms).
 _AFRESH = "train afresh into another run_dir with resume=False"
 
 
