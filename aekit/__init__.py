@@ -6,7 +6,8 @@ Start with :class:`AutoEncoder` (scikit-learn estimator) or :class:`Autoencoder`
 import logging as _logging
 
 from aekit._version import __version__
-from aekit.anomaly import AnomalyDetector  # noqa: F401 - public, like everything imported here
+from aekit.anomaly import AnomalyDetector
+from aekit.cluster import LatentClustering
 from aekit.estimator import AutoEncoder
 from aekit.io import load_model, save_model
 from aekit.model import Autoencoder, AutoencoderConfig, AutoencoderOutput
@@ -18,10 +19,12 @@ from aekit.presets import build_config, list_models
 _logging.getLogger("aekit").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "AnomalyDetector",
     "AutoEncoder",
     "Autoencoder",
     "AutoencoderConfig",
     "AutoencoderOutput",
+    "LatentClustering",
     "PartSpec",
     "__version__",
     "build_config",

@@ -354,6 +354,14 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 outputs.append((out.float() if out.is_floating_point() else out).cpu().numpy())
         return np.concatenate(outputs)
 
+    def scaled_samples(self, X: Any) -> np.ndarray:
+        """``X`` as the module reads it: checked against the fit, shaped (n_samples, *input_shape_), scaled by
+        ``scaler_``; float32. For training ``model_`` further with a loss of one's own (as
+        :class:`aekit.cluster.LatentClustering` does), not needed for inference."""
+        samples = self._samples(X)
+        shaped = np.array(samples, dtype=np.float32).reshape(len(samples), *self.input_shape_)
+        return self.scaler_.transform(shaped, copy=False)
+
     # -------------------------------------------------------------------------------------- inference
     def transform(self, X: Any) -> np.ndarray:
         """Latent codes, shape (n_samples, latent_dim); deterministic."""

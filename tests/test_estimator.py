@@ -44,6 +44,19 @@ def test_outputs_in_the_callers_units_and_shapes(digits, fitted) -> None:
     assert fitted.score(digits) == pytest.approx(expected.mean(), rel=1e-4)
 
 
+def test_scaled_samples_are_what_the_module_reads(digits, fitted) -> None:
+    import torch
+
+    samples = fitted.scaled_samples(digits[:20])
+    assert samples.shape == (20, 64) and samples.dtype == np.float32
+    assert 0.0 <= samples.min() and samples.max() <= 1.0  # min-max scaled, not 0..16
+    with torch.no_grad():
+        codes = fitted.model_.encode(torch.from_numpy(samples)).numpy()
+    np.testing.assert_allclose(codes, fitted.transform(digits[:20]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="expecting 64 features"):
+        fitted.scaled_samples(digits[:3, :10])
+
+
 def test_transform_is_deterministic_and_row_independent(digits, fitted) -> None:
     full = fitted.transform(digits)
     assert np.array_equal(full, fitted.transform(digits))
