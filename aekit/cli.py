@@ -973,6 +973,7 @@ def main(argv: list[str] | None = None) -> None:
         _SAY_ONCE.said.clear()
         for handler in logging.getLogger().handlers:
             handler.removeFilter(_SAY_ONCE)
-from aekit.cli_detect import detect; cli.add_command(detect)  # noqa: E402, E702 - 'aekit detect' group
-from aekit.cli_codec import register; register(cli)  # noqa: E402, E702 - train-codec, compress, decompress
-from aekit.cli_sae import sae; cli.add_command(sae)  # noqa: E402, E702 - 'aekit sae' group
+from aekit.cli_detect import detect; cli.add_command(detect)  # noqa: E402, E702, I001 - 'aekit detect' group
+from aekit.cli_codec import register; register(cli)  # noqa: E402, E702, I001 - train-codec, compress, decompress
+from aekit.cli_sae import sae; cli.add_command(sae)  # noqa: E402, E702, I001 - 'aekit sae' group
+from aekit.cli_cluster import cluster; cli.add_command(cluster)  # noqa: E402, E702, I001 - 'aekit cluster' group

@@ -20,7 +20,14 @@ import click
 import numpy as np
 import pandas as pd
 
-from aekit.cli_options import check_image_options, image_options, parse_ints, remove_stale_outputs
+from aekit.cli_options import (
+    check_image_options,
+    image_options,
+    parse_ints,
+    remove_stale_outputs,
+    report_arguments,
+    report_path,
+)
 from aekit.errors import AekitError, name_list
 
 echo = click.echo
@@ -264,11 +271,7 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
 
 
 @detect.command("report")
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.argument("data")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="The HTML file to write (default RUN_DIR/report-DATA.html).")
-@image_options
+@report_arguments
 def report_command(run_dir: Path, data: str, output: Path | None, image_size: Any, color: str | None) -> None:
     """Write an HTML report of the detector in RUN_DIR on DATA: the score histogram with the threshold, the top
     anomalies with their explanations, and for a series the series with its scores and flagged windows."""
@@ -276,9 +279,7 @@ def report_command(run_dir: Path, data: str, output: Path | None, image_size: An
     from aekit.anomaly.report import write_detection_report
     from aekit.io import check_output_path
 
-    output = output or run_dir / f"report-{Path(str(data)).stem}.html"
-    if output.suffix.lower() not in (".html", ".htm"):  # so never the detector's files or the data
-        raise AekitError(f"--output must end in .html. Got '{output}' instead.")
+    output = report_path(output, run_dir, data)
     check_output_path(output, option="--output", protect=[data, *detector_files(run_dir)])
     detector, X, explanation, _ = _explained(run_dir, data, image_size, color)
     path = write_detection_report(output, detector, X, explanation=explanation,

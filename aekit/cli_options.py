@@ -1,5 +1,5 @@
-"""Options and checks shared by the command groups (``cli.py``, ``cli_detect.py``): one definition each, so
-``aekit train`` and ``aekit detect fit`` read ``--image-size`` the same way."""
+"""Options and checks shared by the command groups (``cli.py``, ``cli_detect.py``, ``cli_cluster.py``): one
+definition each, so ``aekit train`` and ``aekit detect fit`` read ``--image-size`` the same way."""
 
 from __future__ import annotations
 
@@ -32,6 +32,25 @@ def image_options(command: Any) -> Any:
     return click.option("--image-size", type=parse_image_size, default=None, metavar="N|H,W",
                         help="Resize images from a folder to N x N, or H x W (default: as read; for a fitted model "
                              "or detector, as its training images were).")(command)
+
+
+def report_arguments(command: Any) -> Any:
+    """RUN_DIR, DATA, ``--output`` (see :func:`report_path`) and the image options of an application's
+    ``report`` command (``aekit detect report``, ``aekit cluster report``)."""
+    command = image_options(command)
+    command = click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                           help="The HTML file to write (default RUN_DIR/report-DATA.html).")(command)
+    command = click.argument("data")(command)
+    return click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))(command)
+
+
+def report_path(output: Path | None, run_dir: Path, data: str) -> Path:
+    """The report's path: ``--output``, which must end in .html (so it is never the run's files or the data), or
+    RUN_DIR/report-DATA.html."""
+    output = output or run_dir / f"report-{Path(str(data)).stem}.html"
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise AekitError(f"--output must end in .html. Got '{output}' instead.")
+    return output
 
 
 def check_image_options(data: str, image_size: Any, color: str | None) -> None:

@@ -19,6 +19,7 @@ import logging
 import math
 import numbers
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -484,28 +485,38 @@ def _label_names(labels: np.ndarray, class_names: list[str] | None) -> tuple[np.
     return index.reshape(-1), names
 
 
-def _latent_section(coded: tuple[np.ndarray, np.ndarray | None] | None, class_names: list[str] | None) -> str:
-    if coded is None:
-        return '<p class="empty">No latent codes.</p>'
-    codes, labels = coded
+def _map_points(codes: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray], tuple[str, str], str]:
+    """Codes (n, latent_dim) as points of a 2-D map (n, 2), the function that maps other codes (cluster centres)
+    to the same plane, the axes' names and a sentence on how: PCA for more than 2 dimensions, the codes as they
+    are for 2, and random vertical jitter (0 for other codes) for 1."""
     n, dims = codes.shape
-    if n < 2:
-        return f'<p class="empty">A latent map needs at least 2 samples; this model saw {n}.</p>'
     if dims > 2:
         from sklearn.decomposition import PCA
 
         pca = PCA(n_components=2, random_state=0).fit(codes)
-        points = pca.transform(codes)  # (n, 2)
         explained = 100.0 * float(pca.explained_variance_ratio_.sum())
-        axis_names = ("PC 1", "PC 2")
         how = (f"The {dims}-dimensional codes are projected to 2-D with PCA (the two components explain "
                f"{explained:.0f}% of the code variance).")
-    elif dims == 2:
-        points, axis_names, how = codes, ("z[0]", "z[1]"), "The codes are 2-D and drawn as they are."
-    else:
-        jitter = np.random.default_rng(0).uniform(-0.5, 0.5, size=n)  # (n,)
-        points = np.column_stack([codes[:, 0], jitter])  # (n, 2)
-        axis_names, how = ("z[0]", "jitter"), "The codes are 1-D; the vertical position is random jitter."
+        return pca.transform(codes), pca.transform, ("PC 1", "PC 2"), how
+    if dims == 2:
+        return codes, np.asarray, ("z[0]", "z[1]"), "The codes are 2-D and drawn as they are."
+    jitter = np.random.default_rng(0).uniform(-0.5, 0.5, size=n)  # (n,)
+
+    def flat(other: np.ndarray) -> np.ndarray:
+        return np.column_stack([other[:, 0], np.zeros(len(other))])  # (m, 2)
+
+    return (np.column_stack([codes[:, 0], jitter]), flat, ("z[0]", "jitter"),  # (n, 2)
+            "The codes are 1-D; the vertical position is random jitter.")
+
+
+def _latent_section(coded: tuple[np.ndarray, np.ndarray | None] | None, class_names: list[str] | None) -> str:
+    if coded is None:
+        return '<p class="empty">No latent codes.</p>'
+    codes, labels = coded
+    n = len(codes)
+    if n < 2:
+        return f'<p class="empty">A latent map needs at least 2 samples; this model saw {n}.</p>'
+    points, _, axis_names, how = _map_points(codes)
     fig = _new_figure(7, 5.2)
     ax = fig.add_subplot()
     size = 12 if n <= 2000 else 4

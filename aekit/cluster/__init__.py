@@ -7,6 +7,6 @@ autoencoder and the clusters together (IDEC).
     >>> clustering.predict(X_new)                # of new samples
 """
 
-from aekit.cluster.estimator import METHODS, LatentClustering
+from aekit.cluster.estimator import METHODS, LatentClustering, default_latent_dim
 
-__all__ = ["METHODS", "LatentClustering"]
+__all__ = ["METHODS", "LatentClustering", "default_latent_dim"]

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,14 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from aekit._version import __version__
 from aekit.cluster.refine import RefineConfig, refine, soft_assignment
-from aekit.errors import AekitError, ModelFileError, check_choice, check_float, check_int
+from aekit.errors import AekitError, ModelFileError, check_choice, check_float, check_int, warn
 from aekit.estimator import AutoEncoder
 from aekit.io import (
     check_output_folder,
@@ -45,7 +47,7 @@ from aekit.io import (
     write_json,
 )
 
-__all__ = ["METHODS", "LatentClustering"]
+__all__ = ["METHODS", "LatentClustering", "default_latent_dim"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,12 @@ _OWNER = "LatentClustering"
 # most half the features (a code as wide as the data could copy it); the dense preset's other settings.
 _LATENT_DIM = 10
 _GMM_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+
+def default_latent_dim(n_features: int) -> int:
+    """The code size of the autoencoder :class:`LatentClustering` trains when none is given, for samples of
+    ``n_features`` values."""
+    return min(_LATENT_DIM, max(1, n_features // 2))
 
 
 def _is_part(name: str) -> bool:
@@ -147,7 +155,7 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 n_features = math.prod((X.shape if hasattr(X, "shape") else np.asarray(X).shape)[1:])
             except ValueError:  # ragged rows: the autoencoder's fit says what is wrong
                 n_features = 2 * _LATENT_DIM
-            return AutoEncoder(latent_dim=min(_LATENT_DIM, max(1, n_features // 2)), random_state=seed)
+            return AutoEncoder(latent_dim=default_latent_dim(n_features), random_state=seed)
         autoencoder = clone(self.autoencoder)
         if autoencoder.random_state is None:  # as scikit-learn's ensembles seed their members
             autoencoder.set_params(random_state=seed)
@@ -167,26 +175,33 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
+        try:
+            n_samples = _num_samples(X)
+        except TypeError:  # not array-like: the autoencoder's fit says what is wrong
+            n_samples = None
+        if n_samples is not None and n_samples < self.n_clusters:  # before any training
+            raise AekitError(f"n_clusters={self.n_clusters} is more than the {n_samples} samples in X. Pass "
+                             f"n_clusters <= {n_samples}, or more data.")
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         autoencoder = self._autoencoder(seed, X)
         if not self.prefit:
             autoencoder.fit(X)
         codes = autoencoder.transform(X).astype(np.float64)  # (n, latent_dim)
-        if len(codes) < self.n_clusters:
-            raise AekitError(f"n_clusters={self.n_clusters} is more than the {len(codes)} samples in X. Pass "
-                             f"n_clusters <= {len(codes)}, or more data.")
         self.mixture_ = None
-        if self.method == "gmm":
-            self.mixture_ = GaussianMixture(self.n_clusters, covariance_type="full", n_init=self.n_init,
-                                            random_state=seed).fit(codes)
-            self.cluster_centers_ = self.mixture_.means_.copy()
-            self.labels_ = self.mixture_.predict(codes)
-            self.n_iter_ = int(self.mixture_.n_iter_)
-        else:
-            kmeans = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed).fit(codes)
-            self.cluster_centers_ = kmeans.cluster_centers_
-            self.labels_ = kmeans.labels_
-            self.n_iter_ = int(kmeans.n_iter_)
+        with warnings.catch_warnings(record=True) as caught:  # one per restart, over two lines each
+            warnings.simplefilter("always", ConvergenceWarning)
+            if self.method == "gmm":
+                self.mixture_ = GaussianMixture(self.n_clusters, covariance_type="full", n_init=self.n_init,
+                                                random_state=seed).fit(codes)
+                self.cluster_centers_ = self.mixture_.means_.copy()
+                self.labels_ = self.mixture_.predict(codes)
+                self.n_iter_ = int(self.mixture_.n_iter_)
+            else:
+                kmeans = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed).fit(codes)
+                self.cluster_centers_ = kmeans.cluster_centers_
+                self.labels_ = kmeans.labels_
+                self.n_iter_ = int(kmeans.n_iter_)
+        _say_once(caught, self.n_clusters)
         self.refine_history_: list[dict[str, float]] = []
         if self.method == "idec":
             config = RefineConfig(cluster_weight=float(self.cluster_weight), max_epochs=int(self.refine_epochs),
@@ -214,7 +229,9 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         return self.autoencoder_.transform(X).astype(np.float64)
 
     def _squared_distances(self, codes: np.ndarray) -> np.ndarray:
-        return ((codes[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2)  # (n, k)
+        centers = self.cluster_centers_
+        squared = (codes**2).sum(axis=1)[:, None] - 2.0 * codes @ centers.T + (centers**2).sum(axis=1)[None, :]
+        return np.maximum(squared, 0.0)  # (n, k), without an (n, k, latent_dim) intermediate
 
     def predict(self, X: Any) -> np.ndarray:
         """The cluster of each sample: the nearest centre (the most probable component for ``"gmm"``)."""
@@ -321,3 +338,15 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _say_once(caught: list[warnings.WarningMessage], n_clusters: int) -> None:
+    """Pass on the warnings caught while clustering, scikit-learn's ConvergenceWarnings (one per restart, over
+    two lines: the codes have fewer distinct points than clusters, or EM did not converge) once, in one line."""
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    if convergence:
+        said = " ".join(str(convergence[0].message).split())
+        warn(logger, f"Clustering the codes: {said.rstrip('.')}. Pass fewer clusters than n_clusters={n_clusters}, "
+             "or train the autoencoder longer.", UserWarning, stacklevel=3)
