@@ -109,10 +109,34 @@ def writing(path: str | os.PathLike[str]) -> Iterator[None]:
         raise write_error(path, exc) from None
 
 
+def check_saved_folder(path: str | os.PathLike[str], *, file: str, what: str, option: str) -> Path:
+    """Refuse (one line) a folder that a save built aside and renamed into place (:func:`staging_folder`) may not
+    replace: the current directory or one above it, or something that is neither an empty directory nor a saved
+    ``what`` (described by its ``file``). Callers that train first check it before training."""
+    path = check_output_path(path, option=option)
+    _check_not_working_directory(path, option)
+    if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / file).is_file())):
+        raise AekitError(f"'{path}' exists and is not a saved {what} or an empty directory; saving there would "
+                         "replace it. Pass a new path, or move it away first.")
+    return path
+
+
+def _check_not_working_directory(path: Path, option: str) -> None:
+    """A folder saved whole is renamed into place: the current directory (or one above it) would be pulled from
+    under the process and the shell, and '.' cannot be renamed at all."""
+    resolved, cwd = path.expanduser().resolve(), Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        where = "the current directory" if resolved == cwd else "a folder above the current directory"
+        raise AekitError(f"{option} '{path}' is {where}, and saving replaces the whole folder. Pass a folder "
+                         "inside it, e.g. 'run'.")
+
+
 def staging_folder(path: Path, suffix: str = ".tmp") -> Path:
     """A new empty folder beside ``path``, to be renamed to it once complete (an interrupted write then leaves
     nothing at ``path``), with the permissions ``mkdir`` would give it (``mkdtemp``'s 0700 would lock others out
     of the saved folder)."""
+    _check_not_working_directory(path, "The output folder")
+    path = path.expanduser().resolve()  # '..' and 'a/.' have no name of their own to stage beside
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.", suffix=suffix, dir=path.parent))
     os.chmod(staging, 0o777 & ~_UMASK)
@@ -361,7 +385,11 @@ def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, f
         kind = _kind_name(config.get("format") if isinstance(config, dict) else None)
         held = f" (it describes an aekit {kind})" if kind else ""
         raise error(f"'{path}' is not an aekit {what} file{held}. Pass {origin}.")
-    if config.get("format_version", 0) > max_version:
+    version = config.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise error(f"'{path}' has format_version {version!r}, not a whole number. Restore it or save the {what} "
+                    "again.")
+    if version > max_version:
         raise error(f"'{directory}' was saved by aekit {config.get('aekit_version')} in format "
                              f"{config['format_version']}; this aekit {__version__} reads up to {max_version}. "
                              "Upgrade aekit.")

@@ -67,7 +67,7 @@ from aekit.data.windows import block_means, make_windows, overlap_average, sprea
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int, name_list, warn
 from aekit.estimator import AutoEncoder
 from aekit.io import (
-    check_output_path,
+    check_saved_folder,
     load_state,
     params_to_store,
     read_config,
@@ -127,11 +127,7 @@ _LIKELIHOOD_SAMPLES = 10
 def check_save_path(path: str | os.PathLike[str]) -> Path:
     """Refuse (one line) a path :meth:`AnomalyDetector.save` may not write: something there that is neither a
     saved detector nor an empty directory. Callers that train first check it before training."""
-    path = check_output_path(path, option="The detector's folder")
-    if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / DETECTOR_FILE).is_file())):
-        raise AekitError(f"'{path}' exists and is not a saved detector or an empty directory; saving there would "
-                         "replace it. Pass a new path, or move it away first.")
-    return path
+    return check_saved_folder(path, file=DETECTOR_FILE, what="detector", option="The detector's folder")
 
 
 def _is_detector_part(name: str) -> bool:

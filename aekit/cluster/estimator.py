@@ -28,6 +28,7 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
@@ -37,7 +38,7 @@ from aekit.cluster.refine import RefineConfig, refine, soft_assignment
 from aekit.errors import AekitError, ModelFileError, check_choice, check_float, check_int, warn
 from aekit.estimator import AutoEncoder
 from aekit.io import (
-    check_output_folder,
+    check_saved_folder,
     load_state,
     params_to_store,
     read_config,
@@ -47,7 +48,7 @@ from aekit.io import (
     write_json,
 )
 
-__all__ = ["METHODS", "LatentClustering", "default_latent_dim"]
+__all__ = ["METHODS", "LatentClustering", "check_save_path", "default_latent_dim"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,13 @@ def default_latent_dim(n_features: int) -> int:
     return min(_LATENT_DIM, max(1, n_features // 2))
 
 
+def check_save_path(path: str | os.PathLike[str], option: str = "The clustering's folder") -> Path:
+    """Refuse (one line) a path :meth:`LatentClustering.save` may not write: something there that is neither a
+    saved clustering nor an empty directory, or the current directory. Callers that train first check it before
+    training."""
+    return check_saved_folder(path, file=CLUSTERING_FILE, what="latent clustering", option=option)
+
+
 def _is_part(name: str) -> bool:
     """Whether an entry of a saved clustering's folder is written by :meth:`LatentClustering.save`."""
     return name in (CLUSTERING_FILE, STATE_FILE, AUTOENCODER_DIR)
@@ -90,7 +98,9 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         How the codes are clustered (see the module's description). The default is the best of the three on
         ``benchmarks/clustering.py`` (MNIST, Fashion-MNIST, digits).
     prefit : bool, default False
-        ``autoencoder`` is already trained: use it as it is (a copy, which ``"idec"`` then trains further).
+        ``autoencoder`` is already trained: use it as it is (a copy, which ``"idec"`` then trains further). An
+        autoencoder wrapped in ``sklearn.frozen.FrozenEstimator`` is used the same way; unlike ``prefit``, it stays
+        trained through ``clone``, cross-validation and grid searches.
     n_init : int, default 10
         Restarts of KMeans or of the Gaussian mixture; the best is kept.
     cluster_weight : float, default 0.1
@@ -108,6 +118,8 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     cluster_centers_ : ndarray of shape (n_clusters, latent_dim), the centres in latent space (the mixture's
         means for ``"gmm"``); ``autoencoder_.inverse_transform(cluster_centers_)`` draws them as data.
     inertia_ : float, sum of squared distances of the training codes to their nearest centre.
+    kernel_scale_ : float, the root mean squared distance of the training codes to their nearest centre: the unit of
+        distance of :meth:`predict_proba` for ``"kmeans"`` and ``"idec"``.
     n_iter_ : int, KMeans iterations, mixture EM iterations, or refinement epochs for ``"idec"``.
     mixture_ : sklearn GaussianMixture, for ``"gmm"`` only.
     refine_history_ : list of dict, per refinement epoch (``"idec"``): model_loss, kl, changed (share of labels).
@@ -135,21 +147,28 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         check_int(self.refine_epochs, name="refine_epochs", owner=_OWNER, low=1)
         if not isinstance(self.prefit, bool):
             raise AekitError(f"The 'prefit' parameter of {_OWNER} must be a bool. Got {self.prefit!r} instead.")
-        if self.autoencoder is not None and not isinstance(self.autoencoder, AutoEncoder):
-            raise AekitError(f"The 'autoencoder' parameter of {_OWNER} must be an aekit.AutoEncoder or None. Got "
-                             f"{type(self.autoencoder).__name__} instead.")
-        if self.prefit:
-            if self.autoencoder is None:
+        given = _unfrozen(self.autoencoder)
+        if given is not None and not isinstance(given, AutoEncoder):
+            raise AekitError(f"The 'autoencoder' parameter of {_OWNER} must be an aekit.AutoEncoder (or one in "
+                             f"sklearn.frozen.FrozenEstimator) or None. Got {type(given).__name__} instead.")
+        if self._is_prefit():
+            if given is None:
                 raise AekitError(f"{_OWNER}(prefit=True) needs a trained autoencoder. Pass autoencoder=<a fitted "
                                  "aekit.AutoEncoder>, or prefit=False to train one.")
-            if not hasattr(self.autoencoder, "model_"):
+            if not hasattr(given, "model_"):
                 raise AekitError(f"{_OWNER}(prefit=True) got an autoencoder that is not trained. Fit it first, or "
-                                 "pass prefit=False to let fit() train it.")
+                                 "pass prefit=False to let fit() train it. (clone(), cross-validation and grid "
+                                 "searches copy an estimator untrained: to keep a trained autoencoder through them, "
+                                 "pass autoencoder=sklearn.frozen.FrozenEstimator(autoencoder).)")
+
+    def _is_prefit(self) -> bool:
+        """``prefit``, or a FrozenEstimator, which scikit-learn never refits."""
+        return bool(self.prefit) or isinstance(self.autoencoder, FrozenEstimator)
 
     def _autoencoder(self, seed: int, X: Any) -> AutoEncoder:
         """The autoencoder to train (a clone), or a copy of the trained one given with ``prefit``."""
-        if self.prefit:
-            return copy.deepcopy(self.autoencoder)  # "idec" trains it further; the caller's stays as it was
+        if self._is_prefit():
+            return copy.deepcopy(_unfrozen(self.autoencoder))  # "idec" trains it further; the caller's stays
         if self.autoencoder is None:
             try:
                 n_features = math.prod((X.shape if hasattr(X, "shape") else np.asarray(X).shape)[1:])
@@ -184,15 +203,14 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                              f"n_clusters <= {n_samples}, or more data.")
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         autoencoder = self._autoencoder(seed, X)
-        if not self.prefit:
+        if not self._is_prefit():
             autoencoder.fit(X)
         codes = autoencoder.transform(X).astype(np.float64)  # (n, latent_dim)
         self.mixture_ = None
         with warnings.catch_warnings(record=True) as caught:  # one per restart, over two lines each
             warnings.simplefilter("always", ConvergenceWarning)
             if self.method == "gmm":
-                self.mixture_ = GaussianMixture(self.n_clusters, covariance_type="full", n_init=self.n_init,
-                                                random_state=seed).fit(codes)
+                self.mixture_ = _fit_mixture(codes, self.n_clusters, self.n_init, seed)
                 self.cluster_centers_ = self.mixture_.means_.copy()
                 self.labels_ = self.mixture_.predict(codes)
                 self.n_iter_ = int(self.mixture_.n_iter_)
@@ -201,7 +219,7 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 self.cluster_centers_ = kmeans.cluster_centers_
                 self.labels_ = kmeans.labels_
                 self.n_iter_ = int(kmeans.n_iter_)
-        _say_once(caught, self.n_clusters)
+        said_convergence = _say_once(caught, self.n_clusters)
         self.refine_history_: list[dict[str, float]] = []
         if self.method == "idec":
             config = RefineConfig(cluster_weight=float(self.cluster_weight), max_epochs=int(self.refine_epochs),
@@ -212,7 +230,15 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             codes = autoencoder.transform(X).astype(np.float64)
         self.autoencoder_ = autoencoder
         self.labels_ = np.asarray(self.labels_, dtype=np.int64)
-        self.inertia_ = float(self._squared_distances(codes).min(axis=1).sum())
+        nearest = self._squared_distances(codes).min(axis=1)  # (n,)
+        self.inertia_ = float(nearest.sum())
+        self.kernel_scale_ = _kernel_scale(nearest)
+        empty = self.n_clusters - len(np.unique(self.labels_))
+        if empty and not said_convergence:  # scikit-learn's has said so already
+            hint = ("the refinement merged clusters; train the autoencoder longer first, or use method='gmm'"
+                    if self.method == "idec" else "pass fewer clusters")
+            warn(logger, f"{empty} of the {self.n_clusters} clusters hold none of the {len(codes)} training "
+                 f"samples: {hint}.", UserWarning)
         self._copy_input_attributes()
         return self
 
@@ -242,18 +268,24 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Soft assignments, shape (n_samples, n_clusters), rows summing to 1: the mixture's posteriors for
-        ``"gmm"``, else DEC's Student's t kernel on the distances to the centres."""
+        ``"gmm"``, else DEC's Student's t kernel on the distances to the centres in units of ``kernel_scale_`` (the
+        training codes' root mean squared distance to their centre), so that they do not depend on the scale the
+        encoder happened to learn."""
         codes = self._codes(X)
         if self.mixture_ is not None:
             return self.mixture_.predict_proba(codes)
-        return soft_assignment(torch.from_numpy(codes), torch.from_numpy(self.cluster_centers_)).numpy()
+        scale = self.kernel_scale_
+        return soft_assignment(torch.from_numpy(codes / scale), torch.from_numpy(self.cluster_centers_ / scale)).numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Distances of each sample's code to every centre, shape (n_samples, n_clusters), as KMeans gives."""
         return np.sqrt(self._squared_distances(self._codes(X)))
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Minus the sum of squared distances of the codes to their nearest centre (KMeans' score)."""
+        """Minus the sum of squared distances of the codes to their nearest centre (KMeans' score). It is in the
+        code's own units: compare it between clusterings of one autoencoder, not between autoencoders (a grid
+        search over ``autoencoder__*`` would favour the smallest codes; score such searches on labels or on a
+        fixed space instead)."""
         return -float(self._squared_distances(self._codes(X)).min(axis=1).sum())
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -268,7 +300,7 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         so an interrupted save leaves a previous clustering there intact; other files in the folder (a report,
         labels) stay. ``metadata`` (JSON-able) comes back as ``metadata_``."""
         check_is_fitted(self, "autoencoder_")
-        path = check_output_folder(path, FORMAT, option="The clustering's folder", file=CLUSTERING_FILE)
+        path = check_save_path(path)
         staging = staging_folder(path)
         try:
             self.autoencoder_.save(staging / AUTOENCODER_DIR)
@@ -278,10 +310,14 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 state["mixture"] = {name: torch.from_numpy(getattr(self.mixture_, name)) for name in _GMM_ARRAYS}
             save_state(staging / STATE_FILE, state)
             params = params_to_store(self.get_params(deep=False) | {"autoencoder": None})
+            given = _unfrozen(self.autoencoder)
             write_json(staging / CLUSTERING_FILE, {
                 "format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
-                "params": params, "autoencoder_given": self.autoencoder is not None,
-                "inertia": self.inertia_, "n_iter": self.n_iter_,
+                "params": params, "autoencoder_given": given is not None,
+                # the given autoencoder's own parameters, so that a loaded clustering refits as this one did
+                "autoencoder_params": None if given is None else params_to_store(given.get_params()),
+                "frozen": isinstance(self.autoencoder, FrozenEstimator),
+                "inertia": self.inertia_, "kernel_scale": self.kernel_scale_, "n_iter": self.n_iter_,
                 "refine_history": self.refine_history_,
                 "metadata": metadata,
             })
@@ -298,6 +334,9 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         config = read_config(path, file=CLUSTERING_FILE, file_format=FORMAT, max_version=FORMAT_VERSION,
                              what="latent clustering", origin="the --out folder of 'aekit cluster fit' or a path "
                                                               "given to LatentClustering.save")
+        if not (path / AUTOENCODER_DIR).is_dir():
+            raise ModelFileError(f"The clustering in '{path}' is incomplete: its {AUTOENCODER_DIR}/ folder is "
+                                 "missing. Fit and save the clustering again.")
         try:
             autoencoder = AutoEncoder.load(path / AUTOENCODER_DIR, device=device)
         except ModelFileError as exc:  # else advice about a model's folder, which the user did not pass
@@ -305,8 +344,17 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                                  f"({exc}). Fit and save the clustering again.") from None
         try:
             valid = cls().get_params(deep=False)
-            params = {k: v for k, v in config["params"].items() if k in valid and k != "autoencoder"}
-            clustering = cls(**params, autoencoder=clone(autoencoder) if config["autoencoder_given"] else None)
+            params = {k: v for k, v in dict(config["params"]).items() if k in valid and k != "autoencoder"}
+            clustering = cls(**params)
+            if params.get("prefit") or config.get("frozen"):  # refits use the trained autoencoder, as saved
+                given = copy.deepcopy(autoencoder)
+                clustering.autoencoder = FrozenEstimator(given) if config.get("frozen") else given
+            elif config["autoencoder_given"]:
+                stored = config.get("autoencoder_params") or {}
+                clustering.autoencoder = AutoEncoder(**{k: tuple(v) if isinstance(v, list) else v
+                                                        for k, v in dict(stored).items()
+                                                        if k in AutoEncoder().get_params()})
+            clustering._check_params()
             state = load_state(path / STATE_FILE)
             clustering.autoencoder_ = autoencoder
             clustering.cluster_centers_ = state["cluster_centers"].double().numpy()
@@ -319,18 +367,27 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 mixture.converged_, mixture.n_iter_ = True, int(config["n_iter"])
                 clustering.mixture_ = mixture
             clustering.inertia_ = float(config["inertia"])
+            # format 1 files of the first version had no scale: the unit kernel
+            clustering.kernel_scale_ = float(config.get("kernel_scale") or 1.0)
             clustering.n_iter_ = int(config["n_iter"])
             clustering.refine_history_ = list(config["refine_history"])
-            clustering.metadata_ = config.get("metadata") or {}
-        except (KeyError, TypeError, ValueError) as exc:
+            metadata = config.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                raise TypeError(f"metadata is a {type(metadata).__name__}, not a mapping")
+            clustering.metadata_ = metadata
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, AekitError):
-                raise
+                raise ModelFileError(f"The clustering in '{path}' does not load: {exc} Fit and save it "
+                                     "again.") from None
             raise ModelFileError(f"Cannot load the clustering in '{path}' ({type(exc).__name__}: {exc}). Fit and "
                                  "save it again.") from None
-        if clustering.cluster_centers_.shape[1:] != (autoencoder.config_.latent_dim,):
-            raise ModelFileError(f"The clustering in '{path}' does not match its autoencoder (centres of shape "
-                                 f"{clustering.cluster_centers_.shape}, codes of {autoencoder.config_.latent_dim}). "
-                                 "Fit and save it again.")
+        centers = clustering.cluster_centers_
+        expected = (clustering.n_clusters, autoencoder.config_.latent_dim)
+        if centers.shape != expected or (clustering.method == "gmm") != (clustering.mixture_ is not None):
+            raise ModelFileError(f"The clustering in '{path}' does not match itself (centres of shape "
+                                 f"{centers.shape}, expected {expected} for method '{clustering.method}' with "
+                                 f"{clustering.n_clusters} clusters on codes of {expected[1]}). Fit and save it "
+                                 "again.")
         clustering._copy_input_attributes()
         return clustering
 
@@ -340,9 +397,10 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
-def _say_once(caught: list[warnings.WarningMessage], n_clusters: int) -> None:
+def _say_once(caught: list[warnings.WarningMessage], n_clusters: int) -> bool:
     """Pass on the warnings caught while clustering, scikit-learn's ConvergenceWarnings (one per restart, over
-    two lines: the codes have fewer distinct points than clusters, or EM did not converge) once, in one line."""
+    two lines: the codes have fewer distinct points than clusters, or EM did not converge) once, in one line;
+    whether there was one."""
     convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
     for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):
         warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
@@ -350,3 +408,28 @@ def _say_once(caught: list[warnings.WarningMessage], n_clusters: int) -> None:
         said = " ".join(str(convergence[0].message).split())
         warn(logger, f"Clustering the codes: {said.rstrip('.')}. Pass fewer clusters than n_clusters={n_clusters}, "
              "or train the autoencoder longer.", UserWarning, stacklevel=3)
+    return bool(convergence)
+
+
+def _unfrozen(autoencoder: Any) -> Any:
+    """The autoencoder inside a FrozenEstimator, or the argument itself."""
+    return autoencoder.estimator if isinstance(autoencoder, FrozenEstimator) else autoencoder
+
+
+def _kernel_scale(nearest_squared: np.ndarray) -> float:
+    """The root mean squared distance of codes to their nearest centre (1 when they all sit on it)."""
+    scale = float(np.sqrt(nearest_squared.mean())) if len(nearest_squared) else 0.0
+    return scale if scale > 1e-12 else 1.0
+
+
+def _fit_mixture(codes: np.ndarray, n_clusters: int, n_init: int, seed: int) -> GaussianMixture:
+    """A Gaussian mixture with full covariances on the codes, or one line on why it cannot be fitted."""
+    if len(codes) < 2:
+        raise AekitError("method='gmm' needs at least 2 samples to estimate a covariance; X has 1 sample. Pass "
+                         "more data, or method='kmeans'.")
+    try:
+        return GaussianMixture(n_clusters, covariance_type="full", n_init=n_init, random_state=seed).fit(codes)
+    except ValueError as exc:  # ill-defined covariances: clusters of one repeated code
+        reason = " ".join(str(exc).split())
+        raise AekitError(f"The Gaussian mixture cannot be fitted to the codes ({reason}). Pass fewer clusters, or "
+                         "method='kmeans'.") from None

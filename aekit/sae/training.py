@@ -360,12 +360,8 @@ def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
 def load_sae(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> SAERun:
     """Load a run directory written by :func:`train_sae`; the weights are checked against their sha256."""
     directory = Path(directory)
-    try:
-        config = read_config(directory, file=CONFIG_FILE, file_format=FORMAT, max_version=FORMAT_VERSION,
-                             what="SAE run", origin="the --out folder of 'aekit sae train'")
-    except TypeError:  # a format_version that is not a number cannot be compared with ours
-        raise ModelFileError(f"Cannot load the SAE in '{directory}': its {CONFIG_FILE} holds a format_version that "
-                             "is not a number. Train it again.") from None
+    config = read_config(directory, file=CONFIG_FILE, file_format=FORMAT, max_version=FORMAT_VERSION,
+                         what="SAE run", origin="the --out folder of 'aekit sae train'")
     weights = directory / WEIGHTS_FILE
     if not weights.is_file() or sha256_file(weights) != config.get("weights_sha256"):
         raise ModelFileError(f"'{weights}' is missing or does not match the checksum in {CONFIG_FILE}. Train the "

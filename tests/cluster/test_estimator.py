@@ -149,7 +149,7 @@ def test_load_and_save_refuse_what_is_not_a_clustering(blobs, trained_ae, tmp_pa
     with pytest.raises(ModelFileError, match="not an aekit latent clustering directory .no clustering.json"):
         LatentClustering.load(tmp_path / "model")
     clustering = LatentClustering(3, autoencoder=trained_ae, prefit=True, random_state=0).fit(X)
-    with pytest.raises(AekitError, match="is another aekit folder; it holds an aekit model"):
+    with pytest.raises(AekitError, match="exists and is not a saved latent clustering or an empty directory"):
         clustering.save(tmp_path / "model")
     path = clustering.save(tmp_path / "run")
     config = json.loads((path / "clustering.json").read_text())
@@ -171,7 +171,8 @@ def test_load_and_save_refuse_what_is_not_a_clustering(blobs, trained_ae, tmp_pa
     ({"cluster_weight": 0.0}, r"'cluster_weight' parameter of LatentClustering must be a float in \(0, inf\]"),
     ({"refine_epochs": 0}, "'refine_epochs' parameter of LatentClustering"),
     ({"prefit": "yes"}, "'prefit' parameter of LatentClustering must be a bool"),
-    ({"autoencoder": "dense"}, "'autoencoder' parameter of LatentClustering must be an aekit.AutoEncoder or None"),
+    ({"autoencoder": "dense"}, r"'autoencoder' parameter of LatentClustering must be an aekit.AutoEncoder \(or one "
+                               r"in sklearn.frozen.FrozenEstimator\) or None. Got str"),
     ({"prefit": True}, r"prefit=True\) needs a trained autoencoder"),
     ({"prefit": True, "autoencoder": AutoEncoder()}, "got an autoencoder that is not trained. Fit it first"),
 ])
@@ -194,3 +195,92 @@ def test_more_clusters_than_samples_and_bad_data(trained_ae) -> None:
 
     with pytest.raises(NotFittedError):
         LatentClustering().predict(X)
+
+
+def test_soft_assignments_do_not_depend_on_the_scale_of_the_codes(blobs, trained_ae) -> None:
+    X, _ = blobs
+    clustering = LatentClustering(3, autoencoder=trained_ae, prefit=True, method="kmeans", random_state=0).fit(X)
+    assert clustering.predict_proba(X).max(axis=1).mean() > 0.8  # well-separated blobs: confident
+    shrunk = LatentClustering(3, autoencoder=trained_ae, prefit=True, method="kmeans", random_state=0).fit(X)
+    shrunk.cluster_centers_ = shrunk.cluster_centers_ / 100.0  # as if the encoder had learnt codes 100x smaller
+    shrunk.kernel_scale_ /= 100.0
+    shrunk._codes = lambda X_: clustering._codes(X_) / 100.0
+    np.testing.assert_allclose(shrunk.predict_proba(X), clustering.predict_proba(X), rtol=1e-9, atol=1e-12)
+
+
+def test_a_frozen_autoencoder_stays_trained_through_clone_and_grid_search(blobs, trained_ae) -> None:
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = blobs
+    frozen = LatentClustering(3, autoencoder=FrozenEstimator(trained_ae), random_state=0)
+    clustering = clone(frozen).fit(X)
+    assert adjusted_rand_score(y, clustering.labels_) > 0.95
+    search = GridSearchCV(frozen, {"method": ["kmeans", "gmm"]}, cv=2).fit(X)
+    assert search.best_params_["method"] in ("kmeans", "gmm")
+    # prefit=True does not survive a clone: the message says what does
+    with pytest.raises(AekitError, match="FrozenEstimator"):
+        clone(LatentClustering(3, autoencoder=trained_ae, prefit=True)).fit(X)
+
+
+def test_gmm_on_one_sample_and_empty_clusters_get_one_line(trained_ae) -> None:
+    X, _ = _blobs(n_per=1)
+    with pytest.raises(AekitError, match="method='gmm' needs at least 2 samples .* X has 1 sample. Pass more data"):
+        LatentClustering(1, autoencoder=trained_ae, prefit=True).fit(X[:1])
+    assert LatentClustering(1, autoencoder=trained_ae, prefit=True, method="kmeans").fit(X[:1]).labels_.tolist() == [0]
+    twice = np.repeat(X[:2], 20, axis=0)  # two distinct rows: a third cluster finds nothing
+    with pytest.warns(UserWarning, match="Clustering the codes|hold none of the 40 training samples"):
+        LatentClustering(3, autoencoder=trained_ae, prefit=True, method="kmeans").fit(twice)
+
+
+def test_a_loaded_clustering_refits_as_the_saved_one_did(blobs, trained_ae, tmp_path) -> None:
+    X, _ = blobs
+    given = _small_ae(max_epochs=3, random_state=None)
+    saved = LatentClustering(3, autoencoder=given, random_state=0).fit(X)
+    loaded = LatentClustering.load(saved.save(tmp_path / "given"))
+    assert loaded.autoencoder.get_params() == given.get_params()
+    prefit = LatentClustering(3, autoencoder=trained_ae, prefit=True, random_state=0).fit(X)
+    reloaded = LatentClustering.load(prefit.save(tmp_path / "prefit"))
+    np.testing.assert_array_equal(reloaded.fit(X).labels_, prefit.labels_)  # refits on the trained autoencoder
+    default = LatentClustering.load(LatentClustering(3, random_state=0).fit(X).save(tmp_path / "default"))
+    assert default.autoencoder is None
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda c: c["params"].update(n_clusters=7),
+     r"does not match itself \(centres of shape \(3, 2\), expected \(7, 2\)"),
+    (lambda c: c["params"].update(method="foo"), "does not load: The 'method' parameter of LatentClustering must be"),
+    (lambda c: c.update(params=[1]), "Cannot load the clustering"),
+    (lambda c: c.update(format_version="1"), "has format_version '1', not a whole number"),
+    (lambda c: c.update(metadata=[1]), "metadata is a list, not a mapping"),
+])
+def test_hand_edited_files_get_one_line(edit, message: str, blobs, trained_ae, tmp_path) -> None:
+    X, _ = blobs
+    path = LatentClustering(3, autoencoder=trained_ae, prefit=True, method="kmeans").fit(X).save(tmp_path / "run")
+    config = json.loads((path / "clustering.json").read_text())
+    edit(config)
+    (path / "clustering.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=message):
+        LatentClustering.load(path)
+
+
+def test_save_refuses_a_folder_of_other_files_and_the_working_directory(blobs, trained_ae, tmp_path,
+                                                                       monkeypatch) -> None:
+    import shutil
+
+    X, _ = blobs
+    clustering = LatentClustering(3, autoencoder=trained_ae, prefit=True, method="kmeans").fit(X)
+    mine = tmp_path / "mine"
+    (mine / "autoencoder").mkdir(parents=True)
+    (mine / "autoencoder" / "model.py").write_text("code")
+    with pytest.raises(AekitError, match="exists and is not a saved latent clustering or an empty directory"):
+        clustering.save(mine)
+    assert (mine / "autoencoder" / "model.py").read_text() == "code"
+    monkeypatch.chdir(mine)
+    with pytest.raises(AekitError, match="'.' is the current directory, and saving replaces the whole folder"):
+        clustering.save(".")
+    path = clustering.save(tmp_path / "run")
+    shutil.rmtree(path / "autoencoder")
+    with pytest.raises(ModelFileError, match="incomplete: its autoencoder/ folder is missing. Fit and save"):
+        LatentClustering.load(path)

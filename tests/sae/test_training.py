@@ -272,7 +272,6 @@ def _edited(run_dir, tmp_path, **changes):
     ({"sae": {"arch": "jumprelu"}}, "Missing key(s) in state_dict"),
     ({"sae": {"k": 0}}, "The 'k' parameter of SparseAutoencoder must be"),
     ({"training": {"foo": 1}}, "Unknown option 'foo' for SAETrainConfig"),
-    ({"format_version": "1"}, "its config.json holds a format_version that is not a number"),
 ])
 def test_a_hand_edited_config_is_one_line(topk_run, tmp_path, changes, detail) -> None:
     copy = _edited(topk_run[1], tmp_path, **changes)
@@ -281,6 +280,13 @@ def test_a_hand_edited_config_is_one_line(topk_run, tmp_path, changes, detail) -
     message = str(caught.value)
     assert message.startswith(f"Cannot load the SAE in '{copy}': ") and message.endswith(". Train it again.")
     assert detail in message and "\n" not in message and ".." not in message
+
+
+def test_a_format_version_that_is_not_a_number_is_one_line(topk_run, tmp_path) -> None:
+    copy = _edited(topk_run[1], tmp_path, format_version="1")
+    with pytest.raises(ModelFileError, match="has format_version '1', not a whole number. Restore it or save the SAE "
+                                             "run again."):
+        load_sae(copy)
 
 
 @pytest.mark.parametrize(("activations", "message"), [
