@@ -23,7 +23,7 @@ from typing import Any
 import click
 import numpy as np
 
-from aekit.cli_options import check_image_options, image_options, parse_ints, remove_stale_outputs
+from aekit.cli_options import check_image_options, image_options, parse_ints, remove_stale_outputs, training_image_size
 from aekit.errors import AekitError, AekitWarning, did_you_mean
 
 echo = click.echo
@@ -401,6 +401,8 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         dataset = _load_data(data, image_size, color)
         samples, n_samples = dataset.X, dataset.n_samples
         labels, class_names = dataset.y, dataset.class_names
+        # later commands resize images from a folder to the size these had, also when --image-size was not given
+        metadata["image_size"] = training_image_size(data, image_size, samples)
         if dataset.feature_names is not None:  # later commands check a table's columns against these
             metadata["feature_names"] = list(dataset.feature_names)
     estimator = AutoEncoder(

@@ -22,11 +22,13 @@ import pandas as pd
 
 from aekit.cli_options import (
     check_image_options,
+    check_images_like_fit,
     image_options,
     parse_ints,
     remove_stale_outputs,
     report_arguments,
     report_path,
+    training_image_size,
 )
 from aekit.errors import AekitError, name_list
 
@@ -153,7 +155,7 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         raise AekitError(f"--contamination sets the threshold, and so does {other}. Pass one of them.")
     if clean is not None and fpr is None:
         raise AekitError("--clean is only read to set the threshold by --fpr. Pass --fpr RATE, or drop --clean.")
-    check_save_path(out)  # before training, not after
+    check_save_path(out, option="--out")  # before training, not after
     replacing = (out / DETECTOR_FILE).is_file()
     if replacing and not overwrite:  # its scores and thresholds may be in use
         raise AekitError(f"--out {out} holds a fitted detector ({DETECTOR_FILE}); fitting again would replace it. Pass "
@@ -182,7 +184,8 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
     elif fixed_threshold is not None:
         detector.set_threshold(value=fixed_threshold)
     # later commands read images as these were: resized and converted the same way
-    detector.save(out, metadata={"image_size": image_size, "color": color or "grayscale"})
+    detector.save(out, metadata={"image_size": training_image_size(data, image_size, X),
+                                 "color": color or "grayscale"})
     unit = "time steps" if detector.kind_ == "series" else "rows"
     coarse = (f" (and {detector.coarse_.n_estimators_} more on its blocks of {detector.coarse_factor_} steps, the "
               "coarse scale)" if detector.coarse_ is not None else "")
@@ -219,6 +222,7 @@ def _explained(run_dir: Path, data: str, image_size: Any, color: str | None) -> 
     image_size = image_size if image_size is not None else read_as.get("image_size")
     color = color or read_as.get("color")
     X, source = _load(data, image_size, color, series=detector.kind_ == "series")
+    check_images_like_fit(data, X, detector.input_shape_full_, source, "detector")
     if isinstance(X, pd.DataFrame):
         check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
     explanation = detector.explain(X)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from aekit.errors import AekitError
 
@@ -64,11 +65,41 @@ def check_image_options(data: str, image_size: Any, color: str | None) -> None:
                          "Drop them, or resize the array beforehand.")
 
 
+def training_image_size(data: str, image_size: Any, X: Any) -> Any:
+    """The --image-size to store with a fitted model or detector, so that later commands read images as its
+    training images were: the user's, else for a folder of images the (height, width) they had as read. Stored
+    as None, a folder of images of another size would be read at that size and refused for its pixel count."""
+    if image_size is not None or not Path(data).expanduser().is_dir():
+        return image_size
+    height, width = np.shape(X)[-2:]  # a folder reads as (n, channels, height, width)
+    return [int(height), int(width)]
+
+
+def check_images_like_fit(data: str, X: Any, fitted_shape: tuple[int, ...], source: str, what: str) -> None:
+    """One line when the images of a folder come out of another size or channel count than the fitted ``what``'s
+    (clustering, detector) training images, naming the --image-size / --color that read them as those were;
+    else a shape or a feature count would be all the user hears."""
+    shape, fitted = tuple(np.shape(X)[1:]), tuple(int(side) for side in fitted_shape)
+    if shape == fitted or len(shape) != 3 or len(fitted) != 3 or not Path(data).expanduser().is_dir():
+        return
+    fixes = [f"--image-size {fitted[1]},{fitted[2]}"] if shape[1:] != fitted[1:] else []
+    if shape[0] != fitted[0] and fitted[0] in (1, 3):
+        fixes.append(f"--color {'grayscale' if fitted[0] == 1 else 'rgb'}")
+    if not fixes:  # trained on images of another channel count than a folder gives: the caller's check says it
+        return
+
+    def size(c: int, h: int, w: int) -> str:
+        return f"{h}x{w} pixels with {c} channel{'' if c == 1 else 's'}"
+
+    raise AekitError(f"The images of {source} are {size(*shape)} as read; the {what} was trained on images of "
+                     f"{size(*fitted)}. Pass {' and '.join(fixes)} to read them as those were.")
+
+
 def remove_stale_outputs(folder: Path, *, report_written: bool, files: tuple[str, ...] = ()) -> list[Path]:
-    """Delete what the model or detector just replaced in ``folder`` left that describes it, and return their
-    paths: its reports on other data (``report-*.html``), ``files`` (such as exported graphs), and its
-    ``report.html`` unless a new one was written. Each would be taken for the new one's. Call it only where
-    one was replaced: in any other folder these names are the user's."""
+    """Delete what the model or detector just replaced (or about to be replaced) in ``folder`` left that describes
+    it, and return their paths: its reports on other data (``report-*.html``), ``files`` (such as exported graphs,
+    a clustering's clusters.csv), and its ``report.html`` unless a new one was written. Each would be taken for the
+    new one's. Call it only where one is replaced: in any other folder these names are the user's."""
     stale = [folder / name for name in files if (folder / name).is_file()]
     stale += sorted(path for path in folder.glob("report-*")
                     if path.suffix.lower() in (".html", ".htm") and path.is_file())

@@ -222,26 +222,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                             likelihood=self.loss)
 
     def _infer_input_shape(self, X: np.ndarray) -> tuple[int, ...]:
-        n_features = math.prod(X.shape[1:])
-        if self.input_shape is not None:
-            shape = tuple(int(s) for s in self.input_shape)
-            if math.prod(shape) != n_features:
-                raise AekitError(f"The 'input_shape' parameter of AutoEncoder must have {n_features} elements "
-                                 f"like the data. Got {tuple(self.input_shape)} ({math.prod(shape)}) instead.")
-            return shape
-        shape = tuple(X.shape[1:])
-        wanted = BACKBONES.get(PRESETS.get(self.model)().backbone.name).sample_ndims
-        if wanted is None or len(shape) in wanted:
-            return shape
-        side = math.isqrt(n_features)
-        if 3 in wanted and side * side == n_features:  # flattened square grayscale images (digits, MNIST)
-            return (1, side, side)
-        needs = " or ".join(_SAMPLE_KINDS[n] for n in wanted)
-        example = "(1, H, W)" if 3 in wanted else f"(1, {n_features}) for one channel"
-        advice = (f"Pass input_shape, e.g. input_shape={example}." if len(shape) == 1 and 1 not in wanted
-                  else "Pick a model for these samples: see 'aekit list-models'.")
-        raise AekitError(f"Model {self.model!r} needs samples shaped as {needs}, but the data's samples have shape "
-                         f"{shape}. {advice}")
+        return sample_shape(self.model, tuple(X.shape[1:]), self.input_shape)
 
     def _make_scaler(self, config: AutoencoderConfig) -> Scaler:
         kind = self.scaler
@@ -647,6 +628,32 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
+
+
+def sample_shape(model: str, shape: tuple[int, ...], input_shape: tuple[int, ...] | None = None,
+                 owner: str = "AutoEncoder") -> tuple[int, ...]:
+    """The shape of one sample as preset ``model`` reads data whose samples have ``shape``: ``input_shape`` if
+    given (it must hold as many values), the samples' own shape where the model reads it, and flat square rows as
+    single-channel images for a model of images (digits, MNIST); else one line on what the model reads."""
+    n_features = math.prod(shape)
+    if input_shape is not None:
+        given = tuple(int(s) for s in input_shape)
+        if math.prod(given) != n_features:
+            raise AekitError(f"The 'input_shape' parameter of {owner} must have {n_features} elements like the data. "
+                             f"Got {tuple(input_shape)} ({math.prod(given)}) instead.")
+        return given
+    wanted = BACKBONES.get(PRESETS.get(model)().backbone.name).sample_ndims
+    if wanted is None or len(shape) in wanted:
+        return tuple(shape)
+    side = math.isqrt(n_features)
+    if 3 in wanted and side * side == n_features:  # flattened square grayscale images (digits, MNIST)
+        return (1, side, side)
+    needs = " or ".join(_SAMPLE_KINDS[n] for n in wanted)
+    example = "(1, H, W)" if 3 in wanted else f"(1, {n_features}) for one channel"
+    advice = (f"Pass input_shape, e.g. input_shape={example}." if len(shape) == 1 and 1 not in wanted
+              else "Pick a model for these samples: see 'aekit list-models'.")
+    raise AekitError(f"Model {model!r} needs samples shaped as {needs}, but the data's samples have shape "
+                     f"{tuple(shape)}. {advice}")
 
 
 def _check_float32_range(X: np.ndarray) -> None:

@@ -116,8 +116,8 @@ def check_saved_folder(path: str | os.PathLike[str], *, file: str, what: str, op
     path = check_output_path(path, option=option)
     _check_not_working_directory(path, option)
     if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / file).is_file())):
-        raise AekitError(f"'{path}' exists and is not a saved {what} or an empty directory; saving there would "
-                         "replace it. Pass a new path, or move it away first.")
+        raise AekitError(f"{option} '{path}' exists and is not a saved {what} or an empty directory; saving there "
+                         "would replace it. Pass a new path, or move it away first.")
     return path
 
 

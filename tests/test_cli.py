@@ -242,6 +242,23 @@ def test_image_models_read_images_as_they_were_trained_on(cli, tmp_path) -> None
     assert np.load(tmp_path / "codes.npy").shape == (12, 3)
 
 
+def test_images_trained_without_image_size_are_later_read_at_the_size_they_had(cli, tmp_path) -> None:
+    from PIL import Image
+
+    folder, bigger = tmp_path / "images", tmp_path / "bigger"
+    folder.mkdir()
+    bigger.mkdir()
+    for i in range(6):
+        Image.fromarray(np.full((8, 8), 30 * i, dtype=np.uint8)).save(folder / f"{i}.png")
+        Image.fromarray(np.full((16, 16), 30 * i, dtype=np.uint8)).save(bigger / f"{i}.png")
+    run = tmp_path / "run"
+    code, _, err = cli("train", folder, "--out", run, *FAST)
+    assert code == 0, err
+    assert json.loads((run / "config.json").read_text())["extra"]["image_size"] == [8, 8]
+    code, _, err = cli("encode", run, bigger, "-o", tmp_path / "codes.npy")  # resized to 8 x 8, as at training
+    assert code == 0 and np.load(tmp_path / "codes.npy").shape == (6, 3), err
+
+
 def test_image_size_takes_a_side_or_height_and_width(cli, tmp_path) -> None:
     from PIL import Image
 

@@ -124,10 +124,10 @@ _SERIES_COARSE_FACTOR = 4
 _LIKELIHOOD_SAMPLES = 10
 
 
-def check_save_path(path: str | os.PathLike[str]) -> Path:
+def check_save_path(path: str | os.PathLike[str], option: str = "The detector's folder") -> Path:
     """Refuse (one line) a path :meth:`AnomalyDetector.save` may not write: something there that is neither a
     saved detector nor an empty directory. Callers that train first check it before training."""
-    return check_saved_folder(path, file=DETECTOR_FILE, what="detector", option="The detector's folder")
+    return check_saved_folder(path, file=DETECTOR_FILE, what="detector", option=option)
 
 
 def _is_detector_part(name: str) -> bool:

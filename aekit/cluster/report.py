@@ -91,6 +91,12 @@ def compare_with_labels(y: Any, clusters: Any, n_clusters: int, class_names: lis
         counts=counts, class_names=names, matched={int(r): names[c] for r, c in zip(rows, columns)})
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in the number it takes: "1 sample", "2 samples"; ``plural`` where it is not noun + s
+    ("classes")."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _sample_rows(n: int, limit: int = MAX_SAMPLED) -> np.ndarray:
     """All rows, or ``limit`` of them drawn without replacement with seed 0, in order."""
     return np.arange(n) if n <= limit else np.sort(np.random.default_rng(0).choice(n, limit, replace=False))
@@ -130,7 +136,9 @@ def _sizes_section(sizes: np.ndarray) -> str:
     ax.grid(True, axis="y", alpha=0.3)
     empty = int((sizes == 0).sum())
     caption = (f"Samples per cluster ({int(sizes.sum())} in all; largest {int(sizes.max())}, smallest "
-               f"{int(sizes.min())}).") + (f" {empty} cluster(s) hold none of these samples." if empty else "")
+               f"{int(sizes.min())}).")
+    if empty:
+        caption += f" {counted(empty, 'cluster')} {'holds' if empty == 1 else 'hold'} none of these samples."
     return _figure_html(_png(fig), "cluster sizes", caption)
 
 
@@ -160,7 +168,7 @@ def _map_section(codes: np.ndarray, clusters: np.ndarray, centers: np.ndarray) -
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1])
     ax.grid(True, alpha=0.3)
-    drawn = f"{len(rows)} samples" + (f" (drawn at random, seed 0, from {len(codes)})" if len(rows) < len(codes)
+    drawn = counted(len(rows), "sample") + (f" (drawn at random, seed 0, from {len(codes)})" if len(rows) < len(codes)
                                       else "")
     caption = (f"Latent space of {drawn}, coloured by cluster; the crosses are the cluster centres, drawn on the "
                f"same plane. {how}")
@@ -183,8 +191,9 @@ def _prototype_images(decoded: np.ndarray, low: float, high: float) -> str:
         last = min(first + columns, k) - 1
         series.append((row, f"cluster {first}" if first == last else f"clusters {first}-{last}"))
     return _figure_html(_mosaic(series, low, high), "decoded cluster centres",
-                        f"The {k} cluster centres decoded by the autoencoder: what a typical member of each cluster "
-                        f"looks like, in cluster order, on the data's value range ({low:g} to {high:g}).{note}")
+                        f"The {counted(k, 'cluster centre')} decoded by the autoencoder: what a typical member of "
+                        f"each cluster looks like, in cluster order, on the data's value range ({low:g} to "
+                        f"{high:g}).{note}")
 
 
 def _member_images(images: np.ndarray, clusters: np.ndarray, distances: np.ndarray, k: int, low: float,
@@ -202,7 +211,8 @@ def _member_images(images: np.ndarray, clusters: np.ndarray, distances: np.ndarr
     png = _mosaic(series, low, high)
     more = f" The first {MAX_CLUSTERS_SHOWN} of the {len(held)} clusters with samples." if len(
         held) > MAX_CLUSTERS_SHOWN else ""
-    more += f" {k - len(held)} cluster(s) without samples here are left out." if len(held) < k else ""
+    left = k - len(held)
+    more += f" {counted(left, 'cluster')} without samples here {'is' if left == 1 else 'are'} left out." if left else ""
     return _figure_html(png, "cluster members nearest their centres",
                         f"Per cluster (its size in brackets), the {MEMBERS_SHOWN} samples whose codes lie nearest "
                         f"its centre, nearest first; blank tiles where a cluster has fewer.{more}{note}")
@@ -258,7 +268,7 @@ def _refinement_section(history: list[dict[str, float]]) -> str:
         ax.grid(True, alpha=0.3)
     last = history[-1]
     return _figure_html(_png(fig), "refinement curves",
-                        f"IDEC's joint training, {len(history)} epoch(s): the autoencoder's own loss, the "
+                        f"IDEC's joint training, {counted(len(history), 'epoch')}: the autoencoder's own loss, the "
                         "clustering loss (KL divergence of the assignments from their sharpened target) and the "
                         f"share of labels that changed each epoch (last {100 * last['changed']:.2f}%; training "
                         "stops below 0.1%).")
@@ -332,22 +342,22 @@ def write_clustering_report(path: str | os.PathLike[str], clustering: LatentClus
     silhouette, sampled = _silhouette(codes, clusters)
     params = autoencoder.get_params()
     notes = {
-        "data": f"{n} samples" + (f" ({source})" if source else ""),
+        "data": counted(n, "sample") + (f" ({source})" if source else ""),
         "method": {"kmeans": "kmeans: KMeans on the codes",
                    "gmm": "gmm: a Gaussian mixture (full covariances) on the codes",
                    "idec": f"idec: KMeans, then the autoencoder and the centres refined together for "
-                           f"{len(clustering.refine_history_)} epoch(s) (IDEC, cluster weight "
+                           f"{counted(len(clustering.refine_history_), 'epoch')} (IDEC, cluster weight "
                            f"{clustering.cluster_weight:g})"}.get(clustering.method, str(clustering.method)),
         "clusters": f"{k}" + (f" ({int((sizes == 0).sum())} without samples here)" if (sizes == 0).any() else ""),
         "autoencoder": f"{params['model']}, latent_dim {autoencoder.config_.latent_dim}, "
-                       f"{len(getattr(autoencoder, 'history_', []))} training epoch(s)",
+                       f"{counted(len(getattr(autoencoder, 'history_', [])), 'training epoch')}",
         "inertia": f"{_format_value(float(squared.min(axis=1).sum()))}: the sum of squared distances of these "
                    f"samples' codes to their nearest centre ({_format_value(clustering.inertia_)} on the training "
                    "data)",
         "silhouette": "not defined: it needs at least 2 clusters with samples, and fewer clusters than samples",
     }
     if silhouette is not None:
-        notes["silhouette"] = (f"{silhouette:.3f}: of the codes by cluster, on {sampled} samples"
+        notes["silhouette"] = (f"{silhouette:.3f}: of the codes by cluster, on {counted(sampled, 'sample')}"
                                + (" drawn at random (seed 0)" if sampled < n else "")
                                + "; from -1 to 1, higher is better separated")
     agreement = None
@@ -355,7 +365,7 @@ def write_clustering_report(path: str | os.PathLike[str], clustering: LatentClus
         y = np.asarray(y).reshape(-1)
         agreement = compare_with_labels(y, clusters, k, class_names)
         notes["labels"] = (f"accuracy {agreement.accuracy:.3f}, NMI {agreement.nmi:.3f}, ARI {agreement.ari:.3f} "
-                           f"against {len(agreement.class_names)} classes (not used to cluster)")
+                           f"against {counted(len(agreement.class_names), 'class', 'classes')} (not used to cluster)")
     sections = [("Summary", _notes_section(notes)), ("Cluster sizes", _sizes_section(sizes)),
                 ("Latent space", _map_section(codes, clusters, centers))]
     shape = tuple(autoencoder.input_shape_)

@@ -321,7 +321,30 @@ def test_images_from_a_folder_are_known_by_their_files(cli, digits, tmp_path) ->
     pd.testing.assert_frame_equal(scores, pd.read_csv(tmp_path / "s8.csv"))
     code, _out, err = cli("detect", "score", tmp_path / "run", tmp_path / "images", "-o", tmp_path / "s16.csv",
                           "--image-size", "16")
-    assert code == 1 and "fitted on samples of shape (1, 8, 8)" in err, err
+    assert code == 1 and err == (f"error: The images of image folder {tmp_path / 'images'} are 16x16 pixels with 1 "
+                                 "channel as read; the detector was trained on images of 8x8 pixels with 1 channel. "
+                                 "Pass --image-size 8,8 to read them as those were.\n")
     assert scores.columns[0] == "file" and list(scores["file"][:3]) == ["0/00.png", "0/02.png", "0/04.png"]
     top = scores.sort_values("score", ascending=False)["file"].iloc[0]
     assert f"<td>{top}</td>" in (tmp_path / "r.html").read_text()  # the report's top anomalies too
+
+
+def test_images_are_read_later_at_the_size_they_had_at_fit(cli, digits, tmp_path) -> None:
+    from PIL import Image
+
+    from aekit.anomaly import AnomalyDetector
+
+    for name, side in (("images", 8), ("larger", 12)):  # the same images at 8 x 8 and at 12 x 12
+        (tmp_path / name).mkdir()
+        for i, image in enumerate(digits[:30].reshape(-1, 8, 8)):
+            Image.fromarray((image * 255 / 16).astype(np.uint8)).resize((side, side)).save(
+                tmp_path / name / f"{i:02d}.png")
+    run_dir = tmp_path / "run"
+    code, _out, err = cli("detect", "fit", tmp_path / "images", "--model", "dense", "--out", run_dir, "--no-report",
+                          *FAST)
+    assert code == 0, err
+    assert AnomalyDetector.load(run_dir).metadata_ == {"image_size": [8, 8], "color": "grayscale"}
+    # resized to the training images' 8 x 8 without being told
+    code, out, err = cli("detect", "score", run_dir, tmp_path / "larger", "-o", tmp_path / "s.csv")
+    assert code == 0 and out.startswith("Scored 30 rows"), err
+    assert pd.read_csv(tmp_path / "s.csv")["file"].tolist() == [f"{i:02d}.png" for i in range(30)]

@@ -238,7 +238,7 @@ def test_fewer_distinct_codes_than_clusters_is_one_warning_and_a_report_of_the_e
                     "Possibly due to duplicate points in X. Pass fewer clusters than --n-clusters 4, or train the "
                     "autoencoder longer."]
     html = (tmp_path / "run" / "report.html").read_text()
-    assert "2 cluster(s) hold none of these samples." in html and "<td>2 (0)</td>" in html
+    assert "2 clusters hold none of these samples." in html and "<td>2 (0)</td>" in html
 
 
 def test_without_autoencoder_options_the_clustering_picks_its_own(cli, table, tmp_path, monkeypatch) -> None:
@@ -259,3 +259,148 @@ def test_without_autoencoder_options_the_clustering_picks_its_own(cli, table, tm
     # any autoencoder option: an AutoEncoder with the code size LatentClustering would pick (6 features: 3)
     assert given[1].get_params()["latent_dim"] == 3 and given[1].device == "cpu" and given[1].model == "dense"
     assert given[1].random_state is None  # seeded by the clustering's --seed, as its own would be
+
+
+@pytest.mark.parametrize("held", ["clusters.csv", "report.html", "autoencoder/config.json"])
+def test_an_out_folder_of_the_users_own_files_is_refused_before_the_data_is_read(cli, table, tmp_path, monkeypatch,
+                                                                                 held: str) -> None:
+    import aekit.cli_cluster
+
+    monkeypatch.setattr(aekit.cli_cluster, "_read", lambda *args: pytest.fail("read DATA before checking --out"))
+    folder = tmp_path / "mine"
+    (folder / held).parent.mkdir(parents=True)
+    (folder / held).write_text("the user's")
+    code, out, err = cli("cluster", "fit", table, "--out", folder, "--overwrite", *FAST)
+    _one_line_error(code, out, err)
+    assert err == (f"error: --out '{folder}' exists and is not a saved latent clustering or an empty directory; saving "
+                   "there would replace it. Pass a new path, or move it away first.\n")
+    assert (folder / held).read_text() == "the user's" and len(list(folder.rglob("*"))) == len(Path(held).parts)
+
+
+def test_the_current_directory_is_refused_as_out_before_the_data_is_read(cli, table, tmp_path, monkeypatch) -> None:
+    import aekit.cli_cluster
+
+    monkeypatch.setattr(aekit.cli_cluster, "_read", lambda *args: pytest.fail("read DATA before checking --out"))
+    monkeypatch.chdir(tmp_path)
+    for out in (".", str(tmp_path)):
+        code, stdout, err = cli("cluster", "fit", table, "-o", out, *FAST)
+        _one_line_error(code, stdout, err)
+        assert err == (f"error: --out '{out}' is the current directory, and saving replaces the whole folder. Pass a "
+                       "folder inside it, e.g. 'run'.\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("failing", ["aekit.cluster.report.write_clustering_report", "aekit.cli_cluster._write_scores"])
+def test_an_overwrite_stopped_after_the_save_leaves_none_of_the_previous_clusterings_outputs(
+        cli, table, tmp_path, monkeypatch, failing: str) -> None:
+    from aekit import LatentClustering
+    from aekit.errors import AekitError
+
+    run_dir = tmp_path / "run"
+    assert cli("cluster", "fit", table, "--out", run_dir, "--n-clusters", "2", *FAST)[0] == 0
+    (run_dir / "notes.txt").write_text("mine")
+    (run_dir / "report-old.html").write_text("the previous clustering's")
+
+    def fail(*args, **kwargs):
+        raise AekitError("No space left on device.")
+
+    monkeypatch.setattr(failing, fail)
+    code, out, err = cli("cluster", "fit", table, "--out", run_dir, "--n-clusters", "3", "--overwrite", *FAST)
+    assert code == 1 and err == "error: No space left on device.\n", err
+    loaded = LatentClustering.load(run_dir)  # the new clustering is saved...
+    assert loaded.n_clusters == 3
+    # ...and nothing of the previous one's describes it: its clusters and reports are gone, the user's notes stay
+    names = {p.name for p in run_dir.iterdir()}
+    assert names == {"clustering.json", "clustering.safetensors", "autoencoder", "notes.txt"} | (
+        {"clusters.csv"} if "report" in failing else set())
+    if "clusters.csv" in names:  # written after the save: this clustering's
+        np.testing.assert_array_equal(pd.read_csv(run_dir / "clusters.csv")["cluster"], loaded.labels_)
+
+
+def test_a_default_code_size_that_the_model_cannot_have_is_refused_before_training(cli, digits_npz, tmp_path,
+                                                                                  monkeypatch) -> None:
+    from aekit import LatentClustering
+    from aekit.errors import AekitError
+
+    fast = ["--epochs", "2", "--device", "cpu", "--n-clusters", "2"]
+    code, out, err = cli("cluster", "fit", digits_npz, "--out", tmp_path / "run", "--model", "vq-vae", *fast)
+    _one_line_error(code, out, err)
+    # 64 pixels: the default code size is 10, which a VQ-VAE's vectors of 4 numbers cannot make up
+    assert err == ("error: The default code size 10 does not suit --model vq-vae: The 'embedding_dim' parameter of "
+                   "VQBottleneck must divide --latent-dim 10 (the code is --latent-dim // embedding_dim vectors of "
+                   "embedding_dim numbers). Got 4 instead. Pass --latent-dim, e.g. --latent-dim 8.\n")
+    assert not (tmp_path / "run").exists()
+
+    def stop(self, X, y=None):
+        raise AekitError("stopped before training.")
+
+    monkeypatch.setattr(LatentClustering, "fit", stop)  # the size it suggests passes the check
+    code, _, err = cli("cluster", "fit", digits_npz, "--out", tmp_path / "run", "--model", "vq-vae", "--latent-dim",
+                       "8", *fast)
+    assert err == "error: stopped before training.\n"
+
+
+def test_a_model_of_images_for_a_table_is_refused_in_the_commands_terms(cli, table, tmp_path) -> None:
+    for model, reads, fix in [
+        ("conv", "signals or windows (channels, length) or images (channels, height, width)", "1,H,W"),
+        ("transformer", "signals or windows (channels, length)", "1,6 for one channel"),
+    ]:
+        code, out, err = cli("cluster", "fit", table, "--out", tmp_path / "run", "--model", model, *FAST)
+        _one_line_error(code, out, err)
+        assert err == (f"error: Model '{model}' needs samples shaped as {reads}, but the data's samples have shape "
+                       f"(6,). Pass --input-shape, e.g. --input-shape {fix}.\n")
+        assert not (tmp_path / "run").exists()
+    code, out, err = cli("cluster", "fit", table, "--out", tmp_path / "run", "--model", "conv", "--input-shape",
+                         "1,2,2", *FAST)
+    _one_line_error(code, out, err)
+    assert "--input-shape must have 6 elements like the data. Got (1, 2, 2) (4) instead." in err
+    # rows that are images: --input-shape says so, as for 'aekit train' and 'aekit detect fit'
+    run_dir = tmp_path / "run"
+    code, out, err = cli("cluster", "fit", table, "--out", run_dir, "--model", "conv", "--input-shape", "1,2,3",
+                         "--n-clusters", "2", "--no-report", *FAST)
+    assert code == 0 and "codes of a conv autoencoder" in out, err
+    code, _, err = cli("cluster", "predict", run_dir, table, "-o", tmp_path / "p.csv")
+    assert code == 0 and (tmp_path / "p.csv").read_text() == (run_dir / "clusters.csv").read_text(), err
+
+
+def test_images_are_read_later_at_the_size_they_had_at_fit(cli, image_folder, tmp_path) -> None:
+    from PIL import Image
+
+    from aekit import LatentClustering
+
+    run_dir = tmp_path / "run"
+    code, _, err = cli("cluster", "fit", image_folder, "--out", run_dir, "--n-clusters", "2", "--no-report", *FAST)
+    assert code == 0, err
+    assert LatentClustering.load(run_dir).metadata_ == {"image_size": [8, 8], "color": "grayscale"}
+    larger = tmp_path / "larger"  # the same images at 12 x 12: resized back to 8 x 8 without being told
+    for path in image_folder.rglob("*.png"):
+        (larger / path.parent.name).mkdir(parents=True, exist_ok=True)
+        Image.open(path).resize((12, 12)).save(larger / path.parent.name / path.name)
+    code, out, err = cli("cluster", "predict", run_dir, larger, "-o", tmp_path / "p.csv")
+    assert code == 0 and "Assigned 12 samples of image folder" in out, err
+    assert pd.read_csv(tmp_path / "p.csv")["file"].tolist() == pd.read_csv(run_dir / "clusters.csv")["file"].tolist()
+    # read otherwise than at fit: the message names the options that read them as then
+    code, out, err = cli("cluster", "predict", run_dir, image_folder, "-o", tmp_path / "q.csv", "--image-size", "6")
+    _one_line_error(code, out, err)
+    assert err == (f"error: The images of image folder {image_folder} are 6x6 pixels with 1 channel as read; the "
+                   "clustering was trained on images of 8x8 pixels with 1 channel. Pass --image-size 8,8 to read "
+                   "them as those were.\n")
+    code, out, err = cli("cluster", "report", run_dir, image_folder, "-o", tmp_path / "r.html", "--color", "rgb")
+    _one_line_error(code, out, err)
+    assert "are 8x8 pixels with 3 channels as read" in err and "Pass --color grayscale to read them" in err
+    assert not (tmp_path / "q.csv").exists() and not (tmp_path / "r.html").exists()
+
+
+def test_counts_and_articles_read_as_english(cli, table, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    code, out, err = cli("cluster", "fit", table, "--out", run_dir, "--n-clusters", "1", "--model", "overcomplete",
+                         "--method", "kmeans", "--no-report", *FAST)
+    assert code == 0, err
+    assert "into 1 cluster (kmeans) in the 2-dimensional codes of an overcomplete autoencoder" in out
+    one = tmp_path / "one.csv"
+    pd.read_csv(table).head(1).to_csv(one, index=False)
+    code, out, err = cli("cluster", "predict", run_dir, one, "-o", tmp_path / "p.csv")
+    assert code == 0 and f"Assigned 1 sample of file {one} to 1 cluster: 0: 1." in out, err
+    code, out, err = cli("cluster", "fit", one, "--out", tmp_path / "other", "--n-clusters", "2", *FAST)
+    assert err == f"error: --n-clusters 2 is more than the 1 sample of file {one}. Pass --n-clusters 1 or fewer, " \
+                  "or more data.\n"

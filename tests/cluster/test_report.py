@@ -95,7 +95,8 @@ def test_an_image_report_shows_decoded_centres_members_and_the_refinement(tmp_pa
     assert "The 4 cluster centres decoded by the autoencoder" in html and "on the data&#x27;s value range (0 to 16)" \
         in html
     assert "the 8 samples whose codes lie nearest its centre" in html
-    assert f"IDEC&#x27;s joint training, {len(clustering.refine_history_)} epoch(s)" in html
+    epochs = len(clustering.refine_history_)
+    assert f"IDEC&#x27;s joint training, {epochs} epoch{'' if epochs == 1 else 's'}:" in html
     assert "refined together for" in html and html.count("data:image/png;base64,") == 5
 
 
@@ -105,3 +106,17 @@ def test_bad_cluster_ids_are_refused(blobs, tmp_path) -> None:
     with pytest.raises(AekitError, match=r"^clusters must hold one cluster id in \[0, 1\] per sample \(90\)"):
         write_clustering_report(tmp_path / "r.html", clustering, X, clusters=np.full(90, 2))
     assert not (tmp_path / "r.html").exists()
+
+
+def test_counts_of_one_are_singular(blobs, tmp_path) -> None:
+    from aekit.cluster.report import counted
+
+    assert [counted(1, "sample"), counted(0, "sample"), counted(2, "epoch"), counted(1, "class", "classes"),
+            counted(3, "class", "classes")] == ["1 sample", "0 samples", "2 epochs", "1 class", "3 classes"]
+    X, _ = blobs
+    clustering = LatentClustering(2, autoencoder=_ae(max_epochs=1), method="kmeans", random_state=0).fit(X)
+    path = write_clustering_report(tmp_path / "r.html", clustering, X.iloc[:1], y=np.array([0]), source="one row")
+    html = path.read_text()
+    assert "<td>1 sample (one row)</td>" in html and "1 cluster holds none of these samples." in html
+    assert "against 1 class (not used to cluster)" in html and "1 training epoch<" in html
+    assert not re.search(r"\b1 (samples|clusters|classes|epochs)\b", html)
