@@ -23,7 +23,15 @@ from typing import Any
 import click
 import numpy as np
 
-from aekit.cli_options import check_image_options, image_options, parse_ints, remove_stale_outputs, training_image_size
+from aekit.cli_options import (
+    check_image_options,
+    check_images_like_fit,
+    image_options,
+    parse_ints,
+    read_like_fit,
+    remove_stale_outputs,
+    training_image_size,
+)
 from aekit.errors import AekitError, AekitWarning, did_you_mean
 
 echo = click.echo
@@ -194,14 +202,14 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
     """
     from aekit.data import check_column_names, check_features
 
-    check_image_options(data, image_size, color)
     meta = getattr(estimator, "metadata_", {}) or {}
+    # images from a folder: read as the model's training images were, unless the flags say otherwise
+    image_size, color = read_like_fit(meta, data, image_size, color)
     text = _text_for(estimator, data)
     if text is not None:
         return text.X, None, None
-    # images from a folder: read as the model's training images were, unless the flags say otherwise
-    image_size = image_size if image_size is not None else meta.get("image_size")
-    dataset = _load_data(data, image_size, color or meta.get("color"))
+    dataset = _load_data(data, image_size, color)
+    check_images_like_fit(data, dataset.X, estimator.input_shape_, dataset.source, "model")
     samples = check_features(dataset, estimator.input_shape_)
     check_column_names(dataset.feature_names, meta.get("feature_names"), dataset.source)
     samples = samples.reshape(len(samples), -1) if estimator.flat_input_ else samples

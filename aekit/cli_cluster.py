@@ -28,6 +28,7 @@ from aekit.cli_options import (
     check_images_like_fit,
     image_options,
     parse_ints,
+    read_like_fit,
     remove_stale_outputs,
     report_arguments,
     report_path,
@@ -140,11 +141,9 @@ def _read_for(run_dir: Path, data: str, image_size: Any, color: str | None
     --image-size / --color say otherwise): samples, row ids, description, labels and class names."""
     from aekit.cluster import LatentClustering
 
-    check_image_options(data, image_size, color)
     clustering = LatentClustering.load(run_dir)
-    read_as = clustering.metadata_
-    image_size = image_size if image_size is not None else read_as.get("image_size")
-    X, source, y, class_names = _read(data, image_size, color or read_as.get("color"))
+    image_size, color = read_like_fit(clustering.metadata_, data, image_size, color)
+    X, source, y, class_names = _read(data, image_size, color)
     ids = _row_ids(X, data)
     return clustering, _like_fit(clustering, X, source, data), ids, source, y, class_names
 
@@ -242,7 +241,7 @@ def fit_command(data: str, out: Path, n_clusters: int, method: str | None, model
                          "a model of numbers: see 'aekit list-models'.")
     check_image_options(data, image_size, color)
     X, source, y, class_names = _read(data, image_size, color)
-    if n_clusters > len(X):  # before training, which the clustering would refuse only after
+    if n_clusters > len(X):  # as LatentClustering.fit refuses it, but naming DATA and the flag
         raise AekitError(f"--n-clusters {n_clusters} is more than the {counted(len(X), 'sample')} of {source}. Pass "
                          f"--n-clusters {len(X)} or fewer, or more data.")
     from aekit import AutoEncoder, LatentClustering

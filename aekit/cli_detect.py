@@ -25,6 +25,7 @@ from aekit.cli_options import (
     check_images_like_fit,
     image_options,
     parse_ints,
+    read_like_fit,
     remove_stale_outputs,
     report_arguments,
     report_path,
@@ -216,11 +217,8 @@ def _explained(run_dir: Path, data: str, image_size: Any, color: str | None) -> 
     from aekit.anomaly import AnomalyDetector
     from aekit.data import check_column_names
 
-    check_image_options(data, image_size, color)
     detector = AnomalyDetector.load(run_dir)
-    read_as = detector.metadata_
-    image_size = image_size if image_size is not None else read_as.get("image_size")
-    color = color or read_as.get("color")
+    image_size, color = read_like_fit(detector.metadata_, data, image_size, color)
     X, source = _load(data, image_size, color, series=detector.kind_ == "series")
     check_images_like_fit(data, X, detector.input_shape_full_, source, "detector")
     if isinstance(X, pd.DataFrame):

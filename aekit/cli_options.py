@@ -75,6 +75,16 @@ def training_image_size(data: str, image_size: Any, X: Any) -> Any:
     return [int(height), int(width)]
 
 
+def read_like_fit(metadata: dict[str, Any] | None, data: str, image_size: Any, color: str | None
+                  ) -> tuple[Any, str | None]:
+    """The --image-size and --color to read DATA with for a fitted model, detector or clustering: the user's where
+    given (refused for data that is not images), else those its training images were read with (its
+    ``metadata``)."""
+    check_image_options(data, image_size, color)
+    metadata = metadata or {}
+    return (image_size if image_size is not None else metadata.get("image_size"), color or metadata.get("color"))
+
+
 def check_images_like_fit(data: str, X: Any, fitted_shape: tuple[int, ...], source: str, what: str) -> None:
     """One line when the images of a folder come out of another size or channel count than the fitted ``what``'s
     (clustering, detector) training images, naming the --image-size / --color that read them as those were;

@@ -124,7 +124,11 @@ def check_saved_folder(path: str | os.PathLike[str], *, file: str, what: str, op
 def _check_not_working_directory(path: Path, option: str) -> None:
     """A folder saved whole is renamed into place: the current directory (or one above it) would be pulled from
     under the process and the shell, and '.' cannot be renamed at all."""
-    resolved, cwd = path.expanduser().resolve(), Path.cwd().resolve()
+    try:
+        cwd = Path.cwd().resolve()
+    except FileNotFoundError:  # the working directory was deleted: no folder can be it
+        return
+    resolved = path.expanduser().resolve()
     if resolved == cwd or resolved in cwd.parents:
         where = "the current directory" if resolved == cwd else "a folder above the current directory"
         raise AekitError(f"{option} '{path}' is {where}, and saving replaces the whole folder. Pass a folder "
@@ -136,7 +140,6 @@ def staging_folder(path: Path, suffix: str = ".tmp") -> Path:
     nothing at ``path``), with the permissions ``mkdir`` would give it (``mkdtemp``'s 0700 would lock others out
     of the saved folder)."""
     _check_not_working_directory(path, "The output folder")
-    path = path.expanduser().resolve()  # '..' and 'a/.' have no name of their own to stage beside
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.", suffix=suffix, dir=path.parent))
     os.chmod(staging, 0o777 & ~_UMASK)
@@ -165,8 +168,15 @@ def replace_folder(staging: Path, path: Path, *, is_part: Callable[[str], bool])
                 kept.append(entry.name)
         old = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.old.", dir=path.parent))
         os.replace(path, old / "previous")
-    except BaseException:
-        give_back(path)
+    except BaseException as exc:
+        try:
+            give_back(path)
+        except OSError:  # the user's files stay where they are now, under a name the caller does not delete
+            rescue = Path(tempfile.mkdtemp(prefix=f".{path.name[:64]}.kept.", dir=staging.parent))
+            os.replace(staging, rescue / "files")
+            staging.mkdir()  # for the caller to remove
+            raise AekitError(f"Saving into '{path}' failed ({exc}); the files of yours that were in it are in "
+                             f"'{rescue / 'files'}'. Move them back, then save to another folder.") from None
         raise
     try:
         os.replace(staging, path)

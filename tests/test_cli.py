@@ -257,6 +257,13 @@ def test_images_trained_without_image_size_are_later_read_at_the_size_they_had(c
     assert json.loads((run / "config.json").read_text())["extra"]["image_size"] == [8, 8]
     code, _, err = cli("encode", run, bigger, "-o", tmp_path / "codes.npy")  # resized to 8 x 8, as at training
     assert code == 0 and np.load(tmp_path / "codes.npy").shape == (6, 3), err
+    # a model saved before the size was stored (image_size null): other sizes are refused, naming the flag
+    config = json.loads((run / "config.json").read_text())
+    config["extra"]["image_size"] = None
+    (run / "config.json").write_text(json.dumps(config))
+    code, _, err = cli("encode", run, bigger, "-o", tmp_path / "codes2.npy")
+    assert code == 1 and "are 16x16 pixels with 1 channel as read; the model was trained on images of 8x8 pixels " \
+        "with 1 channel. Pass --image-size 8,8 to read them as those were." in err, err
 
 
 def test_image_size_takes_a_side_or_height_and_width(cli, tmp_path) -> None:

@@ -56,6 +56,8 @@ METHODS = ("kmeans", "gmm", "idec")
 CLUSTERING_FILE = "clustering.json"
 STATE_FILE = "clustering.safetensors"
 AUTOENCODER_DIR = "autoencoder"
+# the trained autoencoder a prefit "idec" clustering was given, before refinement: what a refit starts from again
+GIVEN_DIR = "given_autoencoder"
 FORMAT = "aekit.latent_clustering"
 FORMAT_VERSION = 1
 _OWNER = "LatentClustering"
@@ -80,7 +82,7 @@ def check_save_path(path: str | os.PathLike[str], option: str = "The clustering'
 
 def _is_part(name: str) -> bool:
     """Whether an entry of a saved clustering's folder is written by :meth:`LatentClustering.save`."""
-    return name in (CLUSTERING_FILE, STATE_FILE, AUTOENCODER_DIR)
+    return name in (CLUSTERING_FILE, STATE_FILE, AUTOENCODER_DIR, GIVEN_DIR)
 
 
 class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -155,6 +157,10 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             if given is None:
                 raise AekitError(f"{_OWNER}(prefit=True) needs a trained autoencoder. Pass autoencoder=<a fitted "
                                  "aekit.AutoEncoder>, or prefit=False to train one.")
+            if not hasattr(given, "model_") and isinstance(self.autoencoder, FrozenEstimator):
+                raise AekitError(f"{_OWNER} got a FrozenEstimator around an autoencoder that is not trained; a "
+                                 "frozen estimator is never fitted. Fit the autoencoder before freezing it, or pass "
+                                 "it unfrozen to let fit() train it.")
             if not hasattr(given, "model_"):
                 raise AekitError(f"{_OWNER}(prefit=True) got an autoencoder that is not trained. Fit it first, or "
                                  "pass prefit=False to let fit() train it. (clone(), cross-validation and grid "
@@ -223,7 +229,9 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.refine_history_: list[dict[str, float]] = []
         if self.method == "idec":
             config = RefineConfig(cluster_weight=float(self.cluster_weight), max_epochs=int(self.refine_epochs),
-                                  batch_size=int(autoencoder.batch_size), lr=float(autoencoder.lr), seed=seed)
+                                  batch_size=int(autoencoder.batch_size), lr=float(autoencoder.lr),
+                                  weight_decay=float(autoencoder.weight_decay), grad_clip=autoencoder.grad_clip,
+                                  seed=seed)
             result = refine(autoencoder.model_, autoencoder.scaled_samples(X), self.cluster_centers_, config)
             self.cluster_centers_, self.labels_ = result.centers, result.labels
             self.n_iter_, self.refine_history_ = result.n_epochs, result.history
@@ -304,10 +312,14 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         staging = staging_folder(path)
         try:
             self.autoencoder_.save(staging / AUTOENCODER_DIR)
+            if self._is_prefit() and self.method == "idec":  # refinement changed it: a refit starts from the given
+                _unfrozen(self.autoencoder).save(staging / GIVEN_DIR)
             state: dict[str, Any] = {"cluster_centers": torch.from_numpy(self.cluster_centers_),
                                      "labels": torch.from_numpy(self.labels_)}
             if self.mixture_ is not None:
                 state["mixture"] = {name: torch.from_numpy(getattr(self.mixture_, name)) for name in _GMM_ARRAYS}
+                state["mixture_fit"] = {"converged": bool(self.mixture_.converged_),
+                                        "lower_bound": float(self.mixture_.lower_bound_)}
             save_state(staging / STATE_FILE, state)
             params = params_to_store(self.get_params(deep=False) | {"autoencoder": None})
             given = _unfrozen(self.autoencoder)
@@ -346,8 +358,9 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             valid = cls().get_params(deep=False)
             params = {k: v for k, v in dict(config["params"]).items() if k in valid and k != "autoencoder"}
             clustering = cls(**params)
-            if params.get("prefit") or config.get("frozen"):  # refits use the trained autoencoder, as saved
-                given = copy.deepcopy(autoencoder)
+            if params.get("prefit") or config.get("frozen"):  # refits use the trained autoencoder they were given
+                given = (AutoEncoder.load(path / GIVEN_DIR, device=device) if (path / GIVEN_DIR).is_dir()
+                         else copy.deepcopy(autoencoder))  # not refined: the same one
                 clustering.autoencoder = FrozenEstimator(given) if config.get("frozen") else given
             elif config["autoencoder_given"]:
                 stored = config.get("autoencoder_params") or {}
@@ -364,7 +377,13 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 mixture = GaussianMixture(len(clustering.cluster_centers_), covariance_type="full")
                 for name in _GMM_ARRAYS:
                     setattr(mixture, name, state["mixture"][name].double().numpy())
-                mixture.converged_, mixture.n_iter_ = True, int(config["n_iter"])
+                # what GaussianMixture.fit sets besides: the precisions from their Cholesky factors, the fit's
+                # outcome, the code width
+                mixture.precisions_ = np.einsum("kij,klj->kil", mixture.precisions_cholesky_,
+                                                mixture.precisions_cholesky_)
+                outcome = state.get("mixture_fit", {"converged": True, "lower_bound": float("nan")})
+                mixture.converged_, mixture.lower_bound_ = bool(outcome["converged"]), float(outcome["lower_bound"])
+                mixture.n_iter_, mixture.n_features_in_ = int(config["n_iter"]), mixture.means_.shape[1]
                 clustering.mixture_ = mixture
             clustering.inertia_ = float(config["inertia"])
             # format 1 files of the first version had no scale: the unit kernel

@@ -128,8 +128,9 @@ def test_save_and_load_give_the_same_clustering(method: str, blobs, trained_ae, 
                                   random_state=0).fit(X)
     path = clustering.save(tmp_path / "run", metadata={"data": "blobs"})
     (path / "notes.txt").write_text("mine")
+    given = {"given_autoencoder"} if method == "idec" else set()  # the prefit autoencoder before refinement
     assert {p.name for p in path.iterdir()} == {"clustering.json", "clustering.safetensors", "autoencoder",
-                                                "notes.txt"}
+                                                "notes.txt"} | given
     loaded = LatentClustering.load(path)
     np.testing.assert_array_equal(loaded.predict(X), clustering.predict(X))
     np.testing.assert_allclose(loaded.predict_proba(X), clustering.predict_proba(X), rtol=1e-6, atol=1e-9)
@@ -222,6 +223,9 @@ def test_a_frozen_autoencoder_stays_trained_through_clone_and_grid_search(blobs,
     # prefit=True does not survive a clone: the message says what does
     with pytest.raises(AekitError, match="FrozenEstimator"):
         clone(LatentClustering(3, autoencoder=trained_ae, prefit=True)).fit(X)
+    with pytest.raises(AekitError, match="got a FrozenEstimator around an autoencoder that is not trained; a frozen "
+                                         "estimator is never fitted. Fit the autoencoder before freezing it"):
+        LatentClustering(3, autoencoder=FrozenEstimator(AutoEncoder())).fit(X)
 
 
 def test_gmm_on_one_sample_and_empty_clusters_get_one_line(trained_ae) -> None:
@@ -245,6 +249,24 @@ def test_a_loaded_clustering_refits_as_the_saved_one_did(blobs, trained_ae, tmp_
     np.testing.assert_array_equal(reloaded.fit(X).labels_, prefit.labels_)  # refits on the trained autoencoder
     default = LatentClustering.load(LatentClustering(3, random_state=0).fit(X).save(tmp_path / "default"))
     assert default.autoencoder is None
+    # idec trained its copy of the given autoencoder further: a refit of the loaded one starts from the given one
+    refined = LatentClustering(3, autoencoder=trained_ae, prefit=True, method="idec", refine_epochs=2,
+                               random_state=0).fit(X)
+    again = LatentClustering.load(refined.save(tmp_path / "idec"))
+    assert {p.name for p in (tmp_path / "idec").iterdir()} >= {"autoencoder", "given_autoencoder"}
+    np.testing.assert_array_equal(again.fit(X).cluster_centers_, refined.fit(X).cluster_centers_)
+
+
+def test_a_loaded_mixture_is_whole(blobs, trained_ae, tmp_path) -> None:
+    X, _ = blobs
+    fitted = LatentClustering(3, autoencoder=trained_ae, prefit=True, method="gmm", random_state=0).fit(X)
+    loaded = LatentClustering.load(fitted.save(tmp_path / "run")).mixture_
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
+        np.testing.assert_allclose(getattr(loaded, name), getattr(fitted.mixture_, name), rtol=1e-10, atol=1e-12)
+    assert loaded.converged_ == fitted.mixture_.converged_ and loaded.n_features_in_ == 2
+    assert loaded.lower_bound_ == pytest.approx(fitted.mixture_.lower_bound_)
+    codes = trained_ae.transform(X)
+    np.testing.assert_allclose(loaded.score_samples(codes), fitted.mixture_.score_samples(codes), rtol=1e-9)
 
 
 @pytest.mark.parametrize(("edit", "message"), [

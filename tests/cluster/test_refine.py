@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from aekit.cluster.refine import RefineConfig, refine, soft_assignment, target_distribution
+from aekit.cluster.refine import RefineConfig, clustering_loss, refine, soft_assignment, target_distribution
+from aekit.errors import AekitError
 from aekit.model import Autoencoder
 from aekit.presets import build_config
 
@@ -28,6 +30,56 @@ def test_target_distribution_sharpens_and_weights_clusters_by_frequency() -> Non
     torch.testing.assert_close(p, expected)
     torch.testing.assert_close(p.sum(dim=1), torch.ones(3, dtype=torch.float64))
     assert p[1, 0] > q[1, 0]  # a confident assignment becomes more confident
+
+
+def test_clustering_loss_is_kl_p_q_with_decs_gradients() -> None:
+    rng = np.random.default_rng(2)
+    z = torch.tensor(rng.normal(size=(6, 3)), requires_grad=True)
+    centers = torch.tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    with torch.no_grad():
+        q = soft_assignment(z, centers)
+        p = target_distribution(q)
+    loss = clustering_loss(p, z, centers)
+    expected = float((p * (p / q).log()).sum() / 6)  # KL(P || Q), the direction DEC minimises, per code
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-10)
+    loss.backward()
+    # Xie et al. (2016), eqs. 4-5, for the sum over codes (the loss is their mean)
+    diff = (z[:, None, :] - centers[None, :, :]).detach()  # (n, k, d): z_i - c_j
+    kernel = 1.0 / (1.0 + (diff**2).sum(dim=2))  # (n, k)
+    weight = (kernel * (p - q))[:, :, None]  # (n, k, 1)
+    torch.testing.assert_close(z.grad, 2 * (weight * diff).sum(dim=1) / 6)
+    torch.testing.assert_close(centers.grad, -2 * (weight * diff).sum(dim=0) / 6)
+
+
+def test_the_centres_move_only_through_the_clustering_loss() -> None:
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(40, 4)).astype(np.float32)
+    model = Autoencoder(build_config("dense", input_shape=(4,), latent_dim=2, options={"hidden_dims": [8]})).float()
+    centers = np.array([[0.5, 0.0], [-0.5, 0.0]])
+    config = RefineConfig(cluster_weight=1e-12, max_epochs=2, batch_size=8, tol=0.0, seed=0)
+    result = refine(model, samples, centers, config)
+    np.testing.assert_allclose(result.centers, centers, atol=1e-6)  # no clustering loss: the centres stay
+    moved = refine(model, samples, centers, RefineConfig(cluster_weight=1.0, max_epochs=2, batch_size=8, tol=0.0))
+    assert np.abs(moved.centers - centers).max() > 1e-3
+
+
+def test_refine_with_batch_norm_never_trains_on_one_row() -> None:
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(17, 4)).astype(np.float32)  # batches of 8: the last would hold one row
+    model = Autoencoder(build_config("dense", input_shape=(4,), latent_dim=2,
+                                     options={"hidden_dims": [8], "norm": "batch"})).float()
+    result = refine(model, samples, np.array([[0.5, 0.0], [-0.5, 0.0]]),
+                    RefineConfig(max_epochs=1, batch_size=8, tol=0.0))
+    assert result.n_epochs == 1
+
+
+def test_a_loss_that_becomes_nan_is_one_line() -> None:
+    samples = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    model = Autoencoder(build_config("dense", input_shape=(4,), latent_dim=2, options={"hidden_dims": [8]})).float()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(AekitError, match="The refinement's loss became NaN/Inf in epoch 1 .* Lower the autoencoder's"):
+        refine(model, samples, np.zeros((2, 2)), RefineConfig(max_epochs=1, batch_size=8))
 
 
 def test_refine_keeps_clusters_apart_and_the_model_reconstructing() -> None:
