@@ -17,8 +17,9 @@ changed between two updates. The model is trained through its module API (``mode
 only, so any autoencoder that encodes to a flat code can be refined.
 
 The kernel is not scale-free: distances are in the code's own units, as in DEC. Measuring them in units of the
-codes' typical distance to their centre instead (tried) did worse on ``benchmarks/clustering.py``'s data (MNIST,
-Fashion-MNIST, digits; 10,000 images, KMeans start, 5 of 6 runs) by 0.4 to 1.9 points of accuracy. The soft
+codes' typical distance to their centre instead did worse on ``benchmarks/clustering.py``'s data (MNIST,
+Fashion-MNIST, digits; 10,000 images, KMeans start; in 5 of 6 runs, by 0.4 to 1.9 points of accuracy; probes not
+stored in ``benchmarks/results``). The soft
 assignments :meth:`aekit.LatentClustering.predict_proba` reports do use that unit, so that a confidence does not
 depend on the scale the encoder learnt; they are therefore not the ``q`` optimised here (their argmax is).
 ``cluster_weight`` is IDEC's gamma against the model's objective as it is: a mean over the input's values for
