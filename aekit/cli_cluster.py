@@ -29,6 +29,7 @@ from aekit.cli_options import (
     image_options,
     parse_ints,
     read_like_fit,
+    read_samples,
     remove_stale_outputs,
     report_arguments,
     report_path,
@@ -48,21 +49,6 @@ _AUTOENCODER_OPTIONS = ("model", "latent_dim", "hidden_dims", "input_shape", "ep
 def _article(word: str) -> str:
     """'a' or 'an' before ``word`` (a preset's name: 'a dense', 'an overcomplete')."""
     return "an" if word[:1].lower() in "aeiou" else "a"
-
-
-def _read(data: str, image_size: Any, color: str | None) -> tuple[Any, str, np.ndarray | None, list[str] | None]:
-    """DATA's samples (a DataFrame for tables, keeping column names and row ids; an array otherwise), a
-    description, and the labels and class names it carries (a table's columns are all features: none)."""
-    from aekit.data.sources import TABLE_SUFFIXES
-
-    if Path(data).suffix.lower() in TABLE_SUFFIXES:
-        from aekit.anomaly.series import read_numeric_frame
-
-        return read_numeric_frame(data), f"file {data}", None, None
-    from aekit.data import load_dataset
-
-    dataset = load_dataset(data, image_size=image_size, color_mode=color or "grayscale")
-    return np.asarray(dataset.X), dataset.source, dataset.y, dataset.class_names
 
 
 def _row_ids(X: Any, data: str) -> pd.Index:
@@ -143,7 +129,7 @@ def _read_for(run_dir: Path, data: str, image_size: Any, color: str | None
 
     clustering = LatentClustering.load(run_dir)
     image_size, color = read_like_fit(clustering.metadata_, data, image_size, color)
-    X, source, y, class_names = _read(data, image_size, color)
+    X, source, y, class_names = read_samples(data, image_size, color)
     ids = _row_ids(X, data)
     return clustering, _like_fit(clustering, X, source, data), ids, source, y, class_names
 
@@ -240,7 +226,7 @@ def fit_command(data: str, out: Path, n_clusters: int, method: str | None, model
         raise AekitError(f"aekit cluster clusters numbers (tables, arrays, images); model {model!r} reads text. Pick "
                          "a model of numbers: see 'aekit list-models'.")
     check_image_options(data, image_size, color)
-    X, source, y, class_names = _read(data, image_size, color)
+    X, source, y, class_names = read_samples(data, image_size, color)
     if n_clusters > len(X):  # as LatentClustering.fit refuses it, but naming DATA and the flag
         raise AekitError(f"--n-clusters {n_clusters} is more than the {counted(len(X), 'sample')} of {source}. Pass "
                          f"--n-clusters {len(X)} or fewer, or more data.")

@@ -26,6 +26,7 @@ from aekit.cli_options import (
     image_options,
     parse_ints,
     read_like_fit,
+    read_samples,
     remove_stale_outputs,
     report_arguments,
     report_path,
@@ -34,22 +35,6 @@ from aekit.cli_options import (
 from aekit.errors import AekitError, name_list
 
 echo = click.echo
-
-
-def _load(data: str, image_size: Any, color: str | None, *, series: bool = False) -> tuple[Any, str]:
-    """The samples (a DataFrame for tables, keeping names and timestamps, and for a series a numeric time too;
-    an array otherwise) and a description. ``image_size`` and ``color`` resize and convert images (color None:
-    grayscale)."""
-    from aekit.data.sources import TABLE_SUFFIXES
-
-    if Path(data).suffix.lower() in TABLE_SUFFIXES:
-        from aekit.anomaly.series import read_numeric_frame
-
-        return read_numeric_frame(data, numeric_time=series), f"file {data}"
-    from aekit.data import load_dataset
-
-    dataset = load_dataset(data, image_size=image_size, color_mode=color or "grayscale")
-    return np.asarray(dataset.X), dataset.source
 
 
 def _file_ids(data: str) -> np.ndarray | None:
@@ -162,11 +147,11 @@ def fit_command(data: str, out: Path, model: str, contamination: float, fpr: flo
         raise AekitError(f"--out {out} holds a fitted detector ({DETECTOR_FILE}); fitting again would replace it. Pass "
                          "--overwrite to replace it, or another folder.")
     check_image_options(data, image_size, color)
-    X, source = _load(data, image_size, color, series=window_size is not None)
+    X, source, _, _ = read_samples(data, image_size, color, series=window_size is not None)
     X_clean = None
     if clean is not None:  # read and checked before training, not after
         check_image_options(clean, image_size, color)
-        X_clean, clean_source = _load(clean, image_size, color, series=window_size is not None)
+        X_clean, clean_source, _, _ = read_samples(clean, image_size, color, series=window_size is not None)
         _check_like(X_clean, clean_source, X)
     detector = AnomalyDetector(
         model=model, contamination=contamination, latent_dim=latent_dim, max_epochs=epochs,
@@ -219,7 +204,7 @@ def _explained(run_dir: Path, data: str, image_size: Any, color: str | None) -> 
 
     detector = AnomalyDetector.load(run_dir)
     image_size, color = read_like_fit(detector.metadata_, data, image_size, color)
-    X, source = _load(data, image_size, color, series=detector.kind_ == "series")
+    X, source, _, _ = read_samples(data, image_size, color, series=detector.kind_ == "series")
     check_images_like_fit(data, X, detector.input_shape_full_, source, "detector")
     if isinstance(X, pd.DataFrame):
         check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)

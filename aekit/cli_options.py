@@ -75,6 +75,24 @@ def training_image_size(data: str, image_size: Any, X: Any) -> Any:
     return [int(height), int(width)]
 
 
+def read_samples(data: str, image_size: Any, color: str | None, *, series: bool = False
+                 ) -> tuple[Any, str, Any, list[str] | None]:
+    """DATA for an application's commands (detect, cluster): the samples (a DataFrame for tables, keeping column
+    names and row ids, and with ``series`` a numeric time too; an array otherwise), a description, and the labels
+    and class names it carries (a table's columns are all features: none). ``image_size`` and ``color`` resize
+    and convert images (color None: grayscale)."""
+    from aekit.data.sources import TABLE_SUFFIXES
+
+    if Path(data).suffix.lower() in TABLE_SUFFIXES:
+        from aekit.anomaly.series import read_numeric_frame
+
+        return read_numeric_frame(data, numeric_time=series), f"file {data}", None, None
+    from aekit.data import load_dataset
+
+    dataset = load_dataset(data, image_size=image_size, color_mode=color or "grayscale")
+    return np.asarray(dataset.X), dataset.source, dataset.y, dataset.class_names
+
+
 def read_like_fit(metadata: dict[str, Any] | None, data: str, image_size: Any, color: str | None
                   ) -> tuple[Any, str | None]:
     """The --image-size and --color to read DATA with for a fitted model, detector or clustering: the user's where

@@ -278,7 +278,8 @@ def test_an_out_folder_of_the_users_own_files_is_refused_before_the_data_is_read
                                                                                  held: str) -> None:
     import aekit.cli_cluster
 
-    monkeypatch.setattr(aekit.cli_cluster, "_read", lambda *args: pytest.fail("read DATA before checking --out"))
+    monkeypatch.setattr(aekit.cli_cluster, "read_samples",
+                        lambda *args, **kwargs: pytest.fail("read DATA before checking --out"))
     folder = tmp_path / "mine"
     (folder / held).parent.mkdir(parents=True)
     (folder / held).write_text("the user's")
@@ -292,7 +293,8 @@ def test_an_out_folder_of_the_users_own_files_is_refused_before_the_data_is_read
 def test_the_current_directory_is_refused_as_out_before_the_data_is_read(cli, table, tmp_path, monkeypatch) -> None:
     import aekit.cli_cluster
 
-    monkeypatch.setattr(aekit.cli_cluster, "_read", lambda *args: pytest.fail("read DATA before checking --out"))
+    monkeypatch.setattr(aekit.cli_cluster, "read_samples",
+                        lambda *args, **kwargs: pytest.fail("read DATA before checking --out"))
     monkeypatch.chdir(tmp_path)
     for out in (".", str(tmp_path)):
         code, stdout, err = cli("cluster", "fit", table, "-o", out, *FAST)
