@@ -189,6 +189,19 @@ def replace_folder(staging: Path, path: Path, *, is_part: Callable[[str], bool])
 
 
 @contextmanager
+def staged_folder(path: Path, *, is_part: Callable[[str], bool], suffix: str = ".tmp") -> Iterator[Path]:
+    """A folder to build ``path``'s new contents in (:func:`staging_folder`), put in place by
+    :func:`replace_folder` when the block succeeds, else removed: an interrupted save leaves the previous folder
+    as it was."""
+    staging = staging_folder(path, suffix=suffix)
+    try:
+        yield staging
+        replace_folder(staging, path, is_part=is_part)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # nothing left once renamed into place
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on error removed."""
     path = check_output_path(path, option="Output")

@@ -45,7 +45,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -71,9 +70,8 @@ from aekit.io import (
     load_state,
     params_to_store,
     read_config,
-    replace_folder,
     save_state,
-    staging_folder,
+    staged_folder,
     write_json,
 )
 from aekit.parts import BACKBONES, LIKELIHOODS
@@ -1012,8 +1010,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self, "members_")
         path = Path(path)
         check_save_path(path)
-        staging = staging_folder(path)
-        try:
+        with staged_folder(path, is_part=_is_detector_part) as staging:  # a report or scores there stay
             for i, member in enumerate(self.members_):
                 member.autoencoder.save(staging / f"member_{i}")
             if self.coarse_ is not None:
@@ -1045,10 +1042,6 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                             for m in self.members_],
                 "metadata": metadata,
             })
-            replace_folder(staging, path, is_part=_is_detector_part)  # a report or scores there stay
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         return path
 
     @classmethod

@@ -18,7 +18,6 @@ import copy
 import logging
 import math
 import os
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,8 @@ from aekit.io import (
     load_state,
     params_to_store,
     read_config,
-    replace_folder,
     save_state,
-    staging_folder,
+    staged_folder,
     write_json,
 )
 
@@ -309,8 +307,7 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         labels) stay. ``metadata`` (JSON-able) comes back as ``metadata_``."""
         check_is_fitted(self, "autoencoder_")
         path = check_save_path(path)
-        staging = staging_folder(path)
-        try:
+        with staged_folder(path, is_part=_is_part) as staging:  # other files in the folder stay
             self.autoencoder_.save(staging / AUTOENCODER_DIR)
             if self._is_prefit() and self.method == "idec":  # refinement changed it: a refit starts from the given
                 _unfrozen(self.autoencoder).save(staging / GIVEN_DIR)
@@ -333,10 +330,6 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 "refine_history": self.refine_history_,
                 "metadata": metadata,
             })
-            replace_folder(staging, path, is_part=_is_part)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         return path
 
     @classmethod

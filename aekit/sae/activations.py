@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from torch import Tensor, nn
 
 from aekit._version import __version__
 from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_int, did_you_mean
-from aekit.io import atomic_path, check_output_folder, read_config, replace_folder, staging_folder, write_json
+from aekit.io import atomic_path, check_output_folder, read_config, staged_folder, write_json
 
 __all__ = [
     "MAX_ABS",
@@ -324,7 +323,8 @@ def harvest(model: str | os.PathLike[str], texts: str | os.PathLike[str], out: s
         captured.append(_first(output).detach())
         raise _Stop
 
-    with _staged(out) as staging:
+    # a harvest that fails (an empty or unreadable corpus, Ctrl-C) leaves the previous activations as they were
+    with staged_folder(out, is_part=_is_harvest_part, suffix=".harvest") as staging:
         writer = _ShardWriter(staging, manifest, shard_tokens)
         text_index = 0
         done = False
@@ -391,19 +391,6 @@ def check_harvest_output(out: str | os.PathLike[str], *, overwrite: bool, option
             raise DataError(f"{option} {out} holds {foreign[0]} but no {MANIFEST}, so it is not a harvest; writing "
                             "here would replace it. Pass another folder.")
     return out
-
-
-@contextmanager
-def _staged(out: Path) -> Iterator[Path]:
-    """A staging directory beside ``out`` for a harvest, renamed into place when the block succeeds
-    (:func:`aekit.io.replace_folder`: the old folder's files that are not the harvest's stay), else removed. A
-    harvest that fails (an empty or unreadable corpus, Ctrl-C) leaves the previous activations as they were."""
-    staging = staging_folder(out, suffix=".harvest")
-    try:
-        yield staging
-        replace_folder(staging, out, is_part=_is_harvest_part)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 class _ShardWriter:

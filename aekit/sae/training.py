@@ -29,7 +29,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +46,8 @@ from aekit.errors import AekitError, DataError, ModelFileError, check_choice, ch
 from aekit.io import (
     check_output_folder,
     read_config,
-    replace_folder,
     sha256_file,
-    staging_folder,
+    staged_folder,
     write_error,
     write_json,
 )
@@ -338,21 +336,17 @@ def save_run(directory: str | os.PathLike[str], run: SAERun) -> Path:
         "sae": run.sae.config.to_json_dict(), "training": run.train_config.to_json_dict(),
         "activations": run.provenance, "holdout": list(run.holdout),
     }
-    staging = staging_folder(directory)
     try:
-        save_file(weights, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT})
-        write_json(staging / CONFIG_FILE, {**record, "weights_sha256": sha256_file(staging / WEIGHTS_FILE)})
-        write_json(staging / HISTORY_FILE, run.history)
-        write_json(staging / METRICS_FILE, run.metrics)
-        if run.fires is not None:
-            with open(staging / FIRES_FILE, "wb") as f:
-                np.save(f, run.fires.numpy())
-        replace_folder(staging, directory, is_part=lambda name: held_a_run and name in _RUN_PARTS)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, (OSError, SafetensorError)):
-            raise write_error(directory, exc, what="the SAE run ") from None
-        raise
+        with staged_folder(directory, is_part=lambda name: held_a_run and name in _RUN_PARTS) as staging:
+            save_file(weights, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT})
+            write_json(staging / CONFIG_FILE, {**record, "weights_sha256": sha256_file(staging / WEIGHTS_FILE)})
+            write_json(staging / HISTORY_FILE, run.history)
+            write_json(staging / METRICS_FILE, run.metrics)
+            if run.fires is not None:
+                with open(staging / FIRES_FILE, "wb") as f:
+                    np.save(f, run.fires.numpy())
+    except (OSError, SafetensorError) as exc:
+        raise write_error(directory, exc, what="the SAE run ") from None
     run.directory = directory
     return directory
 
