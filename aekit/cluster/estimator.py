@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
@@ -261,9 +262,7 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         return self.autoencoder_.transform(X).astype(np.float64)
 
     def _squared_distances(self, codes: np.ndarray) -> np.ndarray:
-        centers = self.cluster_centers_
-        squared = (codes**2).sum(axis=1)[:, None] - 2.0 * codes @ centers.T + (centers**2).sum(axis=1)[None, :]
-        return np.maximum(squared, 0.0)  # (n, k), without an (n, k, latent_dim) intermediate
+        return euclidean_distances(codes, self.cluster_centers_, squared=True)  # (n, k), as the report's
 
     def predict(self, X: Any) -> np.ndarray:
         """The cluster of each sample: the nearest centre (the most probable component for ``"gmm"``)."""
