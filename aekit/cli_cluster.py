@@ -22,10 +22,10 @@ import click
 import numpy as np
 import pandas as pd
 
-from aekit.cli_detect import _file_ids, _write_scores
 from aekit.cli_options import (
     check_image_options,
     check_images_like_fit,
+    image_file_ids,
     image_options,
     parse_ints,
     read_like_fit,
@@ -34,6 +34,7 @@ from aekit.cli_options import (
     report_arguments,
     report_path,
     training_image_size,
+    write_table,
 )
 from aekit.errors import AekitError
 
@@ -54,7 +55,7 @@ def _article(word: str) -> str:
 def _row_ids(X: Any, data: str) -> pd.Index:
     """Each row's id in the CSV: an image's path in its folder, a table's index (its id or time column), else the
     row number."""
-    files = _file_ids(data)
+    files = image_file_ids(data)
     if files is not None:
         return pd.Index(files, name="file")
     if isinstance(X, pd.DataFrame):
@@ -258,7 +259,7 @@ def fit_command(data: str, out: Path, n_clusters: int, method: str | None, model
     # later commands read images as these were: resized (to their size as read, unless --image-size) and converted
     clustering.save(out, metadata={"image_size": training_image_size(data, image_size, X),
                                    "color": color or "grayscale"})
-    _write_scores(out / CLUSTERS_FILE, frame)
+    write_table(out / CLUSTERS_FILE, frame)
     clusters = frame["cluster"].to_numpy()
     ae = clustering.autoencoder_
     preset = ae.get_params()["model"]
@@ -301,7 +302,7 @@ def predict_command(run_dir: Path, data: str, output: Path, image_size: Any, col
     _check_output(output, run_dir, data)
     clustering, X, ids, source, y, class_names = _read_for(run_dir, data, image_size, color)
     frame = _assignments(clustering, X, ids)
-    _write_scores(output, frame)
+    write_table(output, frame)
     k = len(clustering.cluster_centers_)
     clusters = frame["cluster"].to_numpy()
     echo(f"Assigned {counted(len(frame), 'sample')} of {source} to {counted(k, 'cluster')}: {_sizes(clusters, k)}.")

@@ -23,6 +23,7 @@ import pandas as pd
 from aekit.cli_options import (
     check_image_options,
     check_images_like_fit,
+    image_file_ids,
     image_options,
     parse_ints,
     read_like_fit,
@@ -31,20 +32,11 @@ from aekit.cli_options import (
     report_arguments,
     report_path,
     training_image_size,
+    write_table,
 )
 from aekit.errors import AekitError, name_list
 
 echo = click.echo
-
-
-def _file_ids(data: str) -> np.ndarray | None:
-    """For a folder of images, each image's path in it (the row ids of its scores), in the order it is read."""
-    from aekit.data.sources import image_files
-
-    folder = Path(data)
-    if not folder.is_dir():
-        return None
-    return np.array([p.relative_to(folder).as_posix() for p in image_files(folder)], dtype=object)
 
 
 def _check_like(X: Any, source: str, X_train: Any) -> None:
@@ -56,15 +48,6 @@ def _check_like(X: Any, source: str, X_train: Any) -> None:
     elif np.shape(X)[1:] != np.shape(X_train)[1:]:
         raise AekitError(f"The data ({source}) has samples of shape {np.shape(X)[1:]}, the training data "
                          f"{np.shape(X_train)[1:]}. Pass data shaped like the training data.")
-
-
-def _write_scores(path: Path, frame: pd.DataFrame) -> None:
-    from aekit.io import atomic_path
-
-    if frame.index.dtype.kind == "f":  # ids as read (float_format would cut timestamps of 1.3729e+09 to 6 digits)
-        frame = frame.set_axis(pd.Index([repr(float(v)) for v in frame.index], name=frame.index.name), axis=0)
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, float_format="%.6g")
 
 
 def _number_or_auto(text: str, option: str, number: type[float] | type[int] = float) -> float | int | str:
@@ -209,7 +192,7 @@ def _explained(run_dir: Path, data: str, image_size: Any, color: str | None) -> 
     if isinstance(X, pd.DataFrame):
         check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
     explanation = detector.explain(X)
-    files = _file_ids(data)
+    files = image_file_ids(data)
     if files is not None:  # images from a folder: a row is known by its file
         explanation.index = files
     return detector, X, explanation, files is not None
@@ -246,7 +229,7 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     dates = detector.kind_ == "series" and np.asarray(explanation.index).dtype.kind in "OM"
     frame.index.name = (explanation.index_name  # the file's own name for it
                         or ("timestamp" if dates else "file" if from_files else "id"))
-    _write_scores(output, frame)
+    write_table(output, frame)
     echo(f"Scored {len(frame)} {'time steps' if detector.kind_ == 'series' else 'rows'}: {int(labels.sum())} above "
          f"the threshold {detector.threshold_:.4g}. Wrote {output}")
     if report_path is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 import numpy as np
+import pandas as pd
 
 from aekit.errors import AekitError
 
@@ -91,6 +92,27 @@ def read_samples(data: str, image_size: Any, color: str | None, *, series: bool 
 
     dataset = load_dataset(data, image_size=image_size, color_mode=color or "grayscale")
     return np.asarray(dataset.X), dataset.source, dataset.y, dataset.class_names
+
+
+def image_file_ids(data: str) -> np.ndarray | None:
+    """For a folder of images, each image's path in it (the row ids of a command's CSV), in the order it is read;
+    None for other data."""
+    from aekit.data.sources import image_files
+
+    folder = Path(data)
+    if not folder.is_dir():
+        return None
+    return np.array([p.relative_to(folder).as_posix() for p in image_files(folder)], dtype=object)
+
+
+def write_table(path: Path, frame: pd.DataFrame) -> None:
+    """A command's per-row CSV (scores, clusters), written atomically, numbers to 6 significant digits."""
+    from aekit.io import atomic_path
+
+    if frame.index.dtype.kind == "f":  # ids as read (float_format would cut timestamps of 1.3729e+09 to 6 digits)
+        frame = frame.set_axis(pd.Index([repr(float(v)) for v in frame.index], name=frame.index.name), axis=0)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, float_format="%.6g")
 
 
 def read_like_fit(metadata: dict[str, Any] | None, data: str, image_size: Any, color: str | None

@@ -304,7 +304,7 @@ def test_the_current_directory_is_refused_as_out_before_the_data_is_read(cli, ta
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("failing", ["aekit.cluster.report.write_clustering_report", "aekit.cli_cluster._write_scores"])
+@pytest.mark.parametrize("failing", ["aekit.cluster.report.write_clustering_report", "aekit.cli_cluster.write_table"])
 def test_an_overwrite_stopped_after_the_save_leaves_none_of_the_previous_clusterings_outputs(
         cli, table, tmp_path, monkeypatch, failing: str) -> None:
     from aekit import LatentClustering
