@@ -387,7 +387,9 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 raise TypeError(f"metadata is a {type(metadata).__name__}, not a mapping")
             clustering.metadata_ = metadata
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            if isinstance(exc, AekitError):
+            if isinstance(exc, ModelFileError):  # a damaged part: its message names it and says what to do
+                raise
+            if isinstance(exc, AekitError):  # a hand-edited parameter
                 raise ModelFileError(f"The clustering in '{path}' does not load: {exc} Fit and save it "
                                      "again.") from None
             raise ModelFileError(f"Cannot load the clustering in '{path}' ({type(exc).__name__}: {exc}). Fit and "

@@ -306,3 +306,8 @@ def test_save_refuses_a_folder_of_other_files_and_the_working_directory(blobs, t
     shutil.rmtree(path / "autoencoder")
     with pytest.raises(ModelFileError, match="incomplete: its autoencoder/ folder is missing. Fit and save"):
         LatentClustering.load(path)
+    clustering.save(path)  # whole again
+    (path / "clustering.safetensors").write_text("junk")
+    with pytest.raises(ModelFileError) as caught:
+        LatentClustering.load(path)
+    assert str(caught.value).startswith("Cannot read the state file") and str(caught.value).count("again") == 1
