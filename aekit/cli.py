@@ -216,6 +216,19 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
     return samples, dataset.y, dataset.class_names
 
 
+def _pca_fit_data(estimator: Any, X: np.ndarray) -> tuple[np.ndarray, str]:
+    """The data to fit a PCA baseline on, and a note saying which: the model's training data read again (as it was
+    read for training: the model's metadata), else ``X`` (which flatters PCA)."""
+    meta = getattr(estimator, "metadata_", None) or {}
+    if meta.get("train_data"):
+        try:
+            return _load_for(estimator, meta["train_data"], None, None), \
+                f"PCA fitted on the training data ({meta['train_data']})."
+        except AekitError:
+            pass
+    return X, "PCA fitted on the evaluation data (the training data could not be read)."
+
+
 def _against_pca(estimator: Any, X: np.ndarray, train_X: np.ndarray | None = None, *,
                  reference: np.ndarray | None = None) -> tuple[list[dict[str, Any]], str]:
     """The autoencoder's errors on ``X`` beside PCA's with as many components (``evaluate``'s table), and a note
@@ -223,18 +236,30 @@ def _against_pca(estimator: Any, X: np.ndarray, train_X: np.ndarray | None = Non
     ``reference`` (clean versions of ``X``'s rows), outputs are scored against it (see ``compare_with_pca``)."""
     from aekit.evaluation import compare_with_pca
 
-    meta = getattr(estimator, "metadata_", None) or {}
     note = "PCA fitted on the training data."
     if train_X is None:
-        train_X, note = X, "PCA fitted on the evaluation data (the training data could not be read)."
-        if meta.get("train_data"):
-            try:
-                train_X = _load_for(estimator, meta["train_data"], None, None)  # as trained: the model's metadata
-                note = f"PCA fitted on the training data ({meta['train_data']})."
-            except AekitError:
-                pass
+        train_X, note = _pca_fit_data(estimator, X)
     image = len(estimator.input_shape_) > 1
     return compare_with_pca(estimator, np.asarray(train_X), np.asarray(X), image=image, reference=reference), note
+
+
+def _features_against_pca(estimator: Any, data: str, image_size: int | None, color: str | None,
+                          labels_file: str | None) -> tuple[list[dict[str, Any]], str]:
+    """``evaluate --features``: the codes of DATA as features for its labels (``labels_file``'s, else those DATA
+    carries), beside PCA's codes fitted as ``_against_pca`` fits it, and a note on that data."""
+    from aekit.data.sources import read_labels
+    from aekit.evaluation import compare_features
+
+    X, y, class_names = _load_labelled_for(estimator, data, image_size, color)
+    if labels_file is not None:
+        y, class_names = read_labels(labels_file, len(X)), None
+    if y is None:
+        raise AekitError(f"--features needs DATA's class labels, and {data} carries none. Pass them with --labels "
+                         "FILE (a label per sample), or use data that has them (class subfolders, an .npz with 'y').")
+    if class_names is not None:
+        y = np.asarray(class_names, dtype=object)[np.asarray(y, dtype=int)]
+    train_X, note = _pca_fit_data(estimator, X)
+    return compare_features(estimator, train_X, X, y), note
 
 
 def _write_report(estimator: Any, data: str, X: np.ndarray, labels: np.ndarray | None,
@@ -467,9 +492,15 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
 @click.option("--reference", default=None, metavar="CLEAN",
               help="Restoration: the clean versions of DATA's samples (same shape and order); outputs are scored "
                    "against them, beside DATA as it is.")
+@click.option("--features", is_flag=True,
+              help="Judge the codes as features instead: how well a linear probe and a nearest-neighbour vote tell "
+                   "DATA's classes apart from them, beside PCA's codes and the inputs (needs labels).")
+@click.option("--labels", default=None, metavar="FILE",
+              help="With --features: DATA's class labels, one per sample (.npy, or a label per line); default the "
+                   "labels DATA carries (class subfolders, an .npz 'y', a built-in data set).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def evaluate(run_dir: Path, data: str, image_size: int | None, color: str | None, reference: str | None,
-             as_json: bool) -> None:
+             features: bool, labels: str | None, as_json: bool) -> None:
     """Compare reconstruction error with PCA.
 
     MSE, MAE (and PSNR for images) of RUN_DIR's model on DATA, beside PCA with the same code size.
@@ -479,11 +510,25 @@ def evaluate(run_dir: Path, data: str, image_size: int | None, color: str | None
     For a restoration model (denoising, inpainting, colorization, super-resolution), DATA holds degraded samples
     and --reference their clean versions: both methods are scored against the clean ones, and so is DATA as it is,
     which shows what restoring gains.
+
+    With --features, the codes are judged as features for DATA's labels (which are used only to score):
+    cross-validated accuracy of a linear probe and of a 5-nearest-neighbour vote, and trustworthiness (how well
+    neighbours in the code space were neighbours in the input), beside PCA's codes of the same size and the
+    inputs as they are (at most 5,000 samples, drawn at random).
     """
     from aekit.estimator import AutoEncoder
     from aekit.evaluation import compare_tokens, format_table
 
+    if labels is not None and not features:
+        raise AekitError("--labels goes with --features (codes judged as features for those classes). Add "
+                         "--features, or leave --labels out.")
+    if features and reference is not None:
+        raise AekitError("--reference scores restored outputs; --features scores codes. Run them one at a time.")
     estimator = AutoEncoder.load(run_dir)
+    if features:
+        rows, note = _features_against_pca(estimator, data, image_size, color, labels)
+        echo(json.dumps(rows, indent=2) if as_json else f"{format_table(rows)}\n{note}")
+        return
     X = _load_for(estimator, data, image_size, color)
     meta = estimator.metadata_
     if "tokenizer" in (meta or {}):

@@ -17,19 +17,21 @@ import logging
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.errors import AekitError, check_int, did_you_mean
+from aekit.errors import AekitError, check_int, did_you_mean, name_list, warn
 from aekit.io import atomic_path
 
-__all__ = ["compare_tokens", "compare_with_pca", "format_table", "pca_baseline", "reconstruction_metrics", "sweep",
-           "sweep_plot", "token_metrics"]
+__all__ = ["compare_features", "compare_tokens", "compare_with_pca", "format_table", "pca_baseline",
+           "reconstruction_metrics", "sweep", "sweep_plot", "token_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +245,152 @@ def compare_tokens(estimator: Any, X: Any, reconstructions: Any = None) -> list[
     ignore_index = getattr(estimator.model_.likelihood.config, "ignore_index", None)
     return [{"method": f"autoencoder ({estimator.model})", "code_size": int(estimator.config_.latent_dim),
              "rows": len(X), **token_metrics(X, rebuilt, ignore_index=ignore_index)}]
+
+
+# ---------------------------------------------------------------------------------------- features
+def _check_class_labels(y: Any, n_samples: int) -> np.ndarray:
+    """``y`` as one class label per sample, checked: classes, not numbers to regress; each class at least twice."""
+    from sklearn.utils.multiclass import type_of_target
+
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n_samples:
+        raise AekitError(f"The labels must be one class label per sample: {n_samples} samples, labels of shape "
+                         f"{y.shape}. Pass the labels of exactly these samples, in their order.")
+    try:
+        kind = type_of_target(y)
+    except ValueError:  # mixed types, objects sklearn cannot read
+        kind = "unknown"
+    if kind not in ("binary", "multiclass"):
+        raise AekitError(f"The labels must be classes (ints or strings), not {kind} values: codes are judged by how "
+                         "well a classifier tells the classes apart. Pass class labels; bin a numeric target first.")
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        raise AekitError(f"The labels hold one class ({classes[0].item()!r}); telling classes apart needs at least "
+                         "two. Pass samples of two or more classes.")
+    if counts.min() < 2:
+        rare = name_list(classes[counts < 2].tolist())
+        raise AekitError(f"Every class needs at least 2 samples for cross-validation; class {rare} has only 1. "
+                         "Drop its samples, or pass more of them.")
+    return y
+
+
+def _feature_scores(features: np.ndarray, y: np.ndarray, folds: Any, n_neighbors: int, what: str
+                    ) -> dict[str, float]:
+    """Cross-validated accuracy of a linear probe (logistic regression on standardized features) and of a
+    k-nearest-neighbour vote (Euclidean, features as they are) on ``features`` (n, d)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    with warnings.catch_warnings(record=True) as caught:  # one per fold: said once below
+        warnings.simplefilter("always", ConvergenceWarning)
+        linear_scores = cross_val_score(linear, features, y, cv=folds)
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        warn(logger, f"The linear probe on {what} did not converge in 1000 iterations; its accuracy may be a little "
+                     "low.", UserWarning, stacklevel=3)
+    knn_scores = cross_val_score(KNeighborsClassifier(n_neighbors=n_neighbors), features, y, cv=folds)
+    return {"linear_accuracy": float(np.mean(linear_scores)), "knn_accuracy": float(np.mean(knn_scores))}
+
+
+def compare_features(estimator: Any, X_train: Any, X_test: Any, y_test: Any, *, cv: int = 5,
+                     n_neighbors: int = 5, max_samples: int | None = 5000, random_state: int | None = 0
+                     ) -> list[dict[str, Any]]:
+    """A fitted autoencoder's codes as features, against PCA's with as many components and the inputs as they are.
+
+    Dimensionality reduction is worth it when a small code keeps what tells the samples apart. Three measures,
+    each on ``X_test`` (held-out data with labels ``y_test``; the labels are used only to score):
+
+    - ``linear_accuracy``: a linear probe, logistic regression on the standardized features, cross-validated
+      (stratified ``cv`` folds);
+    - ``knn_accuracy``: the vote of the ``n_neighbors`` nearest samples (Euclidean, features as they are, so it
+      reads the geometry of the code space), cross-validated on the same folds;
+    - ``trustworthiness``: scikit-learn's, without labels: how well the ``n_neighbors`` nearest neighbours of a
+      sample in the code space were its neighbours in the input space too (1 = all were).
+
+    Inputs are compared as the model reads them (``estimator.scaled_samples``), so PCA, fitted on ``X_train``,
+    sees the same per-feature scaling as the autoencoder. Text (token) models get their own row only: neither
+    PCA nor distances of token ids mean anything.
+
+    Parameters
+    ----------
+    estimator : fitted :class:`aekit.AutoEncoder`
+    X_train : array-like of shape (n_train, ...)
+        The data PCA is fitted on: pass the autoencoder's training data for a fair match.
+    X_test : array-like of shape (n_test, ...)
+        Held-out samples, encoded by both methods.
+    y_test : array-like of shape (n_test,)
+        Their class labels (ints or strings); each class needs at least 2 samples.
+    cv : int, default 5
+        Folds of the cross-validation (fewer when the rarest class has fewer samples).
+    n_neighbors : int, default 5
+        Neighbours of the kNN vote and of trustworthiness.
+    max_samples : int or None, default 5000
+        Score at most this many samples of ``X_test``, drawn at random (stratified); trustworthiness uses at most
+        2,000 of them (its cost grows with the square). None scores them all.
+    random_state : int or None, default 0
+        Seeds the draw and the folds.
+
+    Returns
+    -------
+    list of dicts, ``{"method", "code_size", "linear_accuracy", "knn_accuracy", "trustworthiness"}``: the
+    autoencoder, then PCA, then the inputs as they are (whose trustworthiness is 1 by definition, left empty).
+    """
+    from sklearn.manifold import trustworthiness
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    check_is_fitted(estimator, "model_")
+    cv = check_int(cv, name="cv", owner="compare_features", low=2)
+    n_neighbors = check_int(n_neighbors, name="n_neighbors", owner="compare_features", low=1)
+    if max_samples is not None:
+        max_samples = check_int(max_samples, name="max_samples", owner="compare_features", low=10)
+    X_test = _as_samples(X_test, name="X_test")
+    y = _check_class_labels(y_test, len(X_test))
+    if max_samples is not None and len(X_test) > max_samples:
+        stratify = y if np.unique(y, return_counts=True)[1].min() >= 2 else None
+        X_test, _, y, _ = train_test_split(X_test, y, train_size=max_samples, stratify=stratify,
+                                           random_state=random_state)
+        y = _check_class_labels(y, len(X_test))  # a class may have fallen under 2 samples in the draw
+    smallest = int(np.unique(y, return_counts=True)[1].min())
+    folds = StratifiedKFold(n_splits=min(cv, smallest), shuffle=True, random_state=random_state)
+    neighbors = min(n_neighbors, len(X_test) - len(X_test) // min(cv, smallest) - 1)  # rows of a training fold
+    if neighbors < 1:
+        raise AekitError(f"compare_features needs more samples than {len(X_test)} to cross-validate a "
+                         f"{n_neighbors}-neighbour vote. Pass more labelled samples.")
+
+    codes = np.asarray(estimator.transform(X_test), dtype=np.float64).reshape(len(X_test), -1)  # (n, code)
+    if not np.isfinite(codes).all():
+        raise AekitError("The model's codes contain NaN or Inf: its weights diverged or are damaged. Train it "
+                         "again (a lower learning rate or gradient clipping helps a diverging run).")
+    code_size = codes.shape[1]
+    name = f"autoencoder ({estimator.model})"
+    if estimator.model_.likelihood.discrete:
+        return [{"method": name, "code_size": code_size, **_feature_scores(codes, y, folds, neighbors, name)}]
+
+    inputs = estimator.scaled_samples(X_test).reshape(len(X_test), -1).astype(np.float64)  # (n, features)
+    fitted_on = estimator.scaled_samples(_as_samples(X_train, name="X_train"))
+    fitted_on = fitted_on.reshape(len(fitted_on), -1)
+    pca = PCA(n_components=min(code_size, *fitted_on.shape), random_state=0).fit(fitted_on)
+    projected = pca.transform(inputs)  # (n, components)
+    rng = np.random.default_rng(random_state)
+    shown = np.sort(rng.choice(len(X_test), size=min(len(X_test), 2000), replace=False))
+    trust_neighbors = min(n_neighbors, (len(shown) - 1) // 2)  # scikit-learn's bound: under n_samples / 2
+
+    def trust(features: np.ndarray) -> float | None:
+        if trust_neighbors < 1:
+            return None
+        return float(trustworthiness(inputs[shown], features[shown], n_neighbors=trust_neighbors))
+
+    return [
+        {"method": name, "code_size": code_size, **_feature_scores(codes, y, folds, neighbors, name),
+         "trustworthiness": trust(codes)},
+        {"method": "PCA", "code_size": int(pca.n_components_), **_feature_scores(projected, y, folds, neighbors, "PCA"),
+         "trustworthiness": trust(projected)},
+        {"method": "input as is", "code_size": inputs.shape[1],
+         **_feature_scores(inputs, y, folds, neighbors, "the inputs"), "trustworthiness": None},
+    ]
 
 
 # ------------------------------------------------------------------------------------------- sweep

@@ -53,6 +53,37 @@ def test_info_encode_reconstruct_evaluate(cli, trained, table, tmp_path) -> None
     assert all(r["code_size"] == 3 for r in rows)
 
 
+def test_evaluate_features_judges_codes_for_labels_from_a_file_or_the_data(cli, trained, table, tmp_path) -> None:
+    from sklearn.datasets import load_digits
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("digit\n" + "\n".join(str(v) for v in load_digits().target[:300]) + "\n")  # a header line
+    code, out, err = cli("evaluate", trained, table, "--features", "--labels", labels, "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["method"].split()[0] for r in rows] == ["autoencoder", "PCA", "input"]
+    assert [r["code_size"] for r in rows] == [3, 3, 64] and all(0 < r["knn_accuracy"] <= 1 for r in rows)
+    code, out, _ = cli("evaluate", trained, table, "--features", "--labels", labels)
+    assert code == 0 and "linear_accuracy" in out
+    assert out.rstrip().endswith(f"PCA fitted on the training data ({table}).")
+    code, out, _ = cli("evaluate", trained, "digits", "--features", "--json")  # the built-in set carries labels
+    assert code == 0 and len(json.loads(out)) == 3
+
+
+@pytest.mark.parametrize(("extra", "shown"), [
+    (["--features"], "error: --features needs DATA's class labels, and {table} carries none. Pass them with --labels"),
+    (["--labels", "y.npy"], "error: --labels goes with --features (codes judged as features for those classes)."),
+    (["--features", "--labels", "short.npy"], "error: file short.npy has 5 labels, but the data has 300 samples."),
+    (["--features", "--labels", "missing.npy"], "error: No such file: 'missing.npy'. Check the path."),
+    (["--features", "--reference", "{table}"], "error: --reference scores restored outputs; --features scores codes."),
+])
+def test_evaluate_features_refuses_in_one_line(cli, trained, table, tmp_path, monkeypatch, extra, shown) -> None:
+    monkeypatch.chdir(tmp_path)
+    np.save("short.npy", np.arange(5))
+    np.save("y.npy", np.arange(300) % 2)
+    code, out, err = cli("evaluate", trained, table, *[e.format(table=table) for e in extra])
+    assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith(shown.format(table=table))
+
+
 def test_evaluate_scores_degraded_data_against_a_clean_reference(cli, trained, table, digits, tmp_path) -> None:
     noisy = tmp_path / "noisy.npy"
     np.save(noisy, digits[:300] + np.random.default_rng(0).normal(0.0, 1.0, (300, 64)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from sklearn.decomposition import PCA
 from aekit import AutoEncoder
 from aekit.errors import AekitError
 from aekit.evaluation import (
+    compare_features,
     compare_with_pca,
     format_table,
     pca_baseline,
@@ -30,6 +32,16 @@ def images() -> tuple[np.ndarray, np.ndarray]:
 
     X = load_digits().images[:, None].astype(np.float32)  # (1797, 1, 8, 8), 0..16
     return X[:240], X[240:300]
+
+
+@pytest.fixture(scope="module")
+def labelled() -> tuple[AutoEncoder, np.ndarray, np.ndarray, np.ndarray]:
+    """A small dense autoencoder fitted on 600 digits, and 400 held-out digits with their labels."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    fitted = AutoEncoder(model="dense", latent_dim=6, max_epochs=15, batch_size=64, random_state=0, device="cpu")
+    return fitted.fit(X[:600]), X[:600], X[600:1000], y[600:1000]
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -204,3 +216,72 @@ def test_format_table_aligns_columns() -> None:
     assert lines[0].index("code_size") + 9 == lines[2].index(" 8 ") + 2 == lines[3].index(" 8 ") + 2
     assert lines[2].endswith("2.948")  # missing psnr cell is blank and trailing space stripped
     assert format_table([]) == ""
+
+
+# ----------------------------------------------------------------------------------------- features
+def test_compare_features_rows_are_sklearn_measures_on_each_feature_set(labelled) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.manifold import trustworthiness
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    ae, X_train, X_test, y_test = labelled
+    rows = compare_features(ae, X_train, X_test, y_test, random_state=3)
+    assert [r["method"] for r in rows] == ["autoencoder (dense)", "PCA", "input as is"]
+    assert [r["code_size"] for r in rows] == [6, 6, 64]
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=3)
+    inputs = ae.scaled_samples(X_test).astype(np.float64)  # as the model reads them: min-max scaled
+    pca = PCA(n_components=6, random_state=0).fit(ae.scaled_samples(X_train))
+    for row, features in zip(rows, (ae.transform(X_test), pca.transform(inputs), inputs)):
+        linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        assert row["linear_accuracy"] == pytest.approx(cross_val_score(linear, features, y_test, cv=folds).mean())
+        knn = cross_val_score(KNeighborsClassifier(n_neighbors=5), features, y_test, cv=folds).mean()
+        assert row["knn_accuracy"] == pytest.approx(knn)
+    assert rows[0]["trustworthiness"] == pytest.approx(trustworthiness(inputs, ae.transform(X_test), n_neighbors=5))
+    assert rows[2]["trustworthiness"] is None  # the inputs' own neighbours: 1 by definition
+    assert rows == compare_features(ae, X_train, X_test, y_test, random_state=3)  # seeded: same figures again
+    assert rows[0]["knn_accuracy"] > 0.5 and rows[2]["knn_accuracy"] > 0.9  # ten classes: chance is 0.1
+
+
+def test_compare_features_takes_string_labels_and_draws_a_stratified_subsample(labelled) -> None:
+    ae, X_train, X_test, y_test = labelled
+    words = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[y_test]
+    rows = compare_features(ae, X_train, X_test, words, max_samples=100)
+    assert all(0.0 <= r["linear_accuracy"] <= 1.0 and 0.0 <= r["knn_accuracy"] <= 1.0 for r in rows)
+    assert rows != compare_features(ae, X_train, X_test, words, max_samples=100, random_state=1)  # another draw
+
+
+def test_compare_features_gives_text_models_their_own_row_only() -> None:
+    ids = np.random.default_rng(0).integers(1, 6, size=(40, 7)).astype(np.float32)
+    ids[:20, 0] = 1  # two classes told apart by the first token
+    ids[20:, 0] = 5
+    text = AutoEncoder(model="recurrent", latent_dim=4, max_epochs=2, model_options={"num_classes": 6},
+                       random_state=0, device="cpu").fit(ids)
+    rows = compare_features(text, ids, ids, np.repeat([0, 1], 20))
+    assert [r["method"] for r in rows] == ["autoencoder (recurrent)"] and set(rows[0]) == {
+        "method", "code_size", "linear_accuracy", "knn_accuracy"}
+
+
+@pytest.mark.parametrize(("labels", "shown"), [
+    (np.zeros(400), "The labels hold one class (0.0); telling classes apart needs at least two"),
+    (np.linspace(0, 1, 400), "The labels must be classes (ints or strings), not continuous values"),
+    (np.arange(399) % 3, "The labels must be one class label per sample: 400 samples, labels of shape (399,)"),
+    (np.r_[np.zeros(399, dtype=int), 1],
+     "Every class needs at least 2 samples for cross-validation; class '1' has only 1"),
+])
+def test_compare_features_refuses_labels_it_cannot_score(labelled, labels, shown) -> None:
+    ae, X_train, X_test, _ = labelled
+    with pytest.raises(AekitError, match="^" + re.escape(shown)):
+        compare_features(ae, X_train, X_test, labels)
+
+
+def test_compare_features_refuses_bad_settings_and_data(labelled) -> None:
+    ae, X_train, X_test, y_test = labelled
+    with pytest.raises(AekitError, match="The 'cv' parameter of compare_features must be an int in \\[2, "):
+        compare_features(ae, X_train, X_test, y_test, cv=1)
+    bad = X_test.copy()
+    bad[3, 5] = np.nan
+    with pytest.raises(AekitError, match="'X_test' contains NaN or Inf"):
+        compare_features(ae, X_train, bad, y_test)

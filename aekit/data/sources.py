@@ -38,6 +38,7 @@ __all__ = [
     "check_features",
     "check_numeric_columns",
     "load_dataset",
+    "read_labels",
     "read_table_file",
     "validate_finite",
 ]
@@ -633,6 +634,61 @@ def read_table_file(source: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"No such file: '{source}'. Check the path.")
     return _read_file(path, source, _TABLE_READERS, "")
+
+
+def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
+    """One label per sample from a file of its own, row ``i`` labelling sample ``i``: a 1-D ``.npy`` array, a
+    Parquet table of one column, or a text file (``.csv``, ``.tsv``, ``.txt``) of a label per line, words or
+    numbers, with or without a header line (a file of ``n_samples + 1`` lines has one). ``Series.to_csv``'s
+    unnamed index column is dropped. Every failure is one :class:`DataError` line."""
+    path = Path(source).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", *TABLE_SUFFIXES):
+        raise DataError(f"Unsupported file type '{path.suffix}' for labels '{source}'. Use .npy, "
+                        f"{', '.join(TABLE_SUFFIXES)}.")
+    if not path.is_file():
+        raise DataError(f"No such file: '{source}'. Check the path.")
+    if path.stat().st_size == 0:
+        raise _empty_error(_describe(source))
+    try:
+        if suffix == ".npy":
+            labels = np.load(path, allow_pickle=False)
+            labels = labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
+        elif suffix in (".parquet", ".pq"):
+            labels = _one_column(_read_parquet(path), source).to_numpy()
+        else:
+            frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=True,
+                                sep="\t" if suffix == ".tsv" else ",")
+            if frame.shape[1] == 2 and str(frame.iloc[0, 0]).strip() == "":  # Series.to_csv: ",name" then "0,a"
+                frame = frame.iloc[1:, 1:]
+            labels = _one_column(frame, source).str.strip().to_numpy()
+            labels = labels[1:] if len(labels) == n_samples + 1 else labels  # a header line
+            numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
+            labels = numbers.to_numpy() if len(labels) and numbers.notna().all() else labels
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"Cannot read {_describe(source)} ({' '.join(str(exc).split())}). Check that it is a "
+                        f"valid {path.suffix} file.") from None
+    if labels.ndim != 1:
+        raise DataError(f"{_describe(source)} holds an array of shape {labels.shape}; a labels file holds one "
+                        "column, a label per sample. Keep only the labels.")
+    if len(labels) != n_samples:
+        raise DataError(f"{_describe(source)} has {len(labels)} labels, but the data has {n_samples} samples. Give "
+                        "one label per sample, in the data's order.")
+    missing = np.flatnonzero(pd.isna(pd.Series(labels)).to_numpy() | (pd.Series(labels).astype(str) == ""))
+    if len(missing):
+        raise DataError(f"{_describe(source)} has no label for sample {int(missing[0])}. Give every sample a "
+                        "label, or drop the samples without one.")
+    return labels
+
+
+def _one_column(frame: pd.DataFrame, source: str | os.PathLike) -> pd.Series:
+    """A labels table's one column; a wider table is refused in one line (a DataError, not a ValueError)."""
+    if frame.shape[1] != 1:
+        raise DataError(f"{_describe(source)} has {frame.shape[1]} columns; a labels file holds one column, a label "
+                        "per sample. Keep only the labels.")
+    return frame.iloc[:, 0]
 
 
 def _read_file(path: Path, source: str | os.PathLike, readers: dict[str, Callable[[Path], Any]],

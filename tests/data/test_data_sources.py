@@ -20,7 +20,7 @@ from aekit.data import (
     load_dataset,
     validate_finite,
 )
-from aekit.data.sources import read_table_file
+from aekit.data.sources import read_labels, read_table_file
 from aekit.errors import AekitError, DataError
 
 
@@ -513,3 +513,46 @@ def test_images_are_read_upright_as_their_exif_orientation_says(tmp_path: Path) 
     X = load_dataset(tmp_path, color_mode="rgb").X  # (1, 3, H, W)
     assert X.shape == (1, 3, 10, 6)  # as a viewer shows it
     assert X[0, 0, :, -1].min() == 1.0  # the red row is now the right-hand column
+
+
+# ----------------------------------------------------------------------------------------------- labels
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("plain.txt", "cat\ndog\ncat\n", ["cat", "dog", "cat"]),  # words, no header
+    ("header.csv", "label\ncat\ndog\ncat\n", ["cat", "dog", "cat"]),  # n + 1 lines: the first is a header
+    ("numbers.csv", "3\n1\n2\n", [3, 1, 2]),  # numbers stay numbers
+    ("series.csv", ",label\n0,cat\n1,dog\n2,cat\n", ["cat", "dog", "cat"]),  # pandas Series.to_csv
+    ("blank_end.tsv", "1\n0\n1\n\n\n", [1, 0, 1]),
+])
+def test_read_labels_text_files(tmp_path: Path, name: str, text: str, expected: list) -> None:
+    (tmp_path / name).write_text(text)
+    labels = read_labels(tmp_path / name, 3)
+    assert labels.tolist() == expected and labels.dtype.kind == ("i" if isinstance(expected[0], int) else "O")
+
+
+def test_read_labels_arrays_and_parquet(tmp_path: Path) -> None:
+    np.save(tmp_path / "flat.npy", np.array([2, 0, 1]))
+    np.save(tmp_path / "column.npy", np.array([[2], [0], [1]]))
+    assert read_labels(tmp_path / "flat.npy", 3).tolist() == read_labels(tmp_path / "column.npy", 3).tolist()
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow (aekit[parquet])")
+    pd.DataFrame({"y": ["a", "b", "a"]}).to_parquet(tmp_path / "y.parquet")
+    assert read_labels(tmp_path / "y.parquet", 3).tolist() == ["a", "b", "a"]
+
+
+@pytest.mark.parametrize(("name", "content", "shown"), [
+    ("few.txt", "1\n2\n", "file few.txt has 2 labels, but the data has 3 samples. Give one label per sample"),
+    ("wide.npy", np.zeros((3, 2)), "file wide.npy holds an array of shape (3, 2); a labels file holds one column"),
+    ("wide.csv", "1,2\n3,4\n5,6\n", "file wide.csv has 2 columns; a labels file holds one column, a label per sample"),
+    ("gap.csv", "a\n\"\"\nb\n", "file gap.csv has no label for sample 1. Give every sample a label"),
+    ("empty.csv", "", "The data from file empty.csv is empty (0 samples)"),
+    ("labels.json", "[1, 2, 3]", "Unsupported file type '.json' for labels"),
+    ("broken.npy", "not an array", "Cannot read file broken.npy ("),
+])
+def test_read_labels_refuses_in_one_line(tmp_path: Path, monkeypatch, name: str, content, shown: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    if isinstance(content, np.ndarray):
+        np.save(name, content)
+    else:
+        Path(name).write_text(content)
+    with pytest.raises(DataError) as caught:
+        read_labels(name, 3)
+    assert str(caught.value).startswith(shown) and "\n" not in str(caught.value)
