@@ -83,9 +83,8 @@ def _like_fit(clustering: Any, X: Any, source: str, data: str) -> Any:
 def _assignments(clustering: Any, X: Any, ids: pd.Index) -> pd.DataFrame:
     """One row per sample: its cluster, the confidence (its largest soft assignment) and its code's distance to
     the cluster's centre."""
-    clusters = clustering.predict(X)
-    distances = clustering.transform(X)  # (n, n_clusters)
-    return pd.DataFrame({"cluster": clusters, "confidence": clustering.predict_proba(X).max(axis=1),
+    clusters, proba, distances = clustering.assign(X)  # (n,), (n, n_clusters), (n, n_clusters)
+    return pd.DataFrame({"cluster": clusters, "confidence": proba.max(axis=1),
                          "distance": distances[np.arange(len(clusters)), clusters]}, index=ids)
 
 

@@ -264,27 +264,37 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     def _squared_distances(self, codes: np.ndarray) -> np.ndarray:
         return euclidean_distances(codes, self.cluster_centers_, squared=True)  # (n, k), as the report's
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The cluster of each sample: the nearest centre (the most probable component for ``"gmm"``)."""
-        codes = self._codes(X)
+    def _clusters_of(self, codes: np.ndarray) -> np.ndarray:
         if self.mixture_ is not None:
             return self.mixture_.predict(codes).astype(np.int64)
         return self._squared_distances(codes).argmin(axis=1).astype(np.int64)
+
+    def _proba_of(self, codes: np.ndarray) -> np.ndarray:
+        if self.mixture_ is not None:
+            return self.mixture_.predict_proba(codes)
+        scale = self.kernel_scale_
+        return soft_assignment(torch.from_numpy(codes / scale), torch.from_numpy(self.cluster_centers_ / scale)).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The cluster of each sample: the nearest centre (the most probable component for ``"gmm"``)."""
+        return self._clusters_of(self._codes(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Soft assignments, shape (n_samples, n_clusters), rows summing to 1: the mixture's posteriors for
         ``"gmm"``, else DEC's Student's t kernel on the distances to the centres in units of ``kernel_scale_`` (the
         training codes' root mean squared distance to their centre), so that they do not depend on the scale the
         encoder happened to learn."""
-        codes = self._codes(X)
-        if self.mixture_ is not None:
-            return self.mixture_.predict_proba(codes)
-        scale = self.kernel_scale_
-        return soft_assignment(torch.from_numpy(codes / scale), torch.from_numpy(self.cluster_centers_ / scale)).numpy()
+        return self._proba_of(self._codes(X))
 
     def transform(self, X: Any) -> np.ndarray:
         """Distances of each sample's code to every centre, shape (n_samples, n_clusters), as KMeans gives."""
         return np.sqrt(self._squared_distances(self._codes(X)))
+
+    def assign(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`predict`, :meth:`predict_proba` and :meth:`transform` of ``X`` from one pass of the encoder:
+        (clusters (n,), soft assignments (n, n_clusters), distances to the centres (n, n_clusters))."""
+        codes = self._codes(X)
+        return self._clusters_of(codes), self._proba_of(codes), np.sqrt(self._squared_distances(codes))
 
     def score(self, X: Any, y: Any = None) -> float:
         """Minus the sum of squared distances of the codes to their nearest centre (KMeans' score). It is in the

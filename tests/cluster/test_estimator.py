@@ -61,6 +61,8 @@ def test_each_method_finds_well_separated_clusters(method: str, blobs, trained_a
         np.testing.assert_array_equal(distances.argmin(axis=1), clustering.labels_)
     assert (method == "gmm") == (clustering.mixture_ is not None)
     assert (method == "idec") == bool(clustering.refine_history_)
+    for together, alone in zip(clustering.assign(X), (clustering.predict(X), proba, distances)):  # one encoding
+        np.testing.assert_array_equal(together, alone)
 
 
 def test_fit_trains_a_clone_of_the_given_autoencoder_and_leaves_it_untouched(blobs) -> None:
