@@ -250,14 +250,12 @@ def _features_against_pca(estimator: Any, data: str, image_size: int | None, col
     from aekit.data.sources import read_labels
     from aekit.evaluation import compare_features
 
-    X, y, class_names = _load_labelled_for(estimator, data, image_size, color)
+    X, y, _ = _load_labelled_for(estimator, data, image_size, color)
     if labels_file is not None:
-        y, class_names = read_labels(labels_file, len(X)), None
+        y = read_labels(labels_file, len(X))
     if y is None:
         raise AekitError(f"--features needs DATA's class labels, and {data} carries none. Pass them with --labels "
                          "FILE (a label per sample), or use data that has them (class subfolders, an .npz with 'y').")
-    if class_names is not None:
-        y = np.asarray(class_names, dtype=object)[np.asarray(y, dtype=int)]
     train_X, note = _pca_fit_data(estimator, X)
     return compare_features(estimator, train_X, X, y), note
 
