@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import numbers
 import warnings
 from collections.abc import Iterable
@@ -106,19 +107,25 @@ def check_float(
     high: float | None = None,
     low_inclusive: bool = True,
     high_inclusive: bool = True,
+    finite: bool = False,
 ) -> float:
-    """Check that ``value`` is a real number in the given interval and return it as float."""
+    """Check that ``value`` is a real number in the given interval and return it as float. NaN is always refused;
+    ``finite`` refuses +-inf too (a missing bound then reads as open: ``[0, inf)``), for values such as loss weights
+    where inf means nothing but NaN losses."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+    if ok and finite:
+        ok = math.isfinite(value)
     if ok and low is not None:
         ok = value >= low if low_inclusive else value > low
     if ok and high is not None:
         ok = value <= high if high_inclusive else value < high
     if not ok:
-        lb = "[" if low_inclusive else "("
-        hb = "]" if high_inclusive else ")"
+        lb = "[" if low_inclusive and not (finite and low is None) else "("
+        hb = "]" if high_inclusive and not (finite and high is None) else ")"
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
+        kind = "a finite float" if finite else "a float"
         raise AekitError(
-            f"The '{name}' parameter of {owner} must be a float in {lb}{lo}, {hi}{hb}. Got {value!r} instead."
+            f"The '{name}' parameter of {owner} must be {kind} in {lb}{lo}, {hi}{hb}. Got {value!r} instead."
         )
     return float(value)

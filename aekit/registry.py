@@ -27,8 +27,10 @@ __all__ = ["Registry"]
 class Registry(Generic[T]):
     """A name -> object map that refuses duplicates and suggests the closest name on a miss."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, check: Callable[[str, T], None] | None = None) -> None:
+        """``check(name, obj)``, if given, vets what is registered (raising on a mistake) before it joins."""
         self.kind = kind
+        self._check = check
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -41,6 +43,8 @@ class Registry(Generic[T]):
         def decorator(obj: T) -> T:
             if name in self._items:
                 raise KeyError(f"A {self.kind} named '{name}' is already registered ({self._items[name]!r}).")
+            if self._check is not None:  # now, where the mistake is, not when a config first names it
+                self._check(name, obj)
             self._items[name] = obj
             return obj
 

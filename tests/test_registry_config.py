@@ -130,3 +130,27 @@ def test_part_options_are_a_frozen_copy() -> None:
     assert PartSpec("dense", {"hidden_dims": [4]}) == PartSpec("dense", {"hidden_dims": (4,)})
     with pytest.raises(AekitError, match="The options of part 'dense' must be a mapping"):
         PartSpec("dense", [("hidden_dims", [4])])  # type: ignore[arg-type]
+
+
+def test_a_part_without_a_config_dataclass_is_refused_when_registered() -> None:
+    from torch import nn
+
+    from aekit.parts import BACKBONES, REGULARIZERS
+
+    class NoConfig(nn.Module):
+        pass
+
+    with pytest.raises(AekitError, match=r"Cannot register NoConfig as backbone 'no_config': it has no Config. Give it "
+                                         r"a nested @dataclass\(frozen=True\) class Config holding its options"):
+        BACKBONES.register("no_config")(NoConfig)
+
+    class PlainConfig(nn.Module):
+        class Config:  # not a dataclass: from_dict could not build it
+            weight = 1.0
+
+    with pytest.raises(AekitError, match="it has a Config that is not a dataclass"):
+        REGULARIZERS.register("plain_config")(PlainConfig)
+    with pytest.raises(AekitError, match="Cannot register <function .*> as regularizer 'a_function': parts are "
+                                         "registered as classes"):
+        REGULARIZERS.register("a_function")(lambda config: None)
+    assert "no_config" not in BACKBONES and "plain_config" not in REGULARIZERS and "a_function" not in REGULARIZERS

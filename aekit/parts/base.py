@@ -10,6 +10,7 @@ A new variant is one file with a ``Config`` dataclass and a class registered in 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -160,6 +161,10 @@ class Bottleneck(Part):
     have none.
     """
 
+    # the names of the loss terms forward returns (BottleneckOutput.losses): a regularizer of one of these names
+    # would replace that term, so the model refuses it when built
+    loss_names: ClassVar[tuple[str, ...]] = ()
+
     def __init__(self, config: Any, *, in_features: int, latent_dim: int) -> None:
         super().__init__(config)
         self.in_features = in_features
@@ -266,10 +271,28 @@ class Corruption(Part):
         raise NotImplementedError
 
 
-BACKBONES: Registry[type[Backbone]] = Registry("backbone")
-BOTTLENECKS: Registry[type[Bottleneck]] = Registry("bottleneck")
-LIKELIHOODS: Registry[type[Likelihood]] = Registry("likelihood")
-REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
-CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption")
+def _part_checker(kind: str) -> Callable[[str, Any], None]:
+    """What a part registry checks on ``register``: a class with a dataclass ``Config`` (configs are built from
+    it, so without one the part would fail only when a model first names it)."""
+
+    def check(name: str, obj: Any) -> None:
+        config = getattr(obj, "Config", None) if isinstance(obj, type) else None
+        if not isinstance(obj, type):
+            raise AekitError(f"Cannot register {obj!r} as {kind} {name!r}: parts are registered as classes. "
+                             "Decorate the class itself.")
+        if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
+            found = "has no Config" if config is None else f"has a Config that is not a dataclass ({config!r})"
+            raise AekitError(f"Cannot register {obj.__name__} as {kind} {name!r}: it {found}. Give it a nested "
+                             "@dataclass(frozen=True) class Config holding its options (with no fields if it has "
+                             "none).")
+
+    return check
+
+
+BACKBONES: Registry[type[Backbone]] = Registry("backbone", _part_checker("backbone"))
+BOTTLENECKS: Registry[type[Bottleneck]] = Registry("bottleneck", _part_checker("bottleneck"))
+LIKELIHOODS: Registry[type[Likelihood]] = Registry("likelihood", _part_checker("likelihood"))
+REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer", _part_checker("regularizer"))
+CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption", _part_checker("corruption"))
 
 

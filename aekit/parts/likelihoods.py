@@ -161,8 +161,9 @@ class CategoricalLikelihood(Likelihood):
                 f"The categorical likelihood needs class ids in [0, {self.config.num_classes - 1}]; the data has "
                 f"values in [{int(valid.min())}, {int(valid.max())}]. Set num_classes or use loss 'mse'."
             )
-        return F.cross_entropy(params.float(), target, reduction="none",
-                               ignore_index=-100 if ignore is None else ignore)
+        # half-precision logits (autocast) go up to float32 for a stable log-softmax; float64 stays float64
+        logits = params.float() if params.dtype in (torch.float16, torch.bfloat16) else params
+        return F.cross_entropy(logits, target, reduction="none", ignore_index=-100 if ignore is None else ignore)
 
     def nll(self, params: Tensor, x: Tensor) -> Tensor:
         if self.config.reduction == "sum" or self.config.ignore_index is None:
@@ -216,8 +217,8 @@ class _LocationScaleLikelihood(Likelihood):
 
 
 def _check_scales(config: Any, owner: str) -> None:
-    check_float(config.scale, name="scale", owner=owner, low=0.0, low_inclusive=False)
-    check_float(config.min_scale, name="min_scale", owner=owner, low=0.0, low_inclusive=False)
+    check_float(config.scale, name="scale", owner=owner, low=0.0, low_inclusive=False, finite=True)
+    check_float(config.min_scale, name="min_scale", owner=owner, low=0.0, low_inclusive=False, finite=True)
     if not isinstance(config.learned_variance, bool):
         raise AekitError(f"The 'learned_variance' parameter of {owner} must be a bool. Got "
                          f"{config.learned_variance!r} instead.")

@@ -169,7 +169,10 @@ def test_box_mask_bad_options() -> None:
 
 # -------------------------------------------------------------------------------------------------- common
 @pytest.mark.parametrize(("name", "options", "message"), [
-    ("gaussian", {"sigma": -0.1}, "'sigma' parameter of GaussianNoise must be a float in \\[0, inf\\]. Got -0.1"),
+    ("gaussian", {"sigma": -0.1}, "'sigma' parameter of GaussianNoise must be a finite float in \\[0, inf\\). "
+                                  "Got -0.1"),
+    ("masking", {"fill": float("inf")}, "'fill' parameter of MaskingNoise must be a finite float in \\(-inf, inf\\). "
+                                        "Got inf"),
     ("masking", {"p": 1.0}, "'p' parameter of MaskingNoise must be a float in \\[0, 1\\). Got 1.0"),
     ("salt_and_pepper", {"p": 1.5}, "'p' parameter of SaltAndPepperNoise must be a float in \\[0, 1\\]. Got 1.5"),
     ("salt_and_pepper", {"low": 1.0, "high": 0.0}, "'low' parameter of SaltAndPepperNoise must be smaller"),

@@ -110,7 +110,7 @@ def test_trainer_drives_the_warmup_through_set_progress() -> None:
     layer.set_progress = record  # the trainer finds hooks by attribute
     Trainer(TrainerConfig(max_epochs=2, batch_size=8, progress=False)).fit(model, TensorSource(torch.rand(32, 6),
                                                                                             torch.device("cpu")))
-    assert len(weights) == 8 and weights[0] == 0.0
+    assert len(weights) == 9 and weights[0] == 0.0  # 8 steps, then the end of training
     assert weights == sorted(weights) and weights[-1] == 1.0 and 0.0 < weights[2] < 1.0
 
 
@@ -129,9 +129,10 @@ def test_free_bits_floor_each_dimension_and_stop_its_gradient() -> None:
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("beta", -1.0, r"'beta' parameter of GaussianBottleneck must be a float in \[0, inf\]. Got -1.0 instead."),
+    ("beta", -1.0, r"'beta' parameter of GaussianBottleneck must be a finite float in \[0, inf\). Got -1.0 instead."),
+    ("beta", float("inf"), r"'beta' parameter of GaussianBottleneck must be a finite float in \[0, inf\). Got inf"),
     ("warmup", 1.5, r"'warmup' parameter of GaussianBottleneck must be a float in \[0, 1\]. Got 1.5 instead."),
-    ("free_bits", -0.1, r"'free_bits' parameter of GaussianBottleneck must be a float in \[0, inf\]"),
+    ("free_bits", -0.1, r"'free_bits' parameter of GaussianBottleneck must be a finite float in \[0, inf\)"),
 ])
 def test_bad_options_are_rejected(option: str, value: float, message: str) -> None:
     with pytest.raises(AekitError, match=message):
@@ -189,8 +190,8 @@ def test_learned_variance_trains_inside_a_model() -> None:
 
 
 def test_scales_must_be_positive() -> None:
-    with pytest.raises(AekitError, match=r"'scale' parameter of GaussianLikelihood must be a float in \(0, inf\]. "
-                                         r"Got 0.0 instead."):
+    with pytest.raises(AekitError, match=r"'scale' parameter of GaussianLikelihood must be a finite float in "
+                                         r"\(0, inf\). Got 0.0 instead."):
         GaussianLikelihood.Config(scale=0.0)
     with pytest.raises(AekitError, match=r"'min_scale' parameter of LaplaceLikelihood"):
         LaplaceLikelihood.Config(min_scale=-1.0)

@@ -84,3 +84,15 @@ def test_bce_warns_once_in_training_when_it_clamps_targets() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         bce.nll(params, torch.full((2, 3), 3.0))  # said once
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_categorical_keeps_double_precision_and_lifts_half_precision(dtype: torch.dtype) -> None:
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 4, 5, generator=generator, dtype=torch.float64)  # (batch, classes, positions)
+    x = torch.randint(0, 4, (3, 5), generator=generator).to(torch.float64)
+    likelihood = CategoricalLikelihood(CategoricalLikelihood.Config(num_classes=4))
+    nll = likelihood.nll(logits.to(dtype), x.to(dtype))
+    reference = -torch.log_softmax(logits.to(dtype).double(), 1).gather(1, x.long().unsqueeze(1)).squeeze(1).mean(1)
+    assert nll.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
+    assert torch.allclose(nll.double(), reference, atol=1e-12 if dtype == torch.float64 else 1e-5)

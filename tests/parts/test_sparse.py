@@ -239,5 +239,17 @@ def test_jumprelu_reports_l0_and_active_fraction() -> None:
 
 def test_jumprelu_rejects_a_bad_bandwidth() -> None:
     with pytest.raises(AekitError, match=re.escape(
-            "The 'bandwidth' parameter of JumpReLUBottleneck must be a float in (0, inf]. Got -0.1 instead.")):
+            "The 'bandwidth' parameter of JumpReLUBottleneck must be a finite float in (0, inf). Got -0.1 instead.")):
         Autoencoder(build_config("jumprelu", input_shape=(8,), latent_dim=4, options={"bandwidth": -0.1}))
+
+
+@pytest.mark.parametrize(
+    ("model", "option"),
+    [("sparse-l1", "weight"), ("sparse-kl", "weight"), ("contractive", "weight"), ("jumprelu", "l0_weight"),
+     ("vae", "beta"), ("denoising", "sigma")],
+)
+def test_weights_and_other_options_must_be_finite(model: str, option: str) -> None:
+    # inf as a weight gives a NaN loss (inf * 0), not a stronger penalty
+    with pytest.raises(AekitError, match=rf"The '{option}' parameter of \w+ must be a finite float in \[0, inf\). "
+                                         r"Got inf instead."):
+        Autoencoder(build_config(model, input_shape=(8,), latent_dim=4, options={option: math.inf}))

@@ -183,7 +183,7 @@ def test_latent_dim_must_be_a_multiple_of_embedding_dim() -> None:
 @pytest.mark.parametrize(("options", "message"), [
     ({"decay": 1.0}, "'decay' parameter of VQBottleneck must be a float in \\[0, 1\\). Got 1.0"),
     ({"codebook_size": 1}, "'codebook_size' parameter of VQBottleneck must be an int in \\[2, inf\\]. Got 1"),
-    ({"beta": -1.0}, "'beta' parameter of VQBottleneck must be a float in \\[0, inf\\]. Got -1.0"),
+    ({"beta": -1.0}, "'beta' parameter of VQBottleneck must be a finite float in \\[0, inf\\). Got -1.0"),
     ({"dead_code_steps": -1}, "'dead_code_steps' parameter of VQBottleneck must be an int in \\[0, inf\\]"),
 ])
 def test_bad_options_are_explained(options: dict, message: str) -> None:

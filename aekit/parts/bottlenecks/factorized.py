@@ -36,6 +36,8 @@ class FactorizedBottleneck(Bottleneck):
     ``bits`` (per sample) and ``active_fraction`` (units not rounded to zero).
     """
 
+    loss_names = ("rate",)
+
     @dataclass(frozen=True)
     class Config:
         # lambda in loss = distortion + lambda * bits per sample: the quality knob (smaller: bigger, better files).

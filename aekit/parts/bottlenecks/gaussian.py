@@ -55,6 +55,8 @@ class GaussianBottleneck(Bottleneck):
     batch).
     """
 
+    loss_names = ("kl",)
+
     @dataclass(frozen=True)
     class Config:
         # 1.0 makes loss = -ELBO (with a "sum" likelihood), the objective whose bound log_likelihood tightens.
@@ -66,9 +68,9 @@ class GaussianBottleneck(Bottleneck):
         free_bits: float = 0.0
 
         def __post_init__(self) -> None:
-            check_float(self.beta, name="beta", owner="GaussianBottleneck", low=0.0)
+            check_float(self.beta, name="beta", owner="GaussianBottleneck", low=0.0, finite=True)
             check_float(self.warmup, name="warmup", owner="GaussianBottleneck", low=0.0, high=1.0)
-            check_float(self.free_bits, name="free_bits", owner="GaussianBottleneck", low=0.0)
+            check_float(self.free_bits, name="free_bits", owner="GaussianBottleneck", low=0.0, finite=True)
 
     def __init__(self, config: Config, *, in_features: int, latent_dim: int) -> None:
         super().__init__(config, in_features=in_features, latent_dim=latent_dim)

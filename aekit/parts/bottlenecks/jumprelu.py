@@ -77,6 +77,8 @@ class JumpReLUBottleneck(Bottleneck):
     :meth:`set_progress`). ``stats`` reports ``l0`` and ``active_fraction``.
     """
 
+    loss_names = ("l0",)
+
     @dataclass(frozen=True)
     class Config:
         # Against a per-element MSE: on centred MNIST with 128 units, 1e-3 ends near 11 active units and 1e-4
@@ -91,10 +93,10 @@ class JumpReLUBottleneck(Bottleneck):
 
         def __post_init__(self) -> None:
             owner = "JumpReLUBottleneck"
-            check_float(self.l0_weight, name="l0_weight", owner=owner, low=0.0)
-            check_float(self.bandwidth, name="bandwidth", owner=owner, low=0.0, low_inclusive=False)
+            check_float(self.l0_weight, name="l0_weight", owner=owner, low=0.0, finite=True)
+            check_float(self.bandwidth, name="bandwidth", owner=owner, low=0.0, low_inclusive=False, finite=True)
             check_float(self.initial_threshold, name="initial_threshold", owner=owner, low=0.0,
-                        low_inclusive=False)
+                        low_inclusive=False, finite=True)
             check_float(self.l0_warmup, name="l0_warmup", owner=owner, low=0.0, high=1.0)
 
     def __init__(self, config: Config, *, in_features: int, latent_dim: int) -> None:

@@ -52,6 +52,8 @@ class VQBottleneck(Bottleneck):
     is the codebook), ``steps_unused`` (K,) and ``initialized``; all are saved with the model.
     """
 
+    loss_names = ("commitment",)
+
     @dataclass(frozen=True)
     class Config:
         # 512 entries: the VQ-VAE paper's codebook size, plenty for a few code vectors per sample.
@@ -70,7 +72,7 @@ class VQBottleneck(Bottleneck):
             owner = "VQBottleneck"
             check_int(self.codebook_size, name="codebook_size", owner=owner, low=2)
             check_int(self.embedding_dim, name="embedding_dim", owner=owner, low=1)
-            check_float(self.beta, name="beta", owner=owner, low=0.0)
+            check_float(self.beta, name="beta", owner=owner, low=0.0, finite=True)
             check_float(self.decay, name="decay", owner=owner, low=0.0, high=1.0, high_inclusive=False)
             check_int(self.dead_code_steps, name="dead_code_steps", owner=owner, low=0)
 

@@ -33,7 +33,7 @@ class BoxMask(Corruption):
         def __post_init__(self) -> None:
             check_float(self.box_size, name="box_size", owner="BoxMask", low=0.0, high=1.0, low_inclusive=False)
             check_int(self.num_boxes, name="num_boxes", owner="BoxMask", low=1)
-            check_float(self.fill, name="fill", owner="BoxMask")
+            check_float(self.fill, name="fill", owner="BoxMask", finite=True)
 
     def box_mask(self, x: Tensor) -> Tensor:
         """A fresh boolean mask (batch, 1, *spatial), True inside the boxes."""

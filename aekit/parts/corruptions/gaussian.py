@@ -27,7 +27,7 @@ class GaussianNoise(Corruption):
         clamp: bool = False
 
         def __post_init__(self) -> None:
-            check_float(self.sigma, name="sigma", owner="GaussianNoise", low=0.0)
+            check_float(self.sigma, name="sigma", owner="GaussianNoise", low=0.0, finite=True)
 
     @property
     def prevents_identity(self) -> bool:  # type: ignore[override]

@@ -29,7 +29,7 @@ class MaskingNoise(Corruption):
 
         def __post_init__(self) -> None:
             check_float(self.p, name="p", owner="MaskingNoise", low=0.0, high=1.0, high_inclusive=False)
-            check_float(self.fill, name="fill", owner="MaskingNoise")
+            check_float(self.fill, name="fill", owner="MaskingNoise", finite=True)
 
     @property
     def prevents_identity(self) -> bool:  # type: ignore[override]

@@ -28,8 +28,8 @@ class SaltAndPepperNoise(Corruption):
 
         def __post_init__(self) -> None:
             check_float(self.p, name="p", owner="SaltAndPepperNoise", low=0.0, high=1.0)
-            check_float(self.low, name="low", owner="SaltAndPepperNoise")
-            check_float(self.high, name="high", owner="SaltAndPepperNoise")
+            check_float(self.low, name="low", owner="SaltAndPepperNoise", finite=True)
+            check_float(self.high, name="high", owner="SaltAndPepperNoise", finite=True)
             if not self.low < self.high:
                 raise AekitError(
                     f"The 'low' parameter of SaltAndPepperNoise must be smaller than 'high'={self.high!r}. Got "

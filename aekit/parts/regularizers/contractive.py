@@ -84,7 +84,7 @@ class ContractiveRegularizer(Regularizer):
 
         def __post_init__(self) -> None:
             owner = "ContractiveRegularizer"
-            check_float(self.weight, name="weight", owner=owner, low=0.0)
+            check_float(self.weight, name="weight", owner=owner, low=0.0, finite=True)
             check_choice(self.method, _METHODS, name="method", owner=owner)
             check_int(self.max_exact_dim, name="max_exact_dim", owner=owner, low=0)
             check_int(self.n_projections, name="n_projections", owner=owner, low=1)

@@ -52,7 +52,7 @@ class KLSparsityRegularizer(Regularizer):
         def __post_init__(self) -> None:
             check_float(self.rho, name="rho", owner="KLSparsityRegularizer", low=0.0, high=1.0,
                         low_inclusive=False, high_inclusive=False)
-            check_float(self.weight, name="weight", owner="KLSparsityRegularizer", low=0.0)
+            check_float(self.weight, name="weight", owner="KLSparsityRegularizer", low=0.0, finite=True)
 
     def __init__(self, config: Config, *, latent_dim: int) -> None:
         super().__init__(config, latent_dim=latent_dim)

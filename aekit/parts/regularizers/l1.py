@@ -30,7 +30,7 @@ class L1Regularizer(Regularizer):
         weight: float = 1e-3
 
         def __post_init__(self) -> None:
-            check_float(self.weight, name="weight", owner="L1Regularizer", low=0.0)
+            check_float(self.weight, name="weight", owner="L1Regularizer", low=0.0, finite=True)
 
     @property
     def prevents_identity(self) -> bool:
