@@ -23,6 +23,7 @@ from aekit.parts import (
     CORRUPTIONS,
     LIKELIHOODS,
     REGULARIZERS,
+    BottleneckOutput,
     PartSpec,
     RegularizerContext,
 )
@@ -60,9 +61,12 @@ class AutoencoderConfig:
                 f"or (1, 28, 28). Got {self.input_shape!r} instead."
             )
         object.__setattr__(self, "input_shape", tuple(int(s) for s in shape))
-        if isinstance(self.regularizers, (str, PartSpec)):  # one part, not a tuple of them
+        if isinstance(self.regularizers, (str, PartSpec)) or not isinstance(self.regularizers, (list, tuple)):
             raise AekitError(f"The 'regularizers' parameter of AutoencoderConfig takes a tuple of PartSpec values, "
                              f"e.g. (PartSpec('l1'),). Got {self.regularizers!r} instead.")
+        # a tuple, as from JSON: a list kept here could change under a model built from it, and would not compare
+        # equal to the config read back
+        object.__setattr__(self, "regularizers", tuple(self.regularizers))
         specs = [("backbone", self.backbone), ("bottleneck", self.bottleneck), ("likelihood", self.likelihood),
                  *([("corruption", self.corruption)] if self.corruption is not None else []),
                  *(("regularizers", spec) for spec in self.regularizers)]
@@ -74,6 +78,10 @@ class AutoencoderConfig:
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> AutoencoderConfig:
+        """The config ``to_json_dict`` wrote; anything but such a mapping raises an :class:`AekitError`."""
+        if not isinstance(data, Mapping):
+            raise AekitError(f"AutoencoderConfig.from_json_dict takes a dict of the config's fields, as "
+                             f"to_json_dict() writes it. Got {type(data).__name__} {data!r:.80} instead.")
         return from_dict(cls, data, owner="AutoencoderConfig")
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -105,17 +113,98 @@ class AutoencoderOutput:
     stats: dict[str, Tensor] = field(default_factory=dict)
 
 
-def _infer_out_features(encoder: nn.Module, input_shape: tuple[int, ...]) -> int:
+def _probe_dtype_device(module: nn.Module) -> tuple[torch.dtype, torch.device]:
+    probe = next((p for p in module.parameters() if p.is_floating_point()), None)
+    if probe is None:
+        return torch.get_default_dtype(), next(module.parameters(), torch.zeros(())).device
+    return probe.dtype, probe.device
+
+
+def _probe(module: nn.Module, what: str, batch: tuple[int, ...], fix: str) -> Tensor:
+    """``module`` run on zeros of shape ``batch`` in eval mode without gradients (its mode restored): a module
+    built for other shapes fails here, when the model is built, in one line instead of deep in the first step."""
+    dtype, device = _probe_dtype_device(module)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros(batch, dtype=dtype, device=device))
+    except AekitError:
+        raise
+    except Exception as exc:  # a user's module: whatever it raises, say where in one line
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+        detail = detail if len(detail) <= 200 else detail[:200] + " (...)"
+        raise AekitError(f"The custom {what} fails on a batch of shape {batch} ({detail}). {fix}") from None
+    finally:
+        module.train(was_training)
+    if not isinstance(out, Tensor):
+        raise AekitError(f"The custom {what} returned {type(out).__name__} for a batch of shape {batch}, not a "
+                         f"tensor. {fix}")
+    return out
+
+
+def _check_custom_module(module: Any, what: str) -> None:
+    if not isinstance(module, nn.Module):
+        raise AekitError(f"The '{what}' parameter of Autoencoder must be a torch.nn.Module. Got "
+                         f"{type(module).__name__} instead. Wrap it in a module (a subclass of nn.Module whose "
+                         "forward calls it), so its parameters train and save with the model.")
+
+
+def _encoder_features(encoder: nn.Module, input_shape: tuple[int, ...], custom: bool) -> tuple[int, ...]:
+    """The shape of the encoder's features for a batch of 2 samples, (2, ..., out_features): a backbone's
+    ``out_features`` is trusted; a custom encoder is probed, and an ``out_features`` it declares is checked."""
     out = getattr(encoder, "out_features", None)
-    if isinstance(out, int):
-        return out
-    was_training = encoder.training
-    encoder.eval()
-    with torch.no_grad():
-        probe = next(encoder.parameters(), torch.zeros(()))
-        h = encoder(torch.zeros(2, *input_shape, dtype=probe.dtype, device=probe.device))
-    encoder.train(was_training)
-    return int(h.shape[-1])
+    if not custom and isinstance(out, int):
+        return (2, out)
+    dims = ", ".join(map(str, input_shape))
+    h = _probe(encoder, "encoder", (2, *input_shape),
+               f"Make it map (batch, {dims}), the model's input_shape, to features (batch, out_features).")
+    if h.ndim < 2 or h.shape[0] != 2:
+        raise AekitError(f"The custom encoder returned shape {tuple(h.shape)} for a batch of shape "
+                         f"{(2, *input_shape)}. Make it return features (batch, out_features).")
+    if out is not None and out != h.shape[-1]:
+        raise AekitError(f"The custom encoder's out_features is {out!r}, but it returns {h.shape[-1]} features for a "
+                         f"batch of shape {(2, *input_shape)}. Set out_features to {h.shape[-1]}, or remove it.")
+    return tuple(h.shape)
+
+
+def _check_custom_decoder(decoder: nn.Module, code_shape: tuple[int, ...], param_shape: tuple[int, ...],
+                          likelihood: str) -> None:
+    """Probe a custom decoder with codes of the shape the bottleneck gives, (2, ..., latent_dim)."""
+    dims = ", ".join(map(str, param_shape))
+    fix = f"Make it map codes (batch, {code_shape[-1]}), the model's latent_dim, to (batch, {dims})."
+    params = _probe(decoder, "decoder", code_shape, fix)
+    if tuple(params.shape) != (code_shape[0], *param_shape):
+        raise AekitError(f"The custom decoder returned shape {tuple(params.shape)} for codes of shape {code_shape}; "
+                         f"likelihood '{likelihood}' expects ({code_shape[0]}, {dims}). {fix}")
+
+
+def regularizer_names(specs: tuple[PartSpec, ...]) -> list[str]:
+    """The names of ``specs``' regularizers in ``Autoencoder.regularizers`` (their loss terms, statistics and
+    ``settings()``): the registered name, numbered from the second of a name on (``l1``, ``l1_1``)."""
+    names: list[str] = []
+    for spec in specs:
+        name, number = spec.name, len(names)
+        while name in names:
+            name = f"{spec.name}_{number}"
+            number += 1
+        names.append(name)
+    return names
+
+
+def describe(config: AutoencoderConfig) -> dict[str, Any]:
+    """``config`` as JSON, every part's options filled in with their defaults (see :meth:`Autoencoder.settings`)."""
+    parts = {"backbone": (BACKBONES, config.backbone), "bottleneck": (BOTTLENECKS, config.bottleneck),
+             "likelihood": (LIKELIHOODS, config.likelihood),
+             **({"corruption": (CORRUPTIONS, config.corruption)} if config.corruption is not None else {})}
+    described: dict[str, Any] = {"input_shape": list(config.input_shape), "latent_dim": config.latent_dim}
+    for name, (registry, spec) in parts.items():
+        described[name] = {"name": spec.name, **to_dict(build_config(registry, spec))}
+    names = regularizer_names(config.regularizers)
+    # each under its module's name: two regularizers of one kind are two terms, not one
+    described["regularizers"] = {name: to_dict(build_config(REGULARIZERS, spec))
+                                 for name, spec in zip(names, config.regularizers)}
+    return described
 
 
 def _warn_if_it_can_copy(model: Autoencoder) -> None:
@@ -137,6 +226,26 @@ def _warn_if_it_can_copy(model: Autoencoder) -> None:
                "the code, so the model can learn the identity. Add a sparsity regularizer or a corruption (e.g. "
                "model='overcomplete' or 'sparse-l1'), or use latent_dim < the number of features.")
     warn(logger, message, stacklevel=3)
+
+
+def _not_a_config(config: Any) -> str:
+    """The error for an ``Autoencoder(config)`` given something other than an AutoencoderConfig."""
+    if isinstance(config, str):
+        fix = (f"Build one from the preset: Autoencoder(build_config({config!r}, input_shape=..., latent_dim=...))."
+               if config in _preset_names() else "Build one with aekit.build_config(preset, input_shape=..., "
+               "latent_dim=...) or AutoencoderConfig(input_shape, latent_dim, ...).")
+        return f"Autoencoder takes an AutoencoderConfig, not the string {config!r}. {fix}"
+    if isinstance(config, Mapping):
+        return ("Autoencoder takes an AutoencoderConfig, not a dict. Convert it first: "
+                "Autoencoder(AutoencoderConfig.from_json_dict(data)).")
+    return (f"Autoencoder takes an AutoencoderConfig. Got {type(config).__name__} instead. Build one with "
+            "aekit.build_config(preset, input_shape=..., latent_dim=...).")
+
+
+def _preset_names() -> list[str]:
+    from aekit.presets import PRESETS  # the presets build on this module
+
+    return PRESETS.names()
 
 
 class Autoencoder(nn.Module):
@@ -169,21 +278,39 @@ class Autoencoder(nn.Module):
     def __init__(self, config: AutoencoderConfig, *, encoder: nn.Module | None = None,
                  decoder: nn.Module | None = None, warn_identity: bool = True) -> None:
         super().__init__()
+        if not isinstance(config, AutoencoderConfig):
+            raise AekitError(_not_a_config(config))
         self.config = config
         shape, latent_dim = config.input_shape, config.latent_dim
         self.likelihood = LIKELIHOODS.get(config.likelihood.name)(build_config(LIKELIHOODS, config.likelihood))
         backbone = BACKBONES.get(config.backbone.name)(build_config(BACKBONES, config.backbone))
-        self.custom_modules = encoder is not None or decoder is not None
+        for module, what in ((encoder, "encoder"), (decoder, "decoder")):
+            if module is not None:
+                _check_custom_module(module, what)
+        # which of the backbone's modules were replaced: a saved model needs the same ones passed to load it
+        self.custom_parts = tuple(what for module, what in ((encoder, "encoder"), (decoder, "decoder"))
+                                  if module is not None)
+        self.custom_modules = bool(self.custom_parts)
         self.encoder = encoder if encoder is not None else backbone.build_encoder(shape)
+        features = _encoder_features(self.encoder, shape, encoder is not None or decoder is not None)
         bottleneck_cls = BOTTLENECKS.get(config.bottleneck.name)
         self.bottleneck = bottleneck_cls(build_config(BOTTLENECKS, config.bottleneck),
-                                         in_features=_infer_out_features(self.encoder, shape), latent_dim=latent_dim)
+                                         in_features=features[-1], latent_dim=latent_dim)
         param_shape = self.likelihood.param_shape(shape)
         self.param_shape = tuple(param_shape)  # what the decoder returns per sample
         self.decoder = decoder if decoder is not None else backbone.build_decoder(latent_dim, shape, param_shape)
+        if self.custom_modules:  # codes shaped as the bottleneck gives them: (2, ..., latent_dim)
+            _check_custom_decoder(self.decoder, (*features[:-1], latent_dim), self.param_shape,
+                                  config.likelihood.name)
+        # a regularizer's penalty is a loss term under its name: one named like another term would replace it
+        taken = {"reconstruction": "the reconstruction term",
+                 **{name: f"a loss term of bottleneck '{config.bottleneck.name}'"
+                    for name in getattr(bottleneck_cls, "loss_names", ())}}
         self.regularizers = nn.ModuleDict()
-        for spec in config.regularizers:
-            name = spec.name if spec.name not in self.regularizers else f"{spec.name}_{len(self.regularizers)}"
+        for name, spec in zip(regularizer_names(config.regularizers), config.regularizers):
+            if name in taken:
+                raise AekitError(f"Regularizer {name!r} is named like {taken[name]}, whose value its penalty would "
+                                 f"replace in the loss. Register the regularizer under another name.")
             cls = REGULARIZERS.get(spec.name)
             self.regularizers[name] = cls(build_config(REGULARIZERS, spec), latent_dim=latent_dim)
         self.corruption = None
@@ -198,7 +325,24 @@ class Autoencoder(nn.Module):
     # ------------------------------------------------------------------------------------------- inference
     def encode(self, x: Tensor) -> Tensor:
         """Code of ``x`` (batch, *input_shape) -> (batch, latent_dim); deterministic in eval mode."""
-        return self.bottleneck(self.encoder(self._checked(x, "x", "encode"))).z
+        x = self._checked(x, "x", "encode")
+        return self._code(self.encoder(x), x.shape[0]).z  # shape[0], not len(): a symbolic batch in export
+
+    def _code(self, h: Tensor, batch: int) -> BottleneckOutput:
+        """The bottleneck's output for features ``h``, checked (type and shape only, no sync): a custom
+        bottleneck that returns something else fails here in one line, not deep in the decoder."""
+        out = self.bottleneck(h)
+        name = self.config.bottleneck.name
+        if not isinstance(out, BottleneckOutput):
+            raise AekitError(f"Bottleneck {name!r} returned {type(out).__name__}, not a BottleneckOutput. Make its "
+                             "forward return BottleneckOutput(z=..., losses={...}, stats={...}).")
+        z = out.z
+        if not isinstance(z, Tensor) or z.ndim < 2 or z.shape[0] != batch or z.shape[-1] != self.config.latent_dim:
+            got = f"shape {tuple(z.shape)}" if isinstance(z, Tensor) else type(z).__name__
+            raise AekitError(f"Bottleneck {name!r} returned a code z of {got} for a batch of {batch}; the model's "
+                             f"codes are (batch, ..., latent_dim={self.config.latent_dim}). Make its forward return "
+                             "z of that shape.")
+        return out
 
     def code_indices(self, x: Tensor) -> Tensor:
         """The codebook entry chosen at each code position of ``x`` (batch, *input_shape): int64 (batch,
@@ -216,17 +360,9 @@ class Autoencoder(nn.Module):
 
     def settings(self) -> dict[str, Any]:
         """The architecture as JSON, every part's options filled in with their defaults: configs that differ only
-        by an option given at its default value describe one model alike (what resuming compares)."""
-        config = self.config
-        parts = {"backbone": (BACKBONES, config.backbone), "bottleneck": (BOTTLENECKS, config.bottleneck),
-                 "likelihood": (LIKELIHOODS, config.likelihood),
-                 **({"corruption": (CORRUPTIONS, config.corruption)} if config.corruption is not None else {})}
-        described: dict[str, Any] = {"input_shape": list(config.input_shape), "latent_dim": config.latent_dim}
-        for name, (registry, spec) in parts.items():
-            described[name] = {"name": spec.name, **to_dict(build_config(registry, spec))}
-        described["regularizers"] = {spec.name: to_dict(build_config(REGULARIZERS, spec))
-                                     for spec in config.regularizers}
-        return described
+        by an option given at its default value describe one model alike (what resuming compares). Regularizers
+        are listed under their names in :attr:`regularizers` (``l1``, ``l1_1``)."""
+        return describe(self.config)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """``decode(encode(x))``, never corrupting the input."""
@@ -278,6 +414,7 @@ class Autoencoder(nn.Module):
         first when the decoder has dropout or batch norm.
         """
         n = check_int(n, name="n", owner="Autoencoder.sample", low=1)
+        _check_generator(generator, "Autoencoder.sample")
         prior = self._bottleneck_hook("prior", "to sample from")()
         with _rng_from(generator, self._device()):
             z = prior.sample((n,))  # (n, latent_dim)
@@ -322,6 +459,7 @@ class Autoencoder(nn.Module):
         k = check_int(k, name="k", owner="Autoencoder.log_likelihood", low=1)
         chunk_size = check_int(chunk_size, name="chunk_size", owner="Autoencoder.log_likelihood", low=1)
         check_choice(term, LOG_LIKELIHOOD_TERMS, name="term", owner="Autoencoder.log_likelihood")
+        _check_generator(generator, "Autoencoder.log_likelihood")
         posterior = self._bottleneck_hook("posterior", "to importance-sample from")
         prior = self._bottleneck_hook("prior", "to score codes against")()
         log_prob = getattr(self.likelihood, "log_prob", None)
@@ -381,6 +519,9 @@ class Autoencoder(nn.Module):
                    f"pass samples of the model's {'code' if name == 'z' else 'input'} shape")
             raise AekitError(f"{owner} expects '{name}' of shape (batch, {dims}). Got shape {tuple(x.shape)} "
                              f"instead: {fix}.")
+        if x.is_complex():  # torch would drop the imaginary part with only a warning
+            raise AekitError(f"{owner} got '{name}' of complex dtype {x.dtype}; autoencoders here take real "
+                             "values. Pass real data, e.g. x.real, or the real and imaginary parts as channels.")
         weights = next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.get_default_dtype())
         if not x.is_floating_point():
             return x.to(weights)
@@ -391,6 +532,9 @@ class Autoencoder(nn.Module):
 
     def _one_sample(self, x: Tensor, name: str) -> Tensor:
         shape = self.config.input_shape
+        if not isinstance(x, Tensor):
+            raise AekitError(f"The '{name}' argument of interpolate must be a torch.Tensor. Got {type(x).__name__} "
+                             "instead. Convert it, e.g. torch.as_tensor(a, dtype=torch.float32).")
         if tuple(x.shape) == shape:
             return x.unsqueeze(0)
         if tuple(x.shape) == (1, *shape):
@@ -416,7 +560,7 @@ class Autoencoder(nn.Module):
         corrupt = self.training if corrupt is None else corrupt
         x_tilde = self.corruption(x) if (corrupt and self.corruption is not None) else x
         h = self.encoder(x_tilde)  # (batch, ..., out_features)
-        bottleneck = self.bottleneck(h)  # z: (batch, ..., latent_dim)
+        bottleneck = self._code(h, x.shape[0])  # z: (batch, ..., latent_dim)
         # sequence decoders train with teacher forcing: they see the clean target, shifted, besides the code
         if getattr(self.decoder, "needs_target", False):
             params = self.decoder(bottleneck.z, target=x_clean)  # (batch, *param_shape)
@@ -434,6 +578,10 @@ class Autoencoder(nn.Module):
             context = RegularizerContext(x=x_clean, x_tilde=x_tilde, h=h, z=bottleneck.z, encode=self.encode)
             for name, regularizer in self.regularizers.items():
                 penalty = regularizer(context)  # scalar, unweighted
+                if name in losses:  # a bottleneck's term that its class does not declare in loss_names
+                    raise AekitError(f"Regularizer {name!r} is named like a loss term of bottleneck "
+                                     f"'{self.config.bottleneck.name}', whose value its penalty would replace in the "
+                                     "loss. Register the regularizer under another name.")
                 losses[name] = regularizer.config.weight * penalty
                 with torch.no_grad():
                     stats.update({f"{name}.{key}": value for key, value in regularizer.stats(context, penalty).items()})
@@ -443,6 +591,12 @@ class Autoencoder(nn.Module):
             loss = loss + term
         return AutoencoderOutput(x_hat=self.likelihood.mean(params), z=bottleneck.z, params=params, nll=nll,
                                  losses=losses, loss=loss, stats=stats)
+
+
+def _check_generator(generator: Any, owner: str) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise AekitError(f"The 'generator' parameter of {owner} must be a torch.Generator or None. Got "
+                         f"{generator!r} instead. Pass one seeded, e.g. torch.Generator().manual_seed(0).")
 
 
 def _autocast_on(device_type: str) -> bool:

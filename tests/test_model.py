@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,16 @@ from torch import nn
 
 from aekit import Autoencoder, AutoencoderConfig, PartSpec, build_config, list_models
 from aekit.errors import AekitError
-from aekit.parts import CORRUPTIONS, REGULARIZERS, Corruption, Regularizer, RegularizerContext
+from aekit.parts import (
+    BOTTLENECKS,
+    CORRUPTIONS,
+    REGULARIZERS,
+    Bottleneck,
+    BottleneckOutput,
+    Corruption,
+    Regularizer,
+    RegularizerContext,
+)
 
 
 class SquaredCode(Regularizer):
@@ -206,6 +216,8 @@ def test_teacher_forcing_hook_passes_the_clean_target() -> None:
 
     decoder = TargetDecoder()
     model = Autoencoder(AutoencoderConfig((4,), 2), decoder=decoder)
+    assert decoder.seen == [None]  # the probe at construction: free-running, as decode calls it
+    decoder.seen.clear()
     x = torch.rand(3, 4)
     model(x)
     model.decode(torch.zeros(1, 2))
@@ -257,7 +269,15 @@ def test_integer_inputs_are_read_as_numbers_and_autocast_may_mix_dtypes() -> Non
 
 def test_a_custom_decoder_of_the_wrong_shape_is_refused_not_broadcast() -> None:
     decoder = nn.Sequential(nn.Linear(2, 6), nn.Unflatten(1, (1, 6)))  # (batch, 1, 6): would broadcast to (b, b, 6)
+    with pytest.raises(AekitError, match=r"The custom decoder returned shape \(2, 1, 6\) for codes of shape "
+                                         r"\(2, 2\); likelihood 'mse' expects \(2, 6\)"):
+        Autoencoder(AutoencoderConfig((6,), 2), decoder=decoder)
+
+
+def test_a_decoder_whose_shape_changes_after_construction_is_still_refused_in_forward() -> None:
+    decoder = nn.Sequential(nn.Linear(2, 6))
     model = Autoencoder(AutoencoderConfig((6,), 2), decoder=decoder)
+    decoder.append(nn.Unflatten(1, (1, 6)))
     with pytest.raises(AekitError, match=r"The decoder returned shape \(3, 1, 6\); likelihood 'mse' expects "
                                          r"\(batch, 6\) here, batch 3"):
         model(torch.rand(3, 6))
@@ -270,3 +290,183 @@ def test_settings_fill_in_defaults_so_an_explicit_default_describes_the_same_mod
     assert plain.settings() == explicit.settings() != other.settings()
     assert plain.settings()["regularizers"] == {"l1": {"weight": plain.regularizers["l1"].config.weight}}
     json.dumps(plain.settings())  # JSON-ready: a checkpoint stores it
+
+
+# ------------------------------------------------------------------------------- QA: misuse gets one clear line
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("vae", r"Autoencoder takes an AutoencoderConfig, not the string 'vae'. Build one from the preset: "
+                r"Autoencoder\(build_config\('vae'"),
+        ({"input_shape": [4], "latent_dim": 2}, r"not a dict. Convert it first: "
+                                                r"Autoencoder\(AutoencoderConfig.from_json_dict\(data\)\)"),
+        (3, r"Autoencoder takes an AutoencoderConfig. Got int instead"),
+    ],
+)
+def test_autoencoder_takes_a_config_only(config: object, message: str) -> None:
+    with pytest.raises(AekitError, match=message):
+        Autoencoder(config)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("data", [None, [], "x"])
+def test_from_json_dict_names_what_is_not_a_config(data: object) -> None:
+    with pytest.raises(AekitError, match=rf"from_json_dict takes a dict of the config's fields, as to_json_dict\(\) "
+                                         rf"writes it. Got {type(data).__name__} {re.escape(repr(data))} instead."):
+        AutoencoderConfig.from_json_dict(data)  # type: ignore[arg-type]
+
+
+def test_interpolate_and_sample_refuse_a_wrong_argument_type() -> None:
+    model = Autoencoder(build_config("vae", input_shape=(10,), latent_dim=2)).eval()
+    with pytest.raises(AekitError, match=r"The 'a' argument of interpolate must be a torch.Tensor. Got ndarray"):
+        model.interpolate(np.zeros(10), torch.zeros(10))
+    message = (r"The 'generator' parameter of Autoencoder.sample must be a torch.Generator or None. Got 0 instead. "
+               r"Pass one seeded, e.g. torch.Generator\(\).manual_seed\(0\).")
+    with pytest.raises(AekitError, match=message):
+        model.sample(2, generator=0)  # type: ignore[arg-type]
+    with pytest.raises(AekitError, match="'generator' parameter of Autoencoder.log_likelihood"):
+        model.log_likelihood(torch.rand(2, 10), 2, generator=0)  # type: ignore[arg-type]
+
+
+def test_complex_input_is_refused() -> None:
+    with pytest.raises(AekitError, match=r"Autoencoder.forward got 'x' of complex dtype torch.complex64; autoencoders "
+                                         r"here take real values. Pass real data"):
+        _dense()(torch.zeros(3, 6, dtype=torch.complex64))
+
+
+def test_regularizers_are_held_as_a_tuple_and_round_trip() -> None:
+    config = AutoencoderConfig((10,), 4, regularizers=[PartSpec("l1")])  # type: ignore[arg-type]
+    assert config.regularizers == (PartSpec("l1"),)
+    assert AutoencoderConfig.from_json_dict(config.to_json_dict()) == config
+
+
+def test_settings_list_each_regularizer_under_its_module_name() -> None:
+    config = AutoencoderConfig((6,), 3, regularizers=(PartSpec("l1", {"weight": 0.1}), PartSpec("l1", {"weight": 0.5})))
+    model = Autoencoder(config)
+    assert list(model.regularizers) == ["l1", "l1_1"]
+    assert model.settings()["regularizers"] == {"l1": {"weight": 0.1}, "l1_1": {"weight": 0.5}}
+
+
+class KLPenalty(Regularizer):
+    @dataclass(frozen=True)
+    class Config:
+        weight: float = 1.0
+
+    def forward(self, context: RegularizerContext) -> torch.Tensor:
+        return context.z.abs().mean()
+
+
+class UndeclaredTermBottleneck(Bottleneck):
+    """A custom bottleneck that returns a loss term 'extra' without declaring it in loss_names."""
+
+    @dataclass(frozen=True)
+    class Config:
+        pass
+
+    def __init__(self, config: object, *, in_features: int, latent_dim: int) -> None:
+        super().__init__(config, in_features=in_features, latent_dim=latent_dim)
+        self.linear = nn.Linear(in_features, latent_dim)
+
+    def forward(self, h: torch.Tensor) -> BottleneckOutput:
+        z = self.linear(h)
+        return BottleneckOutput(z=z, losses={"extra": z.square().mean()})
+
+
+@pytest.mark.parametrize(
+    ("name", "bottleneck", "message"),
+    [
+        ("kl", "variational", "Regularizer 'kl' is named like a loss term of bottleneck 'variational', whose value its "
+                              "penalty would replace in the loss. Register the regularizer under another name."),
+        ("reconstruction", "deterministic", "Regularizer 'reconstruction' is named like the reconstruction term"),
+        ("commitment", "vq", "named like a loss term of bottleneck 'vq'"),
+        ("l0", "jumprelu", "named like a loss term of bottleneck 'jumprelu'"),
+    ],
+)
+def test_a_regularizer_named_like_a_loss_term_is_refused_when_built(monkeypatch, name: str, bottleneck: str,
+                                                                    message: str) -> None:
+    monkeypatch.setitem(REGULARIZERS._items, name, KLPenalty)
+    options = {"codebook_size": 4, "embedding_dim": 2} if bottleneck == "vq" else {}
+    config = AutoencoderConfig((6,), 4, bottleneck=PartSpec(bottleneck, options), regularizers=(PartSpec(name),))
+    with pytest.raises(AekitError) as info:
+        Autoencoder(config)
+    assert message in str(info.value)
+
+
+def test_a_regularizer_named_like_an_undeclared_bottleneck_term_is_refused_in_forward(monkeypatch) -> None:
+    monkeypatch.setitem(REGULARIZERS._items, "extra", KLPenalty)
+    monkeypatch.setitem(BOTTLENECKS._items, "undeclared", UndeclaredTermBottleneck)
+    model = Autoencoder(AutoencoderConfig((6,), 3, bottleneck=PartSpec("undeclared"),
+                                          regularizers=(PartSpec("extra"),)))
+    with pytest.raises(AekitError, match="Regularizer 'extra' is named like a loss term of bottleneck 'undeclared'"):
+        model(torch.rand(2, 6))
+
+
+class TensorBottleneck(Bottleneck):
+    """Mistakes of a custom bottleneck: returns the code tensor itself, or a code of the wrong width."""
+
+    @dataclass(frozen=True)
+    class Config:
+        width: int = 0  # 0: return a Tensor, not a BottleneckOutput
+
+    def __init__(self, config: object, *, in_features: int, latent_dim: int) -> None:
+        super().__init__(config, in_features=in_features, latent_dim=latent_dim)
+        self.linear = nn.Linear(in_features, self.config.width or latent_dim)
+
+    def forward(self, h: torch.Tensor) -> BottleneckOutput:
+        z = self.linear(h)
+        return BottleneckOutput(z=z) if self.config.width else z  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("width", "message"),
+    [
+        (0, r"Bottleneck 'tensor_out' returned Tensor, not a BottleneckOutput. Make its forward return "
+            r"BottleneckOutput\(z=..."),
+        (5, r"Bottleneck 'tensor_out' returned a code z of shape \(4, 5\) for a batch of 4; the model's codes are "
+            r"\(batch, ..., latent_dim=3\)"),
+    ],
+)
+def test_a_custom_bottleneck_returning_the_wrong_thing_gets_one_line(monkeypatch, width: int, message: str) -> None:
+    monkeypatch.setitem(BOTTLENECKS._items, "tensor_out", TensorBottleneck)
+    model = Autoencoder(AutoencoderConfig((6,), 3, bottleneck=PartSpec("tensor_out", {"width": width})))
+    for call in (model, model.encode):
+        with pytest.raises(AekitError, match=message):
+            call(torch.rand(4, 6))
+
+
+class DeclaredEncoder(nn.Module):
+    def __init__(self, n_in: int, n_out: int, declared: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out)
+        self.out_features = declared
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+@pytest.mark.parametrize(
+    ("encoder", "decoder", "message"),
+    [
+        (DeclaredEncoder(6, 5, declared=7), None,
+         r"The custom encoder's out_features is 7, but it returns 5 features for a batch of shape \(2, 6\). Set "
+         r"out_features to 5, or remove it."),
+        (nn.Linear(8, 5), None,
+         r"The custom encoder fails on a batch of shape \(2, 6\) \(RuntimeError: mat1 and mat2 shapes cannot be "
+         r".*\). Make it map \(batch, 6\), the model's input_shape, to features \(batch, out_features\)."),
+        (None, nn.Linear(4, 6),
+         r"The custom decoder fails on a batch of shape \(2, 3\) \(RuntimeError: .*\). Make it map codes "
+         r"\(batch, 3\), the model's latent_dim, to \(batch, 6\)."),
+        (lambda x: x, None, r"The 'encoder' parameter of Autoencoder must be a torch.nn.Module. Got function instead. "
+                            r"Wrap it in a module"),
+        (None, "decoder", r"The 'decoder' parameter of Autoencoder must be a torch.nn.Module. Got str instead."),
+    ],
+)
+def test_custom_modules_are_probed_when_the_model_is_built(encoder, decoder, message: str) -> None:
+    with pytest.raises(AekitError, match=message) as info:
+        Autoencoder(AutoencoderConfig((6,), 3), encoder=encoder, decoder=decoder)
+    assert "\n" not in str(info.value)
+
+
+def test_the_probe_leaves_a_custom_module_s_mode_and_batch_norm_statistics_alone() -> None:
+    encoder = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4))
+    Autoencoder(AutoencoderConfig((6,), 3), encoder=encoder)
+    assert encoder.training and int(encoder[1].num_batches_tracked) == 0
