@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -26,12 +27,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aekit._version import __version__
-from aekit.errors import AekitError, ModelFileError
+from aekit.errors import AekitError, ModelFileError, warn
 from aekit.model import Autoencoder, AutoencoderConfig
 
 __all__ = ["atomic_path", "check_output_path", "json_text", "params_to_store", "plain", "write_json",
            "save_state", "load_state", "SavedModel", "save_model", "load_model",
            "CONFIG_FILE", "WEIGHTS_FILE"]
+
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -348,14 +351,19 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
     """Write ``model`` and its metadata to ``directory`` (created if needed); returns the directory.
 
     Both files are written to temporary names first and renamed only when both are complete, so a save that
-    fails (metadata JSON cannot hold, a full disk) leaves a model already in ``directory`` as it was."""
+    fails (metadata JSON cannot hold, a full disk) leaves a model already in ``directory`` as it was.
+
+    The weights are stored in the module's dtype; :func:`load_model` returns float32 unless told otherwise
+    (``dtype=None`` keeps the stored one)."""
+    _check_save_arguments(directory, model)
     directory = check_output_folder(directory, FORMAT, option="Model directory")
     record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "aekit_version": __version__,
         "model": model.config.to_json_dict(),
-        "custom_modules": model.custom_modules,
+        "custom_modules": model.custom_modules,  # read by every aekit version: any part custom
+        "custom_parts": list(model.custom_parts),  # which: "encoder", "decoder"
         "scaler": scaler,
         "training": training or {},
         "data": data or {},
@@ -376,6 +384,22 @@ def save_model(directory: str | os.PathLike[str], model: Autoencoder, *, scaler:
         save_file(weights, str(weights_tmp), metadata={"format": FORMAT})
         config_tmp.write_text(json_text({**record, "weights_sha256": sha256_file(weights_tmp)}), encoding="utf-8")
     return directory
+
+
+def _check_save_arguments(directory: Any, model: Any) -> None:
+    """One line for what ``save_model`` cannot save: the arguments swapped, an estimator, anything else."""
+    if isinstance(directory, nn.Module) and isinstance(model, (str, os.PathLike)):
+        raise AekitError("save_model takes the directory first, then the model. Call save_model(path, model).")
+    if not isinstance(model, Autoencoder):
+        if callable(getattr(model, "save", None)) and callable(getattr(model, "get_params", None)):
+            raise AekitError(f"save_model saves an aekit.Autoencoder module; got the estimator "
+                             f"{type(model).__name__}. Save the estimator with est.save(path), or pass its module: "
+                             "save_model(path, est.model_).")
+        raise AekitError(f"The 'model' argument of save_model must be an aekit.Autoencoder. Got "
+                         f"{type(model).__name__} instead. Pass the module to save: save_model(path, model).")
+    if not isinstance(directory, (str, os.PathLike)):
+        raise AekitError(f"The 'directory' argument of save_model must be a path (str or pathlib.Path). Got "
+                         f"{type(directory).__name__} instead. Call save_model(path, model).")
 
 
 def read_config(directory: str | os.PathLike[str], *, file: str = CONFIG_FILE, file_format: str = FORMAT,
@@ -449,34 +473,135 @@ def _kind_name(file_format: Any) -> str:
     return _KIND_NAMES.get(file_format) or file_format.removeprefix("aekit.").replace("_", " ").replace(".", " ")
 
 
+def _section(config: dict[str, Any], key: str, directory: Path, *, optional: bool = True,
+             allow_none: bool = False) -> Any:
+    """``config[key]``, a JSON object (or absent, or null where ``allow_none``); else one line naming it."""
+    if key not in config:
+        if optional:
+            return None if allow_none else {}
+        raise ModelFileError(f"'{directory / CONFIG_FILE}' has no '{key}' section; the file was cut or edited. "
+                             "Restore it or save the model again.")
+    value = config[key]
+    if isinstance(value, dict) or (allow_none and value is None):
+        return value
+    raise ModelFileError(f"'{directory / CONFIG_FILE}' has {key!r}: {json.dumps(value)[:80]}, not a JSON object; the "
+                         "file was edited or damaged. Restore it or save the model again.")
+
+
+def _unregistered_part(architecture: AutoencoderConfig, directory: Path) -> str | None:
+    """The one line for a part the config names that no imported module registers, else None."""
+    from aekit.parts import BACKBONES, BOTTLENECKS, CORRUPTIONS, LIKELIHOODS, REGULARIZERS
+
+    parts = [(BACKBONES, architecture.backbone), (BOTTLENECKS, architecture.bottleneck),
+             (LIKELIHOODS, architecture.likelihood),
+             *([(CORRUPTIONS, architecture.corruption)] if architecture.corruption is not None else []),
+             *((REGULARIZERS, spec) for spec in architecture.regularizers)]
+    for registry, spec in parts:
+        if spec.name not in registry:
+            return (f"'{directory}' uses the {registry.kind} {spec.name!r}, which nothing imported in this process "
+                    f"registers (aekit's own: {', '.join(registry.names())}). If it is a part of your own, import "
+                    f"the module that registers it (@{registry.kind.upper()}S.register({spec.name!r})) before "
+                    "loading.")
+    return None
+
+
+def _check_custom_parts(config: dict[str, Any], directory: Path, encoder: nn.Module | None,
+                        decoder: nn.Module | None) -> None:
+    """Refuse, in one line, custom modules missing (or passed for a part that was the backbone's)."""
+    given = {"encoder": encoder is not None, "decoder": decoder is not None}
+    stored = config.get("custom_parts")
+    if not (isinstance(stored, list) and set(stored) <= set(given)):  # saved before aekit stored which
+        if config.get("custom_modules") and not any(given.values()):
+            raise ModelFileError(f"'{directory}' was saved with a custom encoder/decoder. Pass the same modules: "
+                                 "load_model(path, encoder=..., decoder=...).")
+        return
+    missing = [part for part in ("encoder", "decoder") if part in stored and not given[part]]
+    extra = [part for part in ("encoder", "decoder") if part not in stored and given[part]]
+    if missing:
+        passed = ", ".join(f"{part}=..." for part in stored)
+        raise ModelFileError(f"'{directory}' was saved with a custom {' and '.join(missing)}, which load_model was "
+                             f"not given. Pass the same module(s) built as when saving: load_model(path, {passed}).")
+    if extra:
+        raise ModelFileError(f"'{directory}' was saved with its backbone's own {' and '.join(extra)}, but load_model "
+                             f"was given one. Leave out {', '.join(f'{part}=' for part in extra)}.")
+
+
 def load_model(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu",
-               encoder: nn.Module | None = None, decoder: nn.Module | None = None) -> SavedModel:
+               encoder: nn.Module | None = None, decoder: nn.Module | None = None,
+               dtype: torch.dtype | None = torch.float32) -> SavedModel:
     """Load a model directory written by :func:`save_model`; the weights are verified against their sha256.
-    ``device``: as training takes it (``"auto"``, ``"cpu"``, ``"cuda:1"``, ...)."""
+
+    Parameters
+    ----------
+    directory : the saved folder.
+    device : as training takes it (``"auto"``, ``"cpu"``, ``"cuda:1"``, ...).
+    encoder, decoder : the custom modules the model was saved with, built as then (the weights are loaded into
+        them); parts of the backbone's need none.
+    dtype : the dtype of the returned module's weights. float32 by default, whatever was stored, because
+        aekit's estimators, commands and ONNX export feed float32 data; weights stored in another floating
+        dtype (a float64 or bfloat16 module) are then cast, with a warning. None keeps the stored dtype.
+    """
     from aekit.training import resolve_device  # the trainer saves through this module
 
+    if not isinstance(directory, (str, os.PathLike)):
+        got = "a model already loaded" if isinstance(directory, nn.Module) else type(directory).__name__
+        raise AekitError(f"load_model reads a saved model directory and takes its path (str or pathlib.Path). Got "
+                         f"{got} instead. Pass the folder save_model wrote, e.g. load_model('run').")
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise AekitError(f"The 'dtype' parameter of load_model must be a floating torch dtype or None. Got "
+                         f"{dtype!r} instead. Pass e.g. torch.float32, or None to keep the stored one.")
     device = resolve_device(device)
     directory = Path(directory)
     config = read_config(directory)
+    model_section = _section(config, "model", directory, optional=False)
+    scaler = _section(config, "scaler", directory, allow_none=True)
+    training, data, extra = (_section(config, key, directory) for key in ("training", "data", "extra"))
     weights_path = directory / WEIGHTS_FILE
     if not weights_path.is_file():
         raise ModelFileError(f"'{directory}' has no {WEIGHTS_FILE}. Train or save the model again.")
     if sha256_file(weights_path) != config.get("weights_sha256"):
         raise ModelFileError(f"'{weights_path}' does not match the checksum in {CONFIG_FILE}: the file is "
                              "truncated or was modified. Restore it or train the model again.")
-    if config.get("custom_modules") and (encoder is None and decoder is None):
-        raise ModelFileError(f"'{directory}' was saved with a custom encoder/decoder. Pass the same modules: "
-                             "load_model(path, encoder=..., decoder=...).")
+    _check_custom_parts(config, directory, encoder, decoder)
     try:
-        architecture = AutoencoderConfig.from_json_dict(config["model"])
+        architecture = AutoencoderConfig.from_json_dict(model_section)
+    except AekitError as exc:
+        raise ModelFileError(f"'{directory / CONFIG_FILE}' holds an architecture this aekit cannot build: "
+                             f"{str(exc).rstrip('.')}. Restore the file or save the model again.") from None
+    unregistered = _unregistered_part(architecture, directory)
+    if unregistered:
+        raise ModelFileError(unregistered)
+    try:
         model = Autoencoder(architecture, encoder=encoder, decoder=decoder, warn_identity=False)
         state = load_file(str(weights_path))
+        _cast_to(model, state, dtype)  # before loading: float64 weights copied into float32 ones would lose bits
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, KeyError, AekitError) as exc:
         # one line: torch lists every mismatched tensor on its own line
-        detail = " ".join(str(exc).split())
+        detail = " ".join(str(exc).split()).rstrip(".")
         detail = detail if len(detail) <= 300 else detail[:300] + " (...)"
         raise ModelFileError(f"Cannot load '{directory}': {detail}. Train or save the model again.") from None
-    model.to(device).float().eval()  # float32 as saved, whatever torch's default dtype
-    return SavedModel(model=model, scaler=config.get("scaler"), training=config.get("training", {}),
-                      data=config.get("data", {}), extra=config.get("extra", {}))
+    stored = sorted({_dtype_name(t.dtype) for t in state.values() if t.is_floating_point()})
+    if dtype is not None and any(name != _dtype_name(dtype) for name in stored):
+        warn(logger, f"'{directory}' holds {'/'.join(stored)} weights; load_model returns them as "
+                     f"{_dtype_name(dtype)}, the dtype aekit's estimators, commands and export compute in. Pass "
+                     "dtype=None to keep the stored dtype.", stacklevel=2)
+    model.to(device).eval()
+    return SavedModel(model=model, scaler=scaler, training=training, data=data, extra=extra)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _cast_to(model: nn.Module, state: dict[str, torch.Tensor], dtype: torch.dtype | None) -> None:
+    """Give ``model``'s floating tensors ``dtype``, or with None the dtype each has in ``state``."""
+    if dtype is not None:
+        model.to(dtype)
+        return
+    tensors = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
+    for name, tensor in tensors:
+        stored = state.get(name)
+        if stored is not None and tensor.is_floating_point() and stored.is_floating_point() \
+                and tensor.dtype != stored.dtype:
+            tensor.data = tensor.data.to(stored.dtype)

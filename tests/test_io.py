@@ -236,3 +236,165 @@ def test_replace_folder_keeps_the_user_s_files_and_puts_the_old_folder_back_on_f
     with pytest.raises(OSError):
         replace_folder(staging, target, is_part=lambda name: name == "part.bin")
     assert (target / "part.bin").read_text() == "new" and (target / "notes.txt").read_text() == "mine"
+
+
+# ------------------------------------------------------------------------------- QA: misuse and damaged files
+def _edit_config(directory, **changes) -> None:
+    config = json.loads((directory / "config.json").read_text())
+    for key, value in changes.items():
+        if value is _DELETE:
+            del config[key]
+        else:
+            config[key] = value
+    (directory / "config.json").write_text(json.dumps(config))
+
+
+_DELETE = object()
+
+
+def test_save_and_load_model_refuse_wrong_arguments(tmp_path) -> None:
+    model = Autoencoder(AutoencoderConfig((4,), 2))
+    with pytest.raises(AekitError, match=r"save_model takes the directory first, then the model. Call "
+                                         r"save_model\(path, model\)."):
+        save_model(model, tmp_path / "m")  # type: ignore[arg-type]
+    with pytest.raises(AekitError, match=r"The 'model' argument of save_model must be an aekit.Autoencoder. Got "
+                                         r"Linear instead."):
+        save_model(tmp_path / "m", torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+    with pytest.raises(AekitError, match=r"load_model reads a saved model directory and takes its path \(str or "
+                                         r"pathlib.Path\). Got a model already loaded instead."):
+        load_model(model)  # type: ignore[arg-type]
+    with pytest.raises(AekitError, match="'dtype' parameter of load_model must be a floating torch dtype or None"):
+        load_model(tmp_path, dtype=torch.int64)
+    assert not (tmp_path / "m").exists()
+
+
+def test_save_model_of_an_estimator_says_to_pass_its_module(tmp_path) -> None:
+    import numpy as np
+
+    from aekit import AutoEncoder
+
+    estimator = AutoEncoder(latent_dim=2, max_epochs=1, random_state=0).fit(np.random.default_rng(0).random((20, 4)))
+    with pytest.raises(AekitError, match=r"save_model saves an aekit.Autoencoder module; got the estimator "
+                                         r"AutoEncoder. Save the estimator with est.save\(path\), or pass its module: "
+                                         r"save_model\(path, est.model_\)."):
+        save_model(tmp_path / "m", estimator)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"model": [1, 2]}, r"config.json' has 'model': \[1, 2\], not a JSON object; the file was edited or damaged. "
+                            r"Restore it or save the model again."),
+        ({"model": _DELETE}, r"config.json' has no 'model' section; the file was cut or edited."),
+        ({"training": [1]}, r"config.json' has 'training': \[1\], not a JSON object"),
+        ({"data": "x"}, r"config.json' has 'data': \"x\", not a JSON object"),
+        ({"scaler": 3}, r"config.json' has 'scaler': 3, not a JSON object"),
+        ({"model": {"input_shape": [4]}}, r"holds an architecture this aekit cannot build: Cannot build "
+                                          r"AutoencoderConfig from .*latent_dim.*Pass every required option. Restore"),
+    ],
+)
+def test_damaged_sections_name_the_field_and_its_value(saved, changes: dict, message: str) -> None:
+    _, directory = saved
+    _edit_config(directory, **changes)
+    with pytest.raises(ModelFileError, match=message) as info:
+        load_model(directory)
+    assert ".." not in str(info.value)
+
+
+def test_a_wrapped_message_has_no_doubled_period(saved) -> None:
+    _, directory = saved
+    config = json.loads((directory / "config.json").read_text())
+    config["model"]["latent_dim"] = 4  # the weights are of latent_dim 3
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="Cannot load") as info:
+        load_model(directory)
+    text = str(info.value).replace("(...)", "")  # the mark of a detail cut short
+    assert ".." not in text and text.endswith(". Train or save the model again.")
+
+
+def test_a_part_no_imported_module_registers_says_to_import_it(tmp_path, monkeypatch) -> None:
+    from dataclasses import dataclass
+
+    from aekit.parts import REGULARIZERS
+    from aekit.parts.regularizers.l1 import L1Regularizer
+
+    @dataclass(frozen=True)
+    class Config:
+        weight: float = 0.1
+
+    monkeypatch.setitem(REGULARIZERS._items, "my_penalty", L1Regularizer)
+    directory = save_model(tmp_path / "m", Autoencoder(AutoencoderConfig((4,), 2,
+                                                                         regularizers=(PartSpec("my_penalty"),))))
+    monkeypatch.delitem(REGULARIZERS._items, "my_penalty")  # a new process that has not imported its module
+    with pytest.raises(ModelFileError, match=r"uses the regularizer 'my_penalty', which nothing imported in this "
+                                             r"process registers \(aekit's own: contractive, kl_sparsity, l1\). If it "
+                                             r"is a part of your own, import the module that registers it "
+                                             r"\(@REGULARIZERS.register\('my_penalty'\)\) before loading."):
+        load_model(directory)
+
+
+def _custom_model(encoder: bool, decoder: bool) -> Autoencoder:
+    return Autoencoder(AutoencoderConfig((6,), 2),
+                       encoder=torch.nn.Linear(6, 5) if encoder else None,
+                       decoder=torch.nn.Linear(2, 6) if decoder else None)
+
+
+@pytest.mark.parametrize(
+    ("saved_with", "given", "message"),
+    [
+        ((True, True), (True, False), r"was saved with a custom decoder, which load_model was not given. Pass the "
+                                      r"same module\(s\) built as when saving: load_model\(path, encoder=..., "
+                                      r"decoder=...\)."),
+        ((True, False), (False, False), r"was saved with a custom encoder, which load_model was not given"),
+        ((False, True), (True, True), r"was saved with its backbone's own encoder, but load_model was given one. "
+                                      r"Leave out encoder=."),
+    ],
+)
+def test_custom_modules_missing_or_extra_are_named(tmp_path, saved_with, given, message: str) -> None:
+    model = _custom_model(*saved_with)
+    directory = save_model(tmp_path / "m", model)
+    assert json.loads((directory / "config.json").read_text())["custom_parts"] == list(model.custom_parts)
+    encoder = torch.nn.Linear(6, 5) if given[0] else None
+    decoder = torch.nn.Linear(2, 6) if given[1] else None
+    with pytest.raises(ModelFileError, match=message):
+        load_model(directory, encoder=encoder, decoder=decoder)
+
+
+def test_custom_modules_load_and_old_files_without_custom_parts_still_load(tmp_path) -> None:
+    model = _custom_model(True, True).eval()
+    directory = save_model(tmp_path / "m", model)
+    x = torch.rand(3, 6)
+    loaded = load_model(directory, encoder=torch.nn.Linear(6, 5), decoder=torch.nn.Linear(2, 6)).model
+    assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
+    _edit_config(directory, custom_parts=_DELETE)  # as saved by an earlier aekit
+    with pytest.raises(ModelFileError, match="was saved with a custom encoder/decoder. Pass the same modules"):
+        load_model(directory)
+    assert torch.equal(load_model(directory, encoder=torch.nn.Linear(6, 5), decoder=torch.nn.Linear(2, 6)
+                                  ).model.reconstruct(x), model.reconstruct(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_weights_of_another_dtype_load_as_float32_with_a_warning_or_as_stored(tmp_path, dtype) -> None:
+    model = Autoencoder(AutoencoderConfig((4,), 2)).to(dtype)
+    with torch.no_grad():  # bits float32 cannot hold: float64 must come back exactly, not through float32
+        for parameter in model.parameters():
+            parameter.add_(1e-12)
+    directory = save_model(tmp_path / "m", model)
+    name = str(dtype).removeprefix("torch.")
+    with pytest.warns(UserWarning, match=rf"holds {name} weights; load_model returns them as float32, the dtype "
+                                         r"aekit's estimators, commands and export compute in. Pass dtype=None"):
+        as_float32 = load_model(directory).model
+    kept = load_model(directory, dtype=None).model
+    for key, value in model.state_dict().items():
+        assert as_float32.state_dict()[key].dtype == torch.float32
+        assert torch.equal(as_float32.state_dict()[key], value.float())
+        assert kept.state_dict()[key].dtype == dtype and torch.equal(kept.state_dict()[key], value)
+
+
+def test_float32_weights_load_without_a_warning(saved) -> None:
+    import warnings
+
+    _, directory = saved
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert next(load_model(directory).model.parameters()).dtype == torch.float32
