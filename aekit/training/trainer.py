@@ -355,6 +355,10 @@ class Trainer:
             warn(logger, message, RuntimeWarning, stacklevel=2)
         finally:
             bar.close()
+            # training is over, however it ended: warm-ups at their end, as a saved and loaded model has them
+            # (progress is no state), so the model in memory and its saved copy compute the same
+            for hook in progress_hooks:
+                hook(1.0)
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()

@@ -310,7 +310,7 @@ def test_progress_hooks_see_the_fraction_of_training_done(data) -> None:
     model.probe = Probe()
     Trainer(TrainerConfig(max_epochs=2, batch_size=500, early_stopping=False)).fit(
         model, make_source(data, np.arange(1000), None, CPU))
-    assert seen == [0.0, 0.25, 0.5, 0.75]
+    assert seen == [0.0, 0.25, 0.5, 0.75, 1.0]  # each step's, then the end of training: warm-ups over
 
 
 def test_epochs_begun_mid_warmup_are_neither_best_nor_bad(data, tmp_path) -> None:
@@ -349,3 +349,34 @@ def test_batch_norm_never_trains_on_a_batch_of_one_row(data) -> None:
 
     AutoEncoder(model="stacked", model_options={"norm": "batch"}, batch_size=64, validation_fraction=0,
                 max_epochs=1).fit(data[:129])
+
+
+def test_warm_ups_end_at_progress_1_however_training_ends(data) -> None:
+    seen: list[float] = []
+
+    class Probe(torch.nn.Module):
+        def set_progress(self, fraction: float) -> None:
+            seen.append(fraction)
+            if 0.0 < fraction < 1.0:
+                raise KeyboardInterrupt  # stopped mid-warm-up, as by Ctrl-C
+
+    model = _model()
+    model.probe = Probe()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(TrainerConfig(max_epochs=2, batch_size=500, early_stopping=False, progress=False)).fit(
+            model, make_source(data, np.arange(1000), None, CPU))
+    assert seen == [0.0, 0.25, 1.0]
+
+
+def test_a_vae_stopped_mid_warm_up_computes_as_its_saved_copy(tmp_path) -> None:
+    from aekit.io import load_model, save_model
+
+    x = torch.rand(64, 10, generator=torch.Generator().manual_seed(0))
+    model = Autoencoder(build_config("vae", input_shape=(10,), latent_dim=3, options={"warmup": 1.0,
+                                                                                     "hidden_dims": [8]}))
+    Trainer(TrainerConfig(max_epochs=1, batch_size=16, early_stopping=False, progress=False)).fit(
+        model, make_source(x.numpy(), np.arange(64), None, CPU))
+    assert model.bottleneck.kl_weight == 1.0  # the last step saw 0.75
+    loaded = load_model(save_model(tmp_path / "m", model)).model
+    with torch.no_grad():
+        assert torch.equal(model(x).loss, loaded(x).loss)
