@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import os
@@ -18,9 +19,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.data import Dataset, Scaler, check_features, check_numeric_columns, validate_finite
-from aekit.errors import AekitError, DataError, check_choice, check_float, check_int
+from aekit.errors import AekitError, DataError, ModelFileError, check_choice, check_float, check_int
 from aekit.io import load_model, params_to_store, plain, save_model
-from aekit.model import LOG_LIKELIHOOD_TERMS, Autoencoder, AutoencoderConfig
+from aekit.model import LOG_LIKELIHOOD_TERMS, Autoencoder, AutoencoderConfig, describe
 from aekit.parts import BACKBONES, LIKELIHOODS
 from aekit.presets import PRESETS, build_config, option_names
 from aekit.training import FitResult, Trainer, TrainerConfig, make_source, resolve_device
@@ -149,6 +150,11 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         -------
         self
         """
+        if self.model is None:  # AutoEncoder.load of a module saved alone, whose architecture no preset builds
+            raise AekitError("model=None: this estimator (or the one it was cloned from) was loaded from a module "
+                             "saved with aekit.save_model that no preset builds, so fit cannot build it again. Train "
+                             "that module with your own loop (or aekit.training.Trainer), or fit "
+                             "AutoEncoder(model=<preset>, ...) with settings that match it.")
         X = self._validate(X, reset=True)
         check_float(self.validation_fraction, name="validation_fraction", owner="AutoEncoder", low=0.0, high=1.0,
                     high_inclusive=False)
@@ -589,9 +595,23 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: str = "cpu") -> AutoEncoder:
-        """Load a directory written by :meth:`save` (or ``aekit train``); never unpickles."""
+        """Load a directory written by :meth:`save` (or ``aekit train``); never unpickles.
+
+        A module saved by hand with :func:`aekit.save_model` stores no estimator parameters: those its
+        architecture fixes are filled in (``latent_dim``; ``model``, ``model_options`` and ``loss`` of the preset
+        that builds that architecture; ``scaler`` as stored, ``"none"`` without one), so a clone fits the same
+        model. With no such preset (or a custom encoder/decoder), ``model`` is None and ``fit`` refuses.
+        """
         saved = load_model(path, device=resolve_device(device))
-        params = dict(saved.training.get("estimator", {}))
+        config = saved.model.config
+        stored = saved.training.get("estimator")
+        if stored is None:  # a module saved alone: its parameters are what its architecture says
+            params = _params_of_module(saved.model, saved.scaler)
+        elif isinstance(stored, dict):
+            params = stored
+        else:
+            raise ModelFileError(f"'{path}' has training.estimator: {json.dumps(stored)[:80]}, not the estimator's "
+                                 "parameters (a JSON object); the file was edited. Restore it or save the model again.")
         valid = cls().get_params()
         estimator = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k in valid})
         try:
@@ -599,17 +619,25 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         except AekitError:  # trained on "cuda", loaded on a CPU machine: a refit (a clone) runs where it is loaded
             estimator.device = str(resolve_device(device))
         estimator.model_ = saved.model
-        estimator.config_ = saved.model.config
-        identity = {"kind": "none", "per_feature": False, "sample_shape": list(saved.model.config.input_shape),
+        estimator.config_ = config
+        identity = {"kind": "none", "per_feature": False, "sample_shape": list(config.input_shape),
                     "offset": [0.0], "scale": [1.0]}  # a module saved alone: its inputs are already scaled
         estimator.scaler_ = Scaler.from_dict(saved.scaler or identity)
         # a module saved with aekit.save_model has no data section: it reads samples of its own input shape
-        estimator.input_shape_ = tuple(saved.data.get("input_shape", saved.model.config.input_shape))
+        estimator.input_shape_ = _stored_input_shape(saved.data, config.input_shape, path)
         # values per sample (earlier saves stored an image's channel count here, as scikit-learn counts axis 1)
         estimator.n_features_in_ = math.prod(estimator.input_shape_)
-        estimator.flat_input_ = bool(saved.data.get("flat_input", len(estimator.input_shape_) == 1))
-        if "feature_names_in" in saved.data:
-            estimator.feature_names_in_ = np.asarray(saved.data["feature_names_in"], dtype=object)
+        flat = saved.data.get("flat_input", len(estimator.input_shape_) == 1)
+        names = saved.data.get("feature_names_in")
+        if not isinstance(flat, bool) or (names is not None and not (
+                isinstance(names, list) and len(names) == estimator.n_features_in_)):
+            field, value = ("flat_input", flat) if not isinstance(flat, bool) else ("feature_names_in", names)
+            raise ModelFileError(f"'{path}' has data.{field}: {json.dumps(value)[:80]}, which does not describe "
+                                 f"this model's {estimator.n_features_in_} input values; the file was edited. Restore "
+                                 "it or save the model again.")
+        estimator.flat_input_ = flat
+        if names is not None:
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
         estimator.history_ = saved.training.get("history", [])
         estimator.best_epoch_ = saved.training.get("best_epoch", -1)
         estimator.stopped_reason_ = saved.training.get("stopped_reason", "")
@@ -628,6 +656,64 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
+
+
+def _stored_input_shape(data: dict[str, Any], model_shape: tuple[int, ...], path: Any) -> tuple[int, ...]:
+    """The sample shape the data section stores (the model's own without one), checked: positive ints holding as
+    many values as the model's input."""
+    shape = data.get("input_shape", list(model_shape))
+    if not (isinstance(shape, list) and shape and all(isinstance(s, int) and not isinstance(s, bool) and s > 0
+                                                      for s in shape)
+            and math.prod(shape) == math.prod(model_shape)):
+        raise ModelFileError(f"'{path}' has data.input_shape: {json.dumps(shape)[:80]}, not a shape of the model's "
+                             f"{math.prod(model_shape)} input values such as {list(model_shape)}; the file was edited. "
+                             "Restore it or save the model again.")
+    return tuple(shape)
+
+
+def _params_of_module(model: Autoencoder, scaler: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters of an estimator that fits ``model``'s architecture again, for a module saved without any:
+    ``latent_dim``, the sample shape, the stored scaler's kind, and the preset (with the fewest options and
+    ``loss``) whose :func:`build_config` gives that architecture; ``model=None`` when none does or a module
+    was the user's own, which ``fit`` refuses."""
+    config = model.config
+    params: dict[str, Any] = {"latent_dim": config.latent_dim, "model": None,
+                              "input_shape": tuple(config.input_shape) if len(config.input_shape) > 1 else None}
+    kind = (scaler or {}).get("kind", "none")  # the identity without one: its inputs come scaled
+    if kind in SCALERS:
+        params["scaler"] = kind
+    if model.custom_modules:
+        return params
+    target = describe(config)
+    found: tuple[int, str, dict[str, Any], str | None] | None = None
+    for name in PRESETS.names():
+        preset = PRESETS.get(name)()
+        regularizers = [spec.name for spec in preset.regularizers]
+        corruption = preset.corruption.name if preset.corruption is not None else None
+        if ((preset.backbone.name, preset.bottleneck.name, regularizers, corruption)
+                != (config.backbone.name, config.bottleneck.name, [spec.name for spec in config.regularizers],
+                    config.corruption.name if config.corruption is not None else None)
+                or len(set(regularizers)) < len(regularizers)):  # options reach one of two same-named parts only
+            continue
+        loss = config.likelihood.name if config.likelihood.name != preset.likelihood.name else None
+        try:
+            base = describe(build_config(name, input_shape=config.input_shape, latent_dim=config.latent_dim,
+                                         likelihood=loss))
+            options = {f"{slot}.{key}": value
+                       for slot in ("backbone", "bottleneck", "likelihood", "corruption") if slot in target
+                       for key, value in target[slot].items() if key != "name" and base[slot].get(key) != value}
+            options.update({f"{slot}.{key}": value for slot, values in target["regularizers"].items()
+                            for key, value in values.items() if base["regularizers"][slot].get(key) != value})
+            rebuilt = build_config(name, input_shape=config.input_shape, latent_dim=config.latent_dim,
+                                   options=options, likelihood=loss)
+        except AekitError:  # a preset this architecture's options do not fit
+            continue
+        cost = len(options) + (loss is not None)
+        if describe(rebuilt) == target and (found is None or cost < found[0]):
+            found = (cost, name, options, loss)
+    if found is not None:
+        params.update(model=found[1], model_options=found[2] or None, loss=found[3])
+    return params
 
 
 def sample_shape(model: str, shape: tuple[int, ...], input_shape: tuple[int, ...] | None = None,

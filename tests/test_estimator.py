@@ -484,3 +484,75 @@ def test_nan_and_inf_are_one_line_naming_the_first_row(digits) -> None:
     for method in (fitted.transform, fitted.reconstruct, fitted.score_samples):
         with pytest.raises(AekitError, match=r"^The data has 2 NaN/Inf value\(s\), first in row 7"):
             method(bad)
+
+
+# ------------------------------------------------------------------- QA: a module saved alone, damaged files
+def test_a_hand_saved_module_loads_with_the_params_that_rebuild_it(tmp_path) -> None:
+    from sklearn.base import clone
+
+    from aekit import Autoencoder, build_config, save_model
+
+    cases = [("vae", {}, None), ("dense", {"backbone.hidden_dims": [16]}, None),
+             ("sparse-l1", {"l1.weight": 0.5}, "l1")]
+    X = np.random.default_rng(0).random((40, 10))
+    for i, (preset, options, loss) in enumerate(cases):
+        module = Autoencoder(build_config(preset, input_shape=(10,), latent_dim=3, options=options, likelihood=loss))
+        loaded = AutoEncoder.load(save_model(tmp_path / str(i), module))
+        params = loaded.get_params()
+        assert (params["model"], params["latent_dim"], params["model_options"], params["loss"], params["scaler"]) \
+            == (preset, 3, options or None, loss, "none")  # the module reads its inputs as they come
+        refit = clone(loaded).set_params(max_epochs=1, random_state=0).fit(X)
+        assert refit.model_.settings() == module.settings()
+
+
+def test_a_hand_saved_module_no_preset_builds_refuses_to_fit(tmp_path) -> None:
+    from sklearn.base import clone
+
+    from aekit import Autoencoder, AutoencoderConfig, PartSpec, save_model
+
+    module = Autoencoder(AutoencoderConfig((6,), 2, regularizers=(PartSpec("l1"), PartSpec("contractive"))))
+    loaded = AutoEncoder.load(save_model(tmp_path / "m", module))
+    assert loaded.get_params()["model"] is None and loaded.get_params()["latent_dim"] == 2
+    assert loaded.transform(np.zeros((2, 6), np.float32)).shape == (2, 2)  # inference works as before
+    for estimator in (loaded, clone(loaded)):
+        with pytest.raises(AekitError, match=r"model=None: this estimator \(or the one it was cloned from\) was "
+                                             r"loaded from a module saved with aekit.save_model that no preset "
+                                             r"builds, so fit cannot build it again. Train that module with your "
+                                             r"own loop"):
+            estimator.fit(np.random.default_rng(0).random((20, 6)))
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("training", {"estimator": [1]}, r"has training.estimator: \[1\], not the estimator's parameters"),
+        ("data", {"input_shape": "abc"}, r"has data.input_shape: \"abc\", not a shape of the model's 6 input values "
+                                         r"such as \[6\]; the file was edited. Restore it or save the model again."),
+        ("data", {"input_shape": [2, 2]}, r"has data.input_shape: \[2, 2\], not a shape"),
+        ("data", {"flat_input": "yes"}, r"has data.flat_input: \"yes\", which does not describe"),
+        ("data", {"feature_names_in": ["a"]}, r"has data.feature_names_in: \[\"a\"\], which does not describe this "
+                                              r"model's 6 input values"),
+    ],
+)
+def test_damaged_estimator_sections_name_the_field(tmp_path, section: str, value: object, message: str) -> None:
+    import json
+
+    from aekit.errors import ModelFileError
+
+    path = AutoEncoder(latent_dim=2, max_epochs=1, random_state=0).fit(np.random.default_rng(0).random((20, 6))
+                                                                       ).save(tmp_path / "m")
+    config = json.loads((path / "config.json").read_text())
+    config[section].update(value)
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=message):
+        AutoEncoder.load(path)
+
+
+def test_an_estimator_stopped_mid_warm_up_equals_its_saved_copy(tmp_path) -> None:
+    X = np.random.default_rng(0).random((64, 10))
+    fitted = AutoEncoder("vae", latent_dim=2, model_options={"warmup": 1.0}, max_epochs=1, batch_size=16,
+                         validation_fraction=0.0, random_state=0).fit(X)
+    loaded = AutoEncoder.load(fitted.save(tmp_path / "m"))
+    x = torch.from_numpy(fitted.scaler_.transform(X[:8]).astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(fitted.model_(x).loss, loaded.model_(x).loss)
