@@ -24,6 +24,13 @@ T = TypeVar("T")
 __all__ = ["Registry"]
 
 
+def _same_definition(old: object, new: object) -> bool:
+    """Whether ``new`` is ``old`` defined again: same module and qualified name (functions and classes)."""
+    qualname = getattr(old, "__qualname__", None)
+    return qualname is not None and (getattr(old, "__module__", None), qualname) == (
+        getattr(new, "__module__", None), getattr(new, "__qualname__", None))
+
+
 class Registry(Generic[T]):
     """A name -> object map that refuses duplicates and suggests the closest name on a miss."""
 
@@ -34,15 +41,18 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator that registers ``obj`` under ``name``; registering a name twice raises."""
+        """Decorator that registers ``obj`` under ``name``; registering a name twice raises, except for a new
+        version of the same definition (same module and qualified name: a notebook cell or a reloaded module run
+        again), which replaces the old one."""
 
         if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
             raise KeyError(f"Invalid {self.kind} name {name!r}: names are lowercase words joined by '_' or '-', as "
                            "typed in configs and on the command line (e.g. 'topk', 'sparse-l1').")
 
         def decorator(obj: T) -> T:
-            if name in self._items:
-                raise KeyError(f"A {self.kind} named '{name}' is already registered ({self._items[name]!r}).")
+            if name in self._items and not _same_definition(self._items[name], obj):
+                raise KeyError(f"A {self.kind} named '{name}' is already registered ({self._items[name]!r}). Register "
+                               "yours under another name.")
             if self._check is not None:  # now, where the mistake is, not when a config first names it
                 self._check(name, obj)
             self._items[name] = obj

@@ -26,6 +26,17 @@ def test_duplicate_registration_raises() -> None:
         registry.register("a")(int)
 
 
+def test_the_same_definition_run_again_replaces_the_registered_one() -> None:
+    registry: Registry[object] = Registry("thing")
+    for _ in range(2):  # a notebook cell run twice: a new class object, the same definition
+
+        class Part:
+            pass
+
+        registry.register("part")(Part)
+    assert registry.get("part") is Part
+
+
 @pytest.mark.parametrize("name", [5, "", "a b", "TopK2", " topk"])
 def test_names_that_configs_cannot_hold_are_refused(name: object) -> None:
     with pytest.raises(KeyError, match="Invalid thing name"):
