@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from aekit.data import check_numeric_columns
-from aekit.data.sources import read_table_file
+from aekit.data.sources import read_table_file, text_hint
 from aekit.errors import DataError, warn
 
 __all__ = ["TIME_COLUMNS", "read_numeric_frame", "read_table"]
@@ -26,7 +26,8 @@ def read_table(path: str | os.PathLike[str], *, numeric_time: bool = False) -> p
     themselves for a numeric time (epoch seconds), which says when a step was taken, not what it holds. In a
     table of rows a numeric 'time' may be a feature (time spent), so it stays one.
 
-    Tables without a time column come back as read; the caller keeps row numbers as ids.
+    Tables without a time column come back as read; the caller keeps row numbers as ids. With ``numeric_time``
+    (a series), a time that repeats is said in one warning: each row is scored, in the order given.
     """
     frame = read_table_file(path)
     for column in frame.columns:
@@ -38,8 +39,24 @@ def read_table(path: str | os.PathLike[str], *, numeric_time: bool = False) -> p
             if frame.index.name is not None:  # an id column: the time names the rows now
                 warn(logger, f"{path} has an id column ({frame.index.name!r}) and a time column ({column!r}); its "
                      "rows are named by their time, and the ids are not kept.", stacklevel=3)
+            if numeric_time:
+                _warn_repeated_times(index, path)
             return frame.drop(columns=[column]).set_index(index)
     return frame
+
+
+def _warn_repeated_times(index: pd.Index, path: str | os.PathLike[str]) -> None:
+    """One warning when a series' time repeats (a row recorded twice, a clock that stood still), as for a clock
+    that goes back (:meth:`AnomalyDetector._validate <aekit.anomaly.AnomalyDetector>`): the rows are windowed as
+    given, each scored, and the user hears which time repeats first and how many rows repeat one."""
+    repeats = index.duplicated() & ~pd.isna(index)  # NaT is no time, repeated or not
+    if not repeats.any():
+        return
+    step = int(np.flatnonzero(repeats)[0])
+    first = int(np.flatnonzero(index == index[step])[0])
+    warn(logger, f"The series' timestamps repeat at step {step} ({index[step]}, as at step {first}; "
+         f"{int(repeats.sum())} step(s) in all repeat an earlier time); it is windowed in row order, as given. If "
+         "rows were recorded twice, drop the repeats first (pandas: X[~X.index.duplicated()]).", stacklevel=4)
 
 
 def _parse_dates(values: pd.Series, column: object, path: str | os.PathLike[str]) -> pd.Series:
@@ -73,7 +90,8 @@ def read_numeric_frame(path: str | os.PathLike[str], *, keep_time: bool = True, 
         raise DataError(f"The table {path} is empty (0 rows). Pass a table with at least one row.")
     time = [str(frame.index.name)] if not keep_time and isinstance(frame.index, pd.DatetimeIndex) else []
     hint = "" if not keep_time else f" (a time column must be named {', '.join(TIME_COLUMNS[:-1])} or ds)"
-    check_numeric_columns(frame, str(path), also=time, advice=f"{purpose}{hint}")
+    text = text_hint(os.fspath(path))  # prose in a .txt reads as a table of words
+    check_numeric_columns(frame, str(path), also=time, advice=f"{purpose}{hint}" + (f". {text}" if text else ""))
     if frame.shape[1] == 0:
         raise DataError(f"The table {path} has no value columns, only its time column. Pass a table with at least "
                         "one numeric column.")

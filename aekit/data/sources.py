@@ -301,6 +301,11 @@ def check_column_names(names: list[str] | None, expected: list[str] | None, sour
     names, expected = [str(n) for n in names], [str(n) for n in expected]
     if names == expected:
         return
+    if source.startswith("file ") and names == [f"x{j}" for j in range(len(expected))]:
+        # the names _read_delimited gives a table whose first row is numbers: np.savetxt writes no header
+        raise DataError(f"The data ({source}) has no header row (its first row holds numbers), and the model reads "
+                        f"a table's columns by name. Add a first row of the model's column names: "
+                        f"{name_list(expected)}.")
     missing = [n for n in expected if n not in names]
     unseen = [n for n in names if n not in expected]
     if not missing and not unseen:
@@ -494,8 +499,9 @@ def _read_delimited(path: Path, sep: str | None) -> pd.DataFrame:
         names = [c for c in cells if c != ""]
         repeated = sorted({c for c in names if names.count(c) > 1})
         if repeated:  # pandas would rename the second 'a' to 'a.1', and a model's columns would not be the file's
+            hint = text_hint(str(path))  # words read as names: 'to be or not to be' names 'to' twice
             raise DataError(f"{_describe(path)} has more than one column named {name_list(repeated)}. Give every "
-                            "column its own name.")
+                            "column its own name." + (f" {hint}." if hint else ""))
         frame = pd.read_csv(path, index_col=index, **options).rename_axis(None)
         with path.open(encoding="utf-8", errors="replace") as f:
             semicolons = ";" in f.readline() and options.get("sep") != ","
@@ -650,6 +656,9 @@ def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
         raise DataError(f"No such file: '{source}'. Check the path.")
     if path.stat().st_size == 0:
         raise _empty_error(_describe(source))
+    refusal = _numpy_refusal(path, source)
+    if refusal is not None:
+        raise refusal
     try:
         if suffix == ".npy":
             labels = np.load(path, allow_pickle=False)
@@ -668,6 +677,9 @@ def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
     except DataError:
         raise
     except (OSError, ValueError, EOFError) as exc:
+        refusal = _numpy_refusal(path, source, exc)
+        if refusal is not None:
+            raise refusal from None
         raise DataError(f"Cannot read {_describe(source)} ({' '.join(str(exc).split())}). Check that it is a "
                         f"valid {path.suffix} file.") from None
     if labels.ndim != 1:
@@ -702,6 +714,9 @@ def _read_file(path: Path, source: str | os.PathLike, readers: dict[str, Callabl
         )
     if path.stat().st_size == 0:
         raise _empty_error(_describe(source))
+    refusal = _numpy_refusal(path, source)
+    if refusal is not None:
+        raise refusal
     try:
         return reader(path)
     except AekitError:
@@ -710,16 +725,47 @@ def _read_file(path: Path, source: str | os.PathLike, readers: dict[str, Callabl
         raise DataError(f"Cannot read {_describe(source)}: it is not UTF-8 text ({exc.reason} at byte {exc.start}). "
                         "Save it as UTF-8 (Excel: 'CSV UTF-8').") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # pandas/pyarrow parse errors are ValueErrors
+        refusal = _numpy_refusal(path, source, exc)
+        if refusal is not None:
+            raise refusal from None
         detail = " ".join(str(exc).split())  # pandas' tokenizer errors end with a newline: keep one line
-        hint = _text_hint(str(path))
+        hint = text_hint(str(path))
         raise DataError(f"Cannot read {_describe(source)} ({detail}). Check that it is a valid {path.suffix} file."
                         + (f" {hint}." if hint else "")) from None
 
 
-def _text_hint(source: str) -> str:
-    """For a .txt that does not read as numbers, the advice to train a text model on it (else nothing)."""
-    return "If it is text (a sample per line), train a text model: --model recurrent" if source.lower().endswith(
-        ".txt") else ""
+def text_hint(source: str) -> str:
+    """For a .txt that does not read as numbers, the advice to train a text model on it (else nothing). It names
+    the command: the file may have been given to another one (evaluate, cluster, detect), which reads numbers."""
+    if not source.lower().endswith(".txt"):
+        return ""
+    path = source.removeprefix("file ")  # a description ("file lines.txt") or the path itself
+    return (f"If it is text (a sample per line), train a text model on it: aekit train "
+            f"{path if path.split() == [path] else 'FILE'} --model recurrent")
+
+
+_NUMPY_HEADERS = {".npy": b"\x93NUMPY", ".npz": b"PK"}  # np.save's magic string; np.savez writes a zip archive
+
+
+def _numpy_refusal(path: Path, source: str | os.PathLike, exc: Exception | None = None) -> DataError | None:
+    """One line for a .npy / .npz file that NumPy would read only by unpickling, which aekit never does (a pickle
+    can run any code): a file that is not NumPy's at all (NumPy tries those as pickles and says to load them
+    "unsafely"), or, given the error ``exc`` that reading raised, one that holds Python objects. None otherwise."""
+    suffix = path.suffix.lower()
+    if suffix not in _NUMPY_HEADERS:
+        return None
+    if exc is None:
+        with path.open("rb") as f:
+            head = f.read(len(_NUMPY_HEADERS[suffix]))
+        if head == _NUMPY_HEADERS[suffix]:
+            return None
+        how = "numpy.save" if suffix == ".npy" else "numpy.savez"
+        return DataError(f"{_describe(source)} is not a NumPy {suffix} file (it lacks the header that {how} writes). "
+                         f"Save the array with {how}, or give the file the suffix of its format (.csv, .txt).")
+    if "allow_pickle" in str(exc) or "Python objects" in str(exc):
+        return DataError(f"{_describe(source)} holds Python objects (an array of dtype object), which aekit never "
+                         "unpickles: unpickling can run code. Save the data as numbers, e.g. X.astype(np.float32).")
+    return None
 
 
 def _from_array(X: np.ndarray, y: np.ndarray | None, source: str) -> Dataset:
@@ -775,8 +821,8 @@ def _from_frame(frame: pd.DataFrame, columns: list[str] | None, label_column: st
                 f"Use one of: {', '.join(available)}.{did_you_mean(str(name), available)}"
             )
     features = [c for c in (columns or frame.columns) if c != label_column]
-    hint = _text_hint(source)
-    check_numeric_columns(frame[features], source, advice=" before training" + (f". {hint}" if hint else ""))
+    hint = text_hint(source)  # no "before training": evaluate, encode and report read tables here too
+    check_numeric_columns(frame[features], source, advice=f". {hint}" if hint else "")
     y, class_names = None, None
     if label_column is not None:
         labels = frame[label_column]

@@ -184,8 +184,21 @@ def test_a_csv_with_semicolons_is_sniffed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["To be, or not to be, that is\nthe question\n", "a b c\nd e\nf g h i j k\n"])
 def test_prose_in_a_txt_file_points_at_text_models(tmp_path: Path, text: str) -> None:
     (tmp_path / "lines.txt").write_text(text)
-    with pytest.raises(DataError, match=r"If it is text \(a sample per line\), train a text model: --model recurrent"):
+    with pytest.raises(DataError, match=re.escape(f"If it is text (a sample per line), train a text model on it: "
+                                                  f"aekit train {tmp_path / 'lines.txt'} --model recurrent.")):
         load_dataset(tmp_path / "lines.txt")
+
+
+def test_prose_with_a_repeated_word_points_at_text_models(tmp_path: Path) -> None:
+    (tmp_path / "lines.txt").write_text("to be or not to be\nthat is the question\n")  # 'to' and 'be' name columns
+    with pytest.raises(DataError, match=re.escape(
+            f"file {tmp_path / 'lines.txt'} has more than one column named 'be', 'to'. Give every column its own "
+            f"name. If it is text (a sample per line), train a text model on it: aekit train "
+            f"{tmp_path / 'lines.txt'} --model recurrent.")):
+        load_dataset(tmp_path / "lines.txt")
+    (tmp_path / "t.csv").write_text("a,b,a\n1,2,3\n")  # not a .txt: no text hint
+    with pytest.raises(DataError, match=r"named 'a'\. Give every column its own name\.$"):
+        load_dataset(tmp_path / "t.csv")
 
 
 def test_repeated_column_names_are_refused(tmp_path: Path) -> None:
@@ -355,7 +368,7 @@ def test_table_without_rows(tmp_path: Path) -> None:
 def test_non_numeric_columns_are_named(tmp_path: Path) -> None:
     pd.DataFrame({"name": ["x", "y"], "age": [1, 2], "city": ["p", "q"]}).to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(DataError, match=re.escape("Column(s) 'name', 'city' of file ") + r".*t\.csv" + re.escape(
-        " are not numeric. Drop them or encode them as numbers (categories: pandas.get_dummies) before training."
+        " are not numeric. Drop them or encode them as numbers (categories: pandas.get_dummies)."  # any command
     )):
         load_dataset(tmp_path / "t.csv")
 
@@ -397,10 +410,30 @@ def test_non_numeric_array(X: np.ndarray) -> None:
         load_dataset(X)
 
 
-def test_object_npy_is_never_unpickled(tmp_path: Path) -> None:
-    np.save(tmp_path / "x.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
-    with pytest.raises(DataError, match="Cannot read file .*x.npy"):
-        load_dataset(tmp_path / "x.npy")
+@pytest.mark.parametrize("name", ["x.npy", "x.npz"])
+def test_object_arrays_are_never_unpickled(tmp_path: Path, name: str) -> None:
+    objects = np.array([[1, "a"]], dtype=object)
+    if name.endswith(".npy"):
+        np.save(tmp_path / name, objects, allow_pickle=True)
+    else:
+        np.savez(tmp_path / name, X=objects)
+    with pytest.raises(DataError, match=re.escape(
+            f"file {tmp_path / name} holds Python objects (an array of dtype object), which aekit never unpickles: "
+            "unpickling can run code. Save the data as numbers, e.g. X.astype(np.float32).")):
+        load_dataset(tmp_path / name)
+
+
+@pytest.mark.parametrize(("name", "how"), [("x.npy", "numpy.save"), ("x.npz", "numpy.savez")])
+def test_a_file_that_is_not_numpys_is_not_offered_to_unpickle(tmp_path: Path, name: str, how: str) -> None:
+    (tmp_path / name).write_text("hello\n")  # NumPy tries such a file as a pickle, and says to load it "unsafely"
+    message = (f"file {tmp_path / name} is not a NumPy {name[1:]} file (it lacks the header that {how} writes). Save "
+               f"the array with {how}, or give the file the suffix of its format (.csv, .txt).")
+    with pytest.raises(DataError) as caught:
+        load_dataset(tmp_path / name)
+    assert str(caught.value) == message
+    if name.endswith(".npy"):  # labels files too
+        with pytest.raises(DataError, match=re.escape(message)):
+            read_labels(tmp_path / name, 1)
 
 
 def test_unknown_extension(tmp_path: Path) -> None:
@@ -495,6 +528,14 @@ def test_column_names_must_be_the_models_in_order(names: list[str], message: str
         check_column_names(names, ["a", "b", "c"], "file t.csv")
 
 
+def test_a_table_without_a_header_row_is_told_to_add_the_models_names() -> None:
+    # the names a header-less file's columns get (its first row is numbers): the header is what is missing
+    with pytest.raises(DataError, match=re.escape(
+            "The data (file t.csv) has no header row (its first row holds numbers), and the model reads a table's "
+            "columns by name. Add a first row of the model's column names: 'a', 'b', 'c'.")):
+        check_column_names(["x0", "x1", "x2"], ["a", "b", "c"], "file t.csv")
+
+
 def test_column_names_without_names_on_either_side_pass() -> None:
     check_column_names(["a", "b"], ["a", "b"], "file t.csv")
     check_column_names(None, ["a", "b"], "array")  # an array has no names to compare
@@ -545,7 +586,7 @@ def test_read_labels_arrays_and_parquet(tmp_path: Path) -> None:
     ("gap.csv", "a\n\"\"\nb\n", "file gap.csv has no label for sample 1. Give every sample a label"),
     ("empty.csv", "", "The data from file empty.csv is empty (0 samples)"),
     ("labels.json", "[1, 2, 3]", "Unsupported file type '.json' for labels"),
-    ("broken.npy", "not an array", "Cannot read file broken.npy ("),
+    ("broken.npy", "not an array", "file broken.npy is not a NumPy .npy file"),
 ])
 def test_read_labels_refuses_in_one_line(tmp_path: Path, monkeypatch, name: str, content, shown: str) -> None:
     monkeypatch.chdir(tmp_path)
