@@ -348,7 +348,7 @@ class Trainer:
             if best_state is None:
                 raise TrainingError(
                     f"The loss became NaN/Inf in epoch {stop.epoch + 1}, before any epoch finished cleanly. Lower "
-                    f"the learning rate (lr={self.config.lr:g}), set grad_clip, or check the data scaling."
+                    f"the learning rate (now {self.config.lr:g}), set grad_clip, or check the data scaling."
                 ) from None
             message = (f"Training stopped: {result.stopped_reason}; keeping the best weights "
                        f"(epoch {result.best_epoch}). Lower the learning rate or set grad_clip.")
@@ -486,16 +486,33 @@ class Trainer:
 
 
 def _first_difference(before: Any, now: Any, path: str = "") -> tuple[str, str, str]:
-    """The first setting (dotted path, e.g. ``likelihood.name``) where two JSON configs differ, with both values
-    as JSON ('unset' where one has none)."""
+    """The setting (dotted path, e.g. ``backbone.hidden_dims``) that tells best how two JSON model configs differ,
+    with both values as JSON ('unset' where one has none): another part first (the backbone, the bottleneck:
+    another preset, named as ``backbone``), then the code size, then options, each part's in the order of
+    :data:`_TELLING`. Sorted by name alone, a dense checkpoint resumed as conv was told apart by its dropout."""
+    if not path and isinstance(before, dict) and isinstance(now, dict):
+        for part in _PARTS:  # a part's name: the options that follow it differ as a consequence
+            names = [(config.get(part) or {}).get("name", _UNSET) if isinstance(config.get(part, {}), dict)
+                     else _UNSET for config in (before, now)]
+            if names[0] != names[1]:
+                return part, *_shown(names[0]), *_shown(names[1])
     if isinstance(before, dict) and isinstance(now, dict):
-        for key in sorted(before.keys() | now.keys()):
+        for key in sorted(before.keys() | now.keys(), key=lambda k: (_TELLING.index(k) if k in _TELLING
+                                                                      else len(_TELLING), k)):
             if before.get(key, _UNSET) != now.get(key, _UNSET):
                 return _first_difference(before.get(key, _UNSET), now.get(key, _UNSET), f"{path}.{key}".lstrip("."))
-    return path, *("unset" if value is _UNSET else json.dumps(value) for value in (before, now))
+    return path, *_shown(before), *_shown(now)
+
+
+def _shown(value: Any) -> tuple[str]:
+    """A config value as a message shows it: JSON, or 'unset'."""
+    return ("unset" if value is _UNSET else json.dumps(value),)
 
 
 _UNSET = object()
+_PARTS = ("backbone", "bottleneck", "likelihood", "corruption")  # the parts a preset picks, the telling first
+_TELLING = ("name", "latent_dim", "backbone", "bottleneck", "input_shape", "likelihood", "corruption",
+            "regularizers")
 
 
 def _data_digest(train: BatchSource, val: BatchSource | None, rows: int = 256) -> str:

@@ -133,7 +133,7 @@ def test_resume_refuses_other_splits_and_damaged_weights(data, tmp_path) -> None
                                                                                    CPU)
         Trainer(TrainerConfig(max_epochs=4, batch_size=64, seed=1, early_stopping=False), run_dir=tmp_path).fit(
             _model(), train, val, resume=True)
-    with pytest.raises(AekitError, match=r"is of another model: its likelihood.name is \"mse\", this run's \"l1\"\. "
+    with pytest.raises(AekitError, match=r"is of another model: its likelihood is \"mse\", this run's \"l1\"\. "
                                          r"Resume with the model settings"):
         Trainer(TrainerConfig(max_epochs=4, batch_size=64, seed=1, early_stopping=False), run_dir=tmp_path).fit(
             Autoencoder(build_config("dense", input_shape=(64,), latent_dim=4, options={"hidden_dims": [32]},
