@@ -24,13 +24,16 @@ import click
 import numpy as np
 
 from aekit.cli_options import (
+    HTML_SUFFIXES,
     check_image_options,
     check_images_like_fit,
+    check_suffix,
     image_options,
     parse_ints,
     read_like_fit,
     remove_stale_outputs,
     training_image_size,
+    warnings_unless_refused,
 )
 from aekit.errors import AekitError, AekitWarning, did_you_mean
 
@@ -176,9 +179,34 @@ def _reads_tokens(model: str) -> bool:
     return BACKBONES.get(PRESETS.get(model)().backbone.name).input_kind == "tokens"
 
 
-def _load_for(estimator: Any, data: str, image_size: int | None, color: str | None) -> np.ndarray:
-    """DATA loaded and checked against a trained model's sample shape, the file named in any error."""
-    return _load_labelled_for(estimator, data, image_size, color)[0]
+def _load_for(estimator: Any, data: str, image_size: int | None, color: str | None, *,
+              rows: str | None = None) -> np.ndarray:
+    """DATA loaded and checked against a trained model's sample shape, the file named in any error. ``rows``
+    names what the command writes a row of per sample ("codes"): then a text model's DATA must have a sample per
+    line (:func:`_check_a_sample_per_line`)."""
+    return _load_labelled_for(estimator, data, image_size, color, rows=rows)[0]
+
+
+def _check_a_sample_per_line(text: Any, data: str, rows: str) -> None:
+    """One line when a text model would cut a line of DATA (``text``, as the model reads it) into several samples,
+    as it does with lines longer than its max_len: the command's ``rows`` (codes, reconstructions) would then not
+    be the file's lines, one for one. Chunked text (``--split chunks``) is samples of the whole text by design."""
+    if text.split != "lines":
+        return
+    from collections import Counter
+
+    pieces = Counter(text.owners)
+    long = [owner for owner, n in pieces.items() if n > 1]
+    if not long:
+        return
+    lengths = Counter()
+    for owner, line in zip(text.owners, text.lines):
+        lengths[owner] += len(line)
+    longest = max(lengths.values())
+    raise AekitError(f"{len(long)} of the {len(pieces)} lines of {data} are longer than this model's max_len of "
+                     f"{text.max_len} characters (the longest has {longest}): each would be cut into several samples, "
+                     f"and the {rows}' rows would not be the file's lines. Shorten or split those lines to "
+                     f"{text.max_len} characters at most, or train a model with --max-len {longest} or more.")
 
 
 def _text_for(estimator: Any, data: str) -> Any:
@@ -193,8 +221,8 @@ def _text_for(estimator: Any, data: str) -> Any:
                      split=meta.get("split", "lines"))
 
 
-def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color: str | None
-                       ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color: str | None, *,
+                       rows: str | None = None) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """:func:`_load_for`, with the data set's labels and class names when it has them. ``image_size`` and
     ``color`` are the user's flags; None reads images as the model's training images were.
 
@@ -207,11 +235,14 @@ def _load_labelled_for(estimator: Any, data: str, image_size: int | None, color:
     image_size, color = read_like_fit(meta, data, image_size, color)
     text = _text_for(estimator, data)
     if text is not None:
+        if rows is not None:
+            _check_a_sample_per_line(text, data, rows)
         return text.X, None, None
-    dataset = _load_data(data, image_size, color)
-    check_images_like_fit(data, dataset.X, estimator.input_shape_, dataset.source, "model")
-    samples = check_features(dataset, estimator.input_shape_)
-    check_column_names(dataset.feature_names, meta.get("feature_names"), dataset.source)
+    with warnings_unless_refused():  # a header-less table refused for its columns: the error alone, one line
+        dataset = _load_data(data, image_size, color)
+        check_images_like_fit(data, dataset.X, estimator.input_shape_, dataset.source, "model")
+        samples = check_features(dataset, estimator.input_shape_)
+        check_column_names(dataset.feature_names, meta.get("feature_names"), dataset.source)
     samples = samples.reshape(len(samples), -1) if estimator.flat_input_ else samples
     return samples, dataset.y, dataset.class_names
 
@@ -290,8 +321,8 @@ def _check_output(output: Path, run_dir: Path, *data: str | None, suffixes: tupl
     from aekit.io import CONFIG_FILE, WEIGHTS_FILE, check_output_path
     from aekit.training.trainer import CHECKPOINT_FILE
 
-    if suffixes and output.suffix.lower() not in suffixes:
-        raise AekitError(f"{option} must end in {' or '.join(suffixes)}. Got '{output}' instead.")
+    if suffixes:
+        check_suffix(output, suffixes, option)
     files = [Path(d) for d in data if d is not None and Path(d).exists()]  # not built-in names (digits)
     check_output_path(output, option=option,
                       protect=[*(run_dir / name for name in (CONFIG_FILE, WEIGHTS_FILE, CHECKPOINT_FILE)), *files])
@@ -450,7 +481,15 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
 
         fit_input = pd.DataFrame(samples, columns=metadata["feature_names"], copy=False)
     started = time.perf_counter()
-    estimator.fit(fit_input, run_dir=out, resume=resume)
+    from aekit.training.trainer import METRICS_FILE
+
+    made, began = not out.exists(), not (out / METRICS_FILE).exists()  # what this run may remove if it fails
+    try:
+        estimator.fit(fit_input, run_dir=out, resume=resume)
+    except BaseException:
+        if _is_main_process():
+            _remove_unsaved_run(out, made_folder=made, began_metrics=began)
+        raise
     seconds = time.perf_counter() - started
     if _is_main_process():
         estimator.save(out, metadata={**metadata, "seconds": round(seconds, 2)})
@@ -481,6 +520,24 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
             # its report was seen once to abort at exit ("terminate called without an active exception")
             dist.barrier()
             dist.destroy_process_group()
+
+
+def _remove_unsaved_run(out: Path, *, made_folder: bool, began_metrics: bool) -> None:
+    """After training that ended before it saved a model or a checkpoint in ``out`` (the loss NaN in the first
+    epoch, an interruption): remove the metrics.jsonl it began and, when this run made ``out`` and it is empty now,
+    the folder, so that no run seems to be there. Only what this run wrote: never a file that was there before."""
+    from aekit.io import CONFIG_FILE
+    from aekit.training.trainer import CHECKPOINT_FILE, METRICS_FILE
+
+    if any((out / name).exists() for name in (CONFIG_FILE, CHECKPOINT_FILE)):  # something to resume or keep
+        return
+    if began_metrics:
+        (out / METRICS_FILE).unlink(missing_ok=True)
+    if made_folder:
+        try:
+            out.rmdir()  # only if empty
+        except OSError:
+            pass
 
 
 @cli.command()
@@ -562,7 +619,7 @@ def report(run_dir: Path, data: str, image_size: int | None, color: str | None, 
     from aekit.estimator import AutoEncoder
 
     path = output or run_dir / f"report-{Path(str(data)).stem}.html"
-    _check_output(path, run_dir, data, suffixes=(".html", ".htm"))
+    _check_output(path, run_dir, data, suffixes=HTML_SUFFIXES)
     estimator = AutoEncoder.load(run_dir)
     X, labels, class_names = _load_labelled_for(estimator, data, image_size, color)
     _echo(f"Report: {_write_report(estimator, data, X, labels, class_names, path, held_out=True)}")
@@ -585,10 +642,21 @@ def encode(run_dir: Path, data: str, output: Path, indices: bool, image_size: in
 
     _check_output(output, run_dir, data, suffixes=(".npy",))
     estimator = AutoEncoder.load(run_dir)
-    samples = _load_for(estimator, data, image_size, color)
+    samples = _load_for(estimator, data, image_size, color, rows="codes")
     codes = estimator.code_indices(samples) if indices else estimator.transform(samples)
     _save_npy(output, codes)
-    echo(f"Wrote {'codebook indices' if indices else 'codes'} of shape {codes.shape} to {output}")
+    echo(f"Wrote {'codebook indices' if indices else 'codes'} of shape {codes.shape} to {output}"
+         f"{_rows_are(estimator, data)}")
+
+
+def _rows_are(estimator: Any, data: str) -> str:
+    """For a text model, what the rows written for DATA are (its lines with text, or its chunks); '' otherwise."""
+    meta = getattr(estimator, "metadata_", None) or {}
+    if "tokenizer" not in meta:
+        return ""
+    if meta.get("split") == "chunks":
+        return f", one row per {estimator.input_shape_[0]}-character chunk of {data}"
+    return f", one row per line with text of {data}"
 
 
 @cli.command()
@@ -619,9 +687,9 @@ def reconstruct(run_dir: Path, data: str, output: Path, image_size: int | None, 
             tmp.write_text(decoded, encoding="utf-8")
         echo(f"Wrote {len(decoded.splitlines())} reconstructed lines to {output}")
         return
-    recon = estimator.reconstruct(_load_for(estimator, data, image_size, color))
+    recon = estimator.reconstruct(_load_for(estimator, data, image_size, color, rows="reconstructions"))
     _save_npy(output, recon)
-    echo(f"Wrote reconstructions of shape {recon.shape} to {output}")
+    echo(f"Wrote reconstructions of shape {recon.shape} to {output}{_rows_are(estimator, data)}")
 
 
 @cli.command()
@@ -908,13 +976,30 @@ def _resume_hint(args: list[str]) -> str:
 _OPTION_ALIASES = {"max_epochs": "epochs", "random_state": "seed", "threshold": "fixed_threshold", "run_dir": "out"}
 
 
+def _invoked(args: list[str]) -> tuple[click.Command, str]:
+    """The command that ``args`` invoke, and its path as typed ("aekit detect score"). A group's own options are
+    passed over with their values ('--log-level info' names no command 'info')."""
+    command: click.Command = cli
+    path, tokens = ["aekit"], iter(args)
+    for token in tokens:
+        if not isinstance(command, click.Group):
+            break
+        if token.startswith("-"):
+            option = next((p for p in command.params if isinstance(p, click.Option) and token in p.opts), None)
+            if option is not None and not option.is_flag and not option.count:
+                next(tokens, None)  # its value
+            continue
+        if token not in command.commands:
+            break
+        command = command.commands[token]
+        path.append(token)
+    return command, " ".join(path)
+
+
 def _in_cli_terms(message: str, args: list[str]) -> str:
     """A library error as the CLI's user reads it: the invoked command's parameters named by their options
     ("set coarse_factor=1" -> "set --coarse-factor 1"). Names the command has no option for stay as they are."""
-    command: click.Command = cli
-    for token in args:
-        if isinstance(command, click.Group) and token in command.commands:
-            command = command.commands[token]
+    command = _invoked(args)[0]
     options = {p.name: max(p.opts, key=len) for p in command.params if isinstance(p, click.Option) and p.name}
     options |= {alias: options[name] for alias, name in _OPTION_ALIASES.items() if name in options}
     if isinstance(command, click.Group) or not options:
@@ -999,7 +1084,8 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         raise SystemExit(exc.exit_code) from None
     except click.exceptions.UsageError as exc:  # Click shows usage, a hint and the error over four lines
-        command = exc.ctx.command_path if exc.ctx is not None else "aekit"
+        # Click's parser raises some (an option missing its value) without a context: the command from the args
+        command = exc.ctx.command_path if exc.ctx is not None else _invoked(args)[1]
         _say_error(f"error: {' '.join(exc.format_message().split())} (see '{command} --help')")
         raise SystemExit(exc.exit_code) from None
     except click.exceptions.ClickException as exc:

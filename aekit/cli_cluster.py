@@ -25,6 +25,7 @@ import pandas as pd
 from aekit.cli_options import (
     check_image_options,
     check_images_like_fit,
+    check_suffix,
     image_file_ids,
     image_options,
     parse_ints,
@@ -34,6 +35,7 @@ from aekit.cli_options import (
     report_arguments,
     report_path,
     training_image_size,
+    warnings_unless_refused,
     write_table,
 )
 from aekit.errors import AekitError
@@ -105,12 +107,15 @@ def _agreement(y: np.ndarray | None, clusters: np.ndarray, n_clusters: int, clas
             f"matched one-to-one to classes), NMI {agreement.nmi:.3f}, ARI {agreement.ari:.3f}.")
 
 
-def _check_output(output: Path, run_dir: Path, data: str, option: str = "--output") -> None:
-    """Before any work: ``output`` writes over neither the clustering in ``run_dir``, nor the clusters and report
-    that 'aekit cluster fit' wrote beside it, nor the data file."""
+def _check_output(output: Path, run_dir: Path, data: str, option: str = "--output", *,
+                  suffixes: tuple[str, ...] = ()) -> None:
+    """Before any work: ``output`` ends in one of ``suffixes`` and writes over neither the clustering in
+    ``run_dir``, nor the clusters and report that 'aekit cluster fit' wrote beside it, nor the data file."""
     from aekit.cluster.estimator import AUTOENCODER_DIR, CLUSTERING_FILE, STATE_FILE
     from aekit.io import check_output_path
 
+    if suffixes:
+        check_suffix(output, suffixes, option)
     data_files = [data] if Path(data).expanduser().exists() else []  # not built-in names (digits)
     check_output_path(output, option=option, protect=[*data_files, *(run_dir / name for name in (
         CLUSTERING_FILE, STATE_FILE, AUTOENCODER_DIR))])
@@ -129,9 +134,11 @@ def _read_for(run_dir: Path, data: str, image_size: Any, color: str | None
 
     clustering = LatentClustering.load(run_dir)
     image_size, color = read_like_fit(clustering.metadata_, data, image_size, color)
-    X, source, y, class_names = read_samples(data, image_size, color)
-    ids = _row_ids(X, data)
-    return clustering, _like_fit(clustering, X, source, data), ids, source, y, class_names
+    with warnings_unless_refused():  # a header-less table refused for its columns: the error alone, one line
+        X, source, y, class_names = read_samples(data, image_size, color)
+        ids = _row_ids(X, data)  # a table's own ids, before _like_fit may take its values alone
+        X = _like_fit(clustering, X, source, data)
+    return clustering, X, ids, source, y, class_names
 
 
 def _check_default_code_size(model: str, shape: tuple[int, ...], widths: tuple[int, ...] | None,
@@ -298,7 +305,7 @@ def predict_command(run_dir: Path, data: str, output: Path, image_size: Any, col
     """
     from aekit.cluster.report import counted
 
-    _check_output(output, run_dir, data)
+    _check_output(output, run_dir, data, suffixes=(".csv",))
     clustering, X, ids, source, y, class_names = _read_for(run_dir, data, image_size, color)
     frame = _assignments(clustering, X, ids)
     write_table(output, frame)

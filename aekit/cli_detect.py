@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from aekit.cli_options import (
+    HTML_SUFFIXES,
     check_image_options,
     check_images_like_fit,
+    check_suffix,
     image_file_ids,
     image_options,
     parse_ints,
@@ -32,6 +34,7 @@ from aekit.cli_options import (
     report_arguments,
     report_path,
     training_image_size,
+    warnings_unless_refused,
     write_table,
 )
 from aekit.errors import AekitError, name_list
@@ -187,10 +190,11 @@ def _explained(run_dir: Path, data: str, image_size: Any, color: str | None) -> 
 
     detector = AnomalyDetector.load(run_dir)
     image_size, color = read_like_fit(detector.metadata_, data, image_size, color)
-    X, source, _, _ = read_samples(data, image_size, color, series=detector.kind_ == "series")
-    check_images_like_fit(data, X, detector.input_shape_full_, source, "detector")
-    if isinstance(X, pd.DataFrame):
-        check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
+    with warnings_unless_refused():  # a header-less table refused for its columns: the error alone, one line
+        X, source, _, _ = read_samples(data, image_size, color, series=detector.kind_ == "series")
+        check_images_like_fit(data, X, detector.input_shape_full_, source, "detector")
+        if isinstance(X, pd.DataFrame):
+            check_column_names(list(X.columns), getattr(detector, "feature_names_in_", None), source)
     explanation = detector.explain(X)
     files = image_file_ids(data)
     if files is not None:  # images from a folder: a row is known by its file
@@ -218,8 +222,10 @@ def score_command(run_dir: Path, data: str, output: Path, top: int, report_path:
     if top < 1:
         raise AekitError(f"--top must be at least 1. Got {top} instead.")
     reads = [data, *detector_files(run_dir)]
+    check_suffix(output, (".csv",))
     check_output_path(output, option="--output", protect=reads)
     if report_path is not None:
+        check_suffix(report_path, HTML_SUFFIXES, "--report")
         check_output_path(report_path, option="--report", protect=[*reads, output])
     detector, X, explanation, from_files = _explained(run_dir, data, image_size, color)
     labels = (explanation.scores > detector.threshold_).astype(int)

@@ -3,6 +3,9 @@ definition each, so ``aekit train`` and ``aekit detect fit`` read ``--image-size
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +49,21 @@ def report_arguments(command: Any) -> Any:
     return click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))(command)
 
 
+HTML_SUFFIXES = (".html", ".htm")
+
+
+def check_suffix(path: Path, suffixes: tuple[str, ...], option: str = "--output") -> None:
+    """Before any work: a file that ``option`` names ends in one of ``suffixes``, the formats the command writes
+    (a CSV named out.html would be opened as a page). The one check of every command's output names."""
+    if path.suffix.lower() not in suffixes:
+        raise AekitError(f"{option} must end in {' or '.join(suffixes)}. Got '{path}' instead.")
+
+
 def report_path(output: Path | None, run_dir: Path, data: str) -> Path:
     """The report's path: ``--output``, which must end in .html (so it is never the run's files or the data), or
     RUN_DIR/report-DATA.html."""
     output = output or run_dir / f"report-{Path(str(data)).stem}.html"
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise AekitError(f"--output must end in .html. Got '{output}' instead.")
+    check_suffix(output, HTML_SUFFIXES)
     return output
 
 
@@ -158,3 +170,30 @@ def remove_stale_outputs(folder: Path, *, report_written: bool, files: tuple[str
     for path in stale:
         path.unlink()
     return stale
+
+
+@contextmanager
+def warnings_unless_refused() -> Iterator[None]:
+    """Hold the warnings said while data is read and checked, and say them only if no error ends the block: a
+    warning about how a file was read (its first row taken as data, say) is noise beside the one-line error that
+    the check then gives about the same file, and it would make that error two lines."""
+    held: list[logging.LogRecord] = []
+
+    class _Hold(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if record.levelno < logging.WARNING:
+                return True
+            if not any(record is r for r in held):  # every handler sees the same record
+                held.append(record)
+            return False
+
+    hold, handlers = _Hold(), list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(hold)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hold)
+    for record in held:  # the block ended without an error
+        logging.getLogger(record.name).handle(record)

@@ -139,6 +139,11 @@ def test_resume_continues_training(cli, table, tmp_path) -> None:
     (["train"], "error: Missing argument 'DATA'. (see 'aekit train --help')"),
     (["train", "digits", "--out", "x", "--epochs", "many"],
      "error: Invalid value for '--epochs': 'many' is not a valid integer. (see 'aekit train --help')"),
+    # Click's parser gives these no context: the command is found in the arguments
+    (["train", "digits", "--out", "x", "--epochs"],
+     "error: Option '--epochs' requires an argument. (see 'aekit train --help')"),
+    (["--log-level", "info", "detect", "score", "run", "-o"],
+     "error: Option '-o' requires an argument. (see 'aekit detect score --help')"),
 ])
 def test_usage_errors_are_one_line(cli, args: list[str], message: str) -> None:
     code, out, err = cli(*args)
@@ -239,10 +244,17 @@ def test_training_over_a_model_needs_resume_or_overwrite(cli, table, tmp_path) -
 def test_resume_with_other_settings_is_one_line(cli, table, tmp_path) -> None:
     out = tmp_path / "run"
     assert cli("train", table, "--out", out, *FAST)[0] == 0
-    code, _, err = cli("train", table, "--out", out, *FAST[:4], "--latent-dim", "5", "--no-report", "--resume")
+    code, _, err = cli("train", table, "--out", out, *FAST[:4], "--latent-dim", "3", "--no-report", "--resume")
     assert code == 1 and err.count("\n") == 1, err
     assert "Cannot resume: the checkpoint in" in err
     assert "is of another model: its backbone.hidden_dims is [16], this run's [" in err
+    # the most telling difference first: another preset (its backbone or bottleneck), then the code size
+    for other, telling in ((["--model", "conv", "--input-shape", "1,8,8"], 'its backbone is "dense", this run\'s '
+                                                                           '"conv"'),
+                           (["--model", "vae"], 'its bottleneck is "deterministic", this run\'s "variational"')):
+        code, _, err = cli("train", table, "--out", out, *FAST[:4], "--latent-dim", "5", "--no-report", "--resume",
+                           *other)
+        assert code == 1 and f"is of another model: {telling}. Resume with" in err, err
     assert err.endswith("or train afresh into another --out without --resume.\n")  # the flags as typed
     code, _, err = cli("train", table, "--out", tmp_path / "new", *FAST, "--resume")
     assert code == 1 and err.endswith("no checkpoint.safetensors in '" + str(tmp_path / "new") + "'. Train without "
@@ -508,6 +520,55 @@ def test_text_models_train_on_a_text_file_and_decode_back(cli, tmp_path) -> None
     assert code == 1 and err.startswith("error: --reference is for models of numbers") and err.count("\n") == 1
     report = (out / "report.html").read_text()
     assert "token_accuracy" in report and "<td>to be or not to be</td>" in report  # rows read back as text
+
+
+def test_codes_of_a_text_model_are_one_row_per_line_or_refused(cli, tmp_path) -> None:
+    text = tmp_path / "lines.txt"
+    text.write_text("to be or not to be\nthat is the question\n" * 4)
+    out = tmp_path / "text"
+    code, _, err = cli("train", text, "--model", "recurrent", "--out", out, "--epochs", "1", "--max-len", "24",
+                       "--latent-dim", "4", "--set", "hidden_dim=8", "--set", "embedding_dim=4", "--no-report")
+    assert code == 0, err
+    lines = tmp_path / "new.txt"
+    lines.write_text("to be\n\nthat is\n")  # a blank line has no sample, so no code
+    code, printed, err = cli("encode", out, lines, "-o", tmp_path / "c.npy")
+    assert code == 0 and np.load(tmp_path / "c.npy").shape == (2, 4), err
+    assert printed == f"Wrote codes of shape (2, 4) to {tmp_path / 'c.npy'}, one row per line with text of {lines}\n"
+    # a line longer than max_len would be cut into several samples: rows and lines would no longer match
+    lines.write_text("a line of thirty characters...\nto be\nnot to be, or to be: a longer one\n")
+    for command, output, rows in (("encode", "c2.npy", "codes"), ("reconstruct", "r.npy", "reconstructions")):
+        code, printed, err = cli(command, out, lines, "-o", tmp_path / output)
+        assert code == 1 and printed == "" and err == (
+            f"error: 2 of the 3 lines of {lines} are longer than this model's max_len of 24 characters (the longest "
+            f"has 33): each would be cut into several samples, and the {rows}' rows would not be the file's lines. "
+            "Shorten or split those lines to 24 characters at most, or train a model with --max-len 33 or more.\n")
+        assert not (tmp_path / output).exists()
+    code, printed, err = cli("reconstruct", out, lines, "-o", tmp_path / "r.txt")  # text: the pieces joined back
+    assert code == 0 and len((tmp_path / "r.txt").read_text().splitlines()) == 3, err
+
+
+def test_a_run_that_saved_nothing_leaves_no_folder_behind(cli, table, tmp_path) -> None:
+    out = tmp_path / "w"
+    code, _, err = cli("train", table, "--out", out, *FAST, "--lr", "1e30")
+    assert code == 1 and err == ("error: The loss became NaN/Inf in epoch 1, before any epoch finished cleanly. "
+                                 "Lower the learning rate (now 1e+30), set --grad-clip, or check the data scaling.\n")
+    assert not out.exists()  # no run is there: not even the metrics.jsonl it began
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert cli("train", table, "--out", mine, *FAST, "--lr", "1e30")[0] == 1
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]  # the user's folder and file stay
+
+
+def test_a_table_without_a_header_is_one_line_for_a_model_of_named_columns(cli, trained, digits, tmp_path) -> None:
+    np.savetxt(tmp_path / "held.csv", digits[:20], delimiter=",")  # no header: read with a warning, as data
+    code, out, err = cli("evaluate", trained, tmp_path / "held.csv")
+    assert code == 1 and out == "" and err.count("\n") == 1, err  # the error alone, not the warning before it
+    assert err.startswith(f"error: The data (file {tmp_path / 'held.csv'}) has no header row")
+    (tmp_path / "words.txt").write_text("hello world\nfoo bar\n")  # advice for any command, not "before training"
+    code, out, err = cli("evaluate", trained, tmp_path / "words.txt")
+    assert code == 1 and err.count("\n") == 1 and "before training" not in err, err
+    assert err.endswith(f"train a text model on it: aekit train {tmp_path / 'words.txt'} --model recurrent.\n")
 
 
 def test_library_messages_name_the_invoked_commands_options() -> None:

@@ -122,6 +122,24 @@ def test_scoring_other_columns_is_one_line_and_a_clock_glitch_a_warning(cli, tab
     assert "Warning" not in err  # the logger's line only, not also Python's warning with its source line
 
 
+def test_a_series_whose_time_repeats_is_scored_with_a_warning(cli, sine_series, tmp_path, caplog) -> None:
+    values, _ = sine_series
+    times = np.array(pd.date_range("2024-01-01", periods=len(values), freq="5min"))
+    times[[12, 40, 41]] = times[[11, 39, 39]]  # a row recorded twice, a clock that stood still for two steps
+    pd.DataFrame({"timestamp": times, "value": values}).to_csv(tmp_path / "series.csv", index=False)
+    code, _, err = cli("detect", "fit", tmp_path / "series.csv", "--window-size", "25", "--out", tmp_path / "s",
+                       "--no-report", *FAST)
+    assert code == 0, err
+    caplog.clear()
+    code, _, err = cli("detect", "score", tmp_path / "s", tmp_path / "series.csv", "-o", tmp_path / "scores.csv",
+                       "--report", tmp_path / "r.html")
+    assert code == 0 and len(pd.read_csv(tmp_path / "scores.csv")) == len(values), err  # every row scored
+    said = [r.getMessage() for r in caplog.records if "timestamps repeat" in r.getMessage()]
+    assert said == ["The series' timestamps repeat at step 12 (2024-01-01 00:55:00, as at step 11; 3 step(s) in all "
+                    "repeat an earlier time); it is windowed in row order, as given. If rows were recorded twice, "
+                    "drop the repeats first (pandas: X[~X.index.duplicated()])."]  # once, though scored twice
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("a,b\n", "is empty (0 rows). Pass a table with at least one row."),
     ("timestamp\n2024-01-01\n2024-01-02\n", "has no value columns, only its time column."),
@@ -208,14 +226,19 @@ def test_score_never_writes_over_what_it_reads(cli, table, run_dir, tmp_path) ->
     data.write_bytes(Path(table).read_bytes())
     detector_json = Path(run_dir) / "detector.json"
     before = detector_json.read_bytes()
-    for extra, name in ((["-o", data], "--output"), (["-o", detector_json], "--output"),
-                        (["-o", tmp_path / "s.csv", "--report", data], "--report"),
-                        (["-o", tmp_path / "s.csv", "--report", tmp_path / "s.csv"], "--report")):
+    code, out, err = cli("detect", "score", run_dir, data, "-o", data)
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("error: --output ") and "which this command also uses. Pass another path." in err
+    # what is not a CSV (the detector's own files) or not a page is refused by its name, before any work
+    for extra, message in ((["-o", detector_json], f"--output must end in .csv. Got '{detector_json}' instead."),
+                           (["-o", tmp_path / "s.html"], f"--output must end in .csv. Got '{tmp_path / 's.html'}'"),
+                           (["-o", tmp_path / "s.csv", "--report", data],
+                            f"--report must end in .html or .htm. Got '{data}' instead."),
+                           (["-o", tmp_path / "s.csv", "--report", tmp_path / "r.csv"], "--report must end in .html")):
         code, out, err = cli("detect", "score", run_dir, data, *extra)
-        assert code == 1 and out == "" and err.count("\n") == 1, err
-        assert err.startswith(f"error: {name} ") and "which this command also uses. Pass another path." in err
+        assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith(f"error: {message}"), err
     assert data.read_bytes() == Path(table).read_bytes() and detector_json.read_bytes() == before
-    assert not (tmp_path / "s.csv").exists()
+    assert not (tmp_path / "s.csv").exists() and not (tmp_path / "s.html").exists()
 
 
 def test_an_output_inside_a_file_is_one_line(cli, table, run_dir, tmp_path) -> None:

@@ -222,18 +222,38 @@ def test_predict_refuses_what_is_not_a_clustering_other_data_and_its_own_files(c
                    "with the same columns as the training data.\n")
     assert not (tmp_path / "p.csv").exists()
     for output, problem in [(run_dir / "clusters.csv", "would overwrite the clusters that 'aekit cluster fit' wrote"),
-                            (run_dir / "clustering.json", "would overwrite"),
                             (run_dir / "autoencoder" / "codes.csv", "would write into"),
                             (table, "would overwrite")]:
         code, out, err = cli("cluster", "predict", run_dir, table, "-o", output)
         _one_line_error(code, out, err)
         assert err.startswith(f"error: --output {output} {problem}") and err.rstrip().endswith("Pass another path.")
+    for output in (run_dir / "clustering.json", tmp_path / "cc.html"):  # predict writes a CSV, under no other name
+        code, out, err = cli("cluster", "predict", run_dir, table, "-o", output)
+        _one_line_error(code, out, err)
+        assert err == f"error: --output must end in .csv. Got '{output}' instead.\n"
+    assert not (tmp_path / "cc.html").exists()
     assert cli("cluster", "fit", table, "--out", run_dir, "--n-clusters", "2", "--overwrite", *FAST)[0] == 0
     code, out, err = cli("cluster", "report", run_dir, table, "-o", run_dir / "report.html")
     _one_line_error(code, out, err)
     assert "would overwrite the report that 'aekit cluster fit' wrote beside the clustering" in err
     code, out, err = cli("cluster", "report", run_dir, table, "-o", run_dir / "clusters.csv")
-    assert err == f"error: --output must end in .html. Got '{run_dir / 'clusters.csv'}' instead.\n"
+    assert err == f"error: --output must end in .html or .htm. Got '{run_dir / 'clusters.csv'}' instead.\n"
+
+
+@pytest.mark.parametrize("text", ["to be or not to be\nthat is the question\n",  # 'to', 'be' name two columns
+                                  "hello world\nfoo bar\n"])
+def test_prose_in_a_txt_file_points_at_text_models(cli, table, tmp_path, text: str) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text(text)
+    hint = f"If it is text (a sample per line), train a text model on it: aekit train {lines} --model recurrent.\n"
+    code, out, err = cli("cluster", "fit", lines, "--out", tmp_path / "run", *FAST)
+    _one_line_error(code, out, err)
+    assert err.endswith(hint), err
+    run_dir = tmp_path / "fitted"
+    assert cli("cluster", "fit", table, "--out", run_dir, "--n-clusters", "2", "--no-report", *FAST)[0] == 0
+    code, out, err = cli("cluster", "predict", run_dir, lines, "-o", tmp_path / "p.csv")
+    _one_line_error(code, out, err)
+    assert err.endswith(hint), err
 
 
 def test_fewer_distinct_codes_than_clusters_is_one_warning_and_a_report_of_the_empty_ones(cli, tmp_path,
