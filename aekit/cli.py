@@ -727,7 +727,9 @@ def info(run_dir: Path) -> None:
         f"corruption      : {part(arch['corruption'])}",
         f"parameters      : {n_params:,}",
         f"scaler          : {(config.get('scaler') or {}).get('kind', 'none')}",
-        f"epochs trained  : {len(history)} (best {training.get('best_epoch')}; {training.get('stopped_reason', '')})",
+        "epochs trained  : " + (f"{len(history)} (best {training.get('best_epoch')}; "
+                                f"{training.get('stopped_reason', '')})" if history
+                                else "none recorded (a module saved with aekit.save_model)"),
     ]
     if history:
         last = history[-1]

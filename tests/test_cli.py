@@ -53,6 +53,14 @@ def test_info_encode_reconstruct_evaluate(cli, trained, table, tmp_path) -> None
     assert all(r["code_size"] == 3 for r in rows)
 
 
+def test_info_on_a_module_saved_alone_says_it_has_no_training_record(cli, tmp_path) -> None:
+    from aekit import Autoencoder, build_config, save_model
+
+    save_model(tmp_path / "mine", Autoencoder(build_config("dense", input_shape=(6,), latent_dim=2)))
+    code, out, _ = cli("info", tmp_path / "mine")
+    assert code == 0 and "epochs trained  : none recorded (a module saved with aekit.save_model)" in out
+
+
 def test_evaluate_features_judges_codes_for_labels_from_a_file_or_the_data(cli, trained, table, tmp_path) -> None:
     from sklearn.datasets import load_digits
 
