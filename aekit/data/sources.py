@@ -644,9 +644,11 @@ def read_table_file(source: str | os.PathLike) -> pd.DataFrame:
 
 def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
     """One label per sample from a file of its own, row ``i`` labelling sample ``i``: a 1-D ``.npy`` array, a
-    Parquet table of one column, or a text file (``.csv``, ``.tsv``, ``.txt``) of a label per line, words or
-    numbers, with or without a header line (a file of ``n_samples + 1`` lines has one). ``Series.to_csv``'s
-    unnamed index column is dropped. Every failure is one :class:`DataError` line."""
+    Parquet table of one column, or a text file of a label per line, words or numbers (``.txt``: each line whole;
+    ``.csv``/``.tsv``: one column, quoted as pandas writes it, ``Series.to_csv``'s unnamed index column dropped).
+    A text file may start with a header line, told apart from a label: with ``n_samples + 1`` lines, a first line
+    that is a word above numbers, or a word no other line holds (a number never is one). Every failure is one
+    :class:`DataError` line."""
     path = Path(source).expanduser()
     suffix = path.suffix.lower()
     if suffix not in (".npy", *TABLE_SUFFIXES):
@@ -666,14 +668,10 @@ def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
         elif suffix in (".parquet", ".pq"):
             labels = _one_column(_read_parquet(path), source).to_numpy()
         else:
-            frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=True,
-                                sep="\t" if suffix == ".tsv" else ",")
-            if frame.shape[1] == 2 and str(frame.iloc[0, 0]).strip() == "":  # Series.to_csv: ",name" then "0,a"
-                frame = frame.iloc[1:, 1:]
-            labels = _one_column(frame, source).str.strip().to_numpy()
-            labels = labels[1:] if len(labels) == n_samples + 1 else labels  # a header line
-            numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
-            labels = numbers.to_numpy() if len(labels) and numbers.notna().all() else labels
+            labels = _text_labels(path, source, n_samples)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"Cannot read {_describe(source)}: it is not UTF-8 text ({exc.reason} at byte {exc.start}). "
+                        "Save it as UTF-8.") from None
     except DataError:
         raise
     except (OSError, ValueError, EOFError) as exc:
@@ -693,6 +691,31 @@ def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
         raise DataError(f"{_describe(source)} has no label for sample {int(missing[0])}. Give every sample a "
                         "label, or drop the samples without one.")
     return labels
+
+
+def _text_labels(path: Path, source: str | os.PathLike, n_samples: int) -> np.ndarray:
+    """The labels of a text file (see :func:`read_labels`): strings, or numbers when every label is one. Blank
+    lines at the end are ignored; one elsewhere is a sample without a label, refused, as it would shift the rest."""
+    if path.suffix.lower() == ".txt":
+        cells = pd.Series(path.read_text(encoding="utf-8").splitlines(), dtype=object)
+    else:
+        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                            sep="\t" if path.suffix.lower() == ".tsv" else ",")
+        if frame.shape[1] == 2 and str(frame.iloc[0, 0]).strip() == "":  # Series.to_csv: ",name" then "0,a"
+            frame = frame.iloc[:, 1:]
+        cells = _one_column(frame, source)
+    cells = cells.astype(str).str.strip()
+    filled = np.flatnonzero(cells.to_numpy() != "")
+    cells = cells.iloc[: filled[-1] + 1 if len(filled) else 0].reset_index(drop=True)  # trailing blank lines
+    numeric = pd.to_numeric(cells, errors="coerce").notna()
+    if len(cells) == n_samples + 1 and len(cells) > 1 and not numeric[0] and (
+            numeric[1:].all() or cells[0] not in set(cells[1:])):
+        cells, numeric = cells[1:].reset_index(drop=True), numeric[1:].reset_index(drop=True)  # a header line
+    blank = np.flatnonzero(cells.to_numpy() == "")
+    if len(blank):
+        raise DataError(f"{_describe(source)} has no label for sample {int(blank[0])} (a blank line). Give every "
+                        "sample a label, or drop the samples without one.")
+    return pd.to_numeric(cells).to_numpy() if len(cells) and numeric.all() else cells.to_numpy(dtype=object)
 
 
 def _one_column(frame: pd.DataFrame, source: str | os.PathLike) -> pd.Series:

@@ -563,6 +563,8 @@ def test_images_are_read_upright_as_their_exif_orientation_says(tmp_path: Path) 
     ("numbers.csv", "3\n1\n2\n", [3, 1, 2]),  # numbers stay numbers
     ("series.csv", ",label\n0,cat\n1,dog\n2,cat\n", ["cat", "dog", "cat"]),  # pandas Series.to_csv
     ("blank_end.tsv", "1\n0\n1\n\n\n", [1, 0, 1]),
+    ("commas.txt", "New York, NY\nParis\nNew York, NY\n", ["New York, NY", "Paris", "New York, NY"]),
+    ("quoted.csv", 'city\n"New York, NY"\nParis\n"New York, NY"\n', ["New York, NY", "Paris", "New York, NY"]),
 ])
 def test_read_labels_text_files(tmp_path: Path, name: str, text: str, expected: list) -> None:
     (tmp_path / name).write_text(text)
@@ -583,7 +585,10 @@ def test_read_labels_arrays_and_parquet(tmp_path: Path) -> None:
     ("few.txt", "1\n2\n", "file few.txt has 2 labels, but the data has 3 samples. Give one label per sample"),
     ("wide.npy", np.zeros((3, 2)), "file wide.npy holds an array of shape (3, 2); a labels file holds one column"),
     ("wide.csv", "1,2\n3,4\n5,6\n", "file wide.csv has 2 columns; a labels file holds one column, a label per sample"),
-    ("gap.csv", "a\n\"\"\nb\n", "file gap.csv has no label for sample 1. Give every sample a label"),
+    ("gap.csv", "a\n\"\"\nb\n", "file gap.csv has no label for sample 1 (a blank line). Give every sample"),
+    ("blank.txt", "a\n\nb\n", "file blank.txt has no label for sample 1 (a blank line)"),  # would shift the rest
+    ("extra.txt", "1\n2\n3\n4\n", "file extra.txt has 4 labels, but the data has 3 samples"),  # a number: no header
+    ("extra_word.txt", "a\nb\na\nb\n", "file extra_word.txt has 4 labels, but the data has 3 samples"),
     ("empty.csv", "", "The data from file empty.csv is empty (0 samples)"),
     ("labels.json", "[1, 2, 3]", "Unsupported file type '.json' for labels"),
     ("broken.npy", "not an array", "file broken.npy is not a NumPy .npy file"),
