@@ -288,6 +288,8 @@ def _feature_scores(features: np.ndarray, y: np.ndarray, folds: Any, n_neighbors
     with warnings.catch_warnings(record=True) as caught:  # one per fold: said once below
         warnings.simplefilter("always", ConvergenceWarning)
         linear_scores = cross_val_score(linear, features, y, cv=folds)
+    for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):  # passed on as they came
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         warn(logger, f"The linear probe on {what} did not converge in 1000 iterations; its accuracy may be a little "
                      "low.", UserWarning, stacklevel=3)
@@ -346,7 +348,7 @@ def compare_features(estimator: Any, X_train: Any, X_test: Any, y_test: Any, *, 
     n_neighbors = check_int(n_neighbors, name="n_neighbors", owner="compare_features", low=1)
     if max_samples is not None:
         max_samples = check_int(max_samples, name="max_samples", owner="compare_features", low=10)
-    X_test = _as_samples(X_test, name="X_test")
+    # X_test and X_train go to the estimator as given: it checks them (NaN, shape) and a DataFrame's columns by name
     y = _check_class_labels(y_test, len(X_test))
     if max_samples is not None and len(X_test) > max_samples:
         stratify = y if np.unique(y, return_counts=True)[1].min() >= 2 else None
@@ -370,7 +372,7 @@ def compare_features(estimator: Any, X_train: Any, X_test: Any, y_test: Any, *, 
         return [{"method": name, "code_size": code_size, **_feature_scores(codes, y, folds, neighbors, name)}]
 
     inputs = estimator.scaled_samples(X_test).reshape(len(X_test), -1).astype(np.float64)  # (n, features)
-    fitted_on = estimator.scaled_samples(_as_samples(X_train, name="X_train"))
+    fitted_on = estimator.scaled_samples(X_train)
     fitted_on = fitted_on.reshape(len(fitted_on), -1)
     pca = PCA(n_components=min(code_size, *fitted_on.shape), random_state=0).fit(fitted_on)
     projected = pca.transform(inputs)  # (n, components)

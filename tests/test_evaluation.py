@@ -283,5 +283,15 @@ def test_compare_features_refuses_bad_settings_and_data(labelled) -> None:
         compare_features(ae, X_train, X_test, y_test, cv=1)
     bad = X_test.copy()
     bad[3, 5] = np.nan
-    with pytest.raises(AekitError, match="'X_test' contains NaN or Inf"):
+    with pytest.raises(AekitError, match="The data has 1 NaN/Inf value"):  # the estimator's own check
         compare_features(ae, X_train, bad, y_test)
+
+
+def test_compare_features_reads_tables_by_column_name() -> None:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    ae = AutoEncoder(latent_dim=2, max_epochs=5, random_state=0, device="cpu").fit(X)
+    assert len(compare_features(ae, X, X, y)) == 3
+    with pytest.raises(ValueError, match="feature names"):  # columns in another order: refused, not misread
+        compare_features(ae, X, X[X.columns[::-1]], y)
