@@ -46,8 +46,10 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     Parameters
     ----------
-    model : str, default "dense"
-        A preset name (``aekit.list_models()``): ``"dense"``, ``"conv"``, ...
+    model : str or None, default "dense"
+        A preset name (``aekit.list_models()``): ``"dense"``, ``"conv"``, ... None only as :meth:`load` sets it
+        for a module saved alone with :func:`aekit.save_model` that no preset rebuilds: it transforms but cannot
+        fit.
     latent_dim : int, default 8
         Size of the code.
     hidden_dims : tuple of int or None, default None
@@ -150,11 +152,12 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         -------
         self
         """
-        if self.model is None:  # AutoEncoder.load of a module saved alone, whose architecture no preset builds
-            raise AekitError("model=None: this estimator (or the one it was cloned from) was loaded from a module "
-                             "saved with aekit.save_model that no preset builds, so fit cannot build it again. Train "
-                             "that module with your own loop (or aekit.training.Trainer), or fit "
-                             "AutoEncoder(model=<preset>, ...) with settings that match it.")
+        if self.model is None:  # set by hand, or by AutoEncoder.load for a module saved alone no preset builds
+            raise AekitError("model=None: no preset to build, so fit cannot build a model. Pass a preset name (see "
+                             "aekit.list_models()); an estimator loaded from a module saved with aekit.save_model "
+                             "that no preset builds has model=None and can transform but not fit: train that module "
+                             "with your own loop (or aekit.training.Trainer), or fit AutoEncoder(model=<preset>, ...) "
+                             "with settings that match it.")
         X = self._validate(X, reset=True)
         check_float(self.validation_fraction, name="validation_fraction", owner="AutoEncoder", low=0.0, high=1.0,
                     high_inclusive=False)
@@ -600,9 +603,11 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         A module saved by hand with :func:`aekit.save_model` stores no estimator parameters: those its
         architecture fixes are filled in (``latent_dim``; ``model``, ``model_options`` and ``loss`` of the preset
         that builds that architecture; ``scaler`` as stored, ``"none"`` without one), so a clone fits the same
-        model. With no such preset (or a custom encoder/decoder), ``model`` is None and ``fit`` refuses.
+        model. With no such preset, ``model`` is None and ``fit`` refuses. A model saved with a custom
+        encoder/decoder cannot be loaded here (:func:`aekit.load_model` needs the same modules passed).
+        The weights come back as float32, the dtype the estimator feeds, whatever dtype they were stored in.
         """
-        saved = load_model(path, device=resolve_device(device))
+        saved = load_model(path, device=resolve_device(device), dtype=torch.float32)
         config = saved.model.config
         stored = saved.training.get("estimator")
         if stored is None:  # a module saved alone: its parameters are what its architecture says
@@ -674,16 +679,14 @@ def _stored_input_shape(data: dict[str, Any], model_shape: tuple[int, ...], path
 def _params_of_module(model: Autoencoder, scaler: dict[str, Any] | None) -> dict[str, Any]:
     """The parameters of an estimator that fits ``model``'s architecture again, for a module saved without any:
     ``latent_dim``, the sample shape, the stored scaler's kind, and the preset (with the fewest options and
-    ``loss``) whose :func:`build_config` gives that architecture; ``model=None`` when none does or a module
-    was the user's own, which ``fit`` refuses."""
+    ``loss``) whose :func:`build_config` gives that architecture; ``model=None`` when none does, which ``fit``
+    refuses. (A model with custom modules never gets here: load_model refuses it when given none.)"""
     config = model.config
     params: dict[str, Any] = {"latent_dim": config.latent_dim, "model": None,
                               "input_shape": tuple(config.input_shape) if len(config.input_shape) > 1 else None}
     kind = (scaler or {}).get("kind", "none")  # the identity without one: its inputs come scaled
     if kind in SCALERS:
         params["scaler"] = kind
-    if model.custom_modules:
-        return params
     target = describe(config)
     found: tuple[int, str, dict[str, Any], str | None] | None = None
     for name in PRESETS.names():

@@ -99,7 +99,8 @@ def export_onnx(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
                           high=_onnx().defs.onnx_opset_version())
     model_dir = Path(model_dir)
     out_dir = model_dir if out_dir is None else Path(out_dir)
-    saved = load_model(model_dir, device="cpu")  # AekitError with a fix for every way the directory is wrong
+    # float32, what ONNX exports here; an AekitError with a fix for every way the directory is wrong
+    saved = load_model(model_dir, device="cpu", dtype=torch.float32)
     model = saved.model.eval()
     config = model.config
     if BACKBONES.get(config.backbone.name).input_kind != "values":

@@ -395,6 +395,11 @@ def _check_save_arguments(directory: Any, model: Any) -> None:
             raise AekitError(f"save_model saves an aekit.Autoencoder module; got the estimator "
                              f"{type(model).__name__}. Save the estimator with est.save(path), or pass its module: "
                              "save_model(path, est.model_).")
+        for attribute, wrapper in (("_orig_mod", "torch.compile"), ("module", "DistributedDataParallel/DataParallel")):
+            if isinstance(getattr(model, attribute, None), Autoencoder):
+                raise AekitError(f"The 'model' argument of save_model must be an aekit.Autoencoder. Got "
+                                 f"{type(model).__name__}, a {wrapper} wrapper around one, instead. Pass the "
+                                 f"module it wraps: save_model(path, model.{attribute}).")
         raise AekitError(f"The 'model' argument of save_model must be an aekit.Autoencoder. Got "
                          f"{type(model).__name__} instead. Pass the module to save: save_model(path, model).")
     if not isinstance(directory, (str, os.PathLike)):
@@ -526,9 +531,20 @@ def _check_custom_parts(config: dict[str, Any], directory: Path, encoder: nn.Mod
                              f"was given one. Leave out {', '.join(f'{part}=' for part in extra)}.")
 
 
+class _DefaultDtype:
+    """The type of ``_FLOAT32_DEFAULT``: float32, chosen by default rather than by the caller."""
+
+    def __repr__(self) -> str:
+        return "float32 (default)"
+
+
+# load_model's default dtype: float32, but a cast to it warns, which an explicit torch.float32 does not
+_FLOAT32_DEFAULT = _DefaultDtype()
+
+
 def load_model(directory: str | os.PathLike[str], *, device: str | torch.device = "cpu",
                encoder: nn.Module | None = None, decoder: nn.Module | None = None,
-               dtype: torch.dtype | None = torch.float32) -> SavedModel:
+               dtype: torch.dtype | None | _DefaultDtype = _FLOAT32_DEFAULT) -> SavedModel:
     """Load a model directory written by :func:`save_model`; the weights are verified against their sha256.
 
     Parameters
@@ -539,7 +555,8 @@ def load_model(directory: str | os.PathLike[str], *, device: str | torch.device 
         them); parts of the backbone's need none.
     dtype : the dtype of the returned module's weights. float32 by default, whatever was stored, because
         aekit's estimators, commands and ONNX export feed float32 data; weights stored in another floating
-        dtype (a float64 or bfloat16 module) are then cast, with a warning. None keeps the stored dtype.
+        dtype (a float64 or bfloat16 module) are then cast, with a warning. A dtype passed explicitly
+        (``torch.float32`` included) is cast to without a warning. None keeps the stored dtype.
     """
     from aekit.training import resolve_device  # the trainer saves through this module
 
@@ -547,6 +564,9 @@ def load_model(directory: str | os.PathLike[str], *, device: str | torch.device 
         got = "a model already loaded" if isinstance(directory, nn.Module) else type(directory).__name__
         raise AekitError(f"load_model reads a saved model directory and takes its path (str or pathlib.Path). Got "
                          f"{got} instead. Pass the folder save_model wrote, e.g. load_model('run').")
+    default = isinstance(dtype, _DefaultDtype)
+    if default:
+        dtype = torch.float32
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise AekitError(f"The 'dtype' parameter of load_model must be a floating torch dtype or None. Got "
                          f"{dtype!r} instead. Pass e.g. torch.float32, or None to keep the stored one.")
@@ -582,10 +602,11 @@ def load_model(directory: str | os.PathLike[str], *, device: str | torch.device 
         detail = detail if len(detail) <= 300 else detail[:300] + " (...)"
         raise ModelFileError(f"Cannot load '{directory}': {detail}. Train or save the model again.") from None
     stored = sorted({_dtype_name(t.dtype) for t in state.values() if t.is_floating_point()})
-    if dtype is not None and any(name != _dtype_name(dtype) for name in stored):
-        warn(logger, f"'{directory}' holds {'/'.join(stored)} weights; load_model returns them as "
-                     f"{_dtype_name(dtype)}, the dtype aekit's estimators, commands and export compute in. Pass "
-                     "dtype=None to keep the stored dtype.", stacklevel=2)
+    if default and any(name != "float32" for name in stored):
+        warn(logger, f"'{directory}' holds {'/'.join(stored)} weights; load_model returns them as float32 by "
+                     "default, the dtype aekit's estimators, commands and export compute in. Pass "
+                     "dtype=torch.float32 to cast without this warning, or dtype=None to keep the stored dtype.",
+             stacklevel=2)
     model.to(device).eval()
     return SavedModel(model=model, scaler=scaler, training=training, data=data, extra=extra)
 

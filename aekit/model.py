@@ -134,7 +134,9 @@ def _probe(module: nn.Module, what: str, batch: tuple[int, ...], fix: str) -> Te
     except Exception as exc:  # a user's module: whatever it raises, say where in one line
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())
         detail = detail if len(detail) <= 200 else detail[:200] + " (...)"
-        raise AekitError(f"The custom {what} fails on a batch of shape {batch} ({detail}). {fix}") from None
+        advice = f"If it expects another input shape, {fix[0].lower()}{fix[1:]}"
+        raise AekitError(f"The custom {what} fails on a probe batch of zeros of shape {batch} ({detail}). "
+                         f"{advice}") from None
     finally:
         module.train(was_training)
     if not isinstance(out, Tensor):

@@ -505,6 +505,19 @@ def test_a_hand_saved_module_loads_with_the_params_that_rebuild_it(tmp_path) -> 
         assert refit.model_.settings() == module.settings()
 
 
+def test_load_casts_float64_weights_to_float32_without_a_warning(tmp_path) -> None:
+    import warnings
+
+    from aekit import Autoencoder, AutoencoderConfig, save_model
+
+    module = Autoencoder(AutoencoderConfig((6,), 2)).double()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = AutoEncoder.load(save_model(tmp_path / "m", module))
+    assert next(loaded.model_.parameters()).dtype == torch.float32
+    assert loaded.transform(np.zeros((2, 6), np.float32)).shape == (2, 2)
+
+
 def test_a_hand_saved_module_no_preset_builds_refuses_to_fit(tmp_path) -> None:
     from sklearn.base import clone
 
@@ -515,11 +528,14 @@ def test_a_hand_saved_module_no_preset_builds_refuses_to_fit(tmp_path) -> None:
     assert loaded.get_params()["model"] is None and loaded.get_params()["latent_dim"] == 2
     assert loaded.transform(np.zeros((2, 6), np.float32)).shape == (2, 2)  # inference works as before
     for estimator in (loaded, clone(loaded)):
-        with pytest.raises(AekitError, match=r"model=None: this estimator \(or the one it was cloned from\) was "
-                                             r"loaded from a module saved with aekit.save_model that no preset "
-                                             r"builds, so fit cannot build it again. Train that module with your "
-                                             r"own loop"):
+        with pytest.raises(AekitError, match=r"model=None: no preset to build, so fit cannot build a model. Pass a "
+                                             r"preset name \(see aekit.list_models\(\)\); an estimator loaded from a "
+                                             r"module saved with aekit.save_model that no preset builds has "
+                                             r"model=None and can transform but not fit"):
             estimator.fit(np.random.default_rng(0).random((20, 6)))
+    with pytest.raises(AekitError, match=r"model=None: no preset to build, so fit cannot build a model. Pass a "
+                                         r"preset name"):
+        AutoEncoder(model=None).fit(np.random.default_rng(0).random((20, 6)))
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import pytest
 import torch
@@ -260,6 +261,17 @@ def test_save_and_load_model_refuse_wrong_arguments(tmp_path) -> None:
     with pytest.raises(AekitError, match=r"The 'model' argument of save_model must be an aekit.Autoencoder. Got "
                                          r"Linear instead."):
         save_model(tmp_path / "m", torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+    with pytest.raises(AekitError, match=r"The 'model' argument of save_model must be an aekit.Autoencoder. Got "
+                                         r"DataParallel, a DistributedDataParallel/DataParallel wrapper around one, "
+                                         r"instead. Pass the module it wraps: save_model\(path, model.module\)."):
+        save_model(tmp_path / "m", torch.nn.DataParallel(model))  # type: ignore[arg-type]
+
+    class OptimizedModule:  # what torch.compile returns, without compiling
+        _orig_mod = model
+
+    with pytest.raises(AekitError, match=r"Got OptimizedModule, a torch.compile wrapper around one, instead. Pass "
+                                         r"the module it wraps: save_model\(path, model._orig_mod\)."):
+        save_model(tmp_path / "m", OptimizedModule())  # type: ignore[arg-type]
     with pytest.raises(AekitError, match=r"load_model reads a saved model directory and takes its path \(str or "
                                          r"pathlib.Path\). Got a model already loaded instead."):
         load_model(model)  # type: ignore[arg-type]
@@ -381,13 +393,20 @@ def test_weights_of_another_dtype_load_as_float32_with_a_warning_or_as_stored(tm
             parameter.add_(1e-12)
     directory = save_model(tmp_path / "m", model)
     name = str(dtype).removeprefix("torch.")
-    with pytest.warns(UserWarning, match=rf"holds {name} weights; load_model returns them as float32, the dtype "
-                                         r"aekit's estimators, commands and export compute in. Pass dtype=None"):
+    with pytest.warns(UserWarning, match=rf"holds {name} weights; load_model returns them as float32 by default, "
+                                         r"the dtype aekit's estimators, commands and export compute in. Pass "
+                                         r"dtype=torch.float32 to cast without this warning, or dtype=None"):
         as_float32 = load_model(directory).model
-    kept = load_model(directory, dtype=None).model
+    with warnings.catch_warnings():  # a dtype the caller asks for (float32 included) is cast to silently
+        warnings.simplefilter("error")
+        kept = load_model(directory, dtype=None).model
+        explicit = load_model(directory, dtype=torch.float32).model
+        half = load_model(directory, dtype=torch.float16).model
     for key, value in model.state_dict().items():
         assert as_float32.state_dict()[key].dtype == torch.float32
         assert torch.equal(as_float32.state_dict()[key], value.float())
+        assert torch.equal(explicit.state_dict()[key], value.float())
+        assert half.state_dict()[key].dtype == torch.float16
         assert kept.state_dict()[key].dtype == dtype and torch.equal(kept.state_dict()[key], value)
 
 

@@ -443,6 +443,19 @@ class DeclaredEncoder(nn.Module):
         return self.linear(x)
 
 
+class RaisingOnZeros(nn.Module):
+    """A custom encoder of the right shape that refuses an all-zero batch, as the probe sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(6, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.any():
+            raise ValueError("all-zero input")
+        return self.linear(x)
+
+
 @pytest.mark.parametrize(
     ("encoder", "decoder", "message"),
     [
@@ -450,10 +463,15 @@ class DeclaredEncoder(nn.Module):
          r"The custom encoder's out_features is 7, but it returns 5 features for a batch of shape \(2, 6\). Set "
          r"out_features to 5, or remove it."),
         (nn.Linear(8, 5), None,
-         r"The custom encoder fails on a batch of shape \(2, 6\) \(RuntimeError: mat1 and mat2 shapes cannot be "
-         r".*\). Make it map \(batch, 6\), the model's input_shape, to features \(batch, out_features\)."),
+         r"The custom encoder fails on a probe batch of zeros of shape \(2, 6\) \(RuntimeError: mat1 and mat2 "
+         r"shapes cannot be .*\). If it expects another input shape, make it map \(batch, 6\), the model's "
+         r"input_shape, to features \(batch, out_features\)."),
+        (RaisingOnZeros(), None,
+         r"The custom encoder fails on a probe batch of zeros of shape \(2, 6\) \(ValueError: all-zero input\). "
+         r"If it expects another input shape, make it map"),
         (None, nn.Linear(4, 6),
-         r"The custom decoder fails on a batch of shape \(2, 3\) \(RuntimeError: .*\). Make it map codes "
+         r"The custom decoder fails on a probe batch of zeros of shape \(2, 3\) \(RuntimeError: .*\). If it "
+         r"expects another input shape, make it map codes "
          r"\(batch, 3\), the model's latent_dim, to \(batch, 6\)."),
         (lambda x: x, None, r"The 'encoder' parameter of Autoencoder must be a torch.nn.Module. Got function instead. "
                             r"Wrap it in a module"),

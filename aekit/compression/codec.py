@@ -205,7 +205,7 @@ class Codec:
         if "codec" not in (config.get("extra") or {}):
             raise ModelFileError(f"'{directory}' is an aekit model but not a codec (no codec section in its config). "
                                  "Train one with 'aekit train-codec'.")
-        saved = load_model(directory)
+        saved = load_model(directory, dtype=torch.float32)
         spec = from_dict(CodecSpec, saved.extra["codec"], owner="CodecSpec")
         scaler = Scaler.from_dict(saved.scaler) if saved.scaler else None
         return cls(saved.model, spec, fingerprint=config["weights_sha256"], scaler=scaler,
