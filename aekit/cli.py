@@ -203,9 +203,9 @@ def _check_a_sample_per_line(text: Any, data: str, rows: str) -> None:
     for owner, line in zip(text.owners, text.lines):
         lengths[owner] += len(line)
     longest = max(lengths.values())
-    raise AekitError(f"{len(long)} of the {len(pieces)} lines of {data} are longer than this model's max_len of "
-                     f"{text.max_len} characters (the longest has {longest}): each would be cut into several samples, "
-                     f"and the {rows}' rows would not be the file's lines. Shorten or split those lines to "
+    raise AekitError(f"{len(long)} of the {len(pieces)} lines with text of {data} are longer than this model's "
+                     f"max_len of {text.max_len} characters (the longest has {longest}): each would be cut into "
+                     f"several samples, so the {rows} would not be one per line. Shorten or split those lines to "
                      f"{text.max_len} characters at most, or train a model with --max-len {longest} or more.")
 
 
@@ -281,12 +281,14 @@ def _features_against_pca(estimator: Any, data: str, image_size: int | None, col
     from aekit.data.sources import read_labels
     from aekit.evaluation import compare_features
 
-    X, y, _ = _load_labelled_for(estimator, data, image_size, color)
+    X, y, _ = _load_labelled_for(estimator, data, image_size, color, rows="labels")  # text: a label per line
     if labels_file is not None:
         y = read_labels(labels_file, len(X))
     if y is None:
         raise AekitError(f"--features needs DATA's class labels, and {data} carries none. Pass them with --labels "
                          "FILE (a label per sample), or use data that has them (class subfolders, an .npz with 'y').")
+    if estimator.model_.likelihood.discrete:  # text: no PCA row, no training data to read for one
+        return compare_features(estimator, X, X, y), "Text models are judged alone: PCA of token ids means nothing."
     train_X, note = _pca_fit_data(estimator, X)
     return compare_features(estimator, train_X, X, y), note
 
@@ -434,14 +436,16 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
         raise AekitError(f"--devices must be at least 1. Got {devices} instead.")
     from aekit.io import CONFIG_FILE, check_output_folder
     from aekit.io import FORMAT as MODEL_FORMAT
-    from aekit.training.trainer import CHECKPOINT_FILE
+    from aekit.training.trainer import CHECKPOINT_FILE, METRICS_FILE
 
     if resume and overwrite:
         raise AekitError("--resume continues the run in --out and --overwrite starts it afresh. Pass one of them.")
     check_output_folder(out, MODEL_FORMAT, option="--out")  # a config.json of another kind: that, not a model
-    held = [name for name in (CONFIG_FILE, CHECKPOINT_FILE) if (Path(out) / name).is_file()]
-    if held and not (resume or overwrite):  # a trained model, or an interrupted run, would be lost
-        what = "a trained model" if CONFIG_FILE in held else "an interrupted run's checkpoint"
+    held = ([name for name in (CONFIG_FILE, CHECKPOINT_FILE) if (Path(out) / name).is_file()]
+            or [name for name in (METRICS_FILE,) if (Path(out) / name).is_file()])  # a log alone: still a run's
+    if held and not (resume or overwrite):  # a trained model, an interrupted run or a run's log would be lost
+        what = ("a trained model" if CONFIG_FILE in held else "an interrupted run's checkpoint" if CHECKPOINT_FILE
+                in held else "a run's per-epoch log")
         raise AekitError(f"--out {out} holds {what} ({', '.join(held)}); training afresh would replace it. Pass "
                          "--resume to continue it, --overwrite to replace it, or another folder.")
     if devices > 1 and "WORLD_SIZE" not in os.environ:
@@ -481,14 +485,13 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
 
         fit_input = pd.DataFrame(samples, columns=metadata["feature_names"], copy=False)
     started = time.perf_counter()
-    from aekit.training.trainer import METRICS_FILE
-
-    made, began = not out.exists(), not (out / METRICS_FILE).exists()  # what this run may remove if it fails
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]  # what this run may remove if it
+    began = not (out / METRICS_FILE).exists()                                 # fails, and only that
     try:
         estimator.fit(fit_input, run_dir=out, resume=resume)
     except BaseException:
         if _is_main_process():
-            _remove_unsaved_run(out, made_folder=made, began_metrics=began)
+            _remove_unsaved_run(out, made_folders=made, began_metrics=began)
         raise
     seconds = time.perf_counter() - started
     if _is_main_process():
@@ -522,10 +525,11 @@ def train(data: str, out: Path, model: str, latent_dim: int, hidden_dims: str | 
             dist.destroy_process_group()
 
 
-def _remove_unsaved_run(out: Path, *, made_folder: bool, began_metrics: bool) -> None:
+def _remove_unsaved_run(out: Path, *, made_folders: list[Path], began_metrics: bool) -> None:
     """After training that ended before it saved a model or a checkpoint in ``out`` (the loss NaN in the first
-    epoch, an interruption): remove the metrics.jsonl it began and, when this run made ``out`` and it is empty now,
-    the folder, so that no run seems to be there. Only what this run wrote: never a file that was there before."""
+    epoch, an interruption): remove the metrics.jsonl it began and the folders it made (``out`` and any parents
+    it created, innermost first) that are empty now, so that no run seems to be there. Only what this run wrote:
+    never a file or folder that was there before."""
     from aekit.io import CONFIG_FILE
     from aekit.training.trainer import CHECKPOINT_FILE, METRICS_FILE
 
@@ -533,11 +537,11 @@ def _remove_unsaved_run(out: Path, *, made_folder: bool, began_metrics: bool) ->
         return
     if began_metrics:
         (out / METRICS_FILE).unlink(missing_ok=True)
-    if made_folder:
+    for folder in made_folders:  # out first, then its new parents
         try:
-            out.rmdir()  # only if empty
+            folder.rmdir()  # only if empty
         except OSError:
-            pass
+            return
 
 
 @cli.command()
@@ -699,10 +703,12 @@ def info(run_dir: Path) -> None:
 
     Architecture, parameter count, scaler and training history of RUN_DIR.
     """
+    import torch
+
     from aekit.io import load_model, read_config
 
     config = read_config(run_dir)
-    saved = load_model(run_dir)
+    saved = load_model(run_dir, dtype=torch.float32)  # what every command computes in: no word about the cast
     n_params = sum(p.numel() for p in saved.model.parameters())
     arch = config["model"]
     training = config.get("training", {})

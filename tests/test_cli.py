@@ -544,13 +544,18 @@ def test_codes_of_a_text_model_are_one_row_per_line_or_refused(cli, tmp_path) ->
     assert printed == f"Wrote codes of shape (2, 4) to {tmp_path / 'c.npy'}, one row per line with text of {lines}\n"
     # a line longer than max_len would be cut into several samples: rows and lines would no longer match
     lines.write_text("a line of thirty characters...\nto be\nnot to be, or to be: a longer one\n")
-    for command, output, rows in (("encode", "c2.npy", "codes"), ("reconstruct", "r.npy", "reconstructions")):
-        code, printed, err = cli(command, out, lines, "-o", tmp_path / output)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\na\n")
+    for args, rows in ((("encode", out, lines, "-o", tmp_path / "c2.npy"), "codes"),
+                       (("reconstruct", out, lines, "-o", tmp_path / "r.npy"), "reconstructions"),
+                       (("evaluate", out, lines, "--features", "--labels", labels), "labels")):
+        code, printed, err = cli(*args)
         assert code == 1 and printed == "" and err == (
-            f"error: 2 of the 3 lines of {lines} are longer than this model's max_len of 24 characters (the longest "
-            f"has 33): each would be cut into several samples, and the {rows}' rows would not be the file's lines. "
-            "Shorten or split those lines to 24 characters at most, or train a model with --max-len 33 or more.\n")
-        assert not (tmp_path / output).exists()
+            f"error: 2 of the 3 lines with text of {lines} are longer than this model's max_len of 24 characters "
+            f"(the longest has 33): each would be cut into several samples, so the {rows} would not be one per "
+            "line. Shorten or split those lines to 24 characters at most, or train a model with --max-len 33 or "
+            "more.\n")
+    assert not (tmp_path / "c2.npy").exists() and not (tmp_path / "r.npy").exists()
     code, printed, err = cli("reconstruct", out, lines, "-o", tmp_path / "r.txt")  # text: the pieces joined back
     assert code == 0 and len((tmp_path / "r.txt").read_text().splitlines()) == 3, err
 
@@ -566,6 +571,13 @@ def test_a_run_that_saved_nothing_leaves_no_folder_behind(cli, table, tmp_path) 
     (mine / "notes.txt").write_text("mine")
     assert cli("train", table, "--out", mine, *FAST, "--lr", "1e30")[0] == 1
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]  # the user's folder and file stay
+    assert cli("train", table, "--out", tmp_path / "a" / "b" / "c", *FAST, "--lr", "1e30")[0] == 1
+    assert not (tmp_path / "a").exists()  # the parents it made go too
+    (mine / "metrics.jsonl").write_text('{"epoch": 1}\n')  # another run's log: kept unless --overwrite
+    code, _, err = cli("train", table, "--out", mine, *FAST)
+    assert code == 1 and err.startswith(f"error: --out {mine} holds a run's per-epoch log (metrics.jsonl); training "
+                                        "afresh would replace it. Pass --resume")
+    assert (mine / "metrics.jsonl").read_text() == '{"epoch": 1}\n'
 
 
 def test_a_table_without_a_header_is_one_line_for_a_model_of_named_columns(cli, trained, digits, tmp_path) -> None:
