@@ -265,7 +265,8 @@ def _check_class_labels(y: Any, n_samples: int) -> np.ndarray:
                          "well a classifier tells the classes apart. Pass class labels; bin a numeric target first.")
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
-        raise AekitError(f"The labels hold one class ({classes[0].item()!r}); telling classes apart needs at least "
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]  # np.float64(0.0) -> 0.0
+        raise AekitError(f"The labels hold one class ({only!r}); telling classes apart needs at least "
                          "two. Pass samples of two or more classes.")
     if counts.min() < 2:
         rare = name_list(classes[counts < 2].tolist())

@@ -266,6 +266,7 @@ def test_compare_features_gives_text_models_their_own_row_only() -> None:
 
 @pytest.mark.parametrize(("labels", "shown"), [
     (np.zeros(400), "The labels hold one class (0.0); telling classes apart needs at least two"),
+    (np.array(["cat"] * 400, dtype=object), "The labels hold one class ('cat'); telling classes apart needs"),
     (np.linspace(0, 1, 400), "The labels must be classes (ints or strings), not continuous values"),
     (np.arange(399) % 3, "The labels must be one class label per sample: 400 samples, labels of shape (399,)"),
     (np.r_[np.zeros(399, dtype=int), 1],
