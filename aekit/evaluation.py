@@ -204,12 +204,14 @@ def compare_with_pca(estimator: Any, X_train: Any, X_test: Any, *, image: bool,
     reference) the inputs as they are, whose code size is None.
     """
     check_is_fitted(estimator, "model_")
+    given = X_test  # a DataFrame goes to the estimator as it is: its columns are checked by name
     X_train = _as_samples(X_train, name="X_train")
     X_test = _as_samples(X_test, name="X_test")
     target = _reference_for(X_test, reference)
     code_size = int(estimator.config_.latent_dim)
     data_range = float(np.ptp(target)) if image else None
-    ae_hat = np.asarray(estimator.reconstruct(X_test.astype(np.float32)), dtype=np.float64).reshape(X_test.shape)
+    as_read = given if hasattr(given, "columns") else X_test.astype(np.float32)
+    ae_hat = np.asarray(estimator.reconstruct(as_read), dtype=np.float64).reshape(X_test.shape)
     if not np.isfinite(ae_hat).all():  # the model's output, not the user's data
         raise AekitError("The model's reconstructions contain NaN or Inf: its weights diverged or are damaged. "
                          "Train it again (a lower learning rate or gradient clipping helps a diverging run).")

@@ -296,3 +296,6 @@ def test_compare_features_reads_tables_by_column_name() -> None:
     assert len(compare_features(ae, X, X, y)) == 3
     with pytest.raises(ValueError, match="feature names"):  # columns in another order: refused, not misread
         compare_features(ae, X, X[X.columns[::-1]], y)
+    assert [r["method"] for r in compare_with_pca(ae, X, X, image=False)] == ["autoencoder (dense)", "PCA"]
+    with pytest.raises(ValueError, match="feature names"):  # the reconstruction comparison reads them alike
+        compare_with_pca(ae, X, X[X.columns[::-1]], image=False)
