@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
 from aekit.config import from_dict, to_dict
-from aekit.errors import AekitError, check_choice, check_int, warn
+from aekit.errors import AekitError, check_choice, check_float, check_int, warn
 from aekit.parts import (
     BACKBONES,
     BOTTLENECKS,
@@ -359,6 +359,17 @@ class Autoencoder(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         """Reconstruction (the likelihood's mean) of codes ``z`` (batch, latent_dim)."""
         return self.likelihood.mean(self.decoder(self._checked(z, "z", "decode", (self.config.latent_dim,))))
+
+    def set_progress(self, fraction: float) -> None:
+        """Tell the parts how far training is, ``fraction`` in [0, 1]: warm-ups follow it (a VAE bottleneck's KL
+        weight, JumpReLU's L0 weight). aekit's trainer calls every part's hook before each step and leaves them at
+        1 when training ends; in a loop of your own, call this before each step (``step / total_steps``). A model
+        never told trains with every warm-up at its end, as a loaded model does."""
+        fraction = check_float(fraction, name="fraction", owner="Autoencoder.set_progress", low=0.0, high=1.0)
+        for module in self.modules():
+            hook = getattr(module, "set_progress", None)
+            if module is not self and callable(hook):
+                hook(fraction)
 
     def settings(self) -> dict[str, Any]:
         """The architecture as JSON, every part's options filled in with their defaults: configs that differ only

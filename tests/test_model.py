@@ -488,3 +488,18 @@ def test_the_probe_leaves_a_custom_module_s_mode_and_batch_norm_statistics_alone
     encoder = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4))
     Autoencoder(AutoencoderConfig((6,), 3), encoder=encoder)
     assert encoder.training and int(encoder[1].num_batches_tracked) == 0
+
+
+def test_set_progress_drives_the_parts_warm_ups_in_a_loop_of_ones_own() -> None:
+    from aekit import build_config
+
+    model = Autoencoder(build_config("vae", input_shape=(6,), latent_dim=2, options={"warmup": 0.5}))
+    x = torch.rand(4, 6)
+    model.train()
+    model.set_progress(0.0)  # the start of a warm-up: no KL weight yet
+    assert model(x).losses["kl"].item() == 0.0
+    model.set_progress(1.0)  # past it: the full weight
+    assert model(x).losses["kl"].item() > 0.0
+    with pytest.raises(AekitError, match=r"The 'fraction' parameter of Autoencoder.set_progress must be a float in "
+                                         r"\[0, 1\]. Got 2 instead."):
+        model.set_progress(2)
