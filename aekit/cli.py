@@ -281,9 +281,11 @@ def _features_against_pca(estimator: Any, data: str, image_size: int | None, col
     from aekit.data.sources import read_labels
     from aekit.evaluation import compare_features
 
-    X, y, _ = _load_labelled_for(estimator, data, image_size, color, rows="labels")  # text: a label per line
+    X, y, class_names = _load_labelled_for(estimator, data, image_size, color, rows="labels")  # text: per line
     if labels_file is not None:
         y = read_labels(labels_file, len(X))
+    elif y is not None and class_names is not None:  # classes by name (a subfolder's), as messages should say them
+        y = np.asarray(class_names, dtype=object)[np.asarray(y, dtype=int)]
     if y is None:
         raise AekitError(f"--features needs DATA's class labels, and {data} carries none. Pass them with --labels "
                          "FILE (a label per sample), or use data that has them (class subfolders, an .npz with 'y').")

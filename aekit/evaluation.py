@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
@@ -258,10 +259,18 @@ def _check_class_labels(y: Any, n_samples: int) -> np.ndarray:
     if y.ndim != 1 or len(y) != n_samples:
         raise AekitError(f"The labels must be one class label per sample: {n_samples} samples, labels of shape "
                          f"{y.shape}. Pass the labels of exactly these samples, in their order.")
+    missing = np.flatnonzero(pd.isna(pd.Series(y, dtype=object)).to_numpy())
+    if len(missing):
+        raise AekitError(f"The labels have no value for sample {int(missing[0])} (NaN or None; {len(missing)} in "
+                         "all). Give every sample a label, or drop the samples without one.")
     try:
         kind = type_of_target(y)
-    except ValueError:  # mixed types, objects sklearn cannot read
+    except ValueError:  # objects sklearn cannot read
         kind = "unknown"
+    if kind == "unknown":
+        raise AekitError(f"The labels must be class labels of one type, all ints or all strings; these are "
+                         f"{name_list(sorted({type(v).__name__ for v in y.tolist()}))} values. Convert them, e.g. "
+                         "y.astype(str).")
     if kind not in ("binary", "multiclass"):
         raise AekitError(f"The labels must be classes (ints or strings), not {kind} values: codes are judged by how "
                          "well a classifier tells the classes apart. Pass class labels; bin a numeric target first.")
@@ -275,6 +284,20 @@ def _check_class_labels(y: Any, n_samples: int) -> np.ndarray:
         raise AekitError(f"Every class needs at least 2 samples for cross-validation; class {rare} has only 1. "
                          "Drop its samples, or pass more of them.")
     return y
+
+
+def _stratified_draw(y: np.ndarray, max_samples: int, random_state: int | None) -> np.ndarray:
+    """About ``max_samples`` row indices (sorted), each class's share kept and at least 2 of each class, so every
+    class can still be cross-validated (a few more rows than ``max_samples`` when that needs them)."""
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if 2 * len(classes) > max_samples:
+        raise AekitError(f"max_samples={max_samples} cannot hold 2 samples of each of the labels' {len(classes)} "
+                         f"classes. Pass max_samples={2 * len(classes)} or more, or None to score every sample.")
+    rng = np.random.default_rng(random_state)
+    share = max_samples / len(y)
+    drawn = [rng.choice(np.flatnonzero(inverse == j), size=min(count, max(2, round(share * count))), replace=False)
+             for j, count in enumerate(counts)]
+    return np.sort(np.concatenate(drawn))
 
 
 def _feature_scores(features: np.ndarray, y: np.ndarray, folds: Any, n_neighbors: int, what: str
@@ -333,8 +356,9 @@ def compare_features(estimator: Any, X_train: Any, X_test: Any, y_test: Any, *, 
     n_neighbors : int, default 5
         Neighbours of the kNN vote and of trustworthiness.
     max_samples : int or None, default 5000
-        Score at most this many samples of ``X_test``, drawn at random (stratified); trustworthiness uses at most
-        2,000 of them (its cost grows with the square). None scores them all.
+        Score about this many samples of ``X_test``, drawn at random per class (each class's share, and at least 2
+        of each, so a few more when classes are small); trustworthiness uses at most 2,000 of them (its cost grows
+        with the square). None scores them all.
     random_state : int or None, default 0
         Seeds the draw and the folds.
 
@@ -344,7 +368,7 @@ def compare_features(estimator: Any, X_train: Any, X_test: Any, y_test: Any, *, 
     autoencoder, then PCA, then the inputs as they are (whose trustworthiness is 1 by definition, left empty).
     """
     from sklearn.manifold import trustworthiness
-    from sklearn.model_selection import StratifiedKFold, train_test_split
+    from sklearn.model_selection import StratifiedKFold
 
     check_is_fitted(estimator, "model_")
     cv = check_int(cv, name="cv", owner="compare_features", low=2)
@@ -354,10 +378,9 @@ def compare_features(estimator: Any, X_train: Any, X_test: Any, y_test: Any, *, 
     # X_test and X_train go to the estimator as given: it checks them (NaN, shape) and a DataFrame's columns by name
     y = _check_class_labels(y_test, len(X_test))
     if max_samples is not None and len(X_test) > max_samples:
-        stratify = y if np.unique(y, return_counts=True)[1].min() >= 2 else None
-        X_test, _, y, _ = train_test_split(X_test, y, train_size=max_samples, stratify=stratify,
-                                           random_state=random_state)
-        y = _check_class_labels(y, len(X_test))  # a class may have fallen under 2 samples in the draw
+        rows = _stratified_draw(y, max_samples, random_state)
+        X_test = X_test.iloc[rows] if hasattr(X_test, "iloc") else np.asarray(X_test)[rows]
+        y = y[rows]
     smallest = int(np.unique(y, return_counts=True)[1].min())
     folds = StratifiedKFold(n_splits=min(cv, smallest), shuffle=True, random_state=random_state)
     neighbors = min(n_neighbors, len(X_test) - len(X_test) // min(cv, smallest) - 1)  # rows of a training fold

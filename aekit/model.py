@@ -365,6 +365,8 @@ class Autoencoder(nn.Module):
         weight, JumpReLU's L0 weight). aekit's trainer calls every part's hook before each step and leaves them at
         1 when training ends; in a loop of your own, call this before each step (``step / total_steps``). A model
         never told trains with every warm-up at its end, as a loaded model does."""
+        if isinstance(fraction, Tensor) and fraction.numel() == 1:  # computed from tensors: step / total
+            fraction = fraction.item()
         fraction = check_float(fraction, name="fraction", owner="Autoencoder.set_progress", low=0.0, high=1.0)
         for module in self.modules():
             hook = getattr(module, "set_progress", None)

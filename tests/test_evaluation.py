@@ -267,6 +267,8 @@ def test_compare_features_gives_text_models_their_own_row_only() -> None:
 @pytest.mark.parametrize(("labels", "shown"), [
     (np.zeros(400), "The labels hold one class (0.0); telling classes apart needs at least two"),
     (np.array(["cat"] * 400, dtype=object), "The labels hold one class ('cat'); telling classes apart needs"),
+    (np.where(np.arange(400) == 3, np.nan, np.arange(400) % 2), "The labels have no value for sample 3 (NaN or None;"),
+    (np.array([1, "a"] * 200, dtype=object), "The labels must be class labels of one type, all ints or all strings;"),
     (np.linspace(0, 1, 400), "The labels must be classes (ints or strings), not continuous values"),
     (np.arange(399) % 3, "The labels must be one class label per sample: 400 samples, labels of shape (399,)"),
     (np.r_[np.zeros(399, dtype=int), 1],
@@ -276,6 +278,15 @@ def test_compare_features_refuses_labels_it_cannot_score(labelled, labels, shown
     ae, X_train, X_test, _ = labelled
     with pytest.raises(AekitError, match="^" + re.escape(shown)):
         compare_features(ae, X_train, X_test, labels)
+
+
+def test_the_draw_keeps_two_samples_of_every_class(labelled) -> None:
+    ae, X_train, X_test, _ = labelled
+    rare = np.r_[["A"] * 2, ["B"] * 199, ["C"] * 199]  # A would fall to 0 or 1 in a plain stratified draw of 100
+    assert len(compare_features(ae, X_train, X_test, rare, max_samples=100)) == 3
+    with pytest.raises(AekitError, match=r"^max_samples=20 cannot hold 2 samples of each of the labels' 40 classes. "
+                                         r"Pass max_samples=80 or more"):
+        compare_features(ae, X_train, X_test, np.arange(400) % 40, max_samples=20)
 
 
 def test_compare_features_refuses_bad_settings_and_data(labelled) -> None:

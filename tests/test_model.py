@@ -503,3 +503,4 @@ def test_set_progress_drives_the_parts_warm_ups_in_a_loop_of_ones_own() -> None:
     with pytest.raises(AekitError, match=r"The 'fraction' parameter of Autoencoder.set_progress must be a float in "
                                          r"\[0, 1\]. Got 2 instead."):
         model.set_progress(2)
+    model.set_progress(torch.tensor(0.25))  # a fraction computed from tensors

@@ -675,6 +675,10 @@ def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
     except DataError:
         raise
     except (OSError, ValueError, EOFError) as exc:
+        if "allow_pickle" in str(exc):  # strings saved from pandas: an object array
+            raise DataError(f"{_describe(source)} holds Python objects (an array of dtype object), which aekit never "
+                            "unpickles: unpickling can run code. Save string labels as text: np.save(path, "
+                            "y.astype(str)), or a .txt file with a label per line.") from None
         refusal = _numpy_refusal(path, source, exc)
         if refusal is not None:
             raise refusal from None

@@ -266,7 +266,9 @@ class Trainer:
             self._rewrite_metrics(result.history)
 
         # parts with warm-ups or annealing (KL weight, sparsity coefficients) follow the training progress
-        progress_hooks = [m.set_progress for m in model.modules() if callable(getattr(m, "set_progress", None))]
+        # the parts' own hooks: not the model's, which forwards to them (each part would be told twice a step)
+        progress_hooks = [m.set_progress for m in model.modules()
+                          if m is not model and callable(getattr(m, "set_progress", None))]
         total_steps = max(cfg.max_epochs * steps_per_epoch, 1)
         # While a warm-up runs, the training objective is not yet the final one (a KL weight of 0.1 makes the
         # training loss far lower than -ELBO), so those epochs can be neither the best nor a bad one; their weights

@@ -572,6 +572,13 @@ def test_read_labels_text_files(tmp_path: Path, name: str, text: str, expected: 
     assert labels.tolist() == expected and labels.dtype.kind == ("i" if isinstance(expected[0], int) else "O")
 
 
+def test_read_labels_of_python_objects_say_how_to_save_strings(tmp_path: Path) -> None:
+    np.save(tmp_path / "y.npy", np.array(["a", "b", "a"], dtype=object), allow_pickle=True)  # pandas' strings
+    with pytest.raises(DataError, match=r"holds Python objects .* Save string labels as text: np.save\(path, "
+                                        r"y.astype\(str\)\)"):
+        read_labels(tmp_path / "y.npy", 3)
+
+
 def test_read_labels_arrays_and_parquet(tmp_path: Path) -> None:
     np.save(tmp_path / "flat.npy", np.array([2, 0, 1]))
     np.save(tmp_path / "column.npy", np.array([[2], [0], [1]]))
