@@ -650,40 +650,13 @@ def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
     that is a word above numbers, or a word no other line holds (a number never is one). Every failure is one
     :class:`DataError` line."""
     path = Path(source).expanduser()
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", *TABLE_SUFFIXES):
-        raise DataError(f"Unsupported file type '{path.suffix}' for labels '{source}'. Use .npy, "
-                        f"{', '.join(TABLE_SUFFIXES)}.")
+    if path.suffix.lower() not in _LABEL_SUFFIXES:
+        raise DataError(f"Unsupported file type '{path.suffix}' for labels '{source}'. Use "
+                        f"{', '.join(_LABEL_SUFFIXES)}.")
     if not path.is_file():
         raise DataError(f"No such file: '{source}'. Check the path.")
-    if path.stat().st_size == 0:
-        raise _empty_error(_describe(source))
-    refusal = _numpy_refusal(path, source)
-    if refusal is not None:
-        raise refusal
-    try:
-        if suffix == ".npy":
-            labels = np.load(path, allow_pickle=False)
-            labels = labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
-        elif suffix in (".parquet", ".pq"):
-            labels = _one_column(_read_parquet(path), source).to_numpy()
-        else:
-            labels = _text_labels(path, source, n_samples)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"Cannot read {_describe(source)}: it is not UTF-8 text ({exc.reason} at byte {exc.start}). "
-                        "Save it as UTF-8.") from None
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        if "allow_pickle" in str(exc):  # strings saved from pandas: an object array
-            raise DataError(f"{_describe(source)} holds Python objects (an array of dtype object), which aekit never "
-                            "unpickles: unpickling can run code. Save string labels as text: np.save(path, "
-                            "y.astype(str)), or a .txt file with a label per line.") from None
-        refusal = _numpy_refusal(path, source, exc)
-        if refusal is not None:
-            raise refusal from None
-        raise DataError(f"Cannot read {_describe(source)} ({' '.join(str(exc).split())}). Check that it is a "
-                        f"valid {path.suffix} file.") from None
+    read = partial(_labels_of, source=source, n_samples=n_samples)
+    labels = _read_file(path, source, dict.fromkeys(_LABEL_SUFFIXES, read), "")  # its checks and messages
     if labels.ndim != 1:
         raise DataError(f"{_describe(source)} holds an array of shape {labels.shape}; a labels file holds one "
                         "column, a label per sample. Keep only the labels.")
@@ -695,6 +668,28 @@ def read_labels(source: str | os.PathLike, n_samples: int) -> np.ndarray:
         raise DataError(f"{_describe(source)} has no label for sample {int(missing[0])}. Give every sample a "
                         "label, or drop the samples without one.")
     return labels
+
+
+_LABEL_SUFFIXES = (".npy", *TABLE_SUFFIXES)
+
+
+def _labels_of(path: Path, *, source: str | os.PathLike, n_samples: int) -> np.ndarray:
+    """A labels file as read, by its suffix (the reader :func:`read_labels` hands to :func:`_read_file`)."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            labels = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            if "allow_pickle" not in str(exc):
+                raise
+            # strings saved from pandas are an object array: the advice differs from that for samples
+            raise DataError(f"{_describe(source)} holds Python objects (an array of dtype object), which aekit never "
+                            "unpickles: unpickling can run code. Save string labels as text: np.save(path, "
+                            "y.astype(str)), or a .txt file with a label per line.") from None
+        return labels[:, 0] if labels.ndim == 2 and labels.shape[1] == 1 else labels
+    if suffix in (".parquet", ".pq"):
+        return _one_column(_read_parquet(path), source).to_numpy()
+    return _text_labels(path, source, n_samples)
 
 
 def _text_labels(path: Path, source: str | os.PathLike, n_samples: int) -> np.ndarray:
