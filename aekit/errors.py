@@ -12,7 +12,8 @@ import logging
 import math
 import numbers
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["AekitError", "DataError", "ModelFileError", "check_int", "check_float", "check_choice", "did_you_mean",
@@ -60,6 +61,24 @@ def warn(logger: logging.Logger, message: str, category: type[Warning] = UserWar
     ``stacklevel`` counts from the caller, as for :func:`warnings.warn`."""
     logger.warning(message)
     warnings.warn(message, _TAGGED[category], stacklevel=stacklevel + 1)
+
+
+@contextmanager
+def convergence_caught() -> Iterator[list[warnings.WarningMessage]]:
+    """Hold scikit-learn's ConvergenceWarnings raised in the block (one per restart or fold, often over two lines)
+    for the caller to say once, in its own words; every other warning is passed on as it came. Yields the list
+    that holds the ConvergenceWarnings once the block has ended."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    convergence: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        yield convergence
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            convergence.append(w)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -17,7 +17,6 @@ import logging
 import math
 import numbers
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.errors import AekitError, check_int, did_you_mean, name_list, warn
+from aekit.errors import AekitError, check_int, convergence_caught, did_you_mean, name_list, warn
 from aekit.io import atomic_path
 
 __all__ = ["compare_features", "compare_tokens", "compare_with_pca", "format_table", "pca_baseline",
@@ -311,12 +309,9 @@ def _feature_scores(features: np.ndarray, y: np.ndarray, folds: Any, n_neighbors
     from sklearn.preprocessing import StandardScaler
 
     linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    with warnings.catch_warnings(record=True) as caught:  # one per fold: said once below
-        warnings.simplefilter("always", ConvergenceWarning)
+    with convergence_caught() as convergence:  # one per fold: said once below
         linear_scores = cross_val_score(linear, features, y, cv=folds)
-    for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):  # passed on as they came
-        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+    if convergence:
         warn(logger, f"The linear probe on {what} did not converge in 1000 iterations; its accuracy may be a little "
                      "low.", UserWarning, stacklevel=3)
     knn_scores = cross_val_score(KNeighborsClassifier(n_neighbors=n_neighbors), features, y, cv=folds)

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
@@ -35,7 +34,15 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from aekit._version import __version__
 from aekit.cluster.refine import RefineConfig, refine, soft_assignment
-from aekit.errors import AekitError, ModelFileError, check_choice, check_float, check_int, warn
+from aekit.errors import (
+    AekitError,
+    ModelFileError,
+    check_choice,
+    check_float,
+    check_int,
+    convergence_caught,
+    warn,
+)
 from aekit.estimator import AutoEncoder
 from aekit.io import (
     check_saved_folder,
@@ -212,8 +219,7 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             autoencoder.fit(X)
         codes = autoencoder.transform(X).astype(np.float64)  # (n, latent_dim)
         self.mixture_ = None
-        with warnings.catch_warnings(record=True) as caught:  # one per restart, over two lines each
-            warnings.simplefilter("always", ConvergenceWarning)
+        with convergence_caught() as convergence:  # one per restart, over two lines each
             if self.method == "gmm":
                 self.mixture_ = _fit_mixture(codes, self.n_clusters, self.n_init, seed)
                 self.cluster_centers_ = self.mixture_.means_.copy()
@@ -224,7 +230,7 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 self.cluster_centers_ = kmeans.cluster_centers_
                 self.labels_ = kmeans.labels_
                 self.n_iter_ = int(kmeans.n_iter_)
-        said_convergence = _say_once(caught, self.n_clusters)
+        said_convergence = _say_once(convergence, self.n_clusters)
         self.refine_history_: list[dict[str, float]] = []
         if self.method == "idec":
             config = RefineConfig(cluster_weight=float(self.cluster_weight), max_epochs=int(self.refine_epochs),
@@ -420,13 +426,9 @@ class LatentClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
-def _say_once(caught: list[warnings.WarningMessage], n_clusters: int) -> bool:
-    """Pass on the warnings caught while clustering, scikit-learn's ConvergenceWarnings (one per restart, over
-    two lines: the codes have fewer distinct points than clusters, or EM did not converge) once, in one line;
-    whether there was one."""
-    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
-    for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):
-        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+def _say_once(convergence: list[warnings.WarningMessage], n_clusters: int) -> bool:
+    """Say the ConvergenceWarnings caught while clustering (one per restart, over two lines: the codes have fewer
+    distinct points than clusters, or EM did not converge) once, in one line; whether there was one."""
     if convergence:
         said = " ".join(str(convergence[0].message).split())
         warn(logger, f"Clustering the codes: {said.rstrip('.')}. Pass fewer clusters than n_clusters={n_clusters}, "
