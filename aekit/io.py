@@ -28,7 +28,7 @@ from torch import nn
 
 from aekit._version import __version__
 from aekit.errors import AekitError, ModelFileError, warn
-from aekit.model import Autoencoder, AutoencoderConfig
+from aekit.model import PART_REGISTRIES, Autoencoder, AutoencoderConfig
 
 __all__ = ["atomic_path", "check_output_path", "json_text", "params_to_store", "plain", "write_json",
            "save_state", "load_state", "SavedModel", "save_model", "load_model",
@@ -495,13 +495,8 @@ def _section(config: dict[str, Any], key: str, directory: Path, *, optional: boo
 
 def _unregistered_part(architecture: AutoencoderConfig, directory: Path) -> str | None:
     """The one line for a part the config names that no imported module registers, else None."""
-    from aekit.parts import BACKBONES, BOTTLENECKS, CORRUPTIONS, LIKELIHOODS, REGULARIZERS
-
-    parts = [(BACKBONES, architecture.backbone), (BOTTLENECKS, architecture.bottleneck),
-             (LIKELIHOODS, architecture.likelihood),
-             *([(CORRUPTIONS, architecture.corruption)] if architecture.corruption is not None else []),
-             *((REGULARIZERS, spec) for spec in architecture.regularizers)]
-    for registry, spec in parts:
+    for field_name, spec in architecture.parts():
+        registry = PART_REGISTRIES[field_name]
         if spec.name not in registry:
             return (f"'{directory}' uses the {registry.kind} {spec.name!r}, which nothing imported in this process "
                     f"registers (aekit's own: {', '.join(registry.names())}). If it is a part of your own, import "

@@ -36,6 +36,11 @@ logger = logging.getLogger(__name__)
 LOG_LIKELIHOOD_TERMS = ("bound", "reconstruction")  # what Autoencoder.log_likelihood computes (its 'term')
 
 
+# the registry of each field of AutoencoderConfig that names parts (AutoencoderConfig.parts)
+PART_REGISTRIES = {"backbone": BACKBONES, "bottleneck": BOTTLENECKS, "likelihood": LIKELIHOODS,
+                   "corruption": CORRUPTIONS, "regularizers": REGULARIZERS}
+
+
 @dataclass(frozen=True)
 class AutoencoderConfig:
     """Architecture of an :class:`Autoencoder`: the input shape, the code size and one spec per part.
@@ -67,14 +72,18 @@ class AutoencoderConfig:
         # a tuple, as from JSON: a list kept here could change under a model built from it, and would not compare
         # equal to the config read back
         object.__setattr__(self, "regularizers", tuple(self.regularizers))
-        specs = [("backbone", self.backbone), ("bottleneck", self.bottleneck), ("likelihood", self.likelihood),
-                 *([("corruption", self.corruption)] if self.corruption is not None else []),
-                 *(("regularizers", spec) for spec in self.regularizers)]
-        for name, spec in specs:
+        for name, spec in self.parts():
             if not isinstance(spec, PartSpec):
                 example = f"PartSpec({spec!r})" if isinstance(spec, str) else "PartSpec('dense', {...})"
                 raise AekitError(f"The '{name}' parameter of AutoencoderConfig takes PartSpec values, e.g. "
                                  f"{example}. Got {spec!r} instead.")
+
+    def parts(self) -> list[tuple[str, PartSpec]]:
+        """Every part the config names, as (field, spec): the backbone, the bottleneck, the likelihood, the
+        corruption if there is one, then each regularizer (field "regularizers"); see :data:`PART_REGISTRIES`."""
+        return [("backbone", self.backbone), ("bottleneck", self.bottleneck), ("likelihood", self.likelihood),
+                *([("corruption", self.corruption)] if self.corruption is not None else []),
+                *(("regularizers", spec) for spec in self.regularizers)]
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> AutoencoderConfig:
@@ -196,12 +205,10 @@ def regularizer_names(specs: tuple[PartSpec, ...]) -> list[str]:
 
 def describe(config: AutoencoderConfig) -> dict[str, Any]:
     """``config`` as JSON, every part's options filled in with their defaults (see :meth:`Autoencoder.settings`)."""
-    parts = {"backbone": (BACKBONES, config.backbone), "bottleneck": (BOTTLENECKS, config.bottleneck),
-             "likelihood": (LIKELIHOODS, config.likelihood),
-             **({"corruption": (CORRUPTIONS, config.corruption)} if config.corruption is not None else {})}
     described: dict[str, Any] = {"input_shape": list(config.input_shape), "latent_dim": config.latent_dim}
-    for name, (registry, spec) in parts.items():
-        described[name] = {"name": spec.name, **to_dict(build_config(registry, spec))}
+    for name, spec in config.parts():
+        if name != "regularizers":
+            described[name] = {"name": spec.name, **to_dict(build_config(PART_REGISTRIES[name], spec))}
     names = regularizer_names(config.regularizers)
     # each under its module's name: two regularizers of one kind are two terms, not one
     described["regularizers"] = {name: to_dict(build_config(REGULARIZERS, spec))
